@@ -1,0 +1,49 @@
+"""course_utils: the helper library of the ONNX in Practice course.
+
+Modules by concern (import the one you need; heavy frameworks load only when used):
+
+* :mod:`course_utils.paths`      where data and generated artifacts live
+* :mod:`course_utils.data`       the digits dataset and the small trained models in ``data/``
+* :mod:`course_utils.models`     PyTorch models the lessons export (ResNet-18, DigitsCNN); imports torch
+* :mod:`course_utils.exercises`  checks with feedback, hints and solutions
+* :mod:`course_utils.lessons`    each lesson's exercises
+* :mod:`course_utils.setup_check` the environment doctor (``python -m course_utils.setup_check``)
+
+The most used names are also reachable from the package itself, e.g. ``course_utils.load_digits()``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; loaded on first use so `import course_utils` stays fast
+_LAZY: dict[str, str] = {
+    "ARTIFACTS_DIR": "paths",
+    "DATA_DIR": "paths",
+    "artifact_path": "paths",
+    "data_path": "paths",
+    "relative_to_repo": "paths",
+    "Digits": "data",
+    "load_digits": "data",
+    "load_digits_cnn": "data",
+    "load_digits_keras": "data",
+    "Exercise": "exercises",
+    "Feedback": "exercises",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'course_utils' has no attribute '{name}'")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = sorted(_LAZY)

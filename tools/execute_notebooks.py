@@ -1,0 +1,60 @@
+"""Re-execute notebooks in place, top to bottom, with the same environment nbval uses.
+
+    ./course execute                          # every notebook in notebooks/
+    ./course execute notebooks/02_*.ipynb     # just these
+
+Each notebook is formatted with ruff first, then run in a fresh kernel from the notebooks/ folder, so the
+stored outputs are those of a clean run with execution counts 1..n. A cell that raises stops the run with
+the cell shown, unless the cell is tagged ``raises-exception`` (a lesson showing an error on purpose).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from course_utils._notebook_env import apply_notebook_env
+from course_utils.paths import NOTEBOOKS_DIR, REPO_ROOT
+
+
+def execute(path: Path, timeout: int) -> float:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    start = time.perf_counter()
+    client.execute()
+    # Widget state differs run to run and makes noisy diffs; Jupyter rebuilds it when the cell is re-run.
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, path)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all)")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    args = parser.parse_args(argv)
+    paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+    apply_notebook_env()
+    ruff = Path(sys.executable).with_name("ruff")
+    subprocess.run([str(ruff), "format", "--quiet", *map(str, paths)], check=True, cwd=REPO_ROOT)
+    for path in paths:
+        try:
+            seconds = execute(path, args.timeout)
+        except CellExecutionError as e:
+            print(f"FAILED {path.relative_to(REPO_ROOT)}\n{e}", file=sys.stderr)
+            return 1
+        print(f"ok  {path.relative_to(REPO_ROOT)}  ({seconds:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
