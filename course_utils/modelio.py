@@ -1,0 +1,99 @@
+"""Loading ONNX models from whatever a learner has: a path, bytes, or an ``onnx.ModelProto``.
+
+Every helper that accepts a model goes through :func:`load_model`, so a missing file, a file that is not
+ONNX, or weights missing beside a model give the same clear one-line error everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from .errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxModelError
+
+__all__ = ["ModelSource", "external_data_files", "load_model", "model_bytes"]
+
+ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
+
+
+def _check_parsed(model: onnx.ModelProto, what: str) -> onnx.ModelProto:
+    # Protobuf happily parses many non-ONNX byte strings into an empty message; a real model has a graph.
+    if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
+        raise NotAnOnnxModelError(
+            f"Not an ONNX model: {what} not hold a graph. Check you passed the .onnx file you exported."
+        )
+    return model
+
+
+def external_data_files(model: onnx.ModelProto) -> list[str]:
+    """Names of the external data files a model's initializers point to (empty for self-contained models)."""
+    files: set[str] = set()
+    for tensor in onnx.external_data_helper._get_all_tensors(model):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    files.add(entry.value)
+    return sorted(files)
+
+
+def load_model(source: ModelSource, *, load_external_data: bool = True) -> onnx.ModelProto:
+    """Return an ``onnx.ModelProto`` from a path, bytes, or a ModelProto (returned as is).
+
+    Raises :class:`ModelFileNotFoundError`, :class:`NotAnOnnxModelError` or
+    :class:`ExternalDataMissingError` with a one-line fix.
+    """
+    if isinstance(source, onnx.ModelProto):
+        return source
+    if isinstance(source, bytes | bytearray):
+        try:
+            return _check_parsed(onnx.load_from_string(bytes(source)), "the bytes given do")
+        except DecodeError:
+            raise NotAnOnnxModelError(
+                "These bytes are not an ONNX model (protobuf could not parse them). "
+                "Pass the content of a .onnx file, e.g. Path('model.onnx').read_bytes()."
+            ) from None
+    if not isinstance(source, str | os.PathLike):
+        raise TypeError(
+            f"Expected a path, bytes or onnx.ModelProto, got {type(source).__name__}. "
+            "If you have a framework model, export it to ONNX first."
+        )
+    path = Path(source)
+    if not path.exists():
+        hint = ""
+        if path.parent.exists():
+            nearby = sorted(p.name for p in path.parent.glob("*.onnx"))[:5]
+            if nearby:
+                hint = f" .onnx files in {path.parent.name or '.'}/: {', '.join(nearby)}."
+        raise ModelFileNotFoundError(f"No model file at '{path}'.{hint} Check the path, or export the model first.")
+    if path.is_dir():
+        raise NotAnOnnxModelError(
+            f"'{path}' is a folder, not a model file. Pass the .onnx file inside it (a SavedModel folder needs tf2onnx first)."
+        )
+    try:
+        model = onnx.load_model(str(path), load_external_data=False)
+    except DecodeError:
+        raise NotAnOnnxModelError(
+            f"'{path.name}' is not an ONNX model (protobuf could not parse it: wrong file, or truncated). "
+            "Re-export it, or check you opened the .onnx file and not e.g. a .pt/.h5 file."
+        ) from None
+    _check_parsed(model, f"the file '{path.name}' does")
+    missing = [name for name in external_data_files(model) if not (path.parent / name).exists()]
+    if missing:
+        raise ExternalDataMissingError(
+            f"'{path.name}' keeps its weights in external file(s) {', '.join(missing)}, not found beside it. "
+            "Copy them into the same folder, or re-export with the weights inside (e.g. external_data=False)."
+        )
+    if load_external_data and external_data_files(model):
+        onnx.load_external_data_for_model(model, str(path.parent))
+    return model
+
+
+def model_bytes(source: ModelSource) -> bytes:
+    """Serialized bytes of a model (with external data folded in), e.g. to hand to a viewer or a session."""
+    if isinstance(source, bytes | bytearray):
+        load_model(source)  # validate
+        return bytes(source)
+    return load_model(source).SerializeToString()
