@@ -26,6 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+# Set before TensorFlow loads: quiet C++ logging, and no oneDNN kernels, which may reorder float reductions
+# (with them off, training gives the same weights on every x86 CPU).
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+
 DATA_DIR = Path(__file__).resolve().parent
 SEED = 0
 TORCH_EPOCHS = 25
@@ -110,7 +115,6 @@ def make_torch_cnn(out: Path, split: dict) -> dict:
 
 
 def make_keras_model(out: Path, split: dict) -> dict:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     import tensorflow as tf
 

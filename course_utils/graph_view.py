@@ -1,0 +1,558 @@
+"""A static picture of an ONNX graph: SVG drawn in Python, no server, no JavaScript.
+
+This is what :func:`course_utils.netron.show_netron` shows when Netron cannot run: in CI (``COURSE_NETRON=static``),
+on GitHub, nbviewer and exported HTML pages, and in the notebook until the live view has loaded. It is also useful
+on its own::
+
+    from course_utils.graph_view import model_summary, render_svg, static_html
+
+    print(model_summary("artifacts/02/resnet18.onnx"))  # a few lines: inputs, outputs, op counts, parameters
+    svg = render_svg(model)  # an <svg> string; op types as node labels, edges, graph inputs/outputs
+    html = static_html(model)  # the summary and the SVG in one self-contained <div>
+
+Everything here is deterministic: the same model gives byte-identical text, so nbval can compare stored outputs.
+
+How the picture is drawn: nodes are sorted topologically and placed in layers (each node one row below the
+lowest node that feeds it), like Netron's top-down view. Rows wrap into side-by-side columns so a deep network
+(ResNet-18 has ~50 layers) fits a notebook cell instead of a 2,000-pixel strip. Edges run orthogonally through
+the gaps between rows and columns, so they never cross a node. Graphs with more than ``max_nodes`` nodes
+(default 60) are summarised: the first and last nodes are drawn and the middle collapses into one box that
+counts what it hides. ``Constant`` nodes are folded into their consumers, like Netron does with initializers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import html
+from collections import Counter
+from dataclasses import dataclass, field
+
+import onnx
+
+from .modelio import ModelSource, load_model
+
+__all__ = ["DEFAULT_MAX_NODES", "model_summary", "render_svg", "static_html"]
+
+DEFAULT_MAX_NODES = 60
+"""Graphs with more nodes than this are summarised (first/last nodes drawn, the middle collapsed)."""
+
+# Drawing constants (pixels). Font metrics are estimated, not measured, so the output never depends on fonts.
+_FONT = "Helvetica, Arial, sans-serif"
+_CHAR_W = 6.6  # average advance of a 11px sans-serif character, slightly generous
+_NODE_H = 30
+_ROW_GAP = 18
+_SLOT_GAP = 14
+_MARGIN = 12
+_LANE_W = 6
+_MIN_NODE_W = 84
+_MAX_NODE_W = 190
+_MIN_ROWS_PER_COLUMN = 6
+
+# Netron-like colours by operator family: (fill, text).
+_CATEGORIES: dict[str, tuple[str, str]] = {
+    "layer": ("#335577", "#ffffff"),
+    "activation": ("#70362f", "#ffffff"),
+    "pool": ("#335533", "#ffffff"),
+    "normalization": ("#3a5a5a", "#ffffff"),
+    "shape": ("#6b5a33", "#ffffff"),
+    "softmax": ("#4a3a6a", "#ffffff"),
+    "other": ("#eeeeee", "#222222"),
+    "io": ("#f6f6f6", "#222222"),
+    "elided": ("#fff8e0", "#5a4a00"),
+}
+_OP_FAMILY: dict[str, str] = {}
+for _family, _ops in {
+    "layer": "Conv ConvTranspose ConvInteger QLinearConv Gemm MatMul MatMulInteger QLinearMatMul Einsum LSTM GRU RNN Attention",
+    "activation": "Relu LeakyRelu PRelu Sigmoid HardSigmoid Tanh Elu Selu Celu Gelu FastGelu Softplus Softsign HardSwish Mish Clip ThresholdedRelu",
+    "pool": "MaxPool AveragePool GlobalAveragePool GlobalMaxPool LpPool GlobalLpPool MaxRoiPool RoiAlign",
+    "normalization": "BatchNormalization LayerNormalization InstanceNormalization GroupNormalization RMSNormalization LRN Dropout SimplifiedLayerNormalization",
+    "shape": "Reshape Flatten Transpose Squeeze Unsqueeze Concat Split Slice Gather GatherElements Shape Expand Pad Tile Identity Cast",
+    "softmax": "Softmax LogSoftmax Hardmax",
+}.items():
+    for _op in _ops.split():
+        _OP_FAMILY[_op] = _family
+
+# numpy-style names (float32, int64), as Netron and the rest of the course print them.
+_DTYPE_NAMES = {
+    value: {"FLOAT": "float32", "DOUBLE": "float64", "FLOAT16": "float16", "BOOL": "bool", "STRING": "string"}.get(
+        name, name.lower()
+    )
+    for name, value in onnx.TensorProto.DataType.items()
+}
+
+
+# --------------------------------------------------------------------------------------------- model facts
+
+
+def _dtype(elem_type: int) -> str:
+    return _DTYPE_NAMES.get(elem_type, "?")
+
+
+def _dims(dims: list[str | int]) -> str:
+    return "[" + ", ".join(str(d) for d in dims) + "]"
+
+
+def _value_type(value: onnx.ValueInfoProto) -> str:
+    """``float32[1, 3, 224, 224]`` (symbolic dims by name, unknown ones as ``?``)."""
+    t = value.type
+    if t.HasField("tensor_type"):
+        tt = t.tensor_type
+        name = _dtype(tt.elem_type)
+        if not tt.HasField("shape"):
+            return name
+        dims: list[str | int] = [
+            d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim
+        ]
+        return name + _dims(dims)
+    if t.HasField("sequence_type"):
+        return "sequence"
+    if t.HasField("map_type"):
+        return "map"
+    if t.HasField("optional_type"):
+        return "optional"
+    return "?"
+
+
+def _graph_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
+    # Models from IR < 4 list every initializer as an input too; those are weights, not inputs.
+    weights = {init.name for init in graph.initializer}
+    return [value for value in graph.input if value.name not in weights]
+
+
+def _parameter_count(graph: onnx.GraphProto) -> int:
+    total = 0
+    for init in graph.initializer:
+        count = 1
+        for d in init.dims:
+            count *= d
+        total += count
+    return total
+
+
+def _subgraph_node_count(graph: onnx.GraphProto) -> int:
+    total = 0
+    for node in graph.node:
+        for attr in node.attribute:
+            subgraphs = [attr.g] if attr.HasField("g") else list(attr.graphs)
+            for sub in subgraphs:
+                total += len(sub.node) + _subgraph_node_count(sub)
+    return total
+
+
+def _op_histogram(nodes: list[onnx.NodeProto]) -> list[tuple[str, int]]:
+    counts = Counter(_op_name(node) for node in nodes)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _op_name(node: onnx.NodeProto) -> str:
+    return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+
+
+def _histogram_text(histogram: list[tuple[str, int]], limit: int = 12) -> str:
+    parts = [f"{op} ×{count}" for op, count in histogram[:limit]]
+    rest = histogram[limit:]
+    if rest:
+        parts.append(f"{len(rest)} more op types ×{sum(c for _, c in rest)}")
+    return ", ".join(parts)
+
+
+def _opsets(model: onnx.ModelProto) -> str:
+    entries = sorted((imp.domain or "ai.onnx", imp.version) for imp in model.opset_import)
+    return ", ".join(f"{domain} {version}" for domain, version in entries) or "none"
+
+
+def model_summary(model_or_path: ModelSource) -> str:
+    """A short, deterministic plain-text summary of a model: graph name, opset, inputs, outputs, op counts, size.
+
+    Raises the course's one-line errors (``ModelFileNotFoundError``, ``NotAnOnnxModelError``,
+    ``ExternalDataMissingError``) for bad input, via :func:`course_utils.modelio.load_model`.
+    """
+    model = load_model(model_or_path)
+    return _summary_lines(model)
+
+
+def _summary_lines(model: onnx.ModelProto) -> str:
+    graph = model.graph
+    producer = f" · producer {model.producer_name}" if model.producer_name else ""
+    name = graph.name or "(unnamed)"
+    nested = _subgraph_node_count(graph)
+    nested_text = f" (+{nested} in subgraphs)" if nested else ""
+    lines = [
+        f"ONNX model · graph '{name}' · {len(graph.node)} nodes{nested_text} · IR {model.ir_version} · "
+        f"opset {_opsets(model)}{producer}",
+    ]
+    inputs = _graph_inputs(graph)
+    lines.append("inputs:  " + ("; ".join(f"{v.name} {_value_type(v)}" for v in inputs) or "none"))
+    lines.append("outputs: " + ("; ".join(f"{v.name} {_value_type(v)}" for v in graph.output) or "none"))
+    lines.append("ops:     " + (_histogram_text(_op_histogram(list(graph.node))) or "none"))
+    params = _parameter_count(graph)
+    lines.append(f"weights: {params:,} parameters in {len(graph.initializer)} initializers")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------- display graph
+
+
+@dataclass
+class _Item:
+    """One box in the picture: a graph input/output, a node, or the collapsed middle of a big graph."""
+
+    kind: str  # "input" | "output" | "node" | "elided"
+    title: str  # first line (op type, or value name)
+    detail: str  # second line (initializer shapes, value type, or what was collapsed); may be ""
+    tooltip: str
+    family: str
+    preds: list[int] = field(default_factory=list)
+    layer: int = 0
+    slot: int = 0
+    order: float = 0.0
+    x: float = 0.0
+    y: float = 0.0
+
+
+def _topological_order(nodes: list[onnx.NodeProto], known: set[str]) -> list[int]:
+    """Kahn's algorithm, ties broken by file order, so the result is stable; nodes in a cycle go last."""
+    producer: dict[str, int] = {}
+    for index, node in enumerate(nodes):
+        for out in node.output:
+            if out:
+                producer.setdefault(out, index)
+    deps: list[set[int]] = []
+    for node in nodes:
+        deps.append({producer[i] for i in node.input if i and i in producer and i not in known})
+    users: dict[int, list[int]] = {i: [] for i in range(len(nodes))}
+    for index, dep in enumerate(deps):
+        for d in dep:
+            if d != index:
+                users[d].append(index)
+    remaining = [len(dep - {index}) for index, dep in enumerate(deps)]
+    ready = [i for i, r in enumerate(remaining) if r == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        index = heapq.heappop(ready)
+        order.append(index)
+        for user in users[index]:
+            remaining[user] -= 1
+            if remaining[user] == 0:
+                heapq.heappush(ready, user)
+    seen = set(order)
+    order.extend(i for i in range(len(nodes)) if i not in seen)
+    return order
+
+
+def _shape_text(dims: list[int]) -> str:
+    return "×".join(str(d) for d in dims) if dims else "scalar"
+
+
+def _build_items(graph: onnx.GraphProto, max_nodes: int) -> tuple[list[_Item], int]:
+    """Items and edges to draw; returns (items, number of hidden nodes)."""
+    constants: dict[str, list[int]] = {init.name: list(init.dims) for init in graph.initializer}
+    all_nodes = list(graph.node)
+    # Fold Constant nodes, and Identity nodes that merely rename a weight (the TorchScript exporter emits many),
+    # into their consumers, like initializers: they are data, not computation, and Netron hides them too.
+    nodes: list[onnx.NodeProto] = []
+    for node in all_nodes:
+        standard = node.domain in ("", "ai.onnx") and len(node.output) == 1
+        if standard and node.op_type == "Constant" and not node.input:
+            dims: list[int] = []
+            for attr in node.attribute:
+                if attr.name == "value" and attr.HasField("t"):
+                    dims = list(attr.t.dims)
+            constants[node.output[0]] = dims
+        elif standard and node.op_type == "Identity" and len(node.input) == 1 and node.input[0] in constants:
+            constants[node.output[0]] = constants[node.input[0]]
+        else:
+            nodes.append(node)
+
+    inputs = _graph_inputs(graph)
+    order = _topological_order(nodes, set(constants))
+    nodes = [nodes[i] for i in order]
+
+    hidden: set[int] = set()
+    if len(nodes) > max_nodes:
+        head = max(1, (max_nodes * 2) // 3)
+        tail = max(1, max_nodes - head)
+        hidden = set(range(head, len(nodes) - tail))
+
+    items: list[_Item] = []
+    value_source: dict[str, int] = {}
+    for value in inputs:
+        value_source[value.name] = len(items)
+        items.append(_Item("input", value.name, _value_type(value), f"input {value.name}: {_value_type(value)}", "io"))
+
+    elided_index: int | None = None
+    node_item: dict[int, int] = {}
+    for index, node in enumerate(nodes):
+        if index in hidden:
+            if elided_index is None:
+                elided_index = len(items)
+                hidden_nodes = [nodes[i] for i in sorted(hidden)]
+                hist = _op_histogram(hidden_nodes)
+                items.append(
+                    _Item(
+                        "elided",
+                        f"⋯ {len(hidden)} more nodes ⋯",
+                        _histogram_text(hist, limit=3),
+                        f"{len(hidden)} nodes not drawn: {_histogram_text(hist, limit=40)}",
+                        "elided",
+                    )
+                )
+            node_item[index] = elided_index
+            continue
+        weights = [_shape_text(constants[i]) for i in node.input if i in constants]
+        tooltip = f"{_op_name(node)} {node.name}".strip()
+        node_item[index] = len(items)
+        items.append(_Item("node", _op_name(node), ", ".join(weights), tooltip, _OP_FAMILY.get(node.op_type, "other")))
+
+    for index, node in enumerate(nodes):
+        target = node_item[index]
+        for out in node.output:
+            if out:
+                value_source.setdefault(out, target)
+    for index, node in enumerate(nodes):
+        target = node_item[index]
+        for name in node.input:
+            source = value_source.get(name)
+            if source is not None and source != target and source not in items[target].preds:
+                items[target].preds.append(source)
+    for value in graph.output:
+        source = value_source.get(value.name)
+        item = _Item("output", value.name, _value_type(value), f"output {value.name}: {_value_type(value)}", "io")
+        if source is not None:
+            item.preds.append(source)
+        items.append(item)
+    return items, len(hidden)
+
+
+# --------------------------------------------------------------------------------------------- layout
+
+
+def _truncate(text: str, width: float, char_w: float) -> str:
+    limit = max(3, int((width - 12) / char_w))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class _Layout:
+    items: list[_Item]
+    node_w: float
+    width: float
+    height: float
+    rows_per_column: int
+    column_x: list[float]
+    column_w: list[float]
+    gutter_lanes: list[int]
+    lane_of: dict[tuple[int, int], int]
+
+
+def _layout(items: list[_Item], height: int) -> _Layout:
+    # Longest-path layering: items are already in topological order (inputs, nodes, outputs).
+    for item in items:
+        item.layer = 1 + max((items[p].layer for p in item.preds), default=-1)
+    layers: dict[int, list[int]] = {}
+    for index, item in enumerate(items):
+        layers.setdefault(item.layer, []).append(index)
+    # Order each layer by the mean slot of its predecessors (fewer crossings), then by file order.
+    for layer in sorted(layers):
+        members = layers[layer]
+        for index in members:
+            preds = items[index].preds
+            items[index].order = sum(items[p].slot for p in preds) / len(preds) if preds else 0.0
+        members.sort(key=lambda i: (items[i].order, i))
+        for slot, index in enumerate(members):
+            items[index].slot = slot
+
+    longest = max(
+        (max(len(i.title) * 1.1, len(i.detail)) for i in items),
+        default=10,
+    )
+    node_w = min(_MAX_NODE_W, max(_MIN_NODE_W, longest * _CHAR_W + 16))
+    pitch = _NODE_H + _ROW_GAP
+    n_layers = max(layers) + 1 if layers else 1
+    rows_per_column = max(_MIN_ROWS_PER_COLUMN, int((height - 2 * _MARGIN - 20) // pitch))
+    n_columns = (n_layers + rows_per_column - 1) // rows_per_column
+    # Wrapping only helps when there is more than a screen of layers; balance the columns.
+    rows_per_column = (n_layers + n_columns - 1) // n_columns
+
+    # Lanes: every edge that is not a straight hop to the next row runs down a gutter right of its column.
+    column_slots = [1] * n_columns
+    for layer, members in layers.items():
+        column = layer // rows_per_column
+        column_slots[column] = max(column_slots[column], len(members))
+    column_w = [s * node_w + (s - 1) * _SLOT_GAP for s in column_slots]
+    spans: list[list[tuple[int, int]]] = [[] for _ in range(n_columns)]
+    lane_of: dict[tuple[int, int], int] = {}
+    for index, item in enumerate(items):
+        for p in item.preds:
+            src = items[p]
+            if _is_long(src, item, rows_per_column):
+                gutter = src.layer // rows_per_column
+                spans[gutter].append((p, index))
+    gutter_lanes = [0] * n_columns
+    for gutter, edges in enumerate(spans):
+        # Greedy interval colouring on the rows each edge occupies in the gutter.
+        ends: list[int] = []
+        for p, index in sorted(edges, key=lambda e: (_rows(items, e, rows_per_column), e)):
+            lo, hi = _rows(items, (p, index), rows_per_column)
+            for lane, end in enumerate(ends):
+                if end < lo:
+                    ends[lane] = hi
+                    lane_of[(p, index)] = lane
+                    break
+            else:
+                lane_of[(p, index)] = len(ends)
+                ends.append(hi)
+        gutter_lanes[gutter] = len(ends)
+
+    column_x: list[float] = []
+    x = float(_MARGIN)
+    for column in range(n_columns):
+        column_x.append(x)
+        x += column_w[column] + 2 * _LANE_W + gutter_lanes[column] * _LANE_W + _SLOT_GAP
+    width = x - _SLOT_GAP + _MARGIN - (_LANE_W if gutter_lanes[-1] == 0 else 0)
+
+    for layer, members in layers.items():
+        column = layer // rows_per_column
+        row = layer % rows_per_column
+        used = len(members) * node_w + (len(members) - 1) * _SLOT_GAP
+        left = column_x[column] + (column_w[column] - used) / 2
+        for slot, index in enumerate(members):
+            items[index].x = left + slot * (node_w + _SLOT_GAP)
+            items[index].y = _MARGIN + _ROW_GAP + row * pitch
+    total_h = _MARGIN + _ROW_GAP + rows_per_column * pitch + _MARGIN
+    return _Layout(items, node_w, width, total_h, rows_per_column, column_x, column_w, gutter_lanes, lane_of)
+
+
+def _is_long(src: _Item, dst: _Item, rows_per_column: int) -> bool:
+    same_column = src.layer // rows_per_column == dst.layer // rows_per_column
+    return not (same_column and dst.layer == src.layer + 1)
+
+
+def _rows(items: list[_Item], edge: tuple[int, int], rows_per_column: int) -> tuple[int, int]:
+    """Rows of the gutter an edge occupies (a cross-column edge runs from its source row up to the target row)."""
+    src, dst = items[edge[0]], items[edge[1]]
+    a, b = src.layer % rows_per_column, dst.layer % rows_per_column
+    if src.layer // rows_per_column != dst.layer // rows_per_column:
+        # It climbs the gutter from the source's row to the target's row in the next column.
+        return (min(a, b - 1), max(a, b))
+    return (a, b)
+
+
+# --------------------------------------------------------------------------------------------- SVG
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _edge_path(layout: _Layout, src: _Item, dst: _Item, lane: int | None) -> tuple[str, float, float]:
+    w = layout.node_w
+    sx, sy = src.x + w / 2, src.y + _NODE_H
+    tx, ty = dst.x + w / 2, dst.y
+    if lane is None:
+        if abs(sx - tx) < 0.5:
+            return f"M{_fmt(sx)},{_fmt(sy)} V{_fmt(ty - 5)}", tx, ty
+        mid = sy + _ROW_GAP / 2
+        return f"M{_fmt(sx)},{_fmt(sy)} V{_fmt(mid)} H{_fmt(tx)} V{_fmt(ty - 5)}", tx, ty
+    column = src.layer // layout.rows_per_column
+    gx = layout.column_x[column] + layout.column_w[column] + _LANE_W * (1.5 + lane)
+    below = sy + _ROW_GAP / 2 - 3 + (lane % 3) * 2
+    above = ty - _ROW_GAP / 2 + 3 - (lane % 3) * 2
+    path = (
+        f"M{_fmt(sx)},{_fmt(sy)} V{_fmt(below)} H{_fmt(gx)} V{_fmt(above)} H{_fmt(tx)} V{_fmt(ty - 5)}"
+    )
+    return path, tx, ty
+
+
+def render_svg(model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODES, height: int = 500) -> str:
+    """An ``<svg>`` picture of the model's main graph, about ``height`` pixels tall (deep graphs wrap into columns).
+
+    Nodes show their op type and the shapes of their weights; graph inputs and outputs show name and type.
+    Graphs with more than ``max_nodes`` nodes are summarised (first and last nodes, the middle collapsed).
+    The SVG has no ids and no scripts, so several can share a page and the bytes are deterministic.
+    """
+    model = load_model(model_or_path)
+    return _render_svg(model, max_nodes=max_nodes, height=height)
+
+
+def _render_svg(model: onnx.ModelProto, *, max_nodes: int, height: int) -> str:
+    items, _ = _build_items(model.graph, max_nodes)
+    layout = _layout(items, height)
+    lane_of = layout.lane_of
+    w = layout.node_w
+    out: list[str] = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_fmt(layout.width)}" height="{_fmt(layout.height)}" '
+        f'viewBox="0 0 {_fmt(layout.width)} {_fmt(layout.height)}" font-family="{_FONT}" font-size="11" '
+        'role="img" style="max-width:100%;height:auto;background:#ffffff">',
+        f"<title>ONNX graph '{html.escape(model.graph.name or 'unnamed')}': {len(model.graph.node)} nodes</title>",
+        '<g fill="none" stroke="#777777" stroke-width="1">',
+    ]
+    arrows: list[str] = []
+    for index, item in enumerate(items):
+        for p in item.preds:
+            src = items[p]
+            lane = lane_of.get((p, index))
+            path, tx, ty = _edge_path(layout, src, item, lane)
+            out.append(f'<path d="{path}"/>')
+            arrows.append(f"M{_fmt(tx - 3.5)},{_fmt(ty - 5)} L{_fmt(tx + 3.5)},{_fmt(ty - 5)} L{_fmt(tx)},{_fmt(ty)} Z")
+    out.append("</g>")
+    if arrows:
+        out.append(f'<path fill="#777777" d="{" ".join(arrows)}"/>')
+    for item in items:
+        fill, ink = _CATEGORIES[item.family]
+        rx = _NODE_H / 2 if item.kind in ("input", "output") else 4
+        stroke = ' stroke="#999999"' if item.family in ("other", "io", "elided") else ""
+        title = html.escape(_truncate(item.title, w, _CHAR_W * 1.1))
+        detail = html.escape(_truncate(item.detail, w, _CHAR_W * 0.92))
+        out.append(f"<g><title>{html.escape(item.tooltip)}</title>")
+        out.append(
+            f'<rect x="{_fmt(item.x)}" y="{_fmt(item.y)}" width="{_fmt(w)}" height="{_NODE_H}" rx="{_fmt(rx)}" '
+            f'fill="{fill}"{stroke}/>'
+        )
+        cx = _fmt(item.x + w / 2)
+        if detail:
+            out.append(
+                f'<text x="{cx}" y="{_fmt(item.y + 13)}" text-anchor="middle" fill="{ink}" font-weight="bold">'
+                f"{title}</text>"
+            )
+            out.append(
+                f'<text x="{cx}" y="{_fmt(item.y + 25)}" text-anchor="middle" fill="{ink}" font-size="9.5">'
+                f"{detail}</text>"
+            )
+        else:
+            out.append(
+                f'<text x="{cx}" y="{_fmt(item.y + 19)}" text-anchor="middle" fill="{ink}" font-weight="bold">'
+                f"{title}</text>"
+            )
+        out.append("</g>")
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def static_html(model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODES, height: int = 500) -> str:
+    """The summary and the SVG picture in one self-contained ``<div>`` (inline styles, no ids, no scripts)."""
+    model = load_model(model_or_path)
+    return _static_html(model, max_nodes=max_nodes, height=height)
+
+
+def _static_html(model: onnx.ModelProto, *, max_nodes: int, height: int) -> str:
+    summary = _summary_lines(model)
+    n = len(model.graph.node)
+    note = ""
+    if n > max_nodes:
+        note = (
+            f'<div style="color:#7a5a00">Large graph: the picture shows the first and last nodes of {n}; '
+            "the interactive Netron view (run the notebook) shows all of them.</div>"
+        )
+    svg = _render_svg(model, max_nodes=max_nodes, height=height)
+    return (
+        '<div class="course-netron-static" style="font-family:' + _FONT + ';font-size:12px;line-height:1.4">'
+        '<pre style="margin:0 0 6px 0;font-size:11.5px;white-space:pre-wrap">'
+        + html.escape(summary)
+        + "</pre>"
+        + note
+        + '<div style="overflow:auto;max-width:100%">'
+        + svg
+        + "</div></div>"
+    )

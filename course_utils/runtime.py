@@ -1,0 +1,499 @@
+"""Running ONNX models with ONNX Runtime, with the learner's mistakes caught before they become C++ errors.
+
+* :func:`run_onnx` runs a model on inputs given as a dict, a list, or a single array, and returns
+  ``{output name: array}``. Inputs are compared with what the session declares first, so a wrong name,
+  rank, fixed dimension or dtype gives one line saying what was expected, what was given, and the fix.
+* :func:`make_session` builds an ``onnxruntime.InferenceSession`` with named session options
+  (``graph_optimization_level="disable_all"``, ``intra_op_num_threads=1``, ...).
+* :func:`available_providers` and :func:`runtime_limits` say what this installation can run.
+
+Errors raised (all from :mod:`course_utils.errors`): :class:`InputMismatchError`,
+:class:`ProviderUnavailableError`, :class:`UnsupportedOpsetError`, plus the loading errors of
+:func:`course_utils.modelio.load_model`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import os
+import re
+import warnings
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from .errors import InputMismatchError, ProviderUnavailableError, UnsupportedOpsetError
+from .modelio import ModelSource, load_model
+
+__all__ = [
+    "RuntimeLimits",
+    "available_providers",
+    "clear_session_cache",
+    "make_session",
+    "numpy_dtype",
+    "run_onnx",
+    "runtime_limits",
+    "to_numpy",
+]
+
+SessionSource = ModelSource | ort.InferenceSession
+ProviderSpec = str | tuple[str, dict[str, Any]]
+
+# ONNX Runtime's type strings -> numpy dtypes (bfloat16 and the float8 types have no numpy dtype).
+_ORT_TO_NUMPY: dict[str, np.dtype[Any]] = {
+    "tensor(float)": np.dtype(np.float32),
+    "tensor(double)": np.dtype(np.float64),
+    "tensor(float16)": np.dtype(np.float16),
+    "tensor(int8)": np.dtype(np.int8),
+    "tensor(int16)": np.dtype(np.int16),
+    "tensor(int32)": np.dtype(np.int32),
+    "tensor(int64)": np.dtype(np.int64),
+    "tensor(uint8)": np.dtype(np.uint8),
+    "tensor(uint16)": np.dtype(np.uint16),
+    "tensor(uint32)": np.dtype(np.uint32),
+    "tensor(uint64)": np.dtype(np.uint64),
+    "tensor(bool)": np.dtype(np.bool_),
+    "tensor(complex64)": np.dtype(np.complex64),
+    "tensor(complex128)": np.dtype(np.complex128),
+}
+
+# Where to get an execution provider this installation lacks (the pip package, or what else it needs).
+_PROVIDER_SOURCES: dict[str, str] = {
+    "CUDAExecutionProvider": "pip install onnxruntime-gpu (instead of onnxruntime) on a machine with an NVIDIA GPU and matching CUDA/cuDNN",
+    "TensorrtExecutionProvider": "pip install onnxruntime-gpu plus NVIDIA TensorRT, on a machine with an NVIDIA GPU",
+    "OpenVINOExecutionProvider": "pip install onnxruntime-openvino (Intel CPUs, GPUs and NPUs)",
+    "DmlExecutionProvider": "pip install onnxruntime-directml (Windows with a DirectX 12 GPU)",
+    "CoreMLExecutionProvider": "the standard onnxruntime wheel on macOS (Apple hardware)",
+    "QNNExecutionProvider": "pip install onnxruntime-qnn (Qualcomm hardware)",
+    "ROCMExecutionProvider": "an onnxruntime build for AMD ROCm GPUs",
+    "MIGraphXExecutionProvider": "an onnxruntime build for AMD GPUs with MIGraphX",
+}
+
+
+# --------------------------------------------------------------------------------------------- arrays
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """Any array-like (numpy, PyTorch tensor, TensorFlow tensor, list, scalar) as a numpy array.
+
+    PyTorch tensors are detached and moved to the CPU first; ``bfloat16`` tensors, which numpy cannot hold,
+    become ``float32``.
+    """
+    if isinstance(value, np.ndarray):
+        return value
+    module = type(value).__module__ or ""
+    if module.startswith("torch") and hasattr(value, "detach"):
+        tensor = value.detach().cpu()
+        if str(tensor.dtype) == "torch.bfloat16":
+            tensor = tensor.float()
+        return tensor.resolve_conj().numpy()
+    if hasattr(value, "numpy") and callable(value.numpy):  # TensorFlow eager tensors, Keras variables
+        return np.asarray(value.numpy())
+    return np.asarray(value)
+
+
+def numpy_dtype(ort_type: str) -> np.dtype[Any] | None:
+    """The numpy dtype of an ONNX Runtime type string (``"tensor(float)"`` -> ``float32``); None if it has none."""
+    return _ORT_TO_NUMPY.get(ort_type)
+
+
+def _dtype_name(ort_type: str) -> str:
+    dtype = numpy_dtype(ort_type)
+    if dtype is not None:
+        return dtype.name
+    match = re.fullmatch(r"tensor\((\w+)\)", ort_type)
+    return match.group(1) if match else ort_type
+
+
+def _format_dims(shape: Sequence[Any] | None) -> str:
+    if shape is None:
+        return "[?]"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+# ------------------------------------------------------------------------------------------ providers
+
+
+def available_providers() -> list[str]:
+    """Execution providers this onnxruntime installation can use, in ONNX Runtime's priority order."""
+    return list(ort.get_available_providers())
+
+
+def _provider_name(spec: ProviderSpec) -> str:
+    return spec if isinstance(spec, str) else spec[0]
+
+
+def _check_providers(providers: Sequence[ProviderSpec]) -> None:
+    available = available_providers()
+    for spec in providers:
+        name = _provider_name(spec)
+        if name in available:
+            continue
+        have = ", ".join(available)
+        if name in ort.get_all_providers():
+            source = _PROVIDER_SOURCES.get(name, "an onnxruntime build that includes it")
+            raise ProviderUnavailableError(
+                f"'{name}' is not available in this onnxruntime {ort.__version__} (available: {have}). "
+                f"To get it: {source}."
+            )
+        lowered = {p.lower(): p for p in ort.get_all_providers()}
+        guesses = [lowered[g] for g in difflib.get_close_matches(name.lower(), lowered, n=1, cutoff=0.4)]
+        guesses += [p for p in ort.get_all_providers() if name.lower() and p.lower().startswith(name.lower())]
+        hint = f" Did you mean '{guesses[0]}'?" if guesses else ""
+        raise ProviderUnavailableError(
+            f"'{name}' is not an ONNX Runtime execution provider name.{hint} Available here: {have}."
+        )
+
+
+# ------------------------------------------------------------------------------------------- sessions
+
+
+def _translate_load_error(error: Exception) -> Exception | None:
+    """A one-line :class:`UnsupportedOpsetError` for the version errors ONNX Runtime raises at load time."""
+    text = str(error)
+    version = f"onnxruntime {ort.__version__}"
+    match = re.search(r"Unsupported model IR version: (\d+), max supported IR version: (\d+)", text)
+    if match:
+        got, top = match.groups()
+        return UnsupportedOpsetError(
+            f"The model has IR version {got} but {version} reads up to IR version {top}: save/export it with "
+            f"an onnx release that writes IR {top} or older, or upgrade onnxruntime (pip install -U onnxruntime)."
+        )
+    match = re.search(r"Opset (\d+) is under development.*?domain (\S+) is till opset (\d+)", text, re.DOTALL)
+    if match:
+        got, domain, top = match.groups()
+        return UnsupportedOpsetError(
+            f"The model imports opset {got} of '{domain}' but {version} supports up to opset {top}: "
+            f"export at an older opset (torch.onnx.export(..., opset_version={top})) or upgrade onnxruntime."
+        )
+    match = re.search(r"Could not find an implementation for (\w+)\((\d+)\) node", text)
+    if match:
+        op, op_version = match.groups()
+        return UnsupportedOpsetError(
+            f"{version} has no kernel for {op} version {op_version} on the chosen execution provider: "
+            "export at an older opset, or use a provider/runtime version that implements it."
+        )
+    return None
+
+
+def _session_options(options: Mapping[str, Any]) -> ort.SessionOptions:
+    session_options = ort.SessionOptions()
+    for key, value in options.items():
+        if key == "graph_optimization_level" and isinstance(value, str):
+            name = value.upper()
+            name = name if name.startswith("ORT_") else f"ORT_{name}"
+            levels = ort.GraphOptimizationLevel.__members__
+            if name not in levels:
+                raise ValueError(
+                    f"Unknown graph_optimization_level '{value}'. Use one of: "
+                    + ", ".join(k.removeprefix("ORT_").lower() for k in levels)
+                    + "."
+                )
+            value = levels[name]
+        if key.startswith("_") or not hasattr(session_options, key) or callable(getattr(session_options, key)):
+            known = sorted(
+                a for a in dir(session_options) if not a.startswith("_") and not callable(getattr(session_options, a))
+            )
+            raise TypeError(f"Unknown session option '{key}'. onnxruntime.SessionOptions has: {', '.join(known)}.")
+        setattr(session_options, key, value)
+    return session_options
+
+
+def make_session(
+    model_or_path: ModelSource, providers: Sequence[ProviderSpec] | None = None, **session_options: Any
+) -> ort.InferenceSession:
+    """A new ``onnxruntime.InferenceSession`` for a model given as a path, bytes or ``onnx.ModelProto``.
+
+    ``providers`` defaults to ``["CPUExecutionProvider"]`` so results are the same on every machine; pass e.g.
+    ``["CUDAExecutionProvider", "CPUExecutionProvider"]`` to use a GPU. ``session_options`` set attributes of
+    ``onnxruntime.SessionOptions``; ``graph_optimization_level`` also accepts a name such as ``"disable_all"``
+    or ``"ORT_ENABLE_ALL"``.
+
+    Raises :class:`ProviderUnavailableError` for a provider this installation lacks (or that failed to load),
+    :class:`UnsupportedOpsetError` for a model newer than the runtime, and the errors of
+    :func:`course_utils.modelio.load_model` for a missing or broken file.
+    """
+    providers = list(providers) if providers is not None else ["CPUExecutionProvider"]
+    _check_providers(providers)
+    options = _session_options(session_options)
+    if isinstance(model_or_path, str | os.PathLike):
+        load_model(model_or_path, load_external_data=False)  # clear errors for missing/broken files
+        source: str | bytes = str(model_or_path)  # by path, so ONNX Runtime finds external data beside it
+    elif isinstance(model_or_path, bytes | bytearray):
+        load_model(bytes(model_or_path))
+        source = bytes(model_or_path)
+    elif isinstance(model_or_path, onnx.ModelProto):
+        source = model_or_path.SerializeToString()
+    else:
+        load_model(model_or_path)  # raises its TypeError with the fix
+        raise AssertionError("unreachable")
+    try:
+        with warnings.catch_warnings():
+            # We check the providers ourselves and raise; ORT's fallback warning would only repeat it.
+            warnings.simplefilter("ignore", UserWarning)
+            session = ort.InferenceSession(source, sess_options=options, providers=providers)
+    except Exception as error:  # ORT raises its own pybind types (Fail, InvalidGraph, ...)
+        translated = _translate_load_error(error)
+        if translated is not None:
+            raise translated from None
+        raise
+    missing = [_provider_name(p) for p in providers if _provider_name(p) not in session.get_providers()]
+    if missing:
+        raise ProviderUnavailableError(
+            f"{', '.join(missing)} is installed but did not load (the session fell back to "
+            f"{', '.join(session.get_providers())}): check that the CUDA/cuDNN major versions match this "
+            "onnxruntime build, or call onnxruntime.preload_dlls() before creating the session."
+        )
+    return session
+
+
+_CACHE_SIZE = 8
+_SESSION_CACHE: OrderedDict[tuple[Any, ...], ort.InferenceSession] = OrderedDict()
+
+
+def clear_session_cache() -> None:
+    """Forget the sessions :func:`run_onnx` keeps for reuse."""
+    _SESSION_CACHE.clear()
+
+
+def _cache_key(model_or_path: ModelSource, providers: Sequence[ProviderSpec] | None) -> tuple[Any, ...] | None:
+    provider_key = None if providers is None else repr(list(providers))
+    if isinstance(model_or_path, str | os.PathLike):
+        path = Path(model_or_path)
+        if not path.is_file():
+            return None  # make_session raises the clear error
+        stat = path.stat()  # a re-exported file has a new mtime/size, so a stale session is never reused
+        return ("path", str(path.resolve()), stat.st_mtime_ns, stat.st_size, provider_key)
+    if isinstance(model_or_path, bytes | bytearray):
+        return ("bytes", hashlib.sha256(model_or_path).hexdigest(), provider_key)
+    if isinstance(model_or_path, onnx.ModelProto):
+        return ("bytes", hashlib.sha256(model_or_path.SerializeToString()).hexdigest(), provider_key)
+    return None
+
+
+def _session_for(model_or_path: SessionSource, providers: Sequence[ProviderSpec] | None) -> ort.InferenceSession:
+    if isinstance(model_or_path, ort.InferenceSession):
+        if providers is not None:
+            raise TypeError("Pass providers to make_session(...), not with an existing session.")
+        return model_or_path
+    key = _cache_key(model_or_path, providers)
+    if key is not None and key in _SESSION_CACHE:
+        _SESSION_CACHE.move_to_end(key)
+        return _SESSION_CACHE[key]
+    session = make_session(model_or_path, providers)
+    if key is not None:
+        _SESSION_CACHE[key] = session
+        while len(_SESSION_CACHE) > _CACHE_SIZE:
+            _SESSION_CACHE.popitem(last=False)
+    return session
+
+
+# --------------------------------------------------------------------------------------------- inputs
+
+
+def _describe(arg: Any) -> str:
+    return f"'{arg.name}' ({_dtype_name(arg.type)} {_format_dims(arg.shape)})"
+
+
+def _var(name: str) -> str:
+    return name if name.isidentifier() else "x"
+
+
+def _bind_inputs(session: ort.InferenceSession, inputs: Any) -> dict[str, Any]:
+    declared = session.get_inputs()
+    names = [arg.name for arg in declared]
+    listing = ", ".join(_describe(arg) for arg in declared)
+    if isinstance(inputs, Mapping):
+        given = {str(k): v for k, v in inputs.items()}
+        unknown = [k for k in given if k not in names]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise InputMismatchError(
+                f"Unknown input name '{unknown[0]}'{hint}: the model's inputs are {listing}. "
+                "Use these names as the dict keys."
+            )
+        missing = [n for n in names if n not in given]
+        if missing:
+            raise InputMismatchError(
+                f"Missing input '{missing[0]}': the model's inputs are {listing}. Add it to the inputs dict."
+            )
+        return {n: given[n] for n in names}
+    if isinstance(inputs, list | tuple):
+        if len(inputs) != len(names):
+            if len(names) == 1 and all(np.isscalar(v) for v in inputs):
+                raise InputMismatchError(
+                    f"Got a list of {len(inputs)} numbers: a list is read as one array per input, and the model "
+                    f"has 1 input {listing}. Pass np.array(...) with that dtype and shape."
+                )
+            raise InputMismatchError(
+                f"Got {len(inputs)} input arrays but the model has {len(names)} input(s): {listing}. "
+                "Pass one array per input, in this order, or a dict {name: array}."
+            )
+        return dict(zip(names, inputs, strict=True))
+    if len(names) != 1:
+        raise InputMismatchError(
+            f"Got a single array but the model has {len(names)} inputs: {listing}. "
+            "Pass a dict {name: array} or a list in this order."
+        )
+    return {names[0]: inputs}
+
+
+def _layout_hint(expected: Sequence[Any], got: tuple[int, ...]) -> str:
+    fixed = [d if isinstance(d, int) else None for d in expected]
+    if len(got) == 4 and len(fixed) == 4:
+        for perm, label in (((0, 3, 1, 2), "NHWC -> NCHW"), ((0, 2, 3, 1), "NCHW -> NHWC")):
+            moved = tuple(got[i] for i in perm)
+            if all(f is None or f == m for f, m in zip(fixed, moved, strict=True)):
+                return f"looks like the other layout; transpose it ({label}) with .transpose{perm}"
+    return ""
+
+
+def _check_input(arg: Any, value: Any) -> np.ndarray | Any:
+    if not arg.type.startswith("tensor("):
+        return value  # sequences and maps (rare as inputs): let ONNX Runtime judge
+    array = to_numpy(value)
+    var = _var(arg.name)
+    expected_shape = arg.shape
+    if expected_shape is not None and array.ndim != len(expected_shape):
+        hint = "pass arrays with this many dimensions"
+        if array.ndim == len(expected_shape) - 1:
+            hint = f"add the batch dimension with {var}[None] (np.expand_dims({var}, 0))"
+        elif array.ndim == len(expected_shape) + 1 and 1 in array.shape:
+            hint = f"remove the extra size-1 dimension with np.squeeze({var}, axis={array.shape.index(1)})"
+        raise InputMismatchError(
+            f"Input '{arg.name}' expects rank {len(expected_shape)} {_format_dims(expected_shape)}, got rank "
+            f"{array.ndim} {list(array.shape)}: {hint}."
+        )
+    if expected_shape is not None:
+        for axis, (want, have) in enumerate(zip(expected_shape, array.shape, strict=True)):
+            if isinstance(want, int) and want >= 0 and want != have:
+                hint = _layout_hint(expected_shape, array.shape)
+                if not hint and axis == 0 and want == 1:
+                    hint = (
+                        "the model's batch is fixed to 1: feed one sample at a time, or re-export with a dynamic "
+                        "batch (dynamic_shapes, example batch >= 2)"
+                    )
+                hint = hint or f"resize or reshape the input so dimension {axis} is {want}"
+                raise InputMismatchError(
+                    f"Input '{arg.name}' expects shape {_format_dims(expected_shape)}, got {list(array.shape)} "
+                    f"(dimension {axis} must be {want}, got {have}): {hint}."
+                )
+    want_dtype = numpy_dtype(arg.type)
+    if arg.type == "tensor(string)":
+        if array.dtype.kind not in "OUS":
+            raise InputMismatchError(
+                f"Input '{arg.name}' expects strings (tensor(string)), got {array.dtype}: "
+                f"pass np.array([...], dtype=object) or {var}.astype(str)."
+            )
+    elif want_dtype is not None and array.dtype != want_dtype:
+        raise InputMismatchError(
+            f"Input '{arg.name}' expects {want_dtype.name} ({arg.type}), got {array.dtype}: "
+            f"cast with {var}.astype(np.{want_dtype.name})."
+        )
+    return array
+
+
+# ------------------------------------------------------------------------------------------------ run
+
+
+def run_onnx(
+    model_or_path: SessionSource,
+    inputs: Any,
+    *,
+    providers: Sequence[ProviderSpec] | None = None,
+    output_names: Sequence[str] | None = None,
+) -> dict[str, np.ndarray]:
+    """Run a model with ONNX Runtime and return ``{output name: array}`` in the model's output order.
+
+    ``model_or_path`` is a path, bytes, an ``onnx.ModelProto`` or an existing ``InferenceSession``; sessions
+    built here are cached (keyed by file path + modification time, or by a hash of the bytes) so running
+    the same model again is cheap. ``inputs`` is a dict ``{name: array}``, a list/tuple in input order, or a
+    single array for a one-input model; PyTorch/TensorFlow tensors are converted with :func:`to_numpy`.
+    ``output_names`` selects outputs (default: all).
+
+    Inputs are checked against ``session.get_inputs()`` first: an unknown or missing name, a wrong rank, a
+    wrong fixed dimension or a wrong dtype raises :class:`InputMismatchError` with the fix. Non-tensor outputs
+    (e.g. scikit-learn's ZipMap, a list of dicts) are returned as ONNX Runtime gives them.
+    """
+    session = _session_for(model_or_path, providers)
+    bound = _bind_inputs(session, inputs)
+    declared = {arg.name: arg for arg in session.get_inputs()}
+    feed = {name: _check_input(declared[name], value) for name, value in bound.items()}
+    all_outputs = [o.name for o in session.get_outputs()]
+    if output_names is not None:
+        unknown = [n for n in output_names if n not in all_outputs]
+        if unknown:
+            raise InputMismatchError(
+                f"Unknown output name '{unknown[0]}': the model's outputs are "
+                f"{', '.join(repr(n) for n in all_outputs)}. Ask for one of these, or pass output_names=None."
+            )
+    wanted = list(output_names) if output_names is not None else all_outputs
+    results = session.run(wanted, feed)
+    return dict(zip(wanted, results, strict=True))
+
+
+# ----------------------------------------------------------------------------------------- versions
+
+
+@dataclass(frozen=True)
+class RuntimeLimits:
+    """The newest model versions the installed onnxruntime loads, measured by :func:`runtime_limits`."""
+
+    onnxruntime_version: str
+    max_ir_version: int
+    max_opset: dict[str, int]
+
+    def __str__(self) -> str:
+        opsets = ", ".join(f"{domain} {v}" for domain, v in sorted(self.max_opset.items()))
+        return f"onnxruntime {self.onnxruntime_version}: IR version <= {self.max_ir_version}; opsets <= {opsets}"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _probe_model(ir_version: int, opsets: dict[str, int]) -> bytes:
+    helper = onnx.helper
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
+    model.ir_version = ir_version
+    return model.SerializeToString()
+
+
+@functools.cache
+def runtime_limits() -> RuntimeLimits:
+    """Measure the highest IR version and opsets this onnxruntime accepts.
+
+    ONNX Runtime has no API that reports them (onnxruntime issue #14932), so this loads tiny models stamped
+    with far-future versions and reads the limits from the refusals.
+    """
+    too_new = 10_000
+
+    def refusal(ir_version: int, opsets: dict[str, int]) -> str:
+        try:
+            ort.InferenceSession(_probe_model(ir_version, opsets), providers=["CPUExecutionProvider"])
+        except Exception as error:
+            return str(error)
+        return ""
+
+    ir_text = refusal(too_new, {"": 7})
+    ir_match = re.search(r"max supported IR version: (\d+)", ir_text)
+    max_opset: dict[str, int] = {}
+    for domain, label in (("", "ai.onnx"), ("ai.onnx.ml", "ai.onnx.ml")):
+        opsets = {"": 7, domain: too_new} if domain else {"": too_new}
+        match = re.search(r"is till opset (\d+)", refusal(8, opsets))
+        if match:
+            max_opset[label] = int(match.group(1))
+    if ir_match is None or "ai.onnx" not in max_opset:
+        raise RuntimeError(f"could not measure the limits of onnxruntime {ort.__version__}: {ir_text[:200]}")
+    return RuntimeLimits(ort.__version__, int(ir_match.group(1)), max_opset)

@@ -1,0 +1,361 @@
+"""The setup check: is this machine ready for the course? Each check says pass/warn/fail and how to fix it.
+
+    python -m course_utils.setup_check          # or ./course check; exit code 1 if anything fails
+    python -m course_utils.setup_check --json   # machine-readable
+
+In a notebook: ``report = run_checks(); report`` renders a table (see notebooks/00_setup_check.ipynb).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import importlib
+import json
+import os
+import platform
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+
+from .data import Digits
+from .paths import ARTIFACTS_DIR, REPO_ROOT
+
+__all__ = [
+    "Check",
+    "SetupReport",
+    "check_artifacts_writable",
+    "check_data",
+    "check_netron",
+    "check_packages",
+    "check_providers",
+    "check_python",
+    "cpu_features",
+    "main",
+    "pinned_requirements",
+    "run_checks",
+]
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+_MARK = {OK: "[ok]  ", WARN: "[warn]", FAIL: "[FAIL]"}
+# The packages the setup check reports on (import name differs from the distribution name for some).
+KEY_PACKAGES = [
+    "onnx",
+    "onnxruntime",
+    "onnxscript",
+    "torch",
+    "tensorflow-cpu",
+    "tf2onnx",
+    "scikit-learn",
+    "skl2onnx",
+    "numpy",
+    "netron",
+    "jupyterlab",
+    "jupyter-server-proxy",
+    "ipywidgets",
+    "matplotlib",
+]
+# SIMD features ONNX Runtime and the frameworks use for fast CPU kernels (VNNI matters for int8 quantization).
+CPU_FLAGS = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "asimd", "sve"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class SetupReport:
+    """All checks; prints as a text table, renders as HTML in Jupyter."""
+
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.status != FAIL for c in self.checks)
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(c.status == s for c in self.checks) for s in (OK, WARN, FAIL)}
+
+    def summary(self) -> str:
+        n = self.counts()
+        verdict = "ready for the course" if self.passed else "NOT ready: fix the [FAIL] lines"
+        return f"{len(self.checks)} checks: {n[OK]} ok, {n[WARN]} warnings, {n[FAIL]} failed -> {verdict}"
+
+    def __str__(self) -> str:
+        width = max((len(c.name) for c in self.checks), default=0)
+        lines = []
+        for c in self.checks:
+            lines.append(f"{_MARK[c.status]} {c.name:<{width}}  {c.detail}")
+            if c.fix and c.status != OK:
+                lines.append(f"       {'':<{width}}  fix: {c.fix}")
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        colour = {OK: "#1a7f37", WARN: "#9a6700", FAIL: "#cf222e"}
+        rows = "".join(
+            f"<tr><td style='color:{colour[c.status]};font-weight:bold'>{c.status}</td>"
+            f"<td>{html.escape(c.name)}</td><td>{html.escape(c.detail)}</td>"
+            f"<td>{html.escape(c.fix if c.status != OK else '')}</td></tr>"
+            for c in self.checks
+        )
+        return (
+            "<table><thead><tr><th>status</th><th>check</th><th>detail</th><th>how to fix</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table><p><b>{html.escape(self.summary())}</b></p>"
+        )
+
+    def overview(self) -> str:
+        """Status and name of each check, without machine-specific details (what the notebook compares)."""
+        return "\n".join(f"{_MARK[c.status]} {c.name}" for c in self.checks) + "\n" + self.summary()
+
+    def to_json(self) -> str:
+        return json.dumps({"passed": self.passed, "checks": [asdict(c) for c in self.checks]}, indent=2)
+
+
+def pinned_requirements(path: Path | None = None) -> dict[str, Requirement]:
+    """The requirements file as ``{canonical name: Requirement}`` (comments and options skipped)."""
+    path = path or REPO_ROOT / "requirements.txt"
+    pins: dict[str, Requirement] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        pins[_canonical(req.name)] = req
+    return pins
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def check_python() -> Check:
+    version = platform.python_version()
+    if sys.version_info[:2] == (3, 11):
+        return Check("python", OK, f"Python {version}")
+    return Check(
+        "python",
+        WARN,
+        f"Python {version}; the course is pinned and tested on 3.11",
+        "create the environment with Python 3.11 (./course setup uses python3.11 when present, or PYTHON=...)",
+    )
+
+
+def check_packages(pins: dict[str, Requirement] | None = None, names: list[str] | None = None) -> list[Check]:
+    """Installed version of each key package against its pin in requirements.txt."""
+    pins = pins if pins is not None else pinned_requirements()
+    checks = []
+    for name in names or KEY_PACKAGES:
+        req = pins.get(_canonical(name))
+        spec = str(req.specifier) if req else "(not pinned)"
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            checks.append(
+                Check(
+                    name,
+                    FAIL,
+                    f"not installed (wanted {spec})",
+                    "run ./course setup (or pip install -r requirements.txt)",
+                )
+            )
+            continue
+        try:
+            # A local build label (torch 2.13.0+cpu) satisfies the pin 2.13.0.
+            matches = req is None or req.specifier.contains(Version(installed).public, prereleases=True)
+        except InvalidVersion:
+            matches = False
+        if matches:
+            checks.append(Check(name, OK, f"{installed} (pin {spec})"))
+        else:
+            checks.append(
+                Check(
+                    name,
+                    WARN,
+                    f"{installed} installed, pin is {spec}: lessons may behave differently",
+                    f"pip install '{name}{spec}' (or rerun ./course setup)",
+                )
+            )
+    return checks
+
+
+def cpu_features() -> dict[str, object]:
+    """Architecture, core count and the SIMD flags that matter for CPU inference speed."""
+    flags: set[str] = set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith(("flags", "Features")):
+                flags.update(line.split(":", 1)[1].split())
+                break
+    return {
+        "machine": platform.machine(),
+        "cores": os.cpu_count() or 1,
+        "flags": [f for f in CPU_FLAGS if f in flags],
+    }
+
+
+def check_cpu() -> Check:
+    info = cpu_features()
+    flags = ", ".join(info["flags"]) or "no SIMD flags readable (not Linux?)"  # type: ignore[arg-type]
+    detail = f"{info['machine']}, {info['cores']} cores, {flags}"
+    if info["cores"] < 2:  # type: ignore[operator]
+        return Check("cpu", WARN, detail, "lessons run on one core, but benchmarks and exports will be slow")
+    return Check("cpu", OK, detail)
+
+
+def check_providers() -> list[Check]:
+    """ONNX Runtime's execution providers: CPU must be there; GPU ones are optional and explained."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return [Check("onnxruntime providers", FAIL, "onnxruntime does not import", "run ./course setup")]
+    providers = ort.get_available_providers()
+    checks = [
+        Check(
+            "onnxruntime providers",
+            OK if "CPUExecutionProvider" in providers else FAIL,
+            ", ".join(providers),
+            "reinstall onnxruntime: pip install --force-reinstall -r requirements.txt",
+        )
+    ]
+    gpu = [p for p in providers if p in ("CUDAExecutionProvider", "TensorrtExecutionProvider", "ROCMExecutionProvider")]
+    if gpu:
+        checks.append(Check("gpu providers", OK, ", ".join(gpu)))
+    else:
+        checks.append(
+            Check(
+                "gpu providers",
+                OK,
+                "none (CPU-only onnxruntime): every lesson runs on CPU; GPU cells explain what they would do",
+            )
+        )
+    return checks
+
+
+def _torch_accuracy(digits: Digits) -> float:
+    import torch
+
+    from .data import load_digits_cnn
+
+    with torch.no_grad():
+        logits = load_digits_cnn()(torch.from_numpy(digits.x_test))
+    return float((logits.argmax(1).numpy() == digits.y_test).mean())
+
+
+def _keras_accuracy(digits: Digits) -> float:
+    # Quiet TensorFlow's C++ start-up notes (they would land in the report's output).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    from .data import load_digits_keras
+
+    probabilities = load_digits_keras().predict(digits.nhwc(digits.x_test), verbose=0)
+    return float((probabilities.argmax(1) == digits.y_test).mean())
+
+
+def check_data(load_models: bool = True) -> list[Check]:
+    """The committed data files load, and the models reach the test accuracy data/manifest.json states."""
+    from .data import load_digits, load_manifest
+
+    try:
+        manifest = load_manifest()
+        digits = load_digits()
+    except (FileNotFoundError, OSError, ValueError, KeyError) as e:
+        return [Check("data", FAIL, str(e), "restore data/ from git (git checkout -- data) or run ./course data")]
+    checks = [Check("data: digits.npz", OK, f"{len(digits.x_train)} train / {len(digits.x_test)} test images")]
+    for key, accuracy_of in (("torch_cnn", _torch_accuracy), ("keras_cnn", _keras_accuracy)):
+        entry = manifest.get(key, {})
+        name = entry.get("file", key)
+        stated = entry.get("test_accuracy")
+        if not load_models:
+            present = (REPO_ROOT / "data" / name).exists()
+            checks.append(Check(f"data: {name}", OK if present else FAIL, "present" if present else "missing"))
+            continue
+        try:
+            measured = accuracy_of(digits)
+        except ImportError as e:
+            checks.append(Check(f"data: {name}", FAIL, f"framework missing: {e}", "run ./course setup"))
+            continue
+        except Exception as e:  # a corrupt or missing file: say which and how to restore it
+            checks.append(
+                Check(f"data: {name}", FAIL, f"does not load: {type(e).__name__}: {e}", "git checkout -- data")
+            )
+            continue
+        if stated is not None and abs(measured - stated) > 1e-3:
+            checks.append(
+                Check(
+                    f"data: {name}",
+                    WARN,
+                    f"test accuracy {measured:.4f}, manifest says {stated}",
+                    "a different framework version? ./course data rebuilds the models",
+                )
+            )
+        else:
+            checks.append(Check(f"data: {name}", OK, f"loads; test accuracy {measured:.4f}"))
+    return checks
+
+
+def check_netron() -> Check:
+    try:
+        netron = importlib.import_module("netron")
+    except ImportError:
+        return Check("netron", FAIL, "not importable", "pip install 'netron>=9.3.3'")
+    static = Path(netron.__file__).parent / "index.html"
+    if not static.exists():
+        return Check("netron", FAIL, "installed without its web app files", "pip install --force-reinstall netron")
+    return Check("netron", OK, f"{netron.__version__}, web app files present")
+
+
+def check_artifacts_writable() -> Check:
+    try:
+        ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+        probe = ARTIFACTS_DIR / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        return Check("artifacts folder", FAIL, f"cannot write: {e}", "set COURSE_ARTIFACTS_DIR to a writable folder")
+    return Check("artifacts folder", OK, "writable (generated files go to artifacts/, git-ignored)")
+
+
+def run_checks(include_machine: bool = True) -> SetupReport:
+    """Run every check. ``include_machine=False`` leaves out the CPU line (it differs between machines)."""
+    steps: list[Callable[[], Check | list[Check]]] = [check_python, check_packages, check_providers]
+    if include_machine:
+        steps.insert(1, check_cpu)
+    steps += [check_data, check_netron, check_artifacts_writable]
+    report = SetupReport()
+    for step in steps:
+        result = step()
+        report.checks.extend(result if isinstance(result, list) else [result])
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Check this machine is ready for ONNX in Practice.")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    report = run_checks()
+    print(report.to_json() if args.json else report)
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
