@@ -100,9 +100,7 @@ def _value_type(value: onnx.ValueInfoProto) -> str:
         name = _dtype(tt.elem_type)
         if not tt.HasField("shape"):
             return name
-        dims: list[str | int] = [
-            d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim
-        ]
+        dims: list[str | int] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
         return name + _dims(dims)
     if t.HasField("sequence_type"):
         return "sequence"
@@ -459,9 +457,7 @@ def _edge_path(layout: _Layout, src: _Item, dst: _Item, lane: int | None) -> tup
     gx = layout.column_x[column] + layout.column_w[column] + _LANE_W * (1.5 + lane)
     below = sy + _ROW_GAP / 2 - 3 + (lane % 3) * 2
     above = ty - _ROW_GAP / 2 + 3 - (lane % 3) * 2
-    path = (
-        f"M{_fmt(sx)},{_fmt(sy)} V{_fmt(below)} H{_fmt(gx)} V{_fmt(above)} H{_fmt(tx)} V{_fmt(ty - 5)}"
-    )
+    path = f"M{_fmt(sx)},{_fmt(sy)} V{_fmt(below)} H{_fmt(gx)} V{_fmt(above)} H{_fmt(tx)} V{_fmt(ty - 5)}"
     return path, tx, ty
 
 
@@ -477,7 +473,13 @@ def render_svg(model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODES
 
 
 def _render_svg(model: onnx.ModelProto, *, max_nodes: int, height: int) -> str:
-    items, _ = _build_items(model.graph, max_nodes)
+    return _render_svg_counted(model, max_nodes=max_nodes, height=height)[0]
+
+
+def _render_svg_counted(model: onnx.ModelProto, *, max_nodes: int, height: int) -> tuple[str, int, int]:
+    """(svg, nodes hidden in the collapsed box, nodes considered after folding constants)."""
+    items, hidden = _build_items(model.graph, max_nodes)
+    considered = sum(1 for item in items if item.kind == "node") + hidden
     layout = _layout(items, height)
     lane_of = layout.lane_of
     w = layout.node_w
@@ -527,7 +529,7 @@ def _render_svg(model: onnx.ModelProto, *, max_nodes: int, height: int) -> str:
             )
         out.append("</g>")
     out.append("</svg>")
-    return "\n".join(out)
+    return "\n".join(out), hidden, considered
 
 
 def static_html(model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODES, height: int = 500) -> str:
@@ -538,14 +540,13 @@ def static_html(model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODE
 
 def _static_html(model: onnx.ModelProto, *, max_nodes: int, height: int) -> str:
     summary = _summary_lines(model)
-    n = len(model.graph.node)
+    svg, hidden, considered = _render_svg_counted(model, max_nodes=max_nodes, height=height)
     note = ""
-    if n > max_nodes:
+    if hidden:
         note = (
-            f'<div style="color:#7a5a00">Large graph: the picture shows the first and last nodes of {n}; '
-            "the interactive Netron view (run the notebook) shows all of them.</div>"
+            f'<div style="color:#7a5a00">Large graph: the picture shows {considered - hidden} of {considered} '
+            "nodes (the middle is collapsed); the interactive Netron view in a running notebook shows all of them.</div>"
         )
-    svg = _render_svg(model, max_nodes=max_nodes, height=height)
     return (
         '<div class="course-netron-static" style="font-family:' + _FONT + ';font-size:12px;line-height:1.4">'
         '<pre style="margin:0 0 6px 0;font-size:11.5px;white-space:pre-wrap">'

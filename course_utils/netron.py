@@ -36,7 +36,7 @@ Registering the same model again reuses its entry; the server keeps the most rec
 
 The Netron page is patched as it is served: the cookie-consent prompt is answered (and Netron's cookies are kept
 off the notebook's origin), analytics are switched off and the page may contact only its own server
-(``connect-src 'self'``), and the build date is set to today, so the 180-day "please update" lock never fires.
+(``connect-src 'self'``), and its build date is removed, so the 180-day "please update" lock never fires.
 Request logging is silent.
 
 Bad input raises the course's one-line errors from :func:`course_utils.modelio.load_model`:
@@ -47,10 +47,8 @@ Bad input raises the course's one-line errors from :func:`course_utils.modelio.l
 from __future__ import annotations
 
 import atexit
-import datetime as _dt
 import gzip
 import hashlib
-import html
 import json
 import os
 import re
@@ -65,7 +63,7 @@ from urllib.parse import unquote, urlsplit
 import onnx
 
 from .graph_view import DEFAULT_MAX_NODES, _static_html, _summary_lines
-from .modelio import ModelSource, load_model
+from .modelio import ModelSource, external_data_files, load_model
 
 __all__ = ["MODE_ENV", "NetronServer", "NetronView", "get_server", "netron_mode", "show_netron", "stop_server"]
 
@@ -174,7 +172,7 @@ class NetronServer:
                 self._models[token] = (safe, data)
                 self._by_digest[digest] = token
                 while len(self._models) > _MAX_MODELS:
-                    old, (_, old_data) = self._models.popitem(last=False)
+                    old, _ = self._models.popitem(last=False)
                     self._by_digest = {d: t for d, t in self._by_digest.items() if t != old}
         return f"models/{token}/{safe}"
 
@@ -209,14 +207,14 @@ class NetronServer:
 
     def _index_html(self) -> bytes:
         text = self._files["index.html"].read_text(encoding="utf-8")
-        today = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-        # Netron refuses to open models 180 days after its build date; it runs offline here, so date it today.
-        text, n = re.subn(r'<meta name="date" content="[^"]*">', f'<meta name="date" content="{today}">', text)
-        if n == 0:
-            text = text.replace("<head>", f'<head>\n<meta name="date" content="{today}">', 1)
+        # Netron refuses to open models 180 days after its build date. Without a date it takes the browser's
+        # "now", which never expires and does not depend on the server's clock agreeing with the browser's.
+        text = re.sub(r'<meta name="date" content="[^"]*">\n?', "", text)
         config = f'<script type="text/javascript" src="{_CONFIG_JS}"></script>\n'
         marker = '<script type="text/javascript" src="index.js">'
-        text = text.replace(marker, config + marker, 1) if marker in text else text.replace("</head>", config + "</head>")
+        text = (
+            text.replace(marker, config + marker, 1) if marker in text else text.replace("</head>", config + "</head>")
+        )
         return text.encode("utf-8")
 
     def _resolve(self, path: str) -> tuple[bytes, str, bool] | None:
@@ -505,9 +503,7 @@ def _display_name(source: ModelSource, model: onnx.ModelProto) -> str:
     return (model.graph.name or "model") + ".onnx"
 
 
-def show_netron(
-    model_or_path: ModelSource, *, height: int = 500, max_nodes: int = DEFAULT_MAX_NODES
-) -> NetronView:
+def show_netron(model_or_path: ModelSource, *, height: int = 500, max_nodes: int = DEFAULT_MAX_NODES) -> NetronView:
     """Show a model in Netron inside the notebook (a path, an ``onnx.ModelProto``, or ``.onnx`` bytes).
 
     Returns a :class:`NetronView`; as a cell's last expression it displays the interactive view with the static
@@ -529,11 +525,9 @@ def show_netron(
     server = get_server()
     if isinstance(model_or_path, bytes | bytearray):
         data = bytes(model_or_path)
+    elif isinstance(model_or_path, str | os.PathLike) and not external_data_files(model):
+        data = Path(model_or_path).read_bytes()  # the file as is: no re-serialisation of large weights
     else:
-        data = model.SerializeToString()
+        data = model.SerializeToString()  # external weights were loaded into the model: one self-contained file
     model_path = server.register(data, name)
     return NetronView(summary, picture, mode=mode, height=height, name=name, server=server, model_path=model_path)
-
-
-def _escape(text: str) -> str:  # kept small and local: used by tests to build expectations
-    return html.escape(text)

@@ -315,8 +315,9 @@ def _bind_inputs(session: ort.InferenceSession, inputs: Any) -> dict[str, Any]:
         given = {str(k): v for k, v in inputs.items()}
         unknown = [k for k in given if k not in names]
         if unknown:
-            close = difflib.get_close_matches(unknown[0], names, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            lowered = {n.lower(): n for n in names}
+            close = difflib.get_close_matches(unknown[0].lower(), lowered, n=1)
+            hint = f" (did you mean '{lowered[close[0]]}'?)" if close else ""
             raise InputMismatchError(
                 f"Unknown input name '{unknown[0]}'{hint}: the model's inputs are {listing}. "
                 "Use these names as the dict keys."

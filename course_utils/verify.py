@@ -72,7 +72,7 @@ def _num(value: float | None) -> str:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return lines
@@ -452,9 +452,10 @@ def _compare_one(name: str, expected: Any, actual: Any, rtol: float | None, atol
         nan_mismatch = e_nan ^ a_nan
         # A NaN on one side only fails that element; the error columns report the finite differences.
         diff = np.where(nan_mismatch, 0.0, diff).real.astype(np.float64)
-        magnitude = np.abs(e64).astype(np.float64)
+        any_inf = np.isinf(e64) | np.isinf(a64)
+        magnitude = np.where(e_nan | any_inf, 0.0, np.abs(e64)).astype(np.float64)
         rel = np.where(magnitude > 0, diff / np.where(magnitude > 0, magnitude, 1.0), np.where(diff > 0, np.inf, 0.0))
-        ok = (diff <= atol_used + rtol_used * magnitude) & ~nan_mismatch
+        ok = (diff <= atol_used + rtol_used * magnitude) & ~nan_mismatch & (~any_inf | same_inf)
     max_abs = float(diff.max()) if diff.size else 0.0
     max_rel = float(rel.max()) if rel.size else 0.0
     passed = bool(ok.all()) and dtype_ok

@@ -21,7 +21,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from course_utils._notebook_env import apply_notebook_env
-from course_utils.paths import NOTEBOOKS_DIR, REPO_ROOT
+from course_utils.paths import NOTEBOOKS_DIR, REPO_ROOT, relative_to_repo
 
 
 def execute(path: Path, timeout: int) -> float:
@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             seconds = execute(path, args.timeout)
         except CellExecutionError as e:
-            print(f"FAILED {path.relative_to(REPO_ROOT)}\n{e}", file=sys.stderr)
+            print(f"FAILED {relative_to_repo(path)}\n{e}", file=sys.stderr)
             return 1
-        print(f"ok  {path.relative_to(REPO_ROOT)}  ({seconds:.1f} s)")
+        print(f"ok  {relative_to_repo(path)}  ({seconds:.1f} s)")
     return 0
 
 

@@ -1,0 +1,334 @@
+"""Exercises of lesson 01 (what ONNX is and why): provider fallback, a model contract, a CI gate, the timeline.
+
+    from course_utils.lessons import lesson01
+    lesson01.pick_providers.check(my_function)
+    lesson01.pick_providers.hint()        # .hint(2) for more
+    lesson01.pick_providers.solution()
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import onnx
+
+from ..errors import CourseError
+from ..exercises import Exercise, NotYet, expect
+from ..history import event
+from ..modelio import load_model
+
+__all__ = [
+    "DIGITS_CONTRACT",
+    "TIMELINE_KEYS",
+    "ci_gate",
+    "contract",
+    "pick_providers",
+    "timeline",
+]
+
+#: What a digits classifier must look like to be deployed: names, dtypes, shapes (a str = any dynamic size).
+DIGITS_CONTRACT: dict[str, dict[str, tuple[str, tuple[int | str, ...]]]] = {
+    "inputs": {"image": ("float32", ("batch", 1, 8, 8))},
+    "outputs": {"logits": ("float32", ("batch", 10))},
+}
+
+#: The events exercise 01.4 asks to order, deliberately shuffled.
+TIMELINE_KEYS: tuple[str, ...] = ("lf_ai", "ort_open_source", "onnxjs_retired", "announced", "onnx_1_0")
+
+_CPU = "CPUExecutionProvider"
+
+
+# ------------------------------------------------------------------------------------------ 01.1
+
+
+def _check_pick_providers(fn: Callable[[Sequence[str], Sequence[str]], Sequence[str]]) -> str:
+    expect(callable(fn), "pass your function itself, e.g. check(pick_providers)", got=type(fn).__name__)
+    gpu_box = ["TensorrtExecutionProvider", "CUDAExecutionProvider", _CPU]
+    cases = [
+        # (preferred, available, expected, what the case is about)
+        (["CUDAExecutionProvider", _CPU], ["AzureExecutionProvider", _CPU], [_CPU], "drop what is not installed"),
+        (gpu_box, gpu_box, gpu_box, "keep every available provider, in your order"),
+        (
+            ["CoreMLExecutionProvider", _CPU],
+            [_CPU, "CoreMLExecutionProvider"],
+            ["CoreMLExecutionProvider", _CPU],
+            "your order of preference wins over the order of `available`",
+        ),
+        (
+            ["CUDAExecutionProvider"],
+            ["CUDAExecutionProvider", _CPU],
+            ["CUDAExecutionProvider", _CPU],
+            "always end with CPUExecutionProvider, the fallback for nodes the GPU cannot run",
+        ),
+        ([], ["AzureExecutionProvider", _CPU], [_CPU], "an empty wish list still gives a working session"),
+        ([_CPU, "CUDAExecutionProvider", _CPU], [_CPU], [_CPU], "CPUExecutionProvider appears exactly once"),
+    ]
+    for preferred, available, expected, why in cases:
+        got = fn(list(preferred), list(available))
+        expect(
+            got is not None and list(got) == expected,
+            f"pick_providers({preferred}, {available}) is wrong: {why}",
+            expected=expected,
+            got=None if got is None else list(got),
+        )
+    return f"all {len(cases)} cases right: available providers in your order, CPU last as the fallback"
+
+
+pick_providers = Exercise(
+    "01.1",
+    "Choose execution providers with a CPU fallback",
+    _check_pick_providers,
+    hints=[
+        "Walk through `preferred` in order and keep the names that are also in `available`.",
+        "Leave CPUExecutionProvider out of that walk, then append it once at the end: "
+        "`[p for p in preferred if p in available and p != 'CPUExecutionProvider'] + ['CPUExecutionProvider']`.",
+    ],
+    solution_code="""
+def pick_providers(preferred, available):
+    # ONNX Runtime tries providers in list order; CPU last runs whatever the others cannot.
+    chosen = [p for p in preferred if p in available and p != "CPUExecutionProvider"]
+    return list(dict.fromkeys(chosen)) + ["CPUExecutionProvider"]
+
+lesson01.pick_providers.check(pick_providers)
+""",
+)
+
+
+# ------------------------------------------------------------------------------------------ 01.2
+
+
+def _dims(value: onnx.ValueInfoProto) -> tuple[int | str, ...]:
+    return tuple(
+        d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in value.type.tensor_type.shape.dim
+    )
+
+
+def _dtype(value: onnx.ValueInfoProto) -> str:
+    return onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name
+
+
+def _signature_problems(model: onnx.ModelProto, wanted: Mapping[str, Any]) -> list[str]:
+    """The reference answer of 01.2 (also used by the CI gate of 01.3)."""
+    problems: list[str] = []
+    for kind, values in (("inputs", model.graph.input), ("outputs", model.graph.output)):
+        have = {v.name: v for v in values}
+        for name, (dtype, shape) in wanted[kind].items():
+            if name not in have:
+                problems.append(f"{kind[:-1]} '{name}' is missing (the model has: {', '.join(have) or 'none'})")
+                continue
+            got_dtype, got_shape = _dtype(have[name]), _dims(have[name])
+            if got_dtype != dtype:
+                problems.append(f"{kind[:-1]} '{name}' is {got_dtype}, the contract says {dtype}")
+            if len(got_shape) != len(shape):
+                problems.append(f"{kind[:-1]} '{name}' has rank {len(got_shape)}, the contract says {len(shape)}")
+                continue
+            for axis, (want, got) in enumerate(zip(shape, got_shape, strict=True)):
+                if isinstance(want, str) and not isinstance(got, str):
+                    problems.append(f"{kind[:-1]} '{name}' dimension {axis} is fixed to {got}; it must be dynamic")
+                elif isinstance(want, int) and got != want:
+                    problems.append(f"{kind[:-1]} '{name}' dimension {axis} is {got}, the contract says {want}")
+    return problems
+
+
+def _toy_model(
+    input_name: str = "image",
+    input_type: int = onnx.TensorProto.FLOAT,
+    batch: int | str = "N",
+    classes: int = 10,
+    output_name: str = "logits",
+) -> onnx.ModelProto:
+    """A tiny classifier-shaped model (Flatten + MatMul) with a chosen signature, to test contract checks."""
+    helper = onnx.helper
+    x = helper.make_tensor_value_info(input_name, input_type, [batch, 1, 8, 8])
+    y = helper.make_tensor_value_info(output_name, input_type, [batch, classes])
+    np_type = helper.tensor_dtype_to_np_dtype(input_type)
+    weight = onnx.numpy_helper.from_array(np.zeros((64, classes), dtype=np_type), "weight")
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", [input_name], ["flat"]), helper.make_node("MatMul", ["flat", "weight"], [output_name])],
+        "toy",
+        [x],
+        [y],
+        [weight],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _check_contract(fn: Callable[[onnx.ModelProto, Mapping[str, Any]], Sequence[str]]) -> str:
+    expect(callable(fn), "pass your function itself, e.g. check(signature_problems)", got=type(fn).__name__)
+    good = fn(_toy_model(), DIGITS_CONTRACT)
+    expect(
+        good is not None and list(good) == [],
+        "a model that meets the contract got complaints (a symbolic batch may have any name, here 'N')",
+        expected="[]",
+        got=good,
+    )
+    broken = {
+        "the input is called 'input.1' instead of 'image'": _toy_model(input_name="input.1"),
+        "the model takes float64 (double) instead of float32": _toy_model(input_type=onnx.TensorProto.DOUBLE),
+        "the batch dimension is fixed to 1": _toy_model(batch=1),
+        "the model outputs 5 classes instead of 10": _toy_model(classes=5),
+        "the output is called 'probabilities' instead of 'logits'": _toy_model(output_name="probabilities"),
+    }
+    for what, model in broken.items():
+        found = fn(model, DIGITS_CONTRACT)
+        expect(
+            bool(found),
+            f"your function accepted a model it should reject: {what}",
+            expected="a non-empty list of problems",
+            got=found,
+        )
+    return f"accepts the good model and rejects all {len(broken)} broken ones"
+
+
+contract = Exercise(
+    "01.2",
+    "Check a model's signature against a contract",
+    _check_contract,
+    hints=[
+        "`check_model(model)` returns a report whose `.inputs` and `.outputs` list each tensor's `name`, "
+        "`dtype` ('float32') and `shape` (ints for fixed sizes, strings for dynamic ones).",
+        "For each name in contract['inputs'] (then 'outputs'): is it there? same dtype? same rank? For each axis, "
+        "a str in the contract needs a str in the model (dynamic); an int needs the same int.",
+    ],
+    solution_code="""
+def signature_problems(model, contract):
+    report = check_model(model)
+    problems = []
+    for kind, tensors in (("inputs", report.inputs), ("outputs", report.outputs)):
+        have = {t.name: t for t in tensors}
+        for name, (dtype, shape) in contract[kind].items():
+            if name not in have:
+                problems.append(f"{kind} '{name}' missing (model has {list(have)})")
+                continue
+            t = have[name]
+            if t.dtype != dtype:
+                problems.append(f"'{name}' is {t.dtype}, contract says {dtype}")
+            if t.shape is None or len(t.shape) != len(shape):
+                problems.append(f"'{name}' has shape {t.shape_text}, contract says {list(shape)}")
+                continue
+            for axis, (want, got) in enumerate(zip(shape, t.shape)):
+                if isinstance(want, str) != isinstance(got, str) or (isinstance(want, int) and want != got):
+                    problems.append(f"'{name}' dimension {axis} is {got}, contract says {want}")
+    return problems
+
+lesson01.contract.check(signature_problems)
+""",
+)
+
+
+# ------------------------------------------------------------------------------------------ 01.3
+
+
+def _ci_gate(path: str | os.PathLike[str], min_accuracy: float = 0.98) -> str:
+    from ..data import load_digits
+    from ..runtime import run_onnx
+    from ..verify import check_model
+
+    expect(
+        isinstance(path, str | os.PathLike),
+        "pass the path of the .onnx file you exported",
+        got=type(path).__name__,
+        hint="e.g. artifact_path('digits_cnn_fixed.onnx', lesson='01')",
+    )
+    try:
+        model = load_model(path)
+    except CourseError as error:
+        raise NotYet(str(error)) from None
+    report = check_model(model)
+    failed = [f"{s.name}: {s.detail}" for s in report.steps if not s.passed]
+    expect(not failed, "the ONNX checker rejects the model", got="; ".join(failed))
+    problems = _signature_problems(model, DIGITS_CONTRACT)
+    expect(
+        not problems,
+        "the model does not meet DIGITS_CONTRACT",
+        expected="input image float32 [batch, 1, 8, 8], output logits float32 [batch, 10]",
+        got="; ".join(problems),
+        hint="export with input_names=['image'], output_names=['logits'] and "
+        "dynamic_shapes={'x': {0: torch.export.Dim('batch')}} so any batch size works",
+    )
+    digits = load_digits()
+    try:
+        logits = run_onnx(path, {"image": digits.x_test})["logits"]
+    except CourseError as error:
+        raise NotYet(f"running the model on the 360 test digits failed: {error}") from None
+    accuracy = float(np.mean(logits.argmax(axis=1) == digits.y_test))
+    expect(
+        accuracy >= min_accuracy,
+        "the model runs but is not accurate enough",
+        expected=f">= {min_accuracy:.2f}",
+        got=f"{accuracy:.4f}",
+        hint="export the trained model: course_utils.load_digits_cnn() (in eval mode), not a fresh DigitsCNN()",
+    )
+    return f"checker passed, signature meets the contract, accuracy {accuracy:.4f} on 360 test digits"
+
+
+ci_gate = Exercise(
+    "01.3",
+    "Make the CI gate pass",
+    _ci_gate,
+    hints=[
+        "The CI report names the problem: the batch dimension was frozen to the example's size at export.",
+        "Export again with `dynamic_shapes={'x': {0: torch.export.Dim('batch')}}` (x is the name of "
+        "DigitsCNN.forward's argument), keeping input_names=['image'] and output_names=['logits'].",
+    ],
+    solution_code="""
+fixed_path = artifact_path("digits_cnn_fixed.onnx", lesson="01")
+torch.onnx.export(
+    cnn, (torch.from_numpy(digits.x_test[:2]),), fixed_path,
+    input_names=["image"], output_names=["logits"],
+    dynamic_shapes={"x": {0: torch.export.Dim("batch")}},  # any batch size, not just 2
+    external_data=False, verbose=False,
+)
+lesson01.ci_gate.check(fixed_path)
+""",
+)
+
+
+# ------------------------------------------------------------------------------------------ 01.4
+
+
+def _check_timeline(order: Sequence[str], commonly_cited: Sequence[str]) -> str:
+    order, cited = list(order), set(commonly_cited)
+    expect(
+        sorted(order) == sorted(TIMELINE_KEYS),
+        "order must contain each key of TIMELINE_KEYS exactly once",
+        expected=sorted(TIMELINE_KEYS),
+        got=sorted(order),
+    )
+    right = sorted(TIMELINE_KEYS, key=lambda k: event(k).sort_key)
+    for first, second in zip(order, order[1:], strict=False):
+        a, b = event(first), event(second)
+        expect(
+            a.sort_key <= b.sort_key,
+            f"'{first}' is placed before '{second}', but it happened later",
+            hint="print(timeline_table()) lists every event with its date",
+        )
+    unverified = {k for k in TIMELINE_KEYS if not event(k).verified}
+    expect(
+        cited == unverified,
+        "the order is right; the set of commonly cited (unverified) events is not",
+        expected=sorted(unverified),
+        got=sorted(cited),
+        hint="in the table, unverified events say so in the source column",
+    )
+    return f"right order ({' -> '.join(right)}) and the unverified one spotted"
+
+
+timeline = Exercise(
+    "01.4",
+    "Put ONNX's history in order",
+    _check_timeline,
+    hints=[
+        "Use the table printed in section 2, or `event(key).when` for each key.",
+        "`sorted(TIMELINE_KEYS, key=lambda k: event(k).sort_key)` orders them; `event(k).verified` tells "
+        "which have a primary source.",
+    ],
+    solution_code="""
+order = sorted(TIMELINE_KEYS, key=lambda k: event(k).sort_key)
+commonly_cited = [k for k in TIMELINE_KEYS if not event(k).verified]
+lesson01.timeline.check(order, commonly_cited)
+""",
+)

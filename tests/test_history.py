@@ -1,0 +1,120 @@
+"""course_utils.history: the timeline data stays sourced and ordered, and the plot draws every event."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pytest
+
+from course_utils import history
+from course_utils.history import EVENTS, RELEASES, Event, event, events, plot_timeline, releases_table, timeline_table
+
+
+def test_every_event_names_a_source_and_unique_key():
+    keys = [e.key for e in EVENTS]
+    assert len(keys) == len(set(keys))
+    for e in EVENTS:
+        assert e.source.strip(), f"{e.key} has no source"
+        assert e.url == "" or e.url.startswith("https://"), e.key
+
+
+def test_unverified_facts_are_the_ones_without_primary_source():
+    # The fact sheet marks these two as unverified; the lesson must not state them as fact.
+    unverified = {e.key for e in EVENTS if not e.verified}
+    assert unverified == {"partners_join", "ort_open_source"}
+    assert all(e.status == "commonly cited" for e in EVENTS if not e.verified)
+
+
+def test_events_are_in_date_order_and_month_only_dates_sort_after_known_days():
+    ordered = events()
+    assert [e.sort_key for e in ordered] == sorted(e.sort_key for e in ordered)
+    keys = [e.key for e in ordered]
+    assert keys.index("first_commit") < keys.index("announced")  # 2017-09-06 before "sometime in 2017-09"
+    assert keys[-1] == "torch_dynamo_default"
+
+
+def test_verified_only_drops_commonly_cited_events():
+    assert all(e.verified for e in events(verified_only=True))
+    assert len(events(verified_only=True)) == len(EVENTS) - sum(not e.verified for e in EVENTS)
+
+
+@pytest.mark.parametrize(
+    "when,expected",
+    [("2017-12-04", (2017, 12, 4)), ("2017-09", (2017, 9, 1)), ("2025", (2025, 1, 1))],
+)
+def test_dates_of_each_precision(when, expected):
+    item = Event("k", when, "label", "detail", "source")
+    assert (item.date.year, item.date.month, item.date.day) == expected
+    assert expected[0] <= item.year < expected[0] + 1
+
+
+@pytest.mark.parametrize("when", ["Sept 2017", "2017/09", "17-09", ""])
+def test_malformed_dates_are_rejected(when):
+    with pytest.raises(ValueError, match="YYYY"):
+        Event("k", when, "label", "detail", "source")
+
+
+def test_event_lookup_lists_keys_when_missing():
+    assert event("lf_ai").when == "2019-11-14"
+    with pytest.raises(KeyError, match="onnx_1_0"):
+        event("no_such_event")
+
+
+def test_timeline_table_has_a_row_per_event_and_flags_unverified():
+    lines = timeline_table().splitlines()
+    assert lines[0].split() == ["when", "what", "source"]
+    assert len(lines) == 2 + len(EVENTS)
+    flagged = [ln for ln in lines if "unverified (commonly cited)" in ln]
+    assert len(flagged) == sum(not e.verified for e in EVENTS)
+    assert timeline_table([event("lf_ai")]).count("\n") == 2
+
+
+def test_releases_are_monotonic():
+    assert [r.ir_version for r in RELEASES] == sorted(r.ir_version for r in RELEASES)
+    assert [r.opset for r in RELEASES] == sorted(r.opset for r in RELEASES)
+    assert len(releases_table().splitlines()) == 2 + len(RELEASES)
+
+
+def test_plot_draws_every_event_into_the_given_axes():
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    try:
+        returned = plot_timeline(ax=ax)
+        assert returned is ax
+        labels = [t.get_text() for t in ax.texts]
+        assert len(labels) == len(EVENTS)
+        assert all(any(e.label in text for text in labels) for e in EVENTS)
+        assert "10 events" in ax.get_title()
+        left, right = ax.get_xlim()
+        assert left < min(e.year for e in EVENTS) and right > max(e.year for e in EVENTS)
+    finally:
+        plt.close(fig)
+
+
+def test_plot_uses_current_axes_by_default_and_rejects_empty():
+    fig = plt.figure()
+    try:
+        assert plot_timeline() is fig.gca()
+        with pytest.raises(ValueError, match="at least one event"):
+            plot_timeline(items=[])
+    finally:
+        plt.close(fig)
+
+
+def test_labels_do_not_overlap_or_cross_stems():
+    xs = [2017.0, 2017.05, 2017.1, 2017.15]
+    heights = history._place_labels(xs, [0.5] * 4, 0.6, levels=4)
+    boxes = [history._label_box(x, h, 0.5, 0.6) for x, h in zip(xs, heights, strict=True)]
+    for i in range(4):
+        for j in range(4):
+            if i != j:
+                assert not history._overlaps(boxes[i], boxes[j])
+                assert not history._stem_hits(xs[i], heights[i], boxes[j])
+
+
+def test_labels_use_both_sides_of_the_axis():
+    heights = history._place_labels([2017.0, 2019.0, 2021.0, 2023.0], [0.5] * 4, 0.6, levels=4)
+    assert any(h > 0 for h in heights) and any(h < 0 for h in heights)
+    assert all(abs(h) == 1 for h in heights)  # room for all of them next to the axis

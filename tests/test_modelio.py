@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from course_utils.errors import (
+    CourseError,
+    ExternalDataMissingError,
+    ModelFileNotFoundError,
+    NotAnOnnxModelError,
+)
+from course_utils.modelio import external_data_files, load_model, model_bytes
+
+
+def tiny_model(weight_size: int = 4) -> onnx.ModelProto:
+    weight = numpy_helper.from_array(np.arange(weight_size, dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [weight_size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [weight_size])],
+        [weight],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_accepts_path_bytes_and_proto(tmp_path):
+    model = tiny_model()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    assert load_model(model) is model
+    assert load_model(path).graph.node[0].op_type == "Add"
+    assert load_model(str(path)).graph.name == "tiny"
+    assert load_model(path.read_bytes()).graph.name == "tiny"
+    assert model_bytes(path) == model.SerializeToString()
+
+
+def test_missing_file_names_nearby_models(tmp_path):
+    onnx.save(tiny_model(), tmp_path / "real.onnx")
+    with pytest.raises(ModelFileNotFoundError, match=r"No model file at .*typo\.onnx.*real\.onnx"):
+        load_model(tmp_path / "typo.onnx")
+
+
+@pytest.mark.parametrize("content", [b"hello, not onnx", b"\x00\x01\x02garbage\xff" * 10, b""])
+def test_not_onnx(tmp_path, content):
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(content)
+    with pytest.raises(NotAnOnnxModelError, match="not an ONNX model|Not an ONNX model"):
+        load_model(path)
+    with pytest.raises(NotAnOnnxModelError):
+        load_model(content)
+
+
+def test_truncated_file(tmp_path):
+    data = tiny_model(1000).SerializeToString()
+    path = tmp_path / "truncated.onnx"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(NotAnOnnxModelError, match="truncated"):
+        load_model(path)
+
+
+def test_folder_is_not_a_model(tmp_path):
+    with pytest.raises(NotAnOnnxModelError, match="is a folder"):
+        load_model(tmp_path)
+
+
+def test_wrong_type():
+    with pytest.raises(TypeError, match="export it to ONNX first"):
+        load_model(42)  # type: ignore[arg-type]
+
+
+def test_external_data_missing_and_present(tmp_path):
+    path = tmp_path / "big.onnx"
+    onnx.save(tiny_model(4096), path, save_as_external_data=True, location="big.onnx.data", size_threshold=0)
+    assert external_data_files(onnx.load(path, load_external_data=False)) == ["big.onnx.data"]
+    loaded = load_model(path)
+    assert numpy_helper.to_array(loaded.graph.initializer[0])[-1] == 4095
+    (tmp_path / "big.onnx.data").unlink()
+    with pytest.raises(ExternalDataMissingError, match=r"big\.onnx\.data, not found beside it"):
+        load_model(path)
+
+
+def test_errors_render_as_one_line_in_ipython():
+    error = NotAnOnnxModelError("bad file. Fix: re-export")
+    assert isinstance(error, CourseError) and isinstance(error, ValueError)
+    assert error._render_traceback_() == ["NotAnOnnxModelError: bad file. Fix: re-export"]

@@ -1,0 +1,85 @@
+"""The entry points maintainers and CI use: ./course, .ci/run, and the notebook re-execution tool."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from course_utils.paths import REPO_ROOT
+
+COURSE = REPO_ROOT / "course"
+
+
+def readme_commands() -> list[str]:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    return [line.strip() for block in re.findall(r"```bash\n(.*?)```", readme, re.S) for line in block.splitlines()]
+
+
+def test_readme_has_the_two_commands_and_ci_runs_the_test_one():
+    commands = readme_commands()
+    assert commands == ["./course lab", "./course test"]
+    ci = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "./course test" in ci.splitlines()
+
+
+def test_course_script_is_valid_bash_and_helps():
+    subprocess.run(["bash", "-n", str(COURSE)], check=True)
+    result = subprocess.run([str(COURSE), "help"], capture_output=True, text=True, check=True)
+    for command in ("lab", "test", "execute", "check", "data", "setup"):
+        assert f"./course {command}" in result.stdout
+
+
+def test_unknown_command_is_an_error():
+    result = subprocess.run([str(COURSE), "nonsense"], capture_output=True, text=True)
+    assert result.returncode == 2 and "Unknown command 'nonsense'" in result.stdout
+
+
+def test_setup_is_skipped_when_nothing_changed():
+    # This test runs inside the environment ./course made, so its stamp must match: no reinstall.
+    result = subprocess.run([str(COURSE), "setup"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert "Setting up" not in result.stdout
+
+
+def test_lab_listens_on_loopback_and_opens_the_index():
+    script = COURSE.read_text(encoding="utf-8")
+    assert "--ip=127.0.0.1" in script and "0.0.0.0" not in script
+    assert "/lab/tree/notebooks/00_index.ipynb" in script
+
+
+def test_execute_tool_runs_top_to_bottom(tmp_path):
+    path = tmp_path / "demo.ipynb"
+    nb = new_notebook(
+        cells=[
+            new_code_cell("x = 20"),
+            new_code_cell("x + 1"),
+            new_code_cell("import os\nos.environ['IPYKERNEL_CELL_NAME']"),
+        ]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "execute_notebooks.py"), str(path)], check=True, timeout=120
+    )
+    done = nbformat.read(path, as_version=4)
+    assert [c.execution_count for c in done.cells] == [1, 2, 3]
+    assert done.cells[1].outputs[0]["data"]["text/plain"] == "21"
+    assert done.cells[2].outputs[0]["data"]["text/plain"] == "'<IPY-INPUT>'"  # the nbval environment
+
+
+def test_execute_tool_reports_a_failing_cell(tmp_path):
+    path = tmp_path / "broken.ipynb"
+    nb = new_notebook(cells=[new_code_cell("1 / 0")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "execute_notebooks.py"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1 and "ZeroDivisionError" in result.stderr
