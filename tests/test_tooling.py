@@ -83,3 +83,39 @@ def test_execute_tool_reports_a_failing_cell(tmp_path):
         timeout=120,
     )
     assert result.returncode == 1 and "ZeroDivisionError" in result.stderr
+
+
+def test_lab_starts_at_the_index(tmp_path):
+    """`./course lab` serves JupyterLab on loopback and prints a URL that opens 00_index.ipynb."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "lab.log"
+    with log.open("w") as out:
+        lab = subprocess.Popen(
+            [str(COURSE), "lab", f"--port={port}", f"--ServerApp.runtime_dir={tmp_path}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = None
+        deadline = time.monotonic() + 60
+        while url is None and time.monotonic() < deadline and lab.poll() is None:
+            time.sleep(0.5)
+            found = re.search(
+                rf"http://127\.0\.0\.1:{port}/lab/tree/notebooks/00_index\.ipynb\?token=\w+", log.read_text()
+            )
+            url = found.group(0) if found else None
+        assert url, log.read_text()[-2000:]
+        with urllib.request.urlopen(url, timeout=20) as response:
+            assert response.status == 200
+        api = url.replace("/lab/tree/notebooks/00_index.ipynb", "/api/contents/notebooks/00_index.ipynb")
+        with urllib.request.urlopen(api, timeout=20) as response:
+            assert response.status == 200
+    finally:
+        lab.terminate()
+        lab.wait(timeout=30)

@@ -1,0 +1,298 @@
+"""show_netron in a real browser: JupyterLab under a hub-like base URL, with and without jupyter-server-proxy.
+
+Two JupyterLab servers start side by side under ``/user/alice/`` (like a JupyterHub user server), each with a
+notebook whose cell calls ``show_netron``; Chromium opens each, runs the cell through JupyterLab's own menu,
+and checks that Netron's graph (node labels "Conv", "Relu") renders inside the output's iframe:
+
+* with jupyter-server-proxy the iframe must use ``/user/alice/proxy/<port>/...``;
+* with the proxy switched off it must fall back to ``http://127.0.0.1:<port>/...``.
+
+Two quicker tests drive the view without Jupyter: the fallback picture stays when no URL answers, and Netron's
+page runs offline (no consent prompt, no request leaving 127.0.0.1, no expiry lock even years from now).
+Screenshots land in ``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+pytestmark = pytest.mark.browser
+
+BASE_URL = "/user/alice/"
+CELL = 'from course_utils.netron import show_netron\n\nshow_netron("tiny_resnet.onnx", height=420)'
+STARTUP_S = 60
+
+
+def tiny_resnet() -> onnx.ModelProto:
+    """A residual block (Conv, Relu, Conv, Add, Relu) and a classifier head: small, with the ops the tests look for."""
+    rng = np.random.default_rng(0)
+
+    def weight(name: str, *shape: int) -> onnx.TensorProto:
+        return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+
+    weights = [weight("w0", 8, 3, 3, 3), weight("w1", 8, 8, 3, 3), weight("w2", 8, 8, 3, 3)]
+    weights += [weight("fc_w", 10, 8), weight("fc_b", 10)]
+    nodes = [
+        helper.make_node("Conv", ["image", "w0"], ["c0"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c0"], ["r0"]),
+        helper.make_node("Conv", ["r0", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c2", "r0"], ["s"]),
+        helper.make_node("Relu", ["s"], ["r2"]),
+        helper.make_node("GlobalAveragePool", ["r2"], ["p"]),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc_w", "fc_b"], ["logits"], transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_resnet",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])],
+        weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab server started by a test."""
+
+    process: subprocess.Popen[bytes]
+    root: Path
+    runtime: Path
+    log: Path
+    token: str
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{BASE_URL}"
+
+    def api(self, path: str, method: str = "GET") -> Any:
+        request = urllib.request.Request(
+            self.url + path, method=method, headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+
+def _start_lab(folder: Path, *, proxy: bool) -> Lab:
+    root, config, runtime, data = (folder / name for name in ("root", "config", "runtime", "data"))
+    for path in (root, config, runtime, data):
+        path.mkdir(parents=True)
+    onnx.save(tiny_resnet(), root / "tiny_resnet.onnx")
+    notebook = {
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": CELL}],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (root / "netron.ipynb").write_text(json.dumps(notebook))
+    server_config: dict[str, Any] = {"ServerApp": {"jpserver_extensions": {"jupyter_server_proxy": proxy}}}
+    (config / "jupyter_server_config.json").write_text(json.dumps(server_config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "COURSE_NETRON"))}
+    # The live view is what is under test: COURSE_NETRON must be unset in the kernel (it inherits this env).
+    env.update(JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(runtime), JUPYTER_DATA_DIR=str(data))
+    token = secrets.token_hex(16)
+    log = folder / "jupyter.log"
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        "--port=0",  # the OS picks a free port; the server writes it to its runtime file
+        f"--ServerApp.base_url={BASE_URL}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return Lab(process, root, runtime, log, token)
+
+
+def _wait_ready(lab: Lab, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if lab.process.poll() is not None:
+            pytest.fail(f"JupyterLab exited early:\n{lab.log.read_text()[-3000:]}")
+        files = list(lab.runtime.glob("jpserver-*.json"))
+        if files:
+            try:
+                lab.port = json.loads(files[0].read_text())["port"]
+                lab.api("api/status")
+                return
+            except (ValueError, KeyError, OSError):
+                pass
+        time.sleep(0.2)
+    pytest.fail(f"JupyterLab did not start within {STARTUP_S} s:\n{lab.log.read_text()[-3000:]}")
+
+
+def _stop_lab(lab: Lab) -> None:
+    # Shut kernels down through the API first: that is a normal kernel exit, which must stop its Netron server.
+    if lab.port and lab.process.poll() is None:
+        try:
+            for kernel in lab.api("api/kernels"):
+                lab.api(f"api/kernels/{kernel['id']}", method="DELETE")
+        except OSError:
+            pass
+    lab.process.terminate()
+    try:
+        lab.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        lab.process.kill()
+        lab.process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Lab]]:
+    """Two JupyterLab servers under /user/alice/, started in parallel: 'proxy' and 'direct' (proxy disabled)."""
+    started: dict[str, Lab] = {}
+    try:
+        for name, proxy in (("proxy", True), ("direct", False)):
+            started[name] = _start_lab(tmp_path_factory.mktemp(f"lab-{name}"), proxy=proxy)
+        deadline = time.monotonic() + STARTUP_S
+        for lab in started.values():
+            _wait_ready(lab, deadline)
+        yield started
+    finally:
+        for lab in started.values():
+            _stop_lab(lab)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> tuple[str, float]:
+    """Open the notebook, run its cell via JupyterLab's Run menu; return (iframe src, seconds to graph visible)."""
+    context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{lab.url}lab/tree/netron.ipynb?token={lab.token}")
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        view = page.locator(".jp-OutputArea .course-netron")
+        view.wait_for(state="attached")
+        shown = time.monotonic()
+        frame = view.locator("iframe")
+        frame.wait_for()
+        graph = page.frame_locator(".course-netron iframe")
+        graph.get_by_text("Conv", exact=True).first.wait_for()
+        visible = time.monotonic() - shown
+        assert graph.get_by_text("Relu", exact=True).first.is_visible()
+        assert graph.get_by_text("Gemm", exact=True).first.is_visible()
+        # The static fallback is hidden once the live view is in, and no consent prompt covers the graph.
+        assert not view.locator(".course-netron-fallback").is_visible()
+        assert graph.get_by_text("This app uses cookies").count() == 0
+        page.screenshot(path=str(screenshot))
+        return frame.get_attribute("src") or "", visible
+    finally:
+        context.close()
+
+
+def test_jupyterlab_through_server_proxy(chromium: Any, labs: dict[str, Lab], screenshot_dir: Path) -> None:
+    lab = labs["proxy"]
+    src, seconds = _run_notebook_and_check(chromium, lab, screenshot_dir / "netron_jupyterlab_proxy.png")
+    assert src.startswith(f"{BASE_URL}proxy/"), src
+    port = int(src.split("/")[4])
+    assert _port_open(port)
+    assert seconds < 10, f"graph took {seconds:.1f} s to appear"
+    print(f"proxy: graph visible {seconds:.2f} s after the output appeared")
+    # Shutting the kernel down (a normal kernel exit) stops its Netron server.
+    for kernel in lab.api("api/kernels"):
+        lab.api(f"api/kernels/{kernel['id']}", method="DELETE")
+    deadline = time.monotonic() + 10
+    while _port_open(port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _port_open(port), "the Netron server outlived its kernel"
+
+
+def test_jupyterlab_without_proxy_uses_direct_url(chromium: Any, labs: dict[str, Lab], screenshot_dir: Path) -> None:
+    lab = labs["direct"]
+    # The proxy really is off in this server: its route answers 404.
+    with pytest.raises(urllib.error.HTTPError) as error:
+        lab.api("proxy/9/")
+    assert error.value.code == 404
+    src, seconds = _run_notebook_and_check(chromium, lab, screenshot_dir / "netron_jupyterlab_direct.png")
+    assert src.startswith("http://127.0.0.1:"), src
+    assert seconds < 10, f"graph took {seconds:.1f} s to appear"
+    print(f"direct: graph visible {seconds:.2f} s after the output appeared")
+
+
+@pytest.fixture
+def live_view(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from course_utils import netron
+
+    monkeypatch.setenv("COURSE_NETRON", "auto")
+    yield netron.show_netron(tiny_resnet(), height=400)
+    netron.stop_server()
+
+
+def test_netron_page_is_offline_and_never_expires(chromium: Any, live_view: Any, screenshot_dir: Path) -> None:
+    context = chromium.new_context(viewport={"width": 1000, "height": 700})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        hosts: set[str] = set()
+        page.on("request", lambda request: hosts.add(urllib.parse.urlsplit(request.url).netloc))
+        # Three years on, Netron's own 180-day lock would demand an update; the served page has no build date.
+        page.clock.install(time=dt.datetime.now(dt.UTC) + dt.timedelta(days=3 * 365))
+        page.goto(live_view.url)
+        page.get_by_text("Conv", exact=True).first.wait_for()
+        assert page.get_by_text("Please update to the newest version.").count() == 0
+        assert page.get_by_text("This app uses cookies").count() == 0
+        page.screenshot(path=str(screenshot_dir / "netron_page_direct.png"))
+        assert hosts == {f"127.0.0.1:{live_view.port}"}
+    finally:
+        context.close()
+
+
+def test_fallback_stays_when_no_url_answers(chromium: Any, live_view: Any) -> None:
+    from course_utils import netron
+
+    html = live_view.html()
+    netron.stop_server()  # like a notebook reopened after its kernel died: nothing answers
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.set_content(f"<html><body>{html}</body></html>")
+        page.locator(".course-netron[data-course-netron-url='none']").wait_for(state="attached")
+        assert page.locator(".course-netron-fallback svg").is_visible()
+        assert page.locator(".course-netron iframe").count() == 0
+        assert page.locator(".course-netron-fallback svg text", has_text="Conv").count() == 3
+    finally:
+        context.close()
