@@ -47,7 +47,7 @@ def test_missing_file_names_nearby_models(tmp_path):
 def test_not_onnx(tmp_path, content):
     path = tmp_path / "bad.onnx"
     path.write_bytes(content)
-    with pytest.raises(NotAnOnnxModelError, match="not an ONNX model|Not an ONNX model"):
+    with pytest.raises(NotAnOnnxModelError, match=r"(?i)not an ONNX model"):
         load_model(path)
     with pytest.raises(NotAnOnnxModelError):
         load_model(content)

@@ -3,6 +3,7 @@ link between notebooks and in the README points at a file that exists. (nbval it
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -121,6 +122,6 @@ def test_index_links_every_notebook():
 
 
 def test_lessons_link_to_the_next_one():
-    for current, following in zip(NOTEBOOKS, NOTEBOOKS[1:], strict=False):
+    for current, following in itertools.pairwise(NOTEBOOKS):
         markdown = read(current).cells[-1].source
         assert following.name in markdown, f"{current.name} should end with a link to {following.name}"

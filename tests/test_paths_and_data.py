@@ -57,7 +57,7 @@ def test_digits_split():
     digits = load_digits()
     assert digits.x_train.shape == (1437, 1, 8, 8) and digits.x_test.shape == (360, 1, 8, 8)
     assert digits.x_train.dtype == np.float32 and digits.y_train.dtype == np.int64
-    assert 0.0 <= digits.x_train.min() and digits.x_train.max() <= 1.0
+    assert digits.x_train.min() >= 0.0 and digits.x_train.max() <= 1.0
     assert sorted(np.unique(digits.y_test)) == list(range(10))
     assert digits.nhwc(digits.x_test).shape == (360, 8, 8, 1)
     assert digits.flat(digits.x_test).shape == (360, 64)
