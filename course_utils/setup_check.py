@@ -148,6 +148,7 @@ def _canonical(name: str) -> str:
 
 
 def check_python() -> Check:
+    """Python 3.11 is what the course is pinned and tested on."""
     version = platform.python_version()
     if sys.version_info[:2] == (3, 11):
         return Check("python", OK, f"Python {version}")
@@ -214,6 +215,7 @@ def cpu_features() -> dict[str, object]:
 
 
 def check_cpu() -> Check:
+    """Cores and SIMD features (warns on a single core)."""
     info = cpu_features()
     flags = ", ".join(info["flags"]) or "no SIMD flags readable (not Linux?)"  # type: ignore[arg-type]
     detail = f"{info['machine']}, {info['cores']} cores, {flags}"
@@ -314,6 +316,7 @@ def check_data(load_models: bool = True) -> list[Check]:
 
 
 def check_netron() -> Check:
+    """Netron's Python package and its web app files (the graph views serve them)."""
     try:
         netron = importlib.import_module("netron")
     except ImportError:
@@ -325,6 +328,7 @@ def check_netron() -> Check:
 
 
 def check_artifacts_writable() -> Check:
+    """Lessons can write generated files to the artifacts folder."""
     try:
         ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
         probe = ARTIFACTS_DIR / ".write-test"
@@ -349,6 +353,7 @@ def run_checks(include_machine: bool = True) -> SetupReport:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: print the report (or ``--json``); exit code 1 when a check fails."""
     parser = argparse.ArgumentParser(description="Check this machine is ready for ONNX in Practice.")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)

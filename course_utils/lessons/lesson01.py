@@ -1,13 +1,14 @@
-"""Exercises of lesson 01 (what ONNX is and why): provider fallback, a model contract, a CI gate, the timeline.
+"""Exercises of lesson 01 (what ONNX is and why): provider fallback, a version gate, a CI gate, the timeline.
 
-    from course_utils.lessons import lesson01
-    lesson01.pick_providers.check(my_function)
-    lesson01.pick_providers.hint()        # .hint(2) for more
-    lesson01.pick_providers.solution()
+from course_utils.lessons import lesson01
+lesson01.pick_providers.check(my_function)
+lesson01.pick_providers.hint()        # .hint(2) for more
+lesson01.pick_providers.solution()
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -24,9 +25,9 @@ __all__ = [
     "DIGITS_CONTRACT",
     "TIMELINE_KEYS",
     "ci_gate",
-    "contract",
     "pick_providers",
     "timeline",
+    "versions",
 ]
 
 #: What a digits classifier must look like to be deployed: names, dtypes, shapes (a str = any dynamic size).
@@ -100,6 +101,108 @@ lesson01.pick_providers.check(pick_providers)
 # ------------------------------------------------------------------------------------------ 01.2
 
 
+def _toy_model(
+    input_name: str = "image",
+    input_type: int = onnx.TensorProto.FLOAT,
+    batch: int | str = "N",
+    classes: int = 10,
+    output_name: str = "logits",
+    *,
+    ir_version: int = 8,
+    opset: int = 17,
+    ml_opset: int | None = None,
+) -> onnx.ModelProto:
+    """A tiny classifier-shaped model (Flatten + MatMul) with a chosen signature and versions, to test checks."""
+    helper = onnx.helper
+    x = helper.make_tensor_value_info(input_name, input_type, [batch, 1, 8, 8])
+    y = helper.make_tensor_value_info(output_name, input_type, [batch, classes])
+    np_type = helper.tensor_dtype_to_np_dtype(input_type)
+    weight = onnx.numpy_helper.from_array(np.zeros((64, classes), dtype=np_type), "weight")
+    nodes = [
+        helper.make_node("Flatten", [input_name], ["flat"]),
+        helper.make_node("MatMul", ["flat", "weight"], [output_name]),
+    ]
+    graph = helper.make_graph(nodes, "toy", [x], [y], [weight])
+    opsets = [helper.make_opsetid("", opset)]
+    if ml_opset is not None:
+        opsets.append(helper.make_opsetid("ai.onnx.ml", ml_opset))
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = ir_version
+    return model
+
+
+def _check_versions(fn: Callable[[onnx.ModelProto], Sequence[str]]) -> str:
+    from ..runtime import runtime_limits
+
+    expect(callable(fn), "pass your function itself, e.g. check(version_problems)", got=type(fn).__name__)
+    limits = runtime_limits()
+    top_ir, top_opset, top_ml = limits.max_ir_version, limits.max_opset["ai.onnx"], limits.max_opset["ai.onnx.ml"]
+    fine = {
+        "IR 8, opset 17 (what tf2onnx writes)": _toy_model(),
+        f"the newest this runtime reads (IR {top_ir}, opset {top_opset}, ai.onnx.ml {top_ml})": _toy_model(
+            ir_version=top_ir, opset=top_opset, ml_opset=top_ml
+        ),
+        "opset 7, the oldest ONNX Runtime guarantees": _toy_model(ir_version=3, opset=7),
+    }
+    for what, model in fine.items():
+        found = fn(model)
+        expect(
+            found is not None and list(found) == [],
+            f"your function rejected a model this runtime loads: {what}",
+            expected="[]",
+            got=found,
+        )
+    broken = {
+        f"IR version {top_ir + 1}, newer than this runtime reads": _toy_model(ir_version=top_ir + 1),
+        f"ai.onnx opset {top_opset + 1}, newer than this runtime knows": _toy_model(opset=top_opset + 1),
+        f"ai.onnx.ml opset {top_ml + 1}, newer than this runtime knows": _toy_model(ml_opset=top_ml + 1),
+        "ai.onnx opset 6, older than ONNX Runtime guarantees": _toy_model(ir_version=3, opset=6),
+    }
+    for what, model in broken.items():
+        found = fn(model)
+        expect(
+            bool(found),
+            f"your function accepted a model it should reject: {what}",
+            expected="a non-empty list of problems",
+            got=found,
+        )
+    return f"accepts the {len(fine)} loadable models and rejects all {len(broken)} others"
+
+
+versions = Exercise(
+    "01.2",
+    "Gate models on the versions the runtime reads",
+    _check_versions,
+    hints=[
+        "`runtime_limits()` measures what this onnxruntime reads: `.max_ir_version` and "
+        "`.max_opset['ai.onnx']` / `.max_opset['ai.onnx.ml']`. A model states its own in `model.ir_version` and "
+        "`model.opset_import` (each entry has `.domain`, '' meaning ai.onnx, and `.version`).",
+        "Compare model.ir_version with max_ir_version; for each opset_import entry compare .version with "
+        "max_opset[domain or 'ai.onnx']; and reject an ai.onnx opset below 7.",
+    ],
+    solution_code="""
+def version_problems(model):
+    limits = runtime_limits()
+    problems = []
+    if model.ir_version > limits.max_ir_version:
+        problems.append(f"IR version {model.ir_version} > {limits.max_ir_version}, the newest this runtime reads")
+    for entry in model.opset_import:
+        domain = entry.domain or "ai.onnx"
+        top = limits.max_opset.get(domain)
+        if top is not None and entry.version > top:
+            problems.append(f"{domain} opset {entry.version} > {top}, the newest this runtime knows")
+        if domain == "ai.onnx" and entry.version < 7:
+            problems.append(f"ai.onnx opset {entry.version} < 7, the oldest ONNX Runtime guarantees")
+    return problems
+
+lesson01.versions.check(version_problems)
+""",
+)
+
+
+# ------------------------------------------------------------------------------------------ 01.3
+
+
 def _dims(value: onnx.ValueInfoProto) -> tuple[int | str, ...]:
     return tuple(
         d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in value.type.tensor_type.shape.dim
@@ -111,7 +214,7 @@ def _dtype(value: onnx.ValueInfoProto) -> str:
 
 
 def _signature_problems(model: onnx.ModelProto, wanted: Mapping[str, Any]) -> list[str]:
-    """The reference answer of 01.2 (also used by the CI gate of 01.3)."""
+    """What differs between a model's inputs/outputs and a contract like :data:`DIGITS_CONTRACT` (for 01.3)."""
     problems: list[str] = []
     for kind, values in (("inputs", model.graph.input), ("outputs", model.graph.output)):
         have = {v.name: v for v in values}
@@ -131,95 +234,6 @@ def _signature_problems(model: onnx.ModelProto, wanted: Mapping[str, Any]) -> li
                 elif isinstance(want, int) and got != want:
                     problems.append(f"{kind[:-1]} '{name}' dimension {axis} is {got}, the contract says {want}")
     return problems
-
-
-def _toy_model(
-    input_name: str = "image",
-    input_type: int = onnx.TensorProto.FLOAT,
-    batch: int | str = "N",
-    classes: int = 10,
-    output_name: str = "logits",
-) -> onnx.ModelProto:
-    """A tiny classifier-shaped model (Flatten + MatMul) with a chosen signature, to test contract checks."""
-    helper = onnx.helper
-    x = helper.make_tensor_value_info(input_name, input_type, [batch, 1, 8, 8])
-    y = helper.make_tensor_value_info(output_name, input_type, [batch, classes])
-    np_type = helper.tensor_dtype_to_np_dtype(input_type)
-    weight = onnx.numpy_helper.from_array(np.zeros((64, classes), dtype=np_type), "weight")
-    graph = helper.make_graph(
-        [helper.make_node("Flatten", [input_name], ["flat"]), helper.make_node("MatMul", ["flat", "weight"], [output_name])],
-        "toy",
-        [x],
-        [y],
-        [weight],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-
-
-def _check_contract(fn: Callable[[onnx.ModelProto, Mapping[str, Any]], Sequence[str]]) -> str:
-    expect(callable(fn), "pass your function itself, e.g. check(signature_problems)", got=type(fn).__name__)
-    good = fn(_toy_model(), DIGITS_CONTRACT)
-    expect(
-        good is not None and list(good) == [],
-        "a model that meets the contract got complaints (a symbolic batch may have any name, here 'N')",
-        expected="[]",
-        got=good,
-    )
-    broken = {
-        "the input is called 'input.1' instead of 'image'": _toy_model(input_name="input.1"),
-        "the model takes float64 (double) instead of float32": _toy_model(input_type=onnx.TensorProto.DOUBLE),
-        "the batch dimension is fixed to 1": _toy_model(batch=1),
-        "the model outputs 5 classes instead of 10": _toy_model(classes=5),
-        "the output is called 'probabilities' instead of 'logits'": _toy_model(output_name="probabilities"),
-    }
-    for what, model in broken.items():
-        found = fn(model, DIGITS_CONTRACT)
-        expect(
-            bool(found),
-            f"your function accepted a model it should reject: {what}",
-            expected="a non-empty list of problems",
-            got=found,
-        )
-    return f"accepts the good model and rejects all {len(broken)} broken ones"
-
-
-contract = Exercise(
-    "01.2",
-    "Check a model's signature against a contract",
-    _check_contract,
-    hints=[
-        "`check_model(model)` returns a report whose `.inputs` and `.outputs` list each tensor's `name`, "
-        "`dtype` ('float32') and `shape` (ints for fixed sizes, strings for dynamic ones).",
-        "For each name in contract['inputs'] (then 'outputs'): is it there? same dtype? same rank? For each axis, "
-        "a str in the contract needs a str in the model (dynamic); an int needs the same int.",
-    ],
-    solution_code="""
-def signature_problems(model, contract):
-    report = check_model(model)
-    problems = []
-    for kind, tensors in (("inputs", report.inputs), ("outputs", report.outputs)):
-        have = {t.name: t for t in tensors}
-        for name, (dtype, shape) in contract[kind].items():
-            if name not in have:
-                problems.append(f"{kind} '{name}' missing (model has {list(have)})")
-                continue
-            t = have[name]
-            if t.dtype != dtype:
-                problems.append(f"'{name}' is {t.dtype}, contract says {dtype}")
-            if t.shape is None or len(t.shape) != len(shape):
-                problems.append(f"'{name}' has shape {t.shape_text}, contract says {list(shape)}")
-                continue
-            for axis, (want, got) in enumerate(zip(shape, t.shape)):
-                if isinstance(want, str) != isinstance(got, str) or (isinstance(want, int) and want != got):
-                    problems.append(f"'{name}' dimension {axis} is {got}, contract says {want}")
-    return problems
-
-lesson01.contract.check(signature_problems)
-""",
-)
-
-
-# ------------------------------------------------------------------------------------------ 01.3
 
 
 def _ci_gate(path: str | os.PathLike[str], min_accuracy: float = 0.98) -> str:
@@ -299,7 +313,7 @@ def _check_timeline(order: Sequence[str], commonly_cited: Sequence[str]) -> str:
         got=sorted(order),
     )
     right = sorted(TIMELINE_KEYS, key=lambda k: event(k).sort_key)
-    for first, second in zip(order, order[1:], strict=False):
+    for first, second in itertools.pairwise(order):
         a, b = event(first), event(second)
         expect(
             a.sort_key <= b.sort_key,

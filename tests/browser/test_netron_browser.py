@@ -199,26 +199,30 @@ def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> tuple[
     try:
         page = context.new_page()
         page.set_default_timeout(30_000)
-        page.goto(f"{lab.url}lab/tree/netron.ipynb?token={lab.token}")
-        page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        view = page.locator(".jp-OutputArea .course-netron")
-        view.wait_for(state="attached")
-        shown = time.monotonic()
-        frame = view.locator("iframe")
-        frame.wait_for()
-        graph = page.frame_locator(".course-netron iframe")
-        graph.get_by_text("Conv", exact=True).first.wait_for()
-        visible = time.monotonic() - shown
-        assert graph.get_by_text("Relu", exact=True).first.is_visible()
-        assert graph.get_by_text("Gemm", exact=True).first.is_visible()
-        # The static fallback is hidden once the live view is in, and no consent prompt covers the graph.
-        assert not view.locator(".course-netron-fallback").is_visible()
-        assert graph.get_by_text("This app uses cookies").count() == 0
-        page.screenshot(path=str(screenshot))
-        return frame.get_attribute("src") or "", visible
+        try:
+            page.goto(f"{lab.url}lab/tree/netron.ipynb?token={lab.token}")
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            view = page.locator(".jp-OutputArea .course-netron")
+            view.wait_for(state="attached")
+            shown = time.monotonic()
+            frame = view.locator("iframe")
+            frame.wait_for()
+            graph = page.frame_locator(".course-netron iframe")
+            graph.get_by_text("Conv", exact=True).first.wait_for()
+            visible = time.monotonic() - shown
+            assert graph.get_by_text("Relu", exact=True).first.is_visible()
+            assert graph.get_by_text("Gemm", exact=True).first.is_visible()
+            # The static fallback is hidden once the live view is in, and no consent prompt covers the graph.
+            assert not view.locator(".course-netron-fallback").is_visible()
+            assert graph.get_by_text("This app uses cookies").count() == 0
+            page.screenshot(path=str(screenshot))
+            return frame.get_attribute("src") or "", visible
+        except Exception:
+            page.screenshot(path=str(screenshot.with_name(screenshot.stem + "_failed.png")))
+            raise
     finally:
         context.close()
 
