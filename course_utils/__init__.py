@@ -5,6 +5,9 @@ Modules by concern (import the one you need; heavy frameworks load only when use
 * :mod:`course_utils.paths`      where data and generated artifacts live
 * :mod:`course_utils.data`       the digits dataset and the small trained models in ``data/``
 * :mod:`course_utils.models`     PyTorch models the lessons export (ResNet-18, DigitsCNN); imports torch
+* :mod:`course_utils.modelio`    load a model from a path, bytes or ModelProto, with one-line errors
+* :mod:`course_utils.errors`     the errors a learner can cause, each with its fix
+* :mod:`course_utils.inspect`    model cards: what a .onnx file holds (``python -m course_utils.inspect FILE``)
 * :mod:`course_utils.exercises`  checks with feedback, hints and solutions
 * :mod:`course_utils.lessons`    each lesson's exercises
 * :mod:`course_utils.setup_check` the environment doctor (``python -m course_utils.setup_check``)
@@ -32,6 +35,9 @@ _LAZY: dict[str, str] = {
     "load_digits_keras": "data",
     "Exercise": "exercises",
     "Feedback": "exercises",
+    "load_model": "modelio",
+    "summarize": "inspect",
+    "compare_cards": "inspect",
 }
 
 

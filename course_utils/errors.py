@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "CourseError",
+    "ExportFailedError",
     "ExternalDataMissingError",
     "InputMismatchError",
     "ModelFileNotFoundError",
@@ -49,3 +50,7 @@ class ProviderUnavailableError(CourseError, RuntimeError):
 
 class UnsupportedOpsetError(CourseError, RuntimeError):
     """The model needs an opset or IR version the installed runtime does not support."""
+
+
+class ExportFailedError(CourseError, RuntimeError):
+    """``torch.onnx.export`` failed; the message names the cause, where in the model, and the usual fix."""

@@ -38,7 +38,8 @@ DEFAULT_MAX_NODES = 60
 
 # Drawing constants (pixels). Font metrics are estimated, not measured, so the output never depends on fonts.
 _FONT = "Helvetica, Arial, sans-serif"
-_CHAR_W = 6.6  # average advance of a 11px sans-serif character, slightly generous
+_TITLE_CHAR_W = 7.2  # average advance of a bold 11px sans-serif character, slightly generous
+_DETAIL_CHAR_W = 5.6  # same for the 9.5px second line (mostly digits and ×)
 _NODE_H = 30
 _ROW_GAP = 18
 _SLOT_GAP = 14
@@ -47,6 +48,9 @@ _LANE_W = 6
 _MIN_NODE_W = 84
 _MAX_NODE_W = 190
 _MIN_ROWS_PER_COLUMN = 6
+_TARGET_WIDTH = 1100  # a notebook cell's width: wider pictures wrap into fewer, taller columns
+_SUMMARY_HEAD = 24  # nodes drawn before the collapsed middle of a summarised graph
+_SUMMARY_TAIL = 12  # ... and after it
 
 # Netron-like colours by operator family: (fill, text).
 _CATEGORIES: dict[str, tuple[str, str]] = {
@@ -184,7 +188,8 @@ def _summary_lines(model: onnx.ModelProto) -> str:
     lines.append("outputs: " + ("; ".join(f"{v.name} {_value_type(v)}" for v in graph.output) or "none"))
     lines.append("ops:     " + (_histogram_text(_op_histogram(list(graph.node))) or "none"))
     params = _parameter_count(graph)
-    lines.append(f"weights: {params:,} parameters in {len(graph.initializer)} initializers")
+    count = len(graph.initializer)
+    lines.append(f"weights: {params:,} parameters in {count} initializer{'' if count == 1 else 's'}")
     return "\n".join(lines)
 
 
@@ -269,8 +274,10 @@ def _build_items(graph: onnx.GraphProto, max_nodes: int) -> tuple[list[_Item], i
 
     hidden: set[int] = set()
     if len(nodes) > max_nodes:
-        head = max(1, (max_nodes * 2) // 3)
-        tail = max(1, max_nodes - head)
+        # Draw the start and the end of the network (where inputs are prepared and outputs produced) and
+        # collapse the repetitive middle; more boxes would no longer fit a notebook cell readably.
+        head = max(1, min(_SUMMARY_HEAD, (max_nodes * 2) // 3))
+        tail = max(1, min(_SUMMARY_TAIL, max_nodes - head))
         hidden = set(range(head, len(nodes) - tail))
 
     items: list[_Item] = []
@@ -290,7 +297,7 @@ def _build_items(graph: onnx.GraphProto, max_nodes: int) -> tuple[list[_Item], i
                 items.append(
                     _Item(
                         "elided",
-                        f"⋯ {len(hidden)} more nodes ⋯",
+                        f"{len(hidden)} more nodes",
                         _histogram_text(hist, limit=3),
                         f"{len(hidden)} nodes not drawn: {_histogram_text(hist, limit=40)}",
                         "elided",
@@ -361,18 +368,27 @@ def _layout(items: list[_Item], height: int) -> _Layout:
         for slot, index in enumerate(members):
             items[index].slot = slot
 
+    # The collapsed box's long description is truncated rather than widening every box.
     longest = max(
-        (max(len(i.title) * 1.1, len(i.detail)) for i in items),
-        default=10,
+        (max(len(i.title) * _TITLE_CHAR_W, 0 if i.kind == "elided" else len(i.detail) * _DETAIL_CHAR_W) for i in items),
+        default=80.0,
     )
-    node_w = min(_MAX_NODE_W, max(_MIN_NODE_W, longest * _CHAR_W + 16))
+    node_w = min(_MAX_NODE_W, max(_MIN_NODE_W, longest + 16))
     pitch = _NODE_H + _ROW_GAP
     n_layers = max(layers) + 1 if layers else 1
-    rows_per_column = max(_MIN_ROWS_PER_COLUMN, int((height - 2 * _MARGIN - 20) // pitch))
-    n_columns = (n_layers + rows_per_column - 1) // rows_per_column
-    # Wrapping only helps when there is more than a screen of layers; balance the columns.
-    rows_per_column = (n_layers + n_columns - 1) // n_columns
+    n_columns = -(-n_layers // max(_MIN_ROWS_PER_COLUMN, int((height - 2 * _MARGIN - 20) // pitch)))
+    # Prefer a taller picture to one wider than a notebook cell: fewer columns until it fits.
+    while True:
+        rows_per_column = -(-n_layers // n_columns)  # balanced columns
+        layout = _place(items, layers, node_w, rows_per_column)
+        if layout.width <= _TARGET_WIDTH or n_columns == 1:
+            return layout
+        n_columns -= 1
 
+
+def _place(items: list[_Item], layers: dict[int, list[int]], node_w: float, rows_per_column: int) -> _Layout:
+    pitch = _NODE_H + _ROW_GAP
+    n_columns = -(-(max(layers) + 1) // rows_per_column)
     # Lanes: every edge that is not a straight hop to the next row runs down a gutter right of its column.
     column_slots = [1] * n_columns
     for layer, members in layers.items():
@@ -486,7 +502,7 @@ def _render_svg_counted(model: onnx.ModelProto, *, max_nodes: int, height: int) 
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_fmt(layout.width)}" height="{_fmt(layout.height)}" '
         f'viewBox="0 0 {_fmt(layout.width)} {_fmt(layout.height)}" font-family="{_FONT}" font-size="11" '
-        'role="img" style="max-width:100%;height:auto;background:#ffffff">',
+        'role="img" style="max-width:none;background:#ffffff">',
         f"<title>ONNX graph '{html.escape(model.graph.name or 'unnamed')}': {len(model.graph.node)} nodes</title>",
         '<g fill="none" stroke="#777777" stroke-width="1">',
     ]
@@ -505,8 +521,8 @@ def _render_svg_counted(model: onnx.ModelProto, *, max_nodes: int, height: int) 
         fill, ink = _CATEGORIES[item.family]
         rx = _NODE_H / 2 if item.kind in ("input", "output") else 4
         stroke = ' stroke="#999999"' if item.family in ("other", "io", "elided") else ""
-        title = html.escape(_truncate(item.title, w, _CHAR_W * 1.1))
-        detail = html.escape(_truncate(item.detail, w, _CHAR_W * 0.92))
+        title = html.escape(_truncate(item.title, w, _TITLE_CHAR_W))
+        detail = html.escape(_truncate(item.detail, w, _DETAIL_CHAR_W))
         out.append(f"<g><title>{html.escape(item.tooltip)}</title>")
         out.append(
             f'<rect x="{_fmt(item.x)}" y="{_fmt(item.y)}" width="{_fmt(w)}" height="{_NODE_H}" rx="{_fmt(rx)}" '

@@ -39,6 +39,7 @@ from .modelio import ModelSource, load_model
 from .paths import relative_to_repo
 
 __all__ = [
+    "CardChanges",
     "ExternalTensor",
     "FunctionInfo",
     "InitializerInfo",
@@ -46,6 +47,7 @@ __all__ = [
     "ProtoField",
     "SubgraphInfo",
     "ValueInfo",
+    "compare_cards",
     "dtype_name",
     "format_bytes",
     "initializer_sizes",
@@ -174,6 +176,11 @@ class ValueInfo:
     type: str
     dtype: str | None
     shape: tuple[int | str | None, ...] | None
+
+    @classmethod
+    def from_proto(cls, value: onnx.ValueInfoProto) -> ValueInfo:
+        """Describe a ``ValueInfoProto`` (a graph input/output or a ``value_info`` entry)."""
+        return cls(value.name, *_type_text(value.type))
 
     @property
     def dynamic_dims(self) -> tuple[str, ...]:
@@ -520,8 +527,8 @@ def summarize(model_or_path: ModelSource) -> ModelCard:
         doc_string=(model.doc_string.strip().splitlines() or [""])[0][:100],
         graph_name=g.name,
         opsets=tuple(("ai.onnx" if o.domain == "" else o.domain, int(o.version)) for o in model.opset_import),
-        inputs=tuple(ValueInfo(v.name, *_type_text(v.type)) for v in g.input if v.name not in init_names),
-        outputs=tuple(ValueInfo(v.name, *_type_text(v.type)) for v in g.output),
+        inputs=tuple(ValueInfo.from_proto(v) for v in g.input if v.name not in init_names),
+        outputs=tuple(ValueInfo.from_proto(v) for v in g.output),
         initializers_as_inputs=sum(1 for v in g.input if v.name in init_names),
         value_info=len(g.value_info),
         nodes=len(g.node),
@@ -536,6 +543,50 @@ def summarize(model_or_path: ModelSource) -> ModelCard:
         external=tuple(external),
         external_files=external_files,
     )
+
+
+@dataclass(frozen=True)
+class CardChanges:
+    """What differs between two model cards, row by row; prints as ``- old`` / ``+ new`` lines."""
+
+    before: str
+    after: str
+    rows: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def __str__(self) -> str:
+        if not self.rows:
+            return f"no change in the model card ({self.before} -> {self.after})"
+        lines = [f"changes {self.before} -> {self.after}"]
+        for label, old, new in self.rows:
+            lines.append(f"  {label}")
+            lines.extend(f"    - {v}" for v in old)
+            lines.extend(f"    + {v}" for v in new)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def compare_cards(before: ModelSource | ModelCard, after: ModelSource | ModelCard) -> CardChanges:
+    """The rows of the model card that an edit changed: the quick way to see what an edit did to a model.
+
+    Each argument is a model (path, bytes, ModelProto) or a :class:`ModelCard` you made earlier. The file
+    name and size in the title are not compared; lines both cards share within a row are left out.
+    """
+    old = before if isinstance(before, ModelCard) else summarize(before)
+    new = after if isinstance(after, ModelCard) else summarize(after)
+    old_rows, new_rows = dict(old._rows()), dict(new._rows())
+    rows = []
+    for label in dict.fromkeys([*old_rows, *new_rows]):
+        a, b = old_rows.get(label, []), new_rows.get(label, [])
+        if a != b:
+            removed, added = tuple(v for v in a if v not in b), tuple(v for v in b if v not in a)
+            # Same lines in another order: show both rows whole rather than nothing.
+            rows.append((label, removed, added) if removed or added else (label, tuple(a), tuple(b)))
+    return CardChanges(old.source, new.source, tuple(rows))
 
 
 def op_histogram(model_or_path: ModelSource) -> dict[str, int]:
@@ -583,7 +634,7 @@ class ProtoField:
         return _WIRE_TYPES.get(self.wire_type, f"wire type {self.wire_type}")
 
     def __str__(self) -> str:
-        return f"@{self.offset:<6} field {self.field_number:>2} {self.name:<15} {self.wire:<16} {self.value}"
+        return f"@{self.offset:<6} field {self.field_number:>2} {self.name:<16} {self.wire:<16} {self.value}"
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -671,7 +722,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CourseError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(json.dumps(card.to_dict(), indent=2) if args.json else card)
+    text = json.dumps(card.to_dict(), indent=2) if args.json else str(card)
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (`... | head`): nothing is wrong, so no traceback on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -1,12 +1,17 @@
 """Netron's interactive graph view inside a notebook output, wherever the notebook runs.
 
-Usage (the whole public API)::
+Usage::
 
     from course_utils.netron import show_netron
 
     show_netron("artifacts/02/resnet18.onnx")  # a path, an onnx.ModelProto, or the bytes of a .onnx file
-    show_netron(model, height=700)  # taller view
-    view = show_netron(model)  # a NetronView; display it, or read view.summary / view.url
+    show_netron(model, height=700)  # taller view (pixels, default 500)
+    show_netron(model, max_nodes=120)  # draw up to 120 nodes in the static picture before summarising (default 60)
+    view = show_netron(model)  # a NetronView: display it, or read view.summary, view.url, view.static_html
+
+Lessons need nothing else. ``stop_server()`` stops the kernel's Netron server early (it also stops by itself
+when the kernel exits); ``netron_mode()`` tells which mode is in force. The static picture alone is in
+:mod:`course_utils.graph_view` (``model_summary``, ``render_svg``, ``static_html``).
 
 :func:`show_netron` returns a :class:`NetronView`. Displayed in a notebook it shows
 
@@ -49,6 +54,7 @@ from __future__ import annotations
 import atexit
 import gzip
 import hashlib
+import html
 import json
 import os
 import re
@@ -72,7 +78,9 @@ MODE_ENV = "COURSE_NETRON"
 (default) for the interactive view with the picture as fallback."""
 
 _MODES = ("auto", "static")
-_MAX_MODELS = 16  # models kept registered; older ones are dropped (their views fall back to the static picture)
+# Models kept registered (and their total size); older ones are dropped, their views fall back to the picture.
+_MAX_MODELS = 16
+_MAX_BYTES = 1 << 30
 _PROBE = "course-probe"
 _CONFIG_JS = "course-netron-config.js"
 
@@ -127,6 +135,15 @@ _CONTENT_TYPES = {
 }
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True  # a download in progress never holds up the kernel's exit
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A browser that closes a tab mid-download breaks the pipe; socketserver would print a traceback to
+        # stderr, which ipykernel shows in whatever cell runs next. Nothing here needs the learner's attention.
+        pass
+
+
 class NetronServer:
     """Netron's web app and registered models, served on 127.0.0.1 under an unguessable token.
 
@@ -146,8 +163,7 @@ class NetronServer:
         }
         if "index.html" not in self._files:
             raise RuntimeError(f"Netron's web files are missing from {root}: reinstall it with `pip install netron`.")
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self.port: int = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="course-netron", daemon=True)
         self._thread.start()
@@ -171,7 +187,9 @@ class NetronServer:
                 token = secrets.token_urlsafe(18)
                 self._models[token] = (safe, data)
                 self._by_digest[digest] = token
-                while len(self._models) > _MAX_MODELS:
+                while len(self._models) > 1 and (
+                    len(self._models) > _MAX_MODELS or sum(len(d) for _, d in self._models.values()) > _MAX_BYTES
+                ):
                     old, _ = self._models.popitem(last=False)
                     self._by_digest = {d: t for d, t in self._by_digest.items() if t != old}
         return f"models/{token}/{safe}"
@@ -354,7 +372,7 @@ atexit.register(stop_server)
 # Chooses a reachable URL in the browser and swaps the live view in; the static picture stays otherwise.
 _LIVE_SCRIPT = """\
 (function () {
-  var cfg = %(config)s;
+  var cfg = __CONFIG__;
   var script = document.currentScript;
   function root() {
     var el = script;
@@ -466,9 +484,6 @@ class NetronView:
     def __repr__(self) -> str:
         return self.summary
 
-    def _repr_html_(self) -> str:
-        return self.html()
-
     def html(self) -> str:
         """The ``text/html`` output: the static picture alone (static mode) or with the live-view script."""
         if self.mode == "static" or self._token is None:
@@ -489,7 +504,7 @@ class NetronView:
             f'<div class="course-netron" id="{element_id}">'
             '<div class="course-netron-live" style="display:none"></div>'
             f'<div class="course-netron-fallback">{self.static_html}</div>'
-            f"<script>{_LIVE_SCRIPT % {'config': config_js}}</script>"
+            f"<script>{_LIVE_SCRIPT.replace('__CONFIG__', config_js)}</script>"
             "</div>"
         )
 
@@ -516,18 +531,26 @@ def show_netron(model_or_path: ModelSource, *, height: int = 500, max_nodes: int
     if not isinstance(height, int) or isinstance(height, bool) or not 100 <= height <= 5000:
         raise ValueError(f"height must be a whole number of pixels between 100 and 5000, got {height!r}.")
     mode = netron_mode()
-    model = load_model(model_or_path)
+    # The picture needs the graph, not the weights: external data is checked for, but only loaded to serve it.
+    model = load_model(model_or_path, load_external_data=False)
     name = _display_name(model_or_path, model)
     summary = _summary_lines(model)
     picture = _static_html(model, max_nodes=max_nodes, height=height)
     if mode == "static":
         return NetronView(summary, picture, mode=mode, height=height, name=name)
-    server = get_server()
+    try:
+        server = get_server()
+    except (ImportError, RuntimeError) as error:
+        # Without Netron (or its web files) the learner still gets the picture, and one line saying why.
+        note = html.escape(f"Interactive view unavailable ({error}); install it with `pip install netron`.")
+        picture = f'<div style="color:#7a5a00;font-size:12px">{note}</div>{picture}'
+        return NetronView(summary, picture, mode="static", height=height, name=name)
     if isinstance(model_or_path, bytes | bytearray):
         data = bytes(model_or_path)
     elif isinstance(model_or_path, str | os.PathLike) and not external_data_files(model):
         data = Path(model_or_path).read_bytes()  # the file as is: no re-serialisation of large weights
     else:
-        data = model.SerializeToString()  # external weights were loaded into the model: one self-contained file
+        # Fold external weights into one self-contained file: Netron receives a single URL.
+        data = load_model(model_or_path).SerializeToString()
     model_path = server.register(data, name)
     return NetronView(summary, picture, mode=mode, height=height, name=name, server=server, model_path=model_path)

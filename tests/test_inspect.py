@@ -16,6 +16,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from course_utils.errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxModelError
 from course_utils.inspect import (
+    ModelCard,
+    ValueInfo,
+    compare_cards,
     dtype_name,
     format_bytes,
     initializer_sizes,
@@ -242,6 +245,58 @@ def test_helpers_format_bytes_and_dtype_name() -> None:
     assert dtype_name(9999) == "type9999"
 
 
+def test_bytes_source_and_value_info_from_proto() -> None:
+    data = _linear_model().SerializeToString()
+    card = summarize(data)
+    assert (card.source, card.file_bytes) == ("<bytes>", len(data))
+    value = helper.make_tensor_value_info("h", TensorProto.FLOAT16, ["batch", None, 7])
+    info = ValueInfo.from_proto(value)
+    assert (info.type, info.dtype, info.shape) == ("float16[batch, ?, 7]", "float16", ("batch", None, 7))
+    assert info.text() == "h: float16[batch, ?, 7]  (dynamic: batch, ?)"
+
+
+# ------------------------------------------------------------------------------------------- compare_cards
+def test_compare_cards_shows_only_what_changed() -> None:
+    before = _linear_model()
+    after = onnx.ModelProto()
+    after.CopyFrom(before)
+    after.graph.input[0].name = "features"
+    after.graph.node[0].input[0] = "features"
+    helper.set_model_props(after, {"license": "MIT"})
+    changes = compare_cards(before, after)
+    assert bool(changes)
+    assert [label for label, _, _ in changes.rows] == ["inputs", "metadata"]
+    assert str(changes).splitlines() == [
+        "changes <ModelProto> -> <ModelProto>",
+        "  inputs",
+        "    - x: float[N, 4]  (dynamic: N)",
+        "    + features: float[N, 4]  (dynamic: N)",
+        "  metadata",
+        "    - none",
+        "    + license = MIT",
+    ]
+
+
+def test_compare_cards_without_changes_and_with_cards(digits_path: Path) -> None:
+    card = summarize(digits_path)
+    assert isinstance(card, ModelCard)
+    same = compare_cards(card, onnx.load(digits_path))
+    assert not same and str(same) == f"no change in the model card ({card.source} -> <ModelProto>)"
+    # A weight edit leaves the structure, hence the card, unchanged.
+    model = onnx.load(digits_path)
+    t = model.graph.initializer[0]
+    t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t) * 2, t.name))
+    assert not compare_cards(card, model)
+
+
+def test_compare_cards_reordered_rows_show_both_sides() -> None:
+    a, b = _linear_model(), _linear_model()
+    helper.set_model_props(a, {"k1": "v1", "k2": "v2"})
+    helper.set_model_props(b, {"k2": "v2", "k1": "v1"})
+    (row,) = compare_cards(a, b).rows
+    assert row == ("metadata", ("k1 = v1", "k2 = v2"), ("k2 = v2", "k1 = v1"))
+
+
 # -------------------------------------------------------------------------------------------- external data
 def test_external_data_is_listed_without_reading_it(external_model: Path) -> None:
     card = summarize(external_model)
@@ -414,6 +469,17 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path, kind: str) -> None:
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+
+
+def test_cli_is_quiet_when_the_reader_stops_early(digits_path: Path) -> None:
+    """`python -m course_utils.inspect model.onnx | head -3` must not end in a BrokenPipeError traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "course_utils.inspect", str(digits_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.close()  # closed before the child writes: its write fails with EPIPE
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
 
 
 def test_main_in_process(digits_path: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

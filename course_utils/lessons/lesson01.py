@@ -91,7 +91,7 @@ pick_providers = Exercise(
 def pick_providers(preferred, available):
     # ONNX Runtime tries providers in list order; CPU last runs whatever the others cannot.
     chosen = [p for p in preferred if p in available and p != "CPUExecutionProvider"]
-    return list(dict.fromkeys(chosen)) + ["CPUExecutionProvider"]
+    return [*dict.fromkeys(chosen), "CPUExecutionProvider"]  # dict.fromkeys drops repeats, keeps order
 
 lesson01.pick_providers.check(pick_providers)
 """,

@@ -7,8 +7,10 @@ and checks that Netron's graph (node labels "Conv", "Relu") renders inside the o
 * with jupyter-server-proxy the iframe must use ``/user/alice/proxy/<port>/...``;
 * with the proxy switched off it must fall back to ``http://127.0.0.1:<port>/...``.
 
-Two quicker tests drive the view without Jupyter: the fallback picture stays when no URL answers, and Netron's
-page runs offline (no consent prompt, no request leaving 127.0.0.1, no expiry lock even years from now).
+Quicker tests drive the view without Jupyter: a pretend remote hub (``http://hub.test/user/bob/...``, answered by
+Playwright routes, never the network) must use its proxy route and never probe 127.0.0.1; the fallback picture
+stays when no URL answers; Netron's page runs offline (no consent prompt, no request leaving 127.0.0.1, no
+expiry lock even years from now).
 Screenshots land in ``artifacts/screenshots/``.
 """
 
@@ -91,9 +93,12 @@ class Lab:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{BASE_URL}"
 
-    def api(self, path: str, method: str = "GET") -> Any:
+    def api(self, path: str, method: str = "GET", body: Any = None) -> Any:
         request = urllib.request.Request(
-            self.url + path, method=method, headers={"Authorization": f"token {self.token}"}
+            self.url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             body = response.read()
@@ -114,6 +119,10 @@ def _start_lab(folder: Path, *, proxy: bool) -> Lab:
     (root / "netron.ipynb").write_text(json.dumps(notebook))
     server_config: dict[str, Any] = {"ServerApp": {"jpserver_extensions": {"jupyter_server_proxy": proxy}}}
     (config / "jupyter_server_config.json").write_text(json.dumps(server_config))
+    # No "get notified about Jupyter news?" toast over the notebook in screenshots.
+    news = config / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "COURSE_NETRON"))}
     # The live view is what is under test: COURSE_NETRON must be unset in the kernel (it inherits this env).
     env.update(JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(runtime), JUPYTER_DATA_DIR=str(data))
@@ -131,7 +140,6 @@ def _start_lab(folder: Path, *, proxy: bool) -> Lab:
         f"--ServerApp.base_url={BASE_URL}",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
-        "--LabApp.news_url=",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
     with log.open("wb") as out:
@@ -181,6 +189,16 @@ def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Lab]]:
         deadline = time.monotonic() + STARTUP_S
         for lab in started.values():
             _wait_ready(lab, deadline)
+        for lab in started.values():
+            # Start the notebook's kernel up front, as a hub does: JupyterLab attaches to it instead of asking
+            # which kernel to start, and the kernel boots while the browser loads the page.
+            session = {
+                "path": "netron.ipynb",
+                "name": "netron.ipynb",
+                "type": "notebook",
+                "kernel": {"name": "python3"},
+            }
+            lab.api("api/sessions", method="POST", body=session)
         yield started
     finally:
         for lab in started.values():
@@ -211,8 +229,11 @@ def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> tuple[
             frame = view.locator("iframe")
             frame.wait_for()
             graph = page.frame_locator(".course-netron iframe")
+            # Netron's body class turns from 'welcome spinner' to 'default' once the graph is drawn.
+            graph.locator("body.default").wait_for(state="attached")
             graph.get_by_text("Conv", exact=True).first.wait_for()
             visible = time.monotonic() - shown
+            graph.locator(".logo").first.wait_for(state="hidden")
             assert graph.get_by_text("Relu", exact=True).first.is_visible()
             assert graph.get_by_text("Gemm", exact=True).first.is_visible()
             # The static fallback is hidden once the live view is in, and no consent prompt covers the graph.
@@ -298,5 +319,75 @@ def test_fallback_stays_when_no_url_answers(chromium: Any, live_view: Any) -> No
         assert page.locator(".course-netron-fallback svg").is_visible()
         assert page.locator(".course-netron iframe").count() == 0
         assert page.locator(".course-netron-fallback svg text", has_text="Conv").count() == 3
+    finally:
+        context.close()
+
+
+HUB = "http://hub.test"  # resolves nowhere (see conftest): every request to it is answered by the route below
+
+
+def _pretend_hub(context: Any, page_path: str, body: str, port: int, *, proxy: bool) -> list[str]:
+    """Serve ``body`` at ``HUB + page_path`` like a remote JupyterHub; forward its proxy route to Netron's server.
+
+    Returns the list of URLs the page requested (filled as it loads).
+    """
+    requested: list[str] = []
+    prefix = f"/user/bob/proxy/{port}/"
+
+    def handle(route: Any) -> None:
+        url = urllib.parse.urlsplit(route.request.url)
+        requested.append(route.request.url)
+        if url.path == page_path:
+            route.fulfill(status=200, content_type="text/html", body=body)
+        elif proxy and url.path.startswith(prefix):
+            target = f"http://127.0.0.1:{port}/{url.path[len(prefix) :]}" + (f"?{url.query}" if url.query else "")
+            route.fulfill(response=route.fetch(url=target))
+        else:
+            route.fulfill(status=404, body="not found")
+
+    context.route(f"{HUB}/**", handle)
+    context.on("request", lambda request: None if request.url.startswith(HUB) else requested.append(request.url))
+    return requested
+
+
+@pytest.mark.parametrize(
+    ("page_path", "config_data"),
+    [("/user/bob/lab/tree/lesson.ipynb", True), ("/user/bob/notebooks/lesson.ipynb", False)],
+    ids=["jupyterlab-config", "classic-path"],
+)
+def test_remote_hub_page_uses_the_proxy_route(chromium: Any, live_view: Any, page_path: str, config_data: bool) -> None:
+    # The base URL comes from JupyterLab's page config, or else from the page's path (classic notebook).
+    config = '<script id="jupyter-config-data" type="application/json">{"baseUrl": "/user/bob/"}</script>'
+    body = f"<html><head>{config if config_data else ''}</head><body>{live_view.html()}</body></html>"
+    context = chromium.new_context()
+    try:
+        requested = _pretend_hub(context, page_path, body, live_view.port, proxy=True)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(HUB + page_path)
+        frame = page.locator(".course-netron iframe")
+        frame.wait_for()
+        assert (frame.get_attribute("src") or "").startswith(f"/user/bob/proxy/{live_view.port}/")
+        page.frame_locator(".course-netron iframe").get_by_text("Conv", exact=True).first.wait_for()
+        # A page served from elsewhere never probes the learner's own machine.
+        assert not [url for url in requested if "127.0.0.1" in url or "localhost" in url]
+    finally:
+        context.close()
+
+
+def test_remote_hub_without_proxy_keeps_the_picture(chromium: Any, live_view: Any) -> None:
+    page_path = "/user/bob/lab/tree/lesson.ipynb"
+    body = f"<html><body>{live_view.html()}</body></html>"
+    context = chromium.new_context()
+    try:
+        requested = _pretend_hub(context, page_path, body, live_view.port, proxy=False)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(HUB + page_path)
+        page.locator(".course-netron[data-course-netron-url='none']").wait_for(state="attached")
+        assert page.locator(".course-netron-fallback svg").is_visible()
+        assert page.locator(".course-netron iframe").count() == 0
+        assert any("/user/bob/proxy/" in url for url in requested)  # it did try the proxy route
+        assert not [url for url in requested if "127.0.0.1" in url or "localhost" in url]
     finally:
         context.close()

@@ -1,0 +1,426 @@
+"""Exercises of lesson 02 (exporting from PyTorch, checking an export): a dynamic batch that stays dynamic, a
+data-dependent branch that survives export, a parity check that passes for the right reason, and an export an
+older runtime can load.
+
+    from course_utils.lessons import lesson02
+    lesson02.dynamic_batch.check(path)
+    lesson02.dynamic_batch.hint()        # .hint(2) for more
+    lesson02.dynamic_batch.solution()
+
+The models the exercises export are defined here (:class:`PatchClassifier`, :class:`AutoScaleCNN`), so the
+checks can compare the learner's ONNX file with the very model it came from.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from ..data import load_digits, load_digits_cnn
+from ..errors import CourseError
+from ..exercises import Exercise, NotYet, expect
+from ..modelio import load_model
+from ..runtime import run_onnx
+from ..verify import DEFAULT_TOLERANCES, ParityReport, check_model, compare_outputs
+
+__all__ = [
+    "OLD_RUNTIME",
+    "AutoScaleCNN",
+    "PatchClassifier",
+    "auto_scale_cnn",
+    "control_flow",
+    "dynamic_batch",
+    "older_runtime",
+    "parity",
+    "patch_classifier",
+]
+
+#: The limits of the "older runtime" in exercise 02.4 (what runtime_limits() would report on that server).
+OLD_RUNTIME: dict[str, int] = {"max_ir_version": 9, "max_opset": 18}
+
+
+class PatchClassifier(nn.Module):
+    """Cuts an ``(N, 1, 8, 8)`` digit into four 4x4 patches and classifies it with one attention layer.
+
+    Attention (like most transformer code) makes torch.export decide things from the batch size, which is
+    why an example batch of 1 silently fixes the exported batch dimension (exercise 02.1).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Linear(16, 32)
+        self.attention = nn.MultiheadAttention(32, num_heads=4, batch_first=True)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        patches = x.reshape(n, 2, 4, 2, 4).permute(0, 1, 3, 2, 4).reshape(n, 4, 16)
+        h = self.embed(patches)
+        h, _ = self.attention(h, h, h, need_weights=False)
+        return self.head(h.mean(1))
+
+
+def patch_classifier(seed: int = 0) -> PatchClassifier:
+    """A :class:`PatchClassifier` in eval mode with seeded random weights (the same ones every call)."""
+    torch.manual_seed(seed)
+    return PatchClassifier().eval()
+
+
+class AutoScaleCNN(nn.Module):
+    """The trained DigitsCNN behind a convenience: raw scikit-learn pixels (0..16) are rescaled to [0, 1].
+
+    The ``if`` depends on the *values* of the input, which is what exercise 02.2 is about.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cnn = load_digits_cnn()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.max() > 1:  # raw 0..16 pixels
+            x = x / 16
+        return self.cnn(x)
+
+
+def auto_scale_cnn() -> AutoScaleCNN:
+    """An :class:`AutoScaleCNN` in eval mode."""
+    return AutoScaleCNN().eval()
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _load_answer(answer: Any) -> onnx.ModelProto:
+    """The learner's exported model from a path (or bytes/ModelProto); a missing or broken file is feedback."""
+    expect(answer is not None, "no answer yet: pass the path you exported the model to")
+    expect(
+        isinstance(answer, onnx.ModelProto | bytes | bytearray | str | os.PathLike),
+        "pass the path of the .onnx file you exported",
+        got=type(answer).__name__,
+    )
+    try:
+        return load_model(answer)
+    except CourseError as e:
+        raise NotYet(str(e), hint="run the export cell above first; it writes the file") from None
+
+
+def _dims(value: onnx.ValueInfoProto) -> list[int | str]:
+    return [d.dim_param if d.HasField("dim_param") else d.dim_value for d in value.type.tensor_type.shape.dim]
+
+
+def _user_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    initializers = {t.name for t in model.graph.initializer}
+    return [v for v in model.graph.input if v.name not in initializers]
+
+
+def _expect_dynamic_batch(model: onnx.ModelProto, hint_when_one: str, hint_otherwise: str) -> None:
+    inputs = _user_inputs(model)
+    expect(len(inputs) == 1, "the model should have exactly one input (the image)", got=[v.name for v in inputs])
+    dims = _dims(inputs[0])
+    expect(
+        dims[1:] == [1, 8, 8],
+        "the input should be images of shape (N, 1, 8, 8)",
+        expected="[batch, 1, 8, 8]",
+        got=dims,
+        hint="export with an example input like torch.rand(2, 1, 8, 8)",
+    )
+    expect(
+        isinstance(dims[0], str) and dims[0] != "",
+        "the batch dimension is still fixed",
+        expected="a named (symbolic) first dimension, e.g. [batch, 1, 8, 8]",
+        got=dims,
+        hint=hint_when_one if dims[0] == 1 else hint_otherwise,
+    )
+    out_dims = _dims(model.graph.output[0])
+    expect(
+        bool(out_dims) and isinstance(out_dims[0], str) and out_dims[0] != "",
+        "the input's batch is dynamic but the output's is fixed: the model's code fixed the batch somewhere",
+        got=out_dims,
+        hint=hint_when_one,
+    )
+
+
+def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    try:
+        return next(iter(run_onnx(model, x).values()))
+    except CourseError as e:
+        raise NotYet(f"ONNX Runtime cannot run your model: {e}") from None
+
+
+def _reference(module: nn.Module, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return module(torch.from_numpy(x)).numpy()
+
+
+# ------------------------------------------------------------------------------------------------ 02.1
+
+_FROZEN_BY_ONE = (
+    "your example input has a batch of 1. torch.export specializes sizes of 1 when the model's code looks at "
+    "them (attention does), so Dim('batch') was silently dropped: export with torch.rand(2, 1, 8, 8)"
+)
+
+
+def _check_dynamic_batch(path: Any) -> str:
+    model = _load_answer(path)
+    _expect_dynamic_batch(
+        model,
+        _FROZEN_BY_ONE,
+        "pass dynamic_shapes={'x': {0: Dim('batch')}} (the key is forward()'s parameter name)",
+    )
+    digits = load_digits().x_test
+    reference_model = patch_classifier()
+    for batch in (1, 7):
+        x = digits[:batch]
+        report = compare_outputs(_reference(reference_model, x), _run(model, x))
+        expect(
+            report.passed,
+            f"with a batch of {batch} the numbers differ from lesson02.patch_classifier()'s",
+            got=f"max abs error {report.max_abs:.1e}" if report.max_abs is not None else str(report),
+            hint="export the model returned by lesson02.patch_classifier() (seeded weights), in eval mode",
+        )
+    return "the batch dimension is symbolic, and batches of 1 and 7 give PyTorch's numbers"
+
+
+dynamic_batch = Exercise(
+    "02.1",
+    "Export the patch classifier with a dynamic batch",
+    _check_dynamic_batch,
+    hints=[
+        "Print the input shape of your export (check_model(path) lists it). Is the first dimension a name or 1?",
+        "The Dim is right; look at the example input. What does torch.export conclude about a size it sees as 1?",
+        "Use an example batch of 2 or more: torch.rand(2, 1, 8, 8).",
+    ],
+    solution_code="""
+import torch
+from torch.export import Dim
+from course_utils.paths import artifact_path
+
+model = lesson02.patch_classifier()
+path = artifact_path("ex1_patch_classifier.onnx", lesson="02")
+example = torch.rand(2, 1, 8, 8)  # a batch of 2: a size of 1 would be specialized away
+torch.onnx.export(model, (example,), path, dynamic_shapes={"x": {0: Dim("batch")}}, external_data=False, verbose=False)
+lesson02.dynamic_batch.check(path)
+""",
+)
+
+
+# ------------------------------------------------------------------------------------------------ 02.2
+
+
+def _check_control_flow(path: Any) -> str:
+    model = _load_answer(path)
+    inputs = _user_inputs(model)
+    expect(len(inputs) == 1, "the model should have exactly one input (the image)", got=[v.name for v in inputs])
+    dims = _dims(inputs[0])
+    batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else 20
+    scaled = load_digits().x_test[:batch]
+    raw = scaled * np.float32(16)
+    reference_model = auto_scale_cnn()
+    results = {}
+    for label, x in (("scaled [0, 1]", scaled), ("raw 0..16", raw)):
+        results[label] = compare_outputs(_reference(reference_model, x), _run(model, x)).passed
+    wrong = [label for label, ok in results.items() if not ok]
+    expect(
+        not wrong,
+        f"for {' and '.join(wrong)} pixels your ONNX model's scores differ from PyTorch's",
+        expected="the same scores as lesson02.auto_scale_cnn() for both kinds of input",
+        got=f"matches for: {', '.join(k for k, ok in results.items() if ok) or 'neither'}",
+        hint="the exporter traced only the branch your example input took (the legacy exporter says so in a "
+        "TracerWarning): write the if with torch.where or torch.cond, and export with the default exporter",
+    )
+    ops = {n.op_type for n in model.graph.node}
+    kind = "an If node" if "If" in ops else "a Where node" if "Where" in ops else "the branch in the graph"
+    return f"raw and scaled pixels both give PyTorch's scores: the graph decides at run time ({kind})"
+
+
+control_flow = Exercise(
+    "02.2",
+    "Find why this export gives wrong answers, and fix it",
+    _check_control_flow,
+    hints=[
+        "Print the warnings the export cell caught: one of them is a TracerWarning. What does it say about `if`?",
+        "Your example input was in [0, 1), so `x / 16` never ran while the exporter traced. The graph has no "
+        "branch at all. Rewrite the forward so the choice is a tensor operation.",
+        "`x = torch.where(x.max() > 1, x / 16, x)` (or torch.cond) in a subclass's forward, then export it with "
+        "the default exporter (no dynamo=False).",
+    ],
+    solution_code="""
+import torch
+from torch.export import Dim
+from course_utils.paths import artifact_path
+
+
+class FixedAutoScaleCNN(lesson02.AutoScaleCNN):
+    def forward(self, x):
+        # a tensor op instead of a Python if: the choice is made at run time, inside the graph
+        x = torch.where(x.max() > 1, x / 16, x)
+        return self.cnn(x)
+
+
+path = artifact_path("ex2_auto_scale.onnx", lesson="02")
+torch.onnx.export(
+    FixedAutoScaleCNN().eval(), (torch.rand(2, 1, 8, 8),), path,
+    dynamic_shapes={"x": {0: Dim("batch")}}, external_data=False, verbose=False,
+)
+lesson02.control_flow.check(path)
+""",
+)
+
+
+# ------------------------------------------------------------------------------------------------ 02.3
+
+
+def _check_parity(report: Any, model: Any = None) -> str:
+    expect(
+        isinstance(report, ParityReport),
+        "pass the report that compare_outputs(...) returned",
+        got=type(report).__name__,
+        hint="report = compare_outputs(reference, run_onnx(path, x))",
+    )
+    expect(isinstance(model, nn.Module), "also pass the PyTorch model: lesson02.parity.check(report, model)")
+    expect(
+        not model.training,
+        "the PyTorch model is in training mode",
+        expected="model.training == False",
+        got="model.training == True",
+        hint="BatchNorm uses each batch's own statistics in training mode (and Dropout drops values), while the "
+        "export froze eval-mode behaviour: call model.eval() before computing the reference",
+    )
+    float32_rtol, float32_atol = DEFAULT_TOLERANCES["float32"]
+    for row in report.outputs:
+        expect(
+            row.rtol is None or (row.rtol <= float32_rtol and (row.atol or 0.0) <= float32_atol),
+            f"output '{row.name}' was compared with a looser tolerance than float32's default",
+            expected=f"rtol <= {float32_rtol}, atol <= {float32_atol}",
+            got=f"rtol={row.rtol}, atol={row.atol}",
+            hint="fix the cause instead of widening the tolerance: leave rtol/atol at their defaults",
+        )
+    expect(
+        report.passed,
+        "the parity report does not pass yet",
+        got=next((f"{o.name}: max abs error {o.max_abs}" for o in report.outputs if not o.passed), "no outputs"),
+        hint="errors of 1e-1 or more are not rounding: the two models compute different things",
+    )
+    test_size = len(load_digits().x_test)
+    compared = [o.expected_shape[0] for o in report.outputs if o.expected_shape]
+    expect(
+        bool(compared) and compared[0] == test_size,
+        "compare on the whole test set",
+        expected=f"{test_size} rows",
+        got=f"{compared[0] if compared else 0} rows",
+    )
+    return f"the export matches PyTorch on all {test_size} test digits at float32 tolerance"
+
+
+parity = Exercise(
+    "02.3",
+    "Make this parity check pass",
+    _check_parity,
+    hints=[
+        "Look at the size of the errors: rounding differences are around 1e-6; these are far larger, so the two "
+        "sides compute different things.",
+        "The exported model froze eval-mode behaviour. In which mode is the freshly built PyTorch model?",
+        "Call model.eval() before computing the reference (and keep the default tolerances).",
+    ],
+    solution_code="""
+import torch
+from course_utils import load_digits
+from course_utils.models import DigitsCNN
+from course_utils.paths import artifact_path, data_path
+from course_utils.runtime import run_onnx
+from course_utils.verify import compare_outputs
+
+model = DigitsCNN()
+model.load_state_dict(torch.load(data_path("digits_cnn.pt"), weights_only=True))
+model.eval()  # BatchNorm must use its stored statistics, as the export does
+x = load_digits().x_test
+with torch.no_grad():
+    reference = model(torch.from_numpy(x))
+report = compare_outputs(reference, run_onnx(artifact_path("digits_cnn.onnx", lesson="02"), x))
+lesson02.parity.check(report, model)
+""",
+)
+
+
+# ------------------------------------------------------------------------------------------------ 02.4
+
+
+def _check_older_runtime(path: Any) -> str:
+    model = _load_answer(path)
+    max_ir, max_opset = OLD_RUNTIME["max_ir_version"], OLD_RUNTIME["max_opset"]
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    expect(
+        opset is not None and opset <= max_opset,
+        f"the model imports opset {opset} of ai.onnx; the older runtime supports up to {max_opset}",
+        expected=f"opset <= {max_opset}",
+        got=opset,
+        hint=f"torch.onnx.export(..., opset_version={max_opset})",
+    )
+    expect(
+        model.ir_version <= max_ir,
+        f"the model has IR version {model.ir_version}; the older runtime reads up to {max_ir}",
+        expected=f"ir_version <= {max_ir}",
+        got=model.ir_version,
+        hint="the torch.export-based exporter writes IR version 10 whatever the opset. Load the file with "
+        f"onnx.load, set model.ir_version = {max_ir}, check it with check_model and save it again "
+        "(or export with dynamo=False, which writes an older IR version)",
+    )
+    report = check_model(model)
+    expect(
+        report.passed,
+        "onnx.checker or shape inference rejects the model",
+        got=next((f"{s.name}: {s.detail}" for s in report.steps if not s.passed), ""),
+        hint="lowering ir_version is only safe when the model uses nothing newer; re-export if the checker objects",
+    )
+    _expect_dynamic_batch(
+        model, "export with an example batch of 2", "pass dynamic_shapes={'x': {0: Dim('batch')}} (or dynamic_axes)"
+    )
+    x = load_digits().x_test
+    result = compare_outputs(_reference(load_digits_cnn(), x), _run(model, x))
+    expect(
+        result.passed,
+        "the exported model's numbers differ from the DigitsCNN's",
+        hint="export course_utils.load_digits_cnn() (it is already in eval mode)",
+    )
+    return (
+        f"IR version {model.ir_version} and opset {opset}: loadable by the older runtime, with a dynamic batch and "
+        "the DigitsCNN's numbers on the test set"
+    )
+
+
+older_runtime = Exercise(
+    "02.4",
+    "Export for an older runtime",
+    _check_older_runtime,
+    hints=[
+        f"Two numbers matter: the opset (opset_version=...) and the IR version. The target reads opset <= "
+        f"{OLD_RUNTIME['max_opset']} and IR <= {OLD_RUNTIME['max_ir_version']}.",
+        "opset_version sets the opset only; the IR version comes from the exporter. Print model.ir_version.",
+        f"After exporting with opset_version={OLD_RUNTIME['max_opset']}: model = onnx.load(path); "
+        f"model.ir_version = {OLD_RUNTIME['max_ir_version']}; check_model(model); onnx.save(model, path).",
+    ],
+    solution_code="""
+import onnx
+import torch
+from torch.export import Dim
+from course_utils import load_digits_cnn
+from course_utils.paths import artifact_path
+from course_utils.verify import check_model
+
+path = artifact_path("ex4_digits_opset18.onnx", lesson="02")
+torch.onnx.export(
+    load_digits_cnn(), (torch.rand(2, 1, 8, 8),), path, opset_version=18,
+    dynamic_shapes={"x": {0: Dim("batch")}}, external_data=False, verbose=False,
+)
+model = onnx.load(path)
+model.ir_version = 9  # the exporter writes IR 10; this graph uses nothing IR 10 added, as the checker confirms
+assert check_model(model).passed
+onnx.save(model, path)
+lesson02.older_runtime.check(path)
+""",
+)

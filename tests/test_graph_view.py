@@ -1,0 +1,258 @@
+"""The static graph picture: deterministic, complete for small graphs, summarised for big ones, never overlapping."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from course_utils.errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxModelError
+from course_utils.graph_view import DEFAULT_MAX_NODES, model_summary, render_svg, static_html
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def small_model() -> onnx.ModelProto:
+    """input -> Conv -> Relu -> Add(skip) -> output, with weights: 3 nodes, 4 edges."""
+    w = numpy_helper.from_array(np.ones((4, 4, 3, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c"], ["r"]),
+            helper.make_node("Add", ["r", "x"], ["y"]),
+        ],
+        "small",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 8, 8])],
+        [w],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="test")
+
+
+def chain_model(n: int, *, skip_every: int = 7) -> onnx.ModelProto:
+    """A chain of n unary ops with an Add every ``skip_every`` nodes reaching 5 nodes back (long edges)."""
+    nodes = []
+    previous = "x"
+    for i in range(n):
+        if i % skip_every == 0:
+            other = "x" if i < 5 else f"t{i - 5}"
+            nodes.append(helper.make_node("Add", [previous, other], [f"t{i}"], name=f"n{i}"))
+        else:
+            op = ("Relu", "Sigmoid", "Neg", "Abs")[i % 4]
+            nodes.append(helper.make_node(op, [previous], [f"t{i}"], name=f"n{i}"))
+        previous = f"t{i}"
+    graph = helper.make_graph(
+        nodes,
+        f"chain{n}",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info(previous, TensorProto.FLOAT, ["N", 8])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def parse(svg: str) -> ET.Element:
+    return ET.fromstring(svg)
+
+
+def boxes(svg: str) -> list[tuple[float, float, float, float]]:
+    return [
+        (float(r.get("x")), float(r.get("y")), float(r.get("width")), float(r.get("height")))  # type: ignore[arg-type]
+        for r in parse(svg).iter(f"{SVG}rect")
+    ]
+
+
+def labels(svg: str) -> list[str]:
+    """Bold first lines of the boxes: op types, input/output names."""
+    return [t.text or "" for t in parse(svg).iter(f"{SVG}text") if t.get("font-weight") == "bold"]
+
+
+def edge_segments(svg: str) -> list[list[tuple[float, float, float, float]]]:
+    """Each edge path as straight segments (x1, y1, x2, y2); edges use only M, H and V commands."""
+    root = parse(svg)
+    group = next(g for g in root.iter(f"{SVG}g") if g.get("stroke"))
+    edges = []
+    for path in group.iter(f"{SVG}path"):
+        segments = []
+        x = y = 0.0
+        for command, value in re.findall(r"([MHV])([-\d.,]+)", path.get("d", "")):
+            if command == "M":
+                x, y = (float(v) for v in value.split(","))
+                continue
+            nx, ny = (float(value), y) if command == "H" else (x, float(value))
+            segments.append((x, y, nx, ny))
+            x, y = nx, ny
+        edges.append(segments)
+    return edges
+
+
+def assert_no_overlaps(svg: str) -> None:
+    rects = boxes(svg)
+    for i, (x1, y1, w1, h1) in enumerate(rects):
+        for x2, y2, w2, h2 in rects[i + 1 :]:
+            overlap = x1 < x2 + w2 and x2 < x1 + w1 and y1 < y2 + h2 and y2 < y1 + h1
+            assert not overlap, f"boxes overlap: {(x1, y1)} and {(x2, y2)}"
+    # No edge segment runs through the inside of a box (edges start on a box's border and end above one).
+    for segments in edge_segments(svg):
+        for sx1, sy1, sx2, sy2 in segments:
+            for x, y, w, h in rects:
+                inside_x = max(min(sx1, sx2), x + 1) < min(max(sx1, sx2), x + w - 1) or x + 1 < sx1 < x + w - 1
+                inside_y = max(min(sy1, sy2), y + 1) < min(max(sy1, sy2), y + h - 1) or y + 1 < sy1 < y + h - 1
+                if sx1 == sx2:  # vertical
+                    assert not (x < sx1 < x + w and inside_y), f"edge crosses the box at {(x, y)}"
+                else:  # horizontal
+                    assert not (y < sy1 < y + h and inside_x), f"edge crosses the box at {(x, y)}"
+
+
+def test_summary_lists_inputs_outputs_ops_and_weights() -> None:
+    text = model_summary(small_model())
+    assert text.splitlines() == [
+        f"ONNX model · graph 'small' · 3 nodes · IR {onnx.IR_VERSION} · opset ai.onnx 17 · producer test",
+        "inputs:  x float32[N, 4, 8, 8]",
+        "outputs: y float32[N, 4, 8, 8]",
+        "ops:     Add ×1, Conv ×1, Relu ×1",
+        "weights: 144 parameters in 1 initializer",
+    ]
+
+
+def test_small_graph_is_drawn_completely() -> None:
+    svg = render_svg(small_model())
+    assert sorted(labels(svg)) == ["Add", "Conv", "Relu", "x", "y"]
+    # x->Conv, Conv->Relu, Relu->Add, x->Add (the skip), Add->y
+    assert len(edge_segments(svg)) == 5
+    # The weight's shape is shown under its node, the input's type under the input.
+    texts = [t.text for t in parse(svg).iter(f"{SVG}text")]
+    assert "4×4×3×3" in texts
+    assert "float32[N, 4, 8, 8]" in texts
+    assert_no_overlaps(svg)
+
+
+def test_picture_is_deterministic_and_has_no_ids_or_scripts() -> None:
+    first, second = static_html(small_model()), static_html(small_model())
+    assert first == second
+    assert " id=" not in first
+    assert "<script" not in first.lower()
+    assert "url(#" not in first  # no references to ids (several pictures can share a page)
+
+
+def test_producers_are_drawn_above_consumers_even_when_file_order_is_wrong() -> None:
+    model = small_model()
+    nodes = list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend(reversed(nodes))  # invalid order in the file; the picture still flows downwards
+    svg = render_svg(model)
+    y_of = {}
+    for group in parse(svg).iter(f"{SVG}g"):
+        rect, text = group.find(f"{SVG}rect"), group.find(f"{SVG}text")
+        if rect is not None and text is not None:
+            y_of[text.text] = float(rect.get("y"))  # type: ignore[arg-type]
+    assert y_of["x"] < y_of["Conv"] < y_of["Relu"] < y_of["Add"] < y_of["y"]
+
+
+def test_constants_and_weight_aliases_fold_into_their_consumers() -> None:
+    shape = numpy_helper.from_array(np.array([1, -1], np.int64), "shape_value")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Constant", [], ["shape"], value=shape),
+            helper.make_node("Identity", ["w"], ["w_alias"]),  # what the TorchScript exporter emits for weights
+            helper.make_node("Reshape", ["x", "shape"], ["r"]),
+            helper.make_node("MatMul", ["r", "w_alias"], ["y"]),
+        ],
+        "folded",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])],
+        [numpy_helper.from_array(np.zeros((6, 5), np.float32), "w")],
+    )
+    svg = render_svg(helper.make_model(graph))
+    assert sorted(labels(svg)) == ["MatMul", "Reshape", "x", "y"]
+    texts = [t.text for t in parse(svg).iter(f"{SVG}text")]
+    assert "2" in texts  # the Constant's shape, under Reshape
+    assert "6×5" in texts  # the aliased weight's shape, under MatMul
+
+
+def test_200_node_graph_is_summarised_and_readable(tmp_path: Path) -> None:
+    model = chain_model(200)
+    html = static_html(model)
+    svg = render_svg(model)
+    drawn = [label for label in labels(svg) if label not in ("x", "t199")]
+    collapsed = [label for label in drawn if "more nodes" in label]
+    assert len(collapsed) == 1
+    hidden = int(collapsed[0].split()[0])
+    assert len(drawn) - 1 == 200 - hidden <= DEFAULT_MAX_NODES
+    assert f"the picture shows {200 - hidden} of 200 nodes" in html
+    # Readable: about the requested height, at most a few screens wide, boxes and edges never overlap.
+    root = parse(svg)
+    assert float(root.get("height")) <= 520  # type: ignore[arg-type]
+    assert float(root.get("width")) <= 1100  # type: ignore[arg-type]
+    assert_no_overlaps(svg)
+    # The summary still counts every node.
+    assert "200 nodes" in html and "Add ×29" in html
+
+
+def test_max_nodes_controls_the_summary_threshold() -> None:
+    model = chain_model(30)
+    assert "more nodes" not in render_svg(model)
+    assert "20 more nodes" in labels(render_svg(model, max_nodes=10))
+    assert "10 more nodes" in labels(render_svg(model, max_nodes=20))
+
+
+def test_height_wraps_deep_graphs_into_columns() -> None:
+    model = chain_model(40)
+    tall, short = parse(render_svg(model, height=2200)), parse(render_svg(model, height=400))
+    assert float(short.get("height")) < float(tall.get("height"))  # type: ignore[arg-type]
+    assert float(short.get("width")) > float(tall.get("width"))  # type: ignore[arg-type]
+    assert_no_overlaps(render_svg(model, height=400))
+
+
+@pytest.fixture(scope="module")
+def resnet18_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch = pytest.importorskip("torch")
+    from course_utils.models import resnet18
+
+    path = tmp_path_factory.mktemp("resnet") / "resnet18.onnx"
+    torch.onnx.export(
+        resnet18(),
+        (torch.zeros(1, 3, 224, 224),),
+        str(path),
+        dynamo=False,
+        input_names=["input"],
+        output_names=["logits"],
+        opset_version=17,
+    )
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the legacy exporter announces its own retirement
+def test_real_resnet18_export_is_drawn_completely(resnet18_onnx: Path) -> None:
+    model = onnx.load(str(resnet18_onnx))
+    ops = [n.op_type for n in model.graph.node if n.op_type not in ("Identity", "Constant")]
+    svg = render_svg(resnet18_onnx)
+    drawn = labels(svg)
+    assert not any("more nodes" in label for label in drawn)
+    for op in set(ops):
+        assert drawn.count(op) == ops.count(op), op
+    assert "input" in drawn and "logits" in drawn
+    assert_no_overlaps(svg)
+    summary = model_summary(resnet18_onnx)
+    assert "inputs:  input float32[1, 3, 224, 224]" in summary
+    assert "outputs: logits float32[1, 1000]" in summary
+    assert f"Conv ×{ops.count('Conv')}" in summary
+
+
+def test_bad_input_gives_the_course_errors(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileNotFoundError):
+        render_svg(tmp_path / "missing.onnx")
+    text = tmp_path / "notes.onnx"
+    text.write_text("this is not a model")
+    with pytest.raises(NotAnOnnxModelError):
+        static_html(text)
+    external = tmp_path / "ext.onnx"
+    onnx.save(small_model(), str(external), save_as_external_data=True, location="ext.onnx.data", size_threshold=0)
+    (tmp_path / "ext.onnx.data").unlink()
+    with pytest.raises(ExternalDataMissingError):
+        model_summary(external)

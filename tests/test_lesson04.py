@@ -1,0 +1,231 @@
+"""Lesson 04's exercise checks: every solution passes; typical wrong answers get specific feedback."""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from course_utils import paths
+from course_utils.exercises import Exercise, Feedback
+from course_utils.lessons import lesson04
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def digits_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """artifacts/04/digits_cnn.onnx as the lesson exports it, in a temporary artifacts folder."""
+    from course_utils import load_digits_cnn
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(paths, "ARTIFACTS_DIR", tmp_path_factory.mktemp("artifacts"))
+        path = paths.artifact_path("digits_cnn.onnx", lesson="04")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                load_digits_cnn(),
+                (torch.zeros(2, 1, 8, 8),),
+                str(path),
+                dynamo=False,
+                do_constant_folding=False,
+                input_names=["image"],
+                output_names=["logits"],
+                dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+            )
+        yield path
+
+
+def run_solution(exercise: Exercise) -> Feedback:
+    """Execute the solution text as a notebook cell would; return the value of its last line (the check)."""
+    tree = ast.parse(exercise.solution_code)
+    last = ast.Expression(tree.body.pop().value)
+    namespace = {"lesson04": lesson04}
+    exec(compile(tree, "<solution>", "exec"), namespace)
+    return eval(compile(last, "<solution>", "eval"), namespace)
+
+
+def _affine(
+    mul: float = 2.0,
+    add: float = 1.0,
+    in_name: str = "x",
+    shape: list | None = None,
+    constants_as_nodes: bool = False,
+) -> onnx.ModelProto:
+    x = helper.make_tensor_value_info(in_name, TensorProto.FLOAT, shape or ["N", 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])
+    two = numpy_helper.from_array(np.array(mul, dtype=np.float32), "two")
+    one = numpy_helper.from_array(np.array(add, dtype=np.float32), "one")
+    nodes = [helper.make_node("Mul", [in_name, "two"], ["t"]), helper.make_node("Add", ["t", "one"], ["y"])]
+    inits = [two, one]
+    if constants_as_nodes:
+        nodes = [
+            helper.make_node("Constant", [], ["two"], value=two),
+            helper.make_node("Constant", [], ["one"], value=one),
+            *nodes,
+        ]
+        inits = []
+    graph = helper.make_graph(nodes, "affine", [x], [y], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10)
+
+
+def assert_not_yet(feedback: Feedback, *fragments: str) -> None:
+    assert not feedback.passed, f"a wrong answer passed: {feedback}"
+    text = str(feedback)
+    for fragment in fragments:
+        assert fragment in text, f"feedback lacks {fragment!r}:\n{text}"
+
+
+# ------------------------------------------------------------------------------------------------ 04.1
+def test_build_graph_solution_passes() -> None:
+    feedback = run_solution(lesson04.build_graph)
+    assert feedback.passed, str(feedback)
+
+
+def test_build_graph_accepts_a_saved_file(tmp_path: Path) -> None:
+    path = tmp_path / "affine.onnx"
+    onnx.save(_affine(), path)
+    assert lesson04.build_graph.check(path).passed
+    assert lesson04.build_graph.check(str(path)).passed
+
+
+@pytest.mark.parametrize(
+    "answer,fragments",
+    [
+        (None, ["no answer yet"]),
+        (42, ["pass an onnx.ModelProto", "int"]),
+        ("nowhere/affine.onnx", ["there is no file at nowhere/affine.onnx yet"]),
+        (_affine(in_name="inp"), ["exactly one input, named 'x'", "['inp']"]),
+        (_affine(shape=["N", 4]), ["shape [N, 3]", "['N', 4]"]),
+        (_affine(shape=[2, 3]), ["shape [N, 3]"]),
+        (_affine(add=2.0), ["y is not 2 * x + 1"]),
+        (_affine(mul=1.0, add=2.0), ["y is not 2 * x + 1"]),
+        (_affine(constants_as_nodes=True), ["initializers, not Constant nodes"]),
+    ],
+    ids=[
+        "none",
+        "int",
+        "missing-file",
+        "input-name",
+        "input-width",
+        "fixed-batch",
+        "wrong-add",
+        "wrong-mul",
+        "constants",
+    ],
+)
+def test_build_graph_rejects_wrong_answers(answer, fragments) -> None:
+    assert_not_yet(lesson04.build_graph.check(answer), *fragments)
+
+
+def test_build_graph_reports_a_file_that_is_not_onnx(tmp_path: Path) -> None:
+    path = tmp_path / "notes.onnx"
+    path.write_text("y = 2x + 1\n")
+    assert_not_yet(lesson04.build_graph.check(path), "not an ONNX model")
+
+
+def test_build_graph_reports_a_broken_graph() -> None:
+    model = _affine()
+    model.graph.node[1].input[0] = "not_defined_anywhere"
+    assert_not_yet(lesson04.build_graph.check(model), "onnx.checker rejects the model", "not_defined_anywhere")
+
+
+# ------------------------------------------------------------------------------------------------ 04.2
+def test_largest_initializer_solution_passes(digits_path: Path) -> None:
+    feedback = run_solution(lesson04.largest_initializer)
+    assert feedback.passed, str(feedback)
+    assert "classifier.1.weight" in feedback.message
+
+
+def _sizes(path: Path) -> dict[str, int]:
+    return {t.name: numpy_helper.to_array(t).nbytes for t in onnx.load(path).graph.initializer}
+
+
+def test_largest_initializer_rejects_wrong_answers(digits_path: Path) -> None:
+    sizes = _sizes(digits_path)
+    ranked = sorted(sizes, key=sizes.get, reverse=True)
+    check = lesson04.largest_initializer.check
+    assert_not_yet(check(digits_path, None, None), "no answer yet")
+    assert_not_yet(check(digits_path, "fc.weight", 1), "no initializer called 'fc.weight'", "the names look like")
+    assert_not_yet(check(digits_path, ranked[1], sizes[ranked[1]]), "another initializer takes more")
+    elements = onnx.numpy_helper.to_array(
+        next(t for t in onnx.load(digits_path).graph.initializer if t.name == ranked[0])
+    ).size
+    assert_not_yet(check(digits_path, ranked[0], elements), "right initializer, wrong size", str(sizes[ranked[0]]))
+    assert_not_yet(check(digits_path, ranked[0], "big"), "whole number of bytes")
+    assert_not_yet(check(digits_path, ranked[0], True), "whole number of bytes")
+    assert check(digits_path, ranked[0], np.int64(sizes[ranked[0]])).passed
+
+
+# ------------------------------------------------------------------------------------------------ 04.3
+def test_add_metadata_solution_passes(digits_path: Path) -> None:
+    feedback = run_solution(lesson04.add_metadata)
+    assert feedback.passed, str(feedback)
+
+
+def _with_metadata(path: Path, entries: list[tuple[str, str]]) -> onnx.ModelProto:
+    model = onnx.load(path)
+    for key, value in entries:
+        model.metadata_props.add(key=key, value=value)
+    return model
+
+
+GOOD = [("labels", "0,1,2,3,4,5,6,7,8,9"), ("dataset", "scikit-learn digits 8x8"), ("author", "me")]
+
+
+def test_add_metadata_rejects_wrong_answers(digits_path: Path) -> None:
+    check = lesson04.add_metadata.check
+    assert check(_with_metadata(digits_path, GOOD)).passed
+    assert_not_yet(check(onnx.load(digits_path)), "missing metadata: labels, dataset, author")
+    assert_not_yet(check(_with_metadata(digits_path, GOOD[:2])), "missing metadata: author")
+    wrong = [("labels", "0, 1, 2, 3, 4, 5, 6, 7, 8, 9"), *GOOD[1:]]
+    assert_not_yet(check(_with_metadata(digits_path, wrong)), "'labels' has another value", "'0,1,2,3,4,5,6,7,8,9'")
+    assert_not_yet(check(_with_metadata(digits_path, [*GOOD[:2], ("author", "  ")])), "'author' is empty")
+    assert_not_yet(check(_with_metadata(digits_path, [*GOOD, ("labels", "x")])), "labels appear more than once")
+    other = _affine()
+    other.metadata_props.extend(onnx.StringStringEntryProto(key=k, value=v) for k, v in GOOD)
+    assert_not_yet(check(other), "not the digits CNN")
+
+
+# ------------------------------------------------------------------------------------------------ 04.4
+def test_cut_classifier_solution_passes(digits_path: Path) -> None:
+    feedback = run_solution(lesson04.cut_classifier)
+    assert feedback.passed, str(feedback)
+
+
+def _cut(src: Path, dst: Path, first_op: str, last_output: str = "logits") -> Path:
+    model = onnx.load(src)
+    start = next(n for n in model.graph.node if n.op_type == first_op).input[0]
+    onnx.utils.extract_model(str(src), str(dst), [start], [last_output])
+    return dst
+
+
+def test_cut_classifier_rejects_wrong_answers(digits_path: Path, tmp_path: Path) -> None:
+    check = lesson04.cut_classifier.check
+    assert_not_yet(check(digits_path), "still holds the convolution part")
+    assert_not_yet(check(_cut(digits_path, tmp_path / "a.onnx", "Flatten")), "flattened features", "rank 4")
+    model = onnx.load(digits_path)
+    relu_out = [n for n in model.graph.node if n.op_type == "Relu"][-1].output[0]
+    assert_not_yet(check(_cut(digits_path, tmp_path / "b.onnx", "Gemm", relu_out)), "two Gemm nodes")
+    good = onnx.load(_cut(digits_path, tmp_path / "c.onnx", "Gemm"))
+    assert check(good).passed
+    bias = next(t for t in good.graph.initializer if t.name == "classifier.3.bias")
+    bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias) + 1.0, bias.name))
+    assert_not_yet(check(good), "differ from PyTorch")
+
+
+def test_hints_and_solutions_exist() -> None:
+    for exercise in (
+        lesson04.build_graph,
+        lesson04.largest_initializer,
+        lesson04.add_metadata,
+        lesson04.cut_classifier,
+    ):
+        assert exercise.id.startswith("04.") and len(exercise.hints) >= 2
+        assert ".check(" in exercise.solution_code.strip().splitlines()[-1]

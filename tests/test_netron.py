@@ -1,0 +1,345 @@
+"""show_netron and its server: static mode, the loopback server, its URLs, and hostile requests."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from course_utils import netron
+from course_utils.errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxModelError
+from course_utils.graph_view import model_summary, static_html
+from course_utils.netron import NetronView, get_server, show_netron, stop_server
+
+
+def make_model(scale: float = 1.0) -> onnx.ModelProto:
+    w = numpy_helper.from_array(np.full((2, 2), scale, np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Relu", ["m"], ["y"])],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        [w],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.onnx"
+    onnx.save(make_model(), str(path))
+    return path
+
+
+@pytest.fixture
+def static(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURSE_NETRON", "static")
+
+
+@pytest.fixture
+def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("COURSE_NETRON", "auto")
+    stop_server()
+    yield
+    stop_server()
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET") -> tuple[int, dict, bytes]:
+    """A raw request: http.client sends the path exactly as given (no normalisation), like an attacker would."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for key, value in (headers or {}).items():
+            connection.putheader(key, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+# --------------------------------------------------------------------------------------------- static mode
+
+
+def test_static_mode_is_the_picture_only_and_deterministic(static: None, model_file: Path) -> None:
+    stop_server()
+    first = show_netron(model_file)._repr_mimebundle_()
+    second = show_netron(model_file)._repr_mimebundle_()
+    assert first == second
+    assert set(first) == {"text/plain", "text/html"}
+    assert first["text/plain"] == model_summary(model_file)
+    assert first["text/html"] == static_html(model_file)
+    assert "<script" not in first["text/html"]
+    assert netron._server is None, "static mode must not start a server"
+
+
+def test_accepts_path_model_and_bytes(static: None, model_file: Path) -> None:
+    model = onnx.load(str(model_file))
+    views = [
+        show_netron(model_file),
+        show_netron(str(model_file)),
+        show_netron(model),
+        show_netron(model_file.read_bytes()),
+    ]
+    assert len({view.summary for view in views}) == 1
+    assert all(isinstance(view, NetronView) and view.url is None for view in views)
+    assert repr(views[0]) == views[0].summary
+
+
+def test_bad_input_gives_one_line_course_errors(static: None, tmp_path: Path) -> None:
+    with pytest.raises(ModelFileNotFoundError, match="No model file"):
+        show_netron(tmp_path / "missing.onnx")
+    not_onnx = tmp_path / "weights.onnx"
+    not_onnx.write_bytes(b"\x00\x01 not a protobuf \xff" * 10)
+    with pytest.raises(NotAnOnnxModelError):
+        show_netron(not_onnx)
+    with pytest.raises(NotAnOnnxModelError):
+        show_netron(b"definitely not onnx")
+    external = tmp_path / "ext.onnx"
+    onnx.save(make_model(), str(external), save_as_external_data=True, location="ext.onnx.data", size_threshold=0)
+    (tmp_path / "ext.onnx.data").unlink()
+    with pytest.raises(ExternalDataMissingError, match=r"ext\.onnx\.data"):
+        show_netron(external)
+
+
+def test_invalid_mode_and_height_are_refused(monkeypatch: pytest.MonkeyPatch, model_file: Path) -> None:
+    monkeypatch.setenv("COURSE_NETRON", "sometimes")
+    with pytest.raises(ValueError, match="COURSE_NETRON"):
+        show_netron(model_file)
+    monkeypatch.setenv("COURSE_NETRON", "static")
+    with pytest.raises(ValueError, match="height"):
+        show_netron(model_file, height=10)
+
+
+def test_unset_mode_means_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COURSE_NETRON", raising=False)
+    assert netron.netron_mode() == "auto"
+    monkeypatch.setenv("COURSE_NETRON", " Static ")
+    assert netron.netron_mode() == "static"
+
+
+# --------------------------------------------------------------------------------------------- live mode
+
+
+def test_live_view_has_fallback_script_and_same_text(live: None, model_file: Path) -> None:
+    view = show_netron(model_file, height=640)
+    bundle = view._repr_mimebundle_()
+    assert bundle["text/plain"] == model_summary(model_file)
+    page = bundle["text/html"]
+    assert static_html(model_file, height=640) in page  # the fallback is there before any script runs
+    assert page.count("<script>") == 1
+    config = json.loads(re.search(r"var cfg = (\{.*?\});", page).group(1))  # type: ignore[union-attr]
+    server = get_server()
+    assert config["port"] == server.port == view.port
+    assert config["token"] == server.token
+    assert config["model"] == view.model_path
+    assert config["height"] == 640
+    assert view.url == f"http://127.0.0.1:{server.port}/{server.token}/?url={view.model_path}"
+    # The script knows the proxy route and the direct route.
+    assert '"proxy/"' in page and "http://127.0.0.1:" in page
+
+
+def test_one_loopback_server_reused_and_no_leak_on_rerun(live: None, model_file: Path) -> None:
+    first = show_netron(model_file)
+    server = get_server()
+    host, port = server._httpd.socket.getsockname()[:2]
+    assert host == "127.0.0.1"  # loopback only, never 0.0.0.0
+    for _ in range(5):  # re-running the cell
+        again = show_netron(model_file)
+    assert again.port == first.port and again.model_path == first.model_path
+    assert get_server() is server and server.model_count() == 1
+    show_netron(make_model(scale=2.0))
+    assert server.model_count() == 2
+    assert port == first.port
+
+
+def test_without_netron_the_picture_stays_with_a_reason(
+    live: None, model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def missing() -> Path:
+        raise ImportError("No module named 'netron'")
+
+    monkeypatch.setattr(netron, "_netron_dir", missing)
+    view = show_netron(model_file)
+    assert view.url is None and netron._server is None
+    page = view._repr_mimebundle_()["text/html"]
+    assert "pip install netron" in page and static_html(model_file) in page and "<script" not in page
+
+
+def test_old_models_are_dropped_beyond_the_limit(live: None) -> None:
+    first = show_netron(make_model(scale=0.0))
+    for i in range(1, netron._MAX_MODELS + 1):
+        show_netron(make_model(scale=float(i)))
+    server = get_server()
+    assert server.model_count() == netron._MAX_MODELS
+    status, _, _ = get(server.port, f"/{server.token}/{first.model_path}")
+    assert status == 404
+
+
+def test_serves_netron_patched_and_the_model(live: None, model_file: Path) -> None:
+    view = show_netron(model_file)
+    server = get_server()
+    status, headers, body = get(server.port, f"/{server.token}/")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    page = body.decode()
+    assert '<meta name="date"' not in page  # no build date: no 180-day expiry lock
+    assert page.index("course-netron-config.js") < page.index('src="index.js"')  # runs before Netron
+    assert "connect-src 'self'" in headers["content-security-policy"]  # nothing but this server
+    status, _, script = get(server.port, f"/{server.token}/course-netron-config.js")
+    assert status == 200 and b"consent" in script and b"sendBeacon" in script
+    # Netron's own files, with gzip for the big ones.
+    status, headers, body = get(server.port, f"/{server.token}/view.js", {"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == (netron._netron_dir() / "view.js").read_bytes()
+    # The model, with Netron's cache-busting query.
+    status, headers, body = get(server.port, f"/{server.token}/{view.model_path}?cb=123")
+    assert status == 200 and body == model_file.read_bytes()
+    assert view.model_path.endswith("/tiny.onnx")  # Netron shows the file's name
+    # The probe the notebook's script reads, readable cross-origin (direct URL from the notebook's origin).
+    status, headers, body = get(server.port, f"/{server.token}/course-probe")
+    assert status == 200 and server.token in body.decode() and headers["access-control-allow-origin"] == "*"
+    status, headers, _ = get(server.port, f"/{server.token}/course-probe", method="OPTIONS")
+    assert status == 204 and headers["access-control-allow-private-network"] == "true"
+
+
+def test_external_weights_are_served_inside_one_file(live: None, tmp_path: Path) -> None:
+    path = tmp_path / "ext.onnx"
+    onnx.save(make_model(scale=3.0), str(path), save_as_external_data=True, location="ext.onnx.data", size_threshold=0)
+    view = show_netron(path)
+    server = get_server()
+    status, _, body = get(server.port, f"/{server.token}/{view.model_path}")
+    assert status == 200
+    served = onnx.load_from_string(body)
+    weight = served.graph.initializer[0]
+    assert weight.data_location == onnx.TensorProto.DEFAULT
+    assert numpy_helper.to_array(weight).tolist() == [[3.0, 3.0], [3.0, 3.0]]
+
+
+def test_hostile_paths_get_404(live: None, model_file: Path) -> None:
+    view = show_netron(model_file)
+    server = get_server()
+    t, m = server.token, view.model_path.split("/")[1]
+    hostile = [
+        "/",
+        "/index.html",
+        "/view.js",
+        f"/{t}",
+        f"/{t}x/",
+        f"/{t[:-1]}/",
+        f"/{secrets_like(t)}/index.html",
+        f"/{t}/../{t}/index.html",
+        f"/{t}/..",
+        f"/{t}/../netron/server.py",
+        f"/{t}/server.py",
+        f"/{t}/__init__.py",
+        f"/{t}/__pycache__/",
+        f"/{t}/%2e%2e/%2e%2e/etc/passwd",
+        f"/{t}/..%2f..%2fetc%2fpasswd",
+        f"/{t}/%2Fetc%2Fpasswd",
+        f"/{t}//etc/passwd",
+        f"/{t}/\\..\\server.py",
+        f"/{t}/models/",
+        f"/{t}/models/{m}",
+        f"/{t}/models/{m}/",
+        f"/{t}/models/{m}/other.onnx",
+        f"/{t}/models/{m}/../../server.py",
+        f"/{t}/models/../server.py",
+        f"/{t}/models/{m}/tiny.onnx/..",
+        f"/{t}/view.js/",
+        f"/{t}/index.html/../server.py",
+        "/etc/passwd",
+        "//etc/passwd",
+        "http://127.0.0.1/etc/passwd",
+    ]
+    secret = (netron._netron_dir() / "server.py").read_bytes()[:200]
+    for path in hostile:
+        status, _, body = get(server.port, path)
+        assert status == 404, path
+        assert secret not in body and b"root:" not in body and b"<a href" not in body, path
+    # Only reading is allowed.
+    status, _, _ = get(server.port, f"/{t}/", method="POST")
+    assert status in (405, 501)
+
+
+def secrets_like(token: str) -> str:
+    """Another token of the same shape (a guess)."""
+    return token[::-1]
+
+
+def test_requests_are_not_logged(live: None, model_file: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    view = show_netron(model_file)
+    capfd.readouterr()
+    get(view.port, f"{view.page_path}course-probe")  # type: ignore[arg-type]
+    get(view.port, "/nothing-here")  # type: ignore[arg-type]
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_aborted_downloads_are_silent(live: None, model_file: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    server = get_server()
+    capfd.readouterr()
+    for _ in range(3):
+        # Ask for Netron's biggest file uncompressed and hang up after the headers: the server's write fails.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(f"GET /{server.token}/onnx-metadata.json HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            sock.recv(1024)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST
+    time.sleep(0.5)
+    status, _, _ = get(server.port, f"/{server.token}/course-probe")
+    assert status == 200  # still serving
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def _refuses(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_stop_server_frees_the_port(live: None, model_file: Path) -> None:
+    port = show_netron(model_file).port
+    assert port is not None and not _refuses(port)
+    old = get_server()
+    stop_server()
+    assert _refuses(port)
+    # A later call starts a fresh server.
+    again = show_netron(model_file).port
+    assert get_server() is not old and again is not None and not _refuses(again)
+
+
+def test_server_stops_when_the_interpreter_exits(model_file: Path) -> None:
+    # atexit runs handlers last-in first-out: one registered before importing course_utils.netron runs after
+    # netron's own, and sees whether the port was closed by it (not merely by the process dying).
+    script = textwrap.dedent(
+        f"""
+        import atexit, os, socket
+        def after_netron():
+            with socket.socket() as sock:
+                print("closed" if sock.connect_ex(("127.0.0.1", port)) else "open", flush=True)
+        atexit.register(after_netron)
+        os.environ["COURSE_NETRON"] = "auto"
+        from course_utils.netron import show_netron
+        port = show_netron({str(model_file)!r}).port
+        print(port, flush=True)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no logging noise
+    port, state = done.stdout.split()
+    assert state == "closed"
+    assert _refuses(int(port))
