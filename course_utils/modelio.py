@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 import onnx
+import onnx.parser
+from google.protobuf import json_format, text_format
 from google.protobuf.message import DecodeError
 
 from .errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxModelError
@@ -17,6 +19,16 @@ from .errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxM
 __all__ = ["ModelSource", "external_data_files", "load_model", "model_bytes"]
 
 ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
+
+# Suffixes onnx reads as a text form of the protobuf; everything else is parsed as binary (whatever its name).
+_TEXT_SUFFIXES = {".onnxtxt", ".textproto", ".txtpb", ".json"}
+_PARSE_ERRORS = (
+    DecodeError,
+    json_format.ParseError,
+    text_format.ParseError,
+    onnx.parser.ParseError,
+    UnicodeDecodeError,
+)
 
 
 def _check_parsed(model: onnx.ModelProto, what: str) -> onnx.ModelProto:
@@ -73,8 +85,9 @@ def load_model(source: ModelSource, *, load_external_data: bool = True) -> onnx.
             f"'{path}' is a folder, not a model file. Pass the .onnx file inside it (a SavedModel folder needs tf2onnx first)."
         )
     try:
-        model = onnx.load_model(str(path), load_external_data=False)
-    except DecodeError:
+        fmt = None if path.suffix.lower() in _TEXT_SUFFIXES else "protobuf"
+        model = onnx.load_model(str(path), format=fmt, load_external_data=False)
+    except _PARSE_ERRORS:
         raise NotAnOnnxModelError(
             f"'{path.name}' is not an ONNX model (protobuf could not parse it: wrong file, or truncated). "
             "Re-export it, or check you opened the .onnx file and not e.g. a .pt/.h5 file."

@@ -256,3 +256,26 @@ def test_bad_input_gives_the_course_errors(tmp_path: Path) -> None:
     (tmp_path / "ext.onnx.data").unlink()
     with pytest.raises(ExternalDataMissingError):
         model_summary(external)
+
+
+def test_nodes_inside_subgraphs_are_counted_in_the_summary() -> None:
+    def branch(name: str, op: str) -> onnx.GraphProto:
+        return helper.make_graph(
+            [helper.make_node(op, ["x"], [f"{name}_y"])],
+            name,
+            [],
+            [helper.make_tensor_value_info(f"{name}_y", TensorProto.FLOAT, [1])],
+        )
+
+    graph = helper.make_graph(
+        [helper.make_node("If", ["cond"], ["y"], then_branch=branch("then", "Relu"), else_branch=branch("else", "Neg"))],
+        "branching",
+        [
+            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(graph)
+    assert "· 1 nodes (+2 in subgraphs) ·" in model_summary(model)
+    assert "If" in labels(render_svg(model))

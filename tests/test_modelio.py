@@ -53,6 +53,21 @@ def test_not_onnx(tmp_path, content):
         load_model(content)
 
 
+@pytest.mark.parametrize("name", ["notes.json", "readme.txt", "weights.pt", "model.onnxtxt"])
+def test_not_onnx_whatever_the_suffix(tmp_path, name):
+    path = tmp_path / name
+    path.write_text('{"digits": {"file": "digits.npz"}}')
+    with pytest.raises(NotAnOnnxModelError, match=name.replace(".", r"\.")):
+        load_model(path)
+
+
+@pytest.mark.parametrize("suffix,fmt", [(".textproto", "textproto"), (".json", "json")])
+def test_text_forms_load(tmp_path, suffix, fmt):
+    path = tmp_path / f"tiny{suffix}"
+    onnx.save(tiny_model(), path, format=fmt)
+    assert load_model(path).graph.name == "tiny"
+
+
 def test_truncated_file(tmp_path):
     data = tiny_model(1000).SerializeToString()
     path = tmp_path / "truncated.onnx"
