@@ -180,7 +180,7 @@ def _summary_lines(model: onnx.ModelProto) -> str:
     nested = _subgraph_node_count(graph)
     nested_text = f" (+{nested} in subgraphs)" if nested else ""
     lines = [
-        f"ONNX model · graph '{name}' · {len(graph.node)} nodes{nested_text} · IR {model.ir_version} · "
+        f"ONNX model · graph '{name}' · {len(graph.node)} node{'' if len(graph.node) == 1 else 's'}{nested_text} · IR {model.ir_version} · "
         f"opset {_opsets(model)}{producer}",
     ]
     inputs = _graph_inputs(graph)

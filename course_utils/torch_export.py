@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import re
 import sys
 from collections.abc import Iterator
@@ -89,10 +90,12 @@ def summarize_export_error(error: BaseException) -> str:
     message = re.sub(r"<OpOverload\(op='([\w.]+)', overload='(\w+)'\)>", r"\1.\2", message).rstrip(". ")
     where = ""
     call = re.search(
-        r"The following call raised this error:\s*\n\s*File \"[^\"]*\", line \d+, in (\w+)\s*\n\s*(.+)", text
+        r"The following call raised this error:\s*\n\s*File \"[^\"]*\", line (\d+), in (\w+)[ \t]*\n(.*)", text
     )
     if call:
-        where = f", at `{call.group(2).strip()}` in {call.group(1)}()"
+        line, function, code = call.group(1), call.group(2), call.group(3).strip()
+        # The code line is missing when Python cannot find the source (e.g. a class defined in another cell).
+        where = f", at `{code}` in {function}()" if code else f", in {function}() (line {line} of its cell or file)"
     return f"{prefix}: {kind}: {message}{where}. Fix: {_fix_for(kind, message)}."
 
 
@@ -105,14 +108,47 @@ def explain_export_errors() -> Iterator[None]:
     says what matters. Errors that do not come from the exporter are re-raised unchanged.
     """
     held = io.StringIO()
+    logs = _HeldLogs()
     try:
-        with contextlib.redirect_stderr(held):
+        with contextlib.redirect_stderr(held), logs:
             yield
     except Exception as error:
         if is_export_error(error):
             failure = ExportFailedError(summarize_export_error(error))
             failure.original = error  # type: ignore[attr-defined]
             raise failure from None
+        logs.replay()
         sys.stderr.write(held.getvalue())
         raise
+    logs.replay()
     sys.stderr.write(held.getvalue())
+
+
+class _HeldLogs(logging.Filter):
+    """Holds back records of PyTorch's loggers while active. PyTorch's log handlers keep a reference to the
+    stderr of their creation time, so redirecting ``sys.stderr`` does not catch them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.loggers: list[logging.Logger] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.records.append(record)
+        return False
+
+    def __enter__(self) -> _HeldLogs:
+        names = [n for n in logging.root.manager.loggerDict if n == "torch" or n.startswith("torch.")]
+        self.loggers = [logging.getLogger(n) for n in sorted(names)]
+        for logger in self.loggers:
+            logger.addFilter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for logger in self.loggers:
+            logger.removeFilter(self)
+
+    def replay(self) -> None:
+        for record in self.records:
+            logging.getLogger(record.name).handle(record)
+        self.records.clear()

@@ -268,7 +268,11 @@ def test_nodes_inside_subgraphs_are_counted_in_the_summary() -> None:
         )
 
     graph = helper.make_graph(
-        [helper.make_node("If", ["cond"], ["y"], then_branch=branch("then", "Relu"), else_branch=branch("else", "Neg"))],
+        [
+            helper.make_node(
+                "If", ["cond"], ["y"], then_branch=branch("then", "Relu"), else_branch=branch("else", "Neg")
+            )
+        ],
         "branching",
         [
             helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
@@ -277,5 +281,5 @@ def test_nodes_inside_subgraphs_are_counted_in_the_summary() -> None:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
     )
     model = helper.make_model(graph)
-    assert "· 1 nodes (+2 in subgraphs) ·" in model_summary(model)
+    assert "· 1 node (+2 in subgraphs) ·" in model_summary(model)
     assert "If" in labels(render_svg(model))

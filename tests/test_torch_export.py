@@ -104,3 +104,46 @@ def test_summaries_of_other_failures():
         "Fix: run torch.onnx.export(..., report=True) for a full report of the failing step."
     )
     assert not is_export_error(ValueError("x"))
+
+
+def test_torch_log_records_are_held_back_on_failure_and_replayed_on_success():
+    logger = logging.getLogger("torch.fx.experimental.symbolic_shapes")
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    handler = Collect()
+    logger.addHandler(handler)
+    try:
+
+        class OnnxExporterError(RuntimeError):
+            pass
+
+        with pytest.raises(ExportFailedError), explain_export_errors():
+            logger.warning("noise while failing")
+            raise OnnxExporterError("boom")
+        assert seen == []
+        with explain_export_errors():
+            logger.warning("kept while succeeding")
+        assert seen == ["kept while succeeding"]
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_model_line_without_source_falls_back_to_the_line_number():
+    class TorchExportError(RuntimeError):
+        pass
+
+    text = (
+        "Failed to export the model with torch.export. This is step 1/3 of exporting the model to ONNX.\n\n"
+        "## Exception summary\n\n<class 'torch.fx.experimental.symbolic_shapes.GuardOnDataDependentSymNode'>: "
+        "Could not guard on data-dependent expression Eq(u0, 1) (unhinted: Eq(u0, 1)).\n\n"
+        'The following call raised this error:\n  File "<IPY-INPUT>", line 6, in forward\n\n\n'
+        "The error above occurred when calling torch.export.export.\n"
+    )
+    summary = summarize_export_error(TorchExportError(text))
+    assert ", in forward() (line 6 of its cell or file). Fix:" in summary
+    with_code = text.replace("in forward\n\n", "in forward\n    if x.mean() > 0:\n")
+    assert ", at `if x.mean() > 0:` in forward(). Fix:" in summarize_export_error(TorchExportError(with_code))
