@@ -8,6 +8,11 @@ Modules by concern (import the one you need; heavy frameworks load only when use
 * :mod:`course_utils.modelio`    load a model from a path, bytes or ModelProto, with one-line errors
 * :mod:`course_utils.errors`     the errors a learner can cause, each with its fix
 * :mod:`course_utils.inspect`    model cards: what a .onnx file holds (``python -m course_utils.inspect FILE``)
+* :mod:`course_utils.netron`     ``show_netron(model)``: Netron's graph view in a notebook, with a static fallback
+* :mod:`course_utils.graph_view` the static (server-less) picture of a graph
+* :mod:`course_utils.runtime`    run a model with ONNX Runtime, with input checks and clear provider errors
+* :mod:`course_utils.verify`     checker + shape inference reports, numeric parity reports
+* :mod:`course_utils.history`    the ONNX timeline, with sources
 * :mod:`course_utils.exercises`  checks with feedback, hints and solutions
 * :mod:`course_utils.lessons`    each lesson's exercises
 * :mod:`course_utils.setup_check` the environment doctor (``python -m course_utils.setup_check``)
@@ -38,6 +43,9 @@ _LAZY: dict[str, str] = {
     "load_model": "modelio",
     "summarize": "inspect",
     "compare_cards": "inspect",
+    "show_netron": "netron",
+    "NetronView": "netron",
+    "plot_timeline": "history",
 }
 
 
