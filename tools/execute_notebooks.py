@@ -26,8 +26,15 @@ from course_utils.paths import NOTEBOOKS_DIR, REPO_ROOT, relative_to_repo
 
 def execute(path: Path, timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)  # timestamps of an earlier run
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        # Per-cell timestamps would change every run and bury real changes in diffs.
+        record_timing=False,
     )
     start = time.perf_counter()
     client.execute()
