@@ -12,6 +12,7 @@ Modules by concern (import the one you need; heavy frameworks load only when use
 * :mod:`course_utils.graph_view` the static (server-less) picture of a graph
 * :mod:`course_utils.runtime`    run a model with ONNX Runtime, with input checks and clear provider errors
 * :mod:`course_utils.verify`     checker + shape inference reports, numeric parity reports
+* :mod:`course_utils.torch_export` one-line explanations of torch.onnx.export failures
 * :mod:`course_utils.history`    the ONNX timeline, with sources
 * :mod:`course_utils.exercises`  checks with feedback, hints and solutions
 * :mod:`course_utils.lessons`    each lesson's exercises
@@ -46,6 +47,14 @@ _LAZY: dict[str, str] = {
     "show_netron": "netron",
     "NetronView": "netron",
     "plot_timeline": "history",
+    "run_onnx": "runtime",
+    "make_session": "runtime",
+    "available_providers": "runtime",
+    "runtime_limits": "runtime",
+    "check_model": "verify",
+    "compare_outputs": "verify",
+    "check_parity": "verify",
+    "explain_export_errors": "torch_export",
 }
 
 

@@ -47,8 +47,8 @@ OLD_RUNTIME: dict[str, int] = {"max_ir_version": 9, "max_opset": 18}
 class PatchClassifier(nn.Module):
     """Cuts an ``(N, 1, 8, 8)`` digit into four 4x4 patches and classifies it with one attention layer.
 
-    Attention (like most transformer code) makes torch.export decide things from the batch size, which is
-    why an example batch of 1 silently fixes the exported batch dimension (exercise 02.1).
+    With an example batch of 1, the attention layer pins the batch to 1: ``torch.export`` reports it and
+    ``torch.onnx.export`` silently applies the suggested fix, so the exported batch is fixed (exercise 02.1).
     """
 
     def __init__(self) -> None:
@@ -160,8 +160,9 @@ def _reference(module: nn.Module, x: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ 02.1
 
 _FROZEN_BY_ONE = (
-    "your example input has a batch of 1. torch.export specializes sizes of 1 when the model's code looks at "
-    "them (attention does), so Dim('batch') was silently dropped: export with torch.rand(2, 1, 8, 8)"
+    "your example input has a batch of 1. The attention layer pins the batch to the example's size; "
+    "torch.export reports that, and torch.onnx.export silently applies its suggested fix (batch = 1), "
+    "dropping Dim('batch'). Export with an example batch of 2 or more: torch.rand(2, 1, 8, 8)"
 )
 
 
@@ -198,6 +199,7 @@ dynamic_batch = Exercise(
     solution_code="""
 import torch
 from torch.export import Dim
+
 from course_utils.paths import artifact_path
 
 model = lesson02.patch_classifier()
@@ -252,6 +254,7 @@ control_flow = Exercise(
     solution_code="""
 import torch
 from torch.export import Dim
+
 from course_utils.paths import artifact_path
 
 
@@ -264,8 +267,12 @@ class FixedAutoScaleCNN(lesson02.AutoScaleCNN):
 
 path = artifact_path("ex2_auto_scale.onnx", lesson="02")
 torch.onnx.export(
-    FixedAutoScaleCNN().eval(), (torch.rand(2, 1, 8, 8),), path,
-    dynamic_shapes={"x": {0: Dim("batch")}}, external_data=False, verbose=False,
+    FixedAutoScaleCNN().eval(),
+    (torch.rand(2, 1, 8, 8),),
+    path,
+    dynamic_shapes={"x": {0: Dim("batch")}},
+    external_data=False,
+    verbose=False,
 )
 lesson02.control_flow.check(path)
 """,
@@ -329,6 +336,7 @@ parity = Exercise(
     ],
     solution_code="""
 import torch
+
 from course_utils import load_digits
 from course_utils.models import DigitsCNN
 from course_utils.paths import artifact_path, data_path
@@ -408,17 +416,23 @@ older_runtime = Exercise(
 import onnx
 import torch
 from torch.export import Dim
+
 from course_utils import load_digits_cnn
 from course_utils.paths import artifact_path
 from course_utils.verify import check_model
 
 path = artifact_path("ex4_digits_opset18.onnx", lesson="02")
 torch.onnx.export(
-    load_digits_cnn(), (torch.rand(2, 1, 8, 8),), path, opset_version=18,
-    dynamic_shapes={"x": {0: Dim("batch")}}, external_data=False, verbose=False,
+    load_digits_cnn(),
+    (torch.rand(2, 1, 8, 8),),
+    path,
+    opset_version=18,
+    dynamic_shapes={"x": {0: Dim("batch")}},
+    external_data=False,
+    verbose=False,
 )
 model = onnx.load(path)
-model.ir_version = 9  # the exporter writes IR 10; this graph uses nothing IR 10 added, as the checker confirms
+model.ir_version = 9  # the exporter stamps IR 10; this plain float32 CNN needs nothing newer than IR 9
 assert check_model(model).passed
 onnx.save(model, path)
 lesson02.older_runtime.check(path)
