@@ -133,7 +133,7 @@ def test_build_graph_reports_a_file_that_is_not_onnx(tmp_path: Path) -> None:
 def test_build_graph_reports_a_broken_graph() -> None:
     model = _affine()
     model.graph.node[1].input[0] = "not_defined_anywhere"
-    assert_not_yet(lesson04.build_graph.check(model), "onnx.checker rejects the model", "not_defined_anywhere")
+    assert_not_yet(lesson04.build_graph.check(model), "the ONNX checker rejects the model", "not_defined_anywhere")
 
 
 # ------------------------------------------------------------------------------------------------ 04.2

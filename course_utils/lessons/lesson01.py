@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 import onnx
 
-from ..errors import CourseError
-from ..exercises import Exercise, NotYet, expect
+from ..exercises import Exercise, expect
 from ..history import event
-from ..modelio import load_model
+from ._answers import expect_valid_model, load_answer, run_answer
 
 __all__ = [
     "DIGITS_CONTRACT",
@@ -238,8 +237,6 @@ def _signature_problems(model: onnx.ModelProto, wanted: Mapping[str, Any]) -> li
 
 def _ci_gate(path: str | os.PathLike[str], min_accuracy: float = 0.98) -> str:
     from ..data import load_digits
-    from ..runtime import run_onnx
-    from ..verify import check_model
 
     expect(
         isinstance(path, str | os.PathLike),
@@ -247,13 +244,8 @@ def _ci_gate(path: str | os.PathLike[str], min_accuracy: float = 0.98) -> str:
         got=type(path).__name__,
         hint="e.g. artifact_path('digits_cnn_fixed.onnx', lesson='01')",
     )
-    try:
-        model = load_model(path)
-    except CourseError as error:
-        raise NotYet(str(error)) from None
-    report = check_model(model)
-    failed = [f"{s.name}: {s.detail}" for s in report.steps if not s.passed]
-    expect(not failed, "the ONNX checker rejects the model", got="; ".join(failed))
+    model = load_answer(path)
+    expect_valid_model(model)
     problems = _signature_problems(model, DIGITS_CONTRACT)
     expect(
         not problems,
@@ -264,10 +256,7 @@ def _ci_gate(path: str | os.PathLike[str], min_accuracy: float = 0.98) -> str:
         "dynamic_shapes={'x': {0: torch.export.Dim('batch')}} so any batch size works",
     )
     digits = load_digits()
-    try:
-        logits = run_onnx(path, {"image": digits.x_test})["logits"]
-    except CourseError as error:
-        raise NotYet(f"running the model on the 360 test digits failed: {error}") from None
+    logits = run_answer(path, {"image": digits.x_test}, "running the model on the 360 test digits failed")["logits"]
     accuracy = float(np.mean(logits.argmax(axis=1) == digits.y_test))
     expect(
         accuracy >= min_accuracy,

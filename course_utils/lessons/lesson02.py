@@ -13,7 +13,6 @@ checks can compare the learner's ONNX file with the very model it came from.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -22,11 +21,9 @@ import torch
 from torch import nn
 
 from ..data import load_digits, load_digits_cnn
-from ..errors import CourseError
-from ..exercises import Exercise, NotYet, expect
-from ..modelio import load_model
-from ..runtime import run_onnx
+from ..exercises import Exercise, expect
 from ..verify import DEFAULT_TOLERANCES, ParityReport, check_model, compare_outputs
+from ._answers import load_answer, run_answer
 
 __all__ = [
     "OLD_RUNTIME",
@@ -97,16 +94,11 @@ def auto_scale_cnn() -> AutoScaleCNN:
 
 def _load_answer(answer: Any) -> onnx.ModelProto:
     """The learner's exported model from a path (or bytes/ModelProto); a missing or broken file is feedback."""
-    expect(answer is not None, "no answer yet: pass the path you exported the model to")
-    expect(
-        isinstance(answer, onnx.ModelProto | bytes | bytearray | str | os.PathLike),
-        "pass the path of the .onnx file you exported",
-        got=type(answer).__name__,
+    return load_answer(
+        answer,
+        missing="no answer yet: pass the path you exported the model to",
+        hint="run the export cell above first; it writes the file",
     )
-    try:
-        return load_model(answer)
-    except CourseError as e:
-        raise NotYet(str(e), hint="run the export cell above first; it writes the file") from None
 
 
 def _dims(value: onnx.ValueInfoProto) -> list[int | str]:
@@ -146,10 +138,7 @@ def _expect_dynamic_batch(model: onnx.ModelProto, hint_when_one: str, hint_other
 
 
 def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
-    try:
-        return next(iter(run_onnx(model, x).values()))
-    except CourseError as e:
-        raise NotYet(f"ONNX Runtime cannot run your model: {e}") from None
+    return next(iter(run_answer(model, x, "ONNX Runtime cannot run your model").values()))
 
 
 def _reference(module: nn.Module, x: np.ndarray) -> np.ndarray:

@@ -11,7 +11,6 @@ TensorFlow is imported only by the check of 03.1, scikit-learn only by 03.3's.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,39 +19,21 @@ import onnx
 import onnxruntime as ort
 
 from ..data import Digits, load_digits
-from ..errors import CourseError
 from ..exercises import Exercise, NotYet, expect
-from ..modelio import ModelSource, load_model
-from ..runtime import numpy_dtype, run_onnx
-from ..verify import CheckReport, check_model, compare_outputs
+from ..modelio import ModelSource
+from ..runtime import numpy_dtype
+from ..verify import compare_outputs
+from ._answers import expect_valid_model, load_answer, run_answer
 
 __all__ = ["feed", "forest", "keras_nchw", "layout"]
 
 
 def _load(source: Any, what: str) -> onnx.ModelProto:
-    expect(
-        isinstance(source, str | os.PathLike | bytes | onnx.ModelProto),
-        f"pass {what} (a path, or the onnx.ModelProto the converter returned)",
-        got=type(source).__name__,
-    )
-    try:
-        return load_model(source)
-    except CourseError as error:
-        raise NotYet(str(error)) from None
-
-
-def _require_valid(model: onnx.ModelProto) -> CheckReport:
-    report = check_model(model)
-    failed = [f"{s.name}: {s.detail}" for s in report.steps if not s.passed]
-    expect(not failed, "the ONNX checker rejects the model", got="; ".join(failed))
-    return report
+    return load_answer(source, wrong_type=f"pass {what} (a path, or the onnx.ModelProto the converter returned)")
 
 
 def _run(model: ModelSource, inputs: Any) -> dict[str, Any]:
-    try:
-        return run_onnx(model, inputs)
-    except CourseError as error:
-        raise NotYet(f"running your model failed: {error}") from None
+    return run_answer(model, inputs, "running your model failed")
 
 
 # ------------------------------------------------------------------------------------------ 03.1
@@ -62,7 +43,7 @@ def _check_keras_nchw(source: ModelSource) -> str:
     from ..data import load_digits_keras
 
     model = _load(source, "the path of your converted model")
-    inputs = list(_require_valid(model).inputs)
+    inputs = list(expect_valid_model(model).inputs)
     expect(len(inputs) == 1, "the model should have one input, the images", got=[i.name for i in inputs])
     shape = inputs[0].shape
     expect(
@@ -176,7 +157,7 @@ def _check_forest(source: ModelSource, estimator: Any) -> str:
         hint="fit it first: RandomForestClassifier(...).fit(X_train, y_train)",
     )
     model = _load(source, "your converted model")
-    _require_valid(model)
+    expect_valid_model(model)
     kinds = {o.name: o.type.WhichOneof("value") for o in model.graph.output}
     not_tensors = [name for name, kind in kinds.items() if kind != "tensor_type"]
     expect(

@@ -19,10 +19,9 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ..errors import CourseError
 from ..exercises import Exercise, NotYet, expect
-from ..modelio import load_model
 from ..paths import relative_to_repo
+from ._answers import expect_valid_model, load_answer
 
 __all__ = ["REQUIRED_METADATA", "add_metadata", "build_graph", "cut_classifier", "largest_initializer"]
 
@@ -47,18 +46,7 @@ def _load_answer(answer: Any) -> onnx.ModelProto:
             f"there is no file at {relative_to_repo(answer)} yet",
             hint="save your model there first (onnx.save(model, path)), or pass the onnx.ModelProto itself",
         )
-    try:
-        return load_model(answer)
-    except CourseError as e:
-        raise NotYet(str(e)) from None
-
-
-def _passes_checker(model: onnx.ModelProto, hint: str) -> None:
-    try:
-        onnx.checker.check_model(model, full_check=True)
-    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
-        message = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
-        raise NotYet("onnx.checker rejects the model", got=message[:240], hint=hint) from None
+    return load_answer(answer)
 
 
 def _run_ort(model: onnx.ModelProto, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -132,7 +120,7 @@ def _check_build_graph(answer: Any) -> str:
         got="no initializers",
         hint="numpy_helper.from_array(np.array(2.0, dtype=np.float32), 'two'), and pass [two, one] to make_graph",
     )
-    _passes_checker(
+    expect_valid_model(
         model, "every node input must be a graph input, an initializer, or an earlier node's output; shapes must agree"
     )
     from onnx.reference import ReferenceEvaluator
@@ -269,7 +257,7 @@ def _check_metadata(answer: Any) -> str:
             expect(meta[key].strip() != "", f"'{key}' is empty: write your name (any text)", got=repr(meta[key]))
         else:
             expect(meta[key] == want, f"'{key}' has another value", expected=repr(want), got=repr(meta[key]))
-    _passes_checker(model, "only metadata_props should change; start again from onnx.load(digits_path)")
+    expect_valid_model(model, "only metadata_props should change; start again from onnx.load(digits_path)")
     expect(
         [v.name for v in _graph_inputs(model)] == ["image"] and any(n.op_type == "Conv" for n in model.graph.node),
         "this is not the digits CNN any more: add metadata to the exported digits_cnn.onnx",
@@ -313,7 +301,7 @@ lesson04.add_metadata.check(out)
 
 def _check_cut_classifier(answer: Any) -> str:
     model = _load_answer(answer)
-    _passes_checker(model, "onnx.utils.extract_model(src, dst, input_names, output_names) keeps the graph valid")
+    expect_valid_model(model, "onnx.utils.extract_model(src, dst, input_names, output_names) keeps the graph valid")
     ops = sorted(n.op_type for n in model.graph.node)
     expect(
         "Conv" not in ops and "MaxPool" not in ops,

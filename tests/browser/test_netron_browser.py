@@ -123,6 +123,11 @@ def _start_lab(folder: Path, *, proxy: bool) -> Lab:
     news = config / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    # Never ask "Select Kernel": start the notebook's own kernel, as a hub's single-user server would. (The
+    # session created through the API is not always attached before the page opens on a slow first start.)
+    tracker = config / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"autoStartDefaultKernel": True}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "COURSE_NETRON"))}
     # The live view is what is under test: COURSE_NETRON must be unset in the kernel (it inherits this env).
     env.update(JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(runtime), JUPYTER_DATA_DIR=str(data))
@@ -217,6 +222,11 @@ def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> tuple[
     try:
         page = context.new_page()
         page.set_default_timeout(30_000)
+        # Belt and braces for the kernel dialog: if JupyterLab still asks, pick the notebook's own kernel.
+        page.add_locator_handler(
+            page.get_by_text("Select Kernel", exact=True),
+            lambda: page.get_by_role("button", name="Select", exact=True).click(),
+        )
         try:
             page.goto(f"{lab.url}lab/tree/netron.ipynb?token={lab.token}")
             page.locator(".jp-Notebook .jp-Cell").first.wait_for()
