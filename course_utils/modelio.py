@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 
 from .errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxModelError
 
-__all__ = ["ModelSource", "external_data_files", "load_model", "model_bytes"]
+__all__ = ["ModelSource", "external_data_files", "load_model", "model_bytes", "require_embedded_weights"]
 
 ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
 
@@ -37,7 +37,32 @@ def _check_parsed(model: onnx.ModelProto, what: str) -> onnx.ModelProto:
         raise NotAnOnnxModelError(
             f"Not an ONNX model: {what} not hold a graph. Check you passed the .onnx file you exported."
         )
+    if model.ir_version >= 3 and not model.opset_import:
+        # Every ONNX model since IR 3 imports an opset; without one the bytes stopped early (a cut download).
+        raise NotAnOnnxModelError(
+            f"Not a complete ONNX model: {what} not declare an opset (opset_import is empty), so it is truncated "
+            "or was cut short while copying. Export or download it again."
+        )
     return model
+
+
+def require_embedded_weights(model: onnx.ModelProto, source: ModelSource) -> None:
+    """Raise :class:`ExternalDataMissingError` if ``model`` (given as bytes or a ModelProto, not a path) still
+    refers to external weight files: without a path there is no folder to find them in."""
+    if isinstance(source, str | os.PathLike):
+        return
+    unloaded = [
+        tensor.name
+        for tensor in onnx.external_data_helper._get_all_tensors(model)
+        if tensor.data_location == onnx.TensorProto.EXTERNAL
+    ]
+    if unloaded:
+        files = ", ".join(external_data_files(model))
+        raise ExternalDataMissingError(
+            f"This model's weights are in external file(s) {files}, and it was given as "
+            f"{'bytes' if isinstance(source, bytes | bytearray) else 'an onnx.ModelProto'}, so there is no folder to "
+            "find them in. Pass the .onnx file's path instead, or load it with onnx.load(path), which reads them in."
+        )
 
 
 def external_data_files(model: onnx.ModelProto) -> list[str]:
@@ -106,7 +131,6 @@ def load_model(source: ModelSource, *, load_external_data: bool = True) -> onnx.
 
 def model_bytes(source: ModelSource) -> bytes:
     """Serialized bytes of a model (with external data folded in), e.g. to hand to a viewer or a session."""
-    if isinstance(source, bytes | bytearray):
-        load_model(source)  # validate
-        return bytes(source)
-    return load_model(source).SerializeToString()
+    model = load_model(source)
+    require_embedded_weights(model, source)
+    return bytes(source) if isinstance(source, bytes | bytearray) else model.SerializeToString()

@@ -31,7 +31,7 @@ import onnx
 import onnxruntime as ort
 
 from .errors import InputMismatchError, ProviderUnavailableError, UnsupportedOpsetError
-from .modelio import ModelSource, load_model
+from .modelio import ModelSource, load_model, require_embedded_weights
 
 __all__ = [
     "RuntimeLimits",
@@ -228,9 +228,10 @@ def make_session(
         load_model(model_or_path, load_external_data=False)  # clear errors for missing/broken files
         source: str | bytes = str(model_or_path)  # by path, so ONNX Runtime finds external data beside it
     elif isinstance(model_or_path, bytes | bytearray):
-        load_model(bytes(model_or_path))
+        require_embedded_weights(load_model(bytes(model_or_path)), model_or_path)
         source = bytes(model_or_path)
     elif isinstance(model_or_path, onnx.ModelProto):
+        require_embedded_weights(model_or_path, model_or_path)
         source = model_or_path.SerializeToString()
     else:
         load_model(model_or_path)  # raises its TypeError with the fix

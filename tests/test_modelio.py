@@ -101,3 +101,42 @@ def test_errors_render_as_one_line_in_ipython():
     error = NotAnOnnxModelError("bad file. Fix: re-export")
     assert isinstance(error, CourseError) and isinstance(error, ValueError)
     assert error._render_traceback_() == ["NotAnOnnxModelError: bad file. Fix: re-export"]
+
+
+def test_truncated_at_a_field_boundary(tmp_path):
+    """Cut just before opset_import: protobuf parses what is left, but the model is incomplete."""
+    model = tiny_model()
+    without_opsets = onnx.ModelProto()
+    without_opsets.CopyFrom(model)
+    del without_opsets.opset_import[:]
+    path = tmp_path / "cut.onnx"
+    path.write_bytes(without_opsets.SerializeToString())
+    with pytest.raises(NotAnOnnxModelError, match="truncated"):
+        load_model(path)
+
+
+def test_external_weights_need_a_path(tmp_path):
+    path = tmp_path / "big.onnx"
+    onnx.save(tiny_model(4096), path, save_as_external_data=True, location="big.onnx.data", size_threshold=0)
+    unloaded = onnx.load(path, load_external_data=False)
+    for source in (unloaded, unloaded.SerializeToString()):
+        with pytest.raises(ExternalDataMissingError, match=r"Pass the \.onnx file's path instead"):
+            model_bytes(source)
+    assert len(model_bytes(path)) > 4096 * 4  # by path the weights are folded in
+    assert model_bytes(onnx.load(path)) == onnx.load(path).SerializeToString()
+
+
+def test_sessions_and_checks_explain_unloaded_external_weights(tmp_path):
+    from course_utils.runtime import run_onnx
+    from course_utils.verify import check_model
+
+    path = tmp_path / "big.onnx"
+    onnx.save(tiny_model(64), path, save_as_external_data=True, location="big.onnx.data", size_threshold=0)
+    unloaded = onnx.load(path, load_external_data=False)
+    x = np.ones(64, dtype=np.float32)
+    with pytest.raises(ExternalDataMissingError, match="big.onnx.data"):
+        run_onnx(unloaded, x)
+    assert run_onnx(path, x)["y"][-1] == 64.0
+    report = check_model(unloaded)
+    assert not report.passed and "check the model by its path" in str(report)
+    assert check_model(path).passed
