@@ -1,6 +1,6 @@
 """Environment every notebook kernel gets under test (nbval) and when maintainers re-execute notebooks.
 
-One definition, used by ``tests/conftest.py`` and ``tools/execute_notebooks.py``, so stored outputs and
+One definition, used by the root ``conftest.py`` and ``tools/execute_notebooks.py``, so stored outputs and
 nbval's fresh outputs are produced under the same settings.
 """
 

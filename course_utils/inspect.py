@@ -23,6 +23,7 @@ import html
 import json
 import math
 import os
+import re
 import sys
 import textwrap
 from collections import Counter
@@ -60,6 +61,8 @@ __all__ = [
 
 # How many entries of a long list the text and HTML cards show before "... and N more" (to_dict keeps all).
 SHOW = 10
+# Width of the label column in the text card ("graph metadata" is the longest label).
+_LABEL_WIDTH = 14
 
 # Bits per element of each tensor type; STRING has no fixed size. Looked up by name so that types newer or
 # older than the installed onnx are simply skipped.
@@ -101,6 +104,12 @@ def _n(count: int, word: str) -> str:
         return f"1 {word}"
     plural = word[:-1] + "ies" if word.endswith("y") else word + "s"
     return f"{count:,} {plural}"
+
+
+def _short(text: str, width: int = 60) -> str:
+    """One line of at most ``width`` characters: newlines and runs of spaces become one space."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
 
 
 def _op_name(domain: str, op_type: str) -> str:
@@ -216,7 +225,7 @@ class InitializerInfo:
     def text(self) -> str:
         """``name  float[64, 512]  32,768 values  128.0 KiB``."""
         where = "" if self.graph == "main" else f"  in {self.graph}"
-        return f"{self.name}  {self.type}  {self.elements:,} values  {format_bytes(self.nbytes)}{where}"
+        return f"{self.name}  {self.type}  {_n(self.elements, 'value')}  {format_bytes(self.nbytes)}{where}"
 
 
 @dataclass(frozen=True)
@@ -345,6 +354,7 @@ class ModelCard:
     functions: tuple[FunctionInfo, ...]
     external: tuple[ExternalTensor, ...]
     external_files: tuple[tuple[str, int | None], ...]
+    graph_metadata: tuple[tuple[str, str], ...] = ()
 
     # --- numbers derived from the fields
     @property
@@ -374,7 +384,7 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         """Everything in the card as plain dicts, lists, strings and numbers (``json.dumps`` works)."""
         d = asdict(self)
-        for key in ("opsets", "op_counts", "metadata"):
+        for key in ("opsets", "op_counts", "metadata", "graph_metadata"):
             d[key] = dict(getattr(self, key))
         d["external_files"] = [{"file": f, "bytes_on_disk": size} for f, size in self.external_files]
         for key in ("inputs", "outputs"):
@@ -419,8 +429,10 @@ class ModelCard:
         ]
         if self.initializers:
             rows.append(("largest", [i.text() for i in self.largest(3)]))
-        meta = [f"{k} = {v if len(v) <= 60 else v[:57] + '...'}" for k, v in self.metadata]
+        meta = [f"{k} = {_short(v)}" for k, v in self.metadata]
         rows.append(("metadata", capped(meta) or ["none"]))
+        if self.graph_metadata:  # graph.metadata_props (IR 10+): exporters put notes about the graph here
+            rows.append(("graph metadata", capped([f"{k} = {_short(v)}" for k, v in self.graph_metadata])))
         subs = [f"{s.path}: {_n(s.nodes, 'node')}" for s in self.subgraphs]
         rows.append(("subgraphs", capped(subs) if subs else ["none"]))
         funcs = [
@@ -450,7 +462,7 @@ class ModelCard:
         lines = [self._title()]
         for label, values in self._rows():
             for i, value in enumerate(values):
-                lines.append(f"  {label if i == 0 else '':<13} {value}")
+                lines.append(f"  {label if i == 0 else '':<{_LABEL_WIDTH}} {value}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -477,6 +489,27 @@ def _source_label(source: ModelSource) -> tuple[str, int | None, Path | None]:
     return "<ModelProto>", None, None
 
 
+def _raise_if_text_read_as_binary(source: ModelSource) -> None:
+    """A text form of a model (given as bytes, or in a file named like a binary one) was parsed as binary:
+    say so, and how to load it, rather than "not an ONNX model"."""
+    if isinstance(source, bytes | bytearray):
+        form = _text_form(bytes(source))
+        if form is not None:
+            raise NotAnOnnxModelError(
+                f"These bytes are the {form[0]} of a model, not binary protobuf. "
+                f"Parse them with onnx.load_from_string(data, format='{form[1]}') and pass the ModelProto."
+            ) from None
+    elif isinstance(source, str | os.PathLike) and Path(source).is_file():
+        path = Path(source)
+        with path.open("rb") as f:
+            form = _text_form(f.read(512))
+        if form is not None:
+            raise NotAnOnnxModelError(
+                f"'{path.name}' holds the {form[0]} of a model, but its name does not say so, so it was read as "
+                f"binary. Rename it to end in .{form[1]}, or load it with onnx.load(path, format='{form[1]}')."
+            ) from None
+
+
 def summarize(model_or_path: ModelSource) -> ModelCard:
     """A :class:`ModelCard` for a model given as a path, bytes or ``onnx.ModelProto``.
 
@@ -485,7 +518,11 @@ def summarize(model_or_path: ModelSource) -> ModelCard:
     :class:`~course_utils.errors.NotAnOnnxModelError` (not ONNX, truncated),
     :class:`~course_utils.errors.ExternalDataMissingError`.
     """
-    model = load_model(model_or_path, load_external_data=False)
+    try:
+        model = load_model(model_or_path, load_external_data=False)
+    except NotAnOnnxModelError:
+        _raise_if_text_read_as_binary(model_or_path)
+        raise
     source, file_bytes, path = _source_label(model_or_path)
     g = model.graph
 
@@ -536,6 +573,7 @@ def summarize(model_or_path: ModelSource) -> ModelCard:
         op_counts=tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
         initializers=tuple(initializers),
         metadata=tuple((p.key, p.value) for p in model.metadata_props),
+        graph_metadata=tuple((p.key, p.value) for p in getattr(g, "metadata_props", ())),
         subgraphs=tuple(SubgraphInfo(p, len(sg.node), len(sg.initializer)) for p, sg in subgraphs),
         functions=tuple(
             FunctionInfo(f.domain, f.name, len(f.node), len(f.input), len(f.output)) for f in model.functions
@@ -637,6 +675,59 @@ class ProtoField:
         return f"@{self.offset:<6} field {self.field_number:>2} {self.name:<16} {self.wire:<16} {self.value}"
 
 
+# How each text form of a model begins (after optional comments): protobuf's text format with a field name
+# (`ir_version: 9`, `graph {`), onnx.printer's syntax with its `<` header, or protobuf's JSON mapping.
+_TEXT_FORMS = (
+    (re.compile(r"(#[^\n]*\n\s*)*[A-Za-z_]\w*\s*[:{]"), "protobuf text format", "textproto"),
+    (re.compile(r"<"), "ONNX text syntax of onnx.printer", "onnxtxt"),
+    (re.compile(r"\{\s*(\"|})"), "protobuf JSON format", "json"),
+)
+
+
+def _text_start(data: bytes) -> str | None:
+    """The first characters of ``data`` if it starts like text (printable UTF-8), else None.
+
+    Binary protobuf cannot pass: the keys of ONNX's first fields (``0x08`` for ``ir_version``, ``0x0a``, ``0x12``
+    ...) and most length bytes are control characters.
+    """
+    head = data[:512]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 3:  # not just a multi-byte character cut at the end of the sample
+            return None
+        text = head[: e.start].decode("utf-8")
+    if not text.strip() or not all(c.isprintable() or c in "\t\n\r" for c in text):
+        return None
+    return text.lstrip()
+
+
+def _text_form(data: bytes) -> tuple[str, str] | None:
+    """(name, onnx format name) of the text form ``data`` is in, e.g. ``("protobuf text format", "textproto")``;
+    None for binary protobuf, or text of some other kind."""
+    start = _text_start(data)
+    if start is None:
+        return None
+    return next(((name, fmt) for pattern, name, fmt in _TEXT_FORMS if pattern.match(start)), None)
+
+
+def _not_binary_error(data: bytes, what: str) -> NotAnOnnxModelError | None:
+    """The one-line error for text given where binary protobuf is expected, or None if ``data`` is not text."""
+    form = _text_form(data)
+    if form is not None:
+        return NotAnOnnxModelError(
+            f"Not binary protobuf: {what} holds the {form[0]} of a model, which has no wire-format fields. "
+            f"To see the binary encoding, pass onnx.load(path, format='{form[1]}') instead."
+        )
+    start = _text_start(data)
+    if start is not None:
+        return NotAnOnnxModelError(
+            f"Not an ONNX model: {what} is plain text (it starts {_short(start, 30)!r}), not binary protobuf. "
+            "Check you opened the .onnx file."
+        )
+    return None
+
+
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
@@ -657,8 +748,10 @@ def protobuf_fields(source: ModelSource) -> list[ProtoField]:
 
     ``source`` is a path (its bytes are read as they are), bytes, or a ModelProto (serialized first).
     Raises :class:`~course_utils.errors.ModelFileNotFoundError` for a missing file and
-    :class:`~course_utils.errors.NotAnOnnxModelError` where the bytes do not decode.
+    :class:`~course_utils.errors.NotAnOnnxModelError` where the bytes do not decode, or are a text form of a
+    model (``.textproto``, ``.onnxtxt``, ``.json``) rather than binary protobuf.
     """
+    what = "the data"
     if isinstance(source, ModelProto):
         data = source.SerializeToString()
     elif isinstance(source, bytes | bytearray):
@@ -670,6 +763,10 @@ def protobuf_fields(source: ModelSource) -> list[ProtoField]:
         if not path.is_file():
             raise ModelFileNotFoundError(f"No model file at '{path}'. Check the path, or export the model first.")
         data = path.read_bytes()
+        what = f"'{path.name}'"
+    text_error = _not_binary_error(data, what)
+    if text_error is not None:
+        raise text_error
     by_number = ModelProto.DESCRIPTOR.fields_by_number
     fields: list[ProtoField] = []
     pos = 0

@@ -83,7 +83,7 @@ def load_model(source: ModelSource, *, load_external_data: bool = True) -> onnx.
     :class:`ExternalDataMissingError` with a one-line fix.
     """
     if isinstance(source, onnx.ModelProto):
-        return source
+        return _check_parsed(source, "the onnx.ModelProto given does")
     if isinstance(source, bytes | bytearray):
         try:
             return _check_parsed(onnx.load_from_string(bytes(source)), "the bytes given do")
@@ -118,14 +118,28 @@ def load_model(source: ModelSource, *, load_external_data: bool = True) -> onnx.
             "Re-export it, or check you opened the .onnx file and not e.g. a .pt/.h5 file."
         ) from None
     _check_parsed(model, f"the file '{path.name}' does")
-    missing = [name for name in external_data_files(model) if not (path.parent / name).exists()]
+    folder = path.parent.resolve()
+    escaping = [name for name in external_data_files(model) if not (folder / name).resolve().is_relative_to(folder)]
+    if escaping:
+        raise ExternalDataMissingError(
+            f"'{path.name}' points to weights outside its folder ({', '.join(escaping)}); ONNX only reads external "
+            "data stored beside the model. Move the file next to the model and save the model again."
+        )
+    missing = [name for name in external_data_files(model) if not (folder / name).exists()]
     if missing:
         raise ExternalDataMissingError(
             f"'{path.name}' keeps its weights in external file(s) {', '.join(missing)}, not found beside it. "
             "Copy them into the same folder, or re-export with the weights inside (e.g. external_data=False)."
         )
     if load_external_data and external_data_files(model):
-        onnx.load_external_data_for_model(model, str(path.parent))
+        try:
+            onnx.load_external_data_for_model(model, str(path.parent))
+        except (OSError, ValueError, onnx.checker.ValidationError) as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ExternalDataMissingError(
+                f"'{path.name}': its external weights could not be read ({first_line}). "
+                "Re-export the model, or copy its .data file(s) beside it again."
+            ) from None
     return model
 
 

@@ -60,8 +60,9 @@ def artifact_path(name: str, lesson: str | None = None) -> Path:
     ``artifact_path("resnet18.onnx", lesson="02")`` -> ``artifacts/02/resnet18.onnx``. Lessons write only
     here, so re-running a notebook never overwrites anything a learner saved elsewhere.
     """
-    if Path(name).is_absolute() or ".." in Path(name).parts:
-        raise ValueError(f"artifact name must be a relative path inside the artifacts folder, got '{name}'")
+    for part, what in ((name, "artifact name"), (lesson or "", "lesson")):
+        if Path(part).is_absolute() or ".." in Path(part).parts:
+            raise ValueError(f"{what} must be a relative path inside the artifacts folder, got '{part}'")
     folder = ARTIFACTS_DIR / lesson if lesson else ARTIFACTS_DIR
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,12 +72,13 @@ def artifact_path(name: str, lesson: str | None = None) -> Path:
 def relative_to_repo(path: str | os.PathLike[str]) -> str:
     """``path`` relative to the course folder when inside it (``artifacts/02/model.onnx``), else unchanged.
 
+    Paths in a relocated artifacts folder (``COURSE_ARTIFACTS_DIR``) print as ``artifacts/...`` too.
+
     Lessons print paths this way so outputs read the same on every machine.
     """
     resolved = Path(path).resolve()
-    for root in (REPO_ROOT, ARTIFACTS_DIR.parent):
-        try:
-            return resolved.relative_to(root).as_posix()
-        except ValueError:
-            continue
+    for root, prefix in ((REPO_ROOT, ""), (ARTIFACTS_DIR, "artifacts/")):
+        # A moved artifacts folder (COURSE_ARTIFACTS_DIR) still prints as artifacts/..., as in the lessons' text.
+        if resolved.is_relative_to(root):
+            return prefix + resolved.relative_to(root).as_posix()
     return str(path)

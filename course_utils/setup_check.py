@@ -51,6 +51,7 @@ KEY_PACKAGES = [
     "onnxscript",
     "torch",
     "tensorflow-cpu",
+    "tensorflow",
     "tf2onnx",
     "scikit-learn",
     "skl2onnx",
@@ -139,6 +140,8 @@ def pinned_requirements(path: Path | None = None) -> dict[str, Requirement]:
             req = Requirement(line)
         except InvalidRequirement:
             continue
+        if req.marker is not None and not req.marker.evaluate():
+            continue  # a pin for another platform (e.g. tensorflow on macOS, tensorflow-cpu elsewhere)
         pins[_canonical(req.name)] = req
     return pins
 
@@ -163,8 +166,11 @@ def check_python() -> Check:
 def check_packages(pins: dict[str, Requirement] | None = None, names: list[str] | None = None) -> list[Check]:
     """Installed version of each key package against its pin in requirements.txt."""
     pins = pins if pins is not None else pinned_requirements()
+    if names is None:
+        # Key packages pinned for this platform only (tensorflow-cpu on Linux/Windows, tensorflow on macOS).
+        names = [name for name in KEY_PACKAGES if _canonical(name) in pins]
     checks = []
-    for name in names or KEY_PACKAGES:
+    for name in names:
         req = pins.get(_canonical(name))
         spec = str(req.specifier) if req else "(not pinned)"
         try:

@@ -140,3 +140,25 @@ def test_sessions_and_checks_explain_unloaded_external_weights(tmp_path):
     report = check_model(unloaded)
     assert not report.passed and "check the model by its path" in str(report)
     assert check_model(path).passed
+
+
+def test_empty_modelproto_is_not_a_model():
+    with pytest.raises(NotAnOnnxModelError, match="onnx.ModelProto given does not hold a graph"):
+        load_model(onnx.ModelProto())
+
+
+@pytest.mark.parametrize("location", ["../outside.data", "/etc/hostname"])
+def test_external_data_outside_the_folder(tmp_path, location):
+    model = tiny_model(16)
+    tensor = model.graph.initializer[0]
+    onnx.external_data_helper.set_external_data(tensor, location=location)
+    tensor.data_location = TensorProto.EXTERNAL
+    tensor.ClearField("raw_data")
+    tensor.ClearField("float_data")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (tmp_path / "outside.data").write_bytes(b"\0" * 64)
+    path = folder / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(ExternalDataMissingError, match="outside its folder"):
+        load_model(path)

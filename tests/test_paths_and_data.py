@@ -119,3 +119,20 @@ def test_lazy_package_attributes():
     assert "load_digits" in dir(course_utils)
     with pytest.raises(AttributeError):
         course_utils.no_such_helper  # noqa: B018
+
+
+@pytest.mark.parametrize("lesson", ["/tmp/elsewhere", "../escape", "02/../../x"])
+def test_artifact_lesson_folder_cannot_escape(lesson):
+    with pytest.raises(ValueError, match="lesson must be a relative path"):
+        paths.artifact_path("x.onnx", lesson=lesson)
+
+
+def test_relative_to_repo_with_a_moved_artifacts_folder(tmp_path):
+    code = (
+        "from course_utils.paths import artifact_path, relative_to_repo;"
+        "print(relative_to_repo(artifact_path('m.onnx', lesson='02')));"
+        f"print(relative_to_repo({str(tmp_path / 'other.onnx')!r}))"
+    )
+    env = {**os.environ, "COURSE_ARTIFACTS_DIR": str(tmp_path / "arts")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["artifacts/02/m.onnx", str(tmp_path / "other.onnx")]
