@@ -36,7 +36,7 @@ import onnx
 from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, SparseTensorProto, TensorProto, TypeProto
 
 from .errors import CourseError, ModelFileNotFoundError, NotAnOnnxModelError
-from .modelio import ModelSource, load_model
+from .modelio import _TEXT_SUFFIXES, ModelSource, load_model
 from .paths import relative_to_repo
 
 __all__ = [
@@ -501,6 +501,8 @@ def _raise_if_text_read_as_binary(source: ModelSource) -> None:
             ) from None
     elif isinstance(source, str | os.PathLike) and Path(source).is_file():
         path = Path(source)
+        if path.suffix.lower() in _TEXT_SUFFIXES:
+            return  # read as text already: load_model's message about a broken text file stands
         with path.open("rb") as f:
             form = _text_form(f.read(512))
         if form is not None:
@@ -679,7 +681,7 @@ class ProtoField:
 # (`ir_version: 9`, `graph {`), onnx.printer's syntax with its `<` header, or protobuf's JSON mapping.
 _TEXT_FORMS = (
     (re.compile(r"(#[^\n]*\n\s*)*[A-Za-z_]\w*\s*[:{]"), "protobuf text format", "textproto"),
-    (re.compile(r"<"), "ONNX text syntax of onnx.printer", "onnxtxt"),
+    (re.compile(r"<"), "onnx.printer text syntax", "onnxtxt"),
     (re.compile(r"\{\s*(\"|})"), "protobuf JSON format", "json"),
 )
 
@@ -716,8 +718,8 @@ def _not_binary_error(data: bytes, what: str) -> NotAnOnnxModelError | None:
     form = _text_form(data)
     if form is not None:
         return NotAnOnnxModelError(
-            f"Not binary protobuf: {what} holds the {form[0]} of a model, which has no wire-format fields. "
-            f"To see the binary encoding, pass onnx.load(path, format='{form[1]}') instead."
+            f"{what[:1].upper()}{what[1:]} is in the {form[0]}, not binary protobuf: it has no wire-format fields to list. To see the "
+            f"binary encoding of the same model, pass onnx.load(path, format='{form[1]}')."
         )
     start = _text_start(data)
     if start is not None:

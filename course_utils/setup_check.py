@@ -84,12 +84,15 @@ class SetupReport:
 
     @property
     def passed(self) -> bool:
+        """True unless a check failed (warnings do not stop the course)."""
         return all(c.status != FAIL for c in self.checks)
 
     def counts(self) -> dict[str, int]:
+        """How many checks ended ok, warn and fail."""
         return {s: sum(c.status == s for c in self.checks) for s in (OK, WARN, FAIL)}
 
     def summary(self) -> str:
+        """One line: the counts and the verdict."""
         n = self.counts()
         verdict = "ready for the course" if self.passed else "NOT ready: fix the [FAIL] lines"
         return f"{len(self.checks)} checks: {n[OK]} ok, {n[WARN]} warnings, {n[FAIL]} failed -> {verdict}"
@@ -125,6 +128,7 @@ class SetupReport:
         return "\n".join(f"{_MARK[c.status]} {c.name}" for c in self.checks) + "\n" + self.summary()
 
     def to_json(self) -> str:
+        """The report as JSON (``passed`` and every check), for scripts and CI."""
         return json.dumps({"passed": self.passed, "checks": [asdict(c) for c in self.checks]}, indent=2)
 
 

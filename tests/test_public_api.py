@@ -18,12 +18,29 @@ MODULES = sorted(
 
 
 def public_objects():
+    """Public functions and classes, and the public methods and properties of those classes."""
     for module_name in MODULES:
         module = importlib.import_module(module_name)
         for name in getattr(module, "__all__", []):
             obj = getattr(module, name)
             if inspect.isfunction(obj) or inspect.isclass(obj):
                 yield module_name, name, obj
+            if inspect.isclass(obj) and obj.__module__ == module_name:
+                for attr, member in vars(obj).items():
+                    if attr.startswith("_"):
+                        continue
+                    if isinstance(member, property):
+                        yield module_name, f"{name}.{attr}", member.fget
+                    elif inspect.isfunction(member) or isinstance(member, staticmethod | classmethod):
+                        yield module_name, f"{name}.{attr}", getattr(member, "__func__", member)
+
+
+def own_docstring(obj) -> str | None:
+    """The object's own docstring: a dataclass without one gets a generated signature, which does not count."""
+    doc = obj.__doc__ if inspect.isclass(obj) else inspect.getdoc(obj)
+    if inspect.isclass(obj) and doc and doc.startswith(f"{obj.__name__}("):
+        return None
+    return doc
 
 
 def test_every_module_is_documented():
@@ -39,9 +56,11 @@ def test_modules_declare_their_public_names():
 
 @pytest.mark.parametrize("module_name,name,obj", list(public_objects()), ids=lambda v: v if isinstance(v, str) else "")
 def test_public_callables_have_docstrings_and_type_hints(module_name, name, obj):
-    assert inspect.getdoc(obj), f"{module_name}.{name} needs a docstring"
+    assert own_docstring(obj), f"{module_name}.{name} needs a docstring"
     if inspect.isfunction(obj):
         signature = inspect.signature(obj)
+        if "." in name and next(iter(signature.parameters), None) in ("self", "cls"):
+            signature = signature.replace(parameters=list(signature.parameters.values())[1:])
         untyped = [
             p.name
             for p in signature.parameters.values()

@@ -277,3 +277,73 @@ def test_to_numpy_handles_framework_tensors():
 
     assert to_numpy(FakeTfTensor()).dtype == np.int32
     assert to_numpy([1.0, 2.0]).dtype == np.float64
+
+
+# ------------------------------------------------------------------------------ review findings (lesson 02)
+
+
+def test_providers_given_as_one_string_are_one_provider():
+    session = make_session(_scale_model(), providers="CPUExecutionProvider")
+    assert session.get_providers() == ["CPUExecutionProvider"]
+    np.testing.assert_array_equal(run_onnx(_scale_model(), X, providers="CPUExecutionProvider")["y"], X * 2)
+    # the error names the whole string, not its first letter
+    with pytest.raises(ProviderUnavailableError, match=r"'cuda' is not an ONNX Runtime execution provider name"):
+        make_session(_scale_model(), providers="cuda")
+    # one (name, options) pair is one provider too
+    session = make_session(_scale_model(), providers=("CPUExecutionProvider", {}))
+    assert session.get_providers() == ["CPUExecutionProvider"]
+
+
+@pytest.mark.parametrize(
+    ("value", "fix"),
+    [
+        (X.astype(np.float64), "x.astype(np.float32)"),
+        (torch.from_numpy(X).double(), "x.float()"),
+        (torch.from_numpy(X).long(), "x.float()"),
+    ],
+    ids=["numpy", "torch-float64", "torch-int64"],
+)
+def test_dtype_fix_suits_the_kind_of_input(value, fix):
+    with pytest.raises(InputMismatchError, match=r"expects float32") as info:
+        run_onnx(_scale_model(), value)
+    assert fix in str(info.value)
+    if isinstance(value, torch.Tensor):
+        assert "astype" not in str(info.value)
+
+
+def test_rank_fixes_for_torch_tensors_use_torch_methods():
+    with pytest.raises(InputMismatchError, match=r"x\.unsqueeze\(0\)"):
+        run_onnx(_scale_model(), torch.from_numpy(X[0]))
+    with pytest.raises(InputMismatchError, match=r"x\.squeeze\(0\)"):
+        run_onnx(_scale_model(), torch.from_numpy(X[None]))
+
+
+@pytest.mark.parametrize("rows", [2, 1], ids=["batch-2", "batch-1"])
+def test_nested_python_list_is_explained_as_one_array(rows):
+    with pytest.raises(InputMismatchError, match=r"nested Python list") as info:
+        run_onnx(_scale_model(), X[:rows].tolist())
+    message = str(info.value)
+    assert "np.asarray(x, dtype=np.float32)" in message and "input arrays" not in message
+    assert "\n" not in message
+
+
+def test_none_as_input_says_pass_an_array():
+    for inputs in (None, {"x": None}, [None]):
+        with pytest.raises(InputMismatchError, match=r"Input 'x' got None: pass a numpy array") as info:
+            run_onnx(_scale_model(), inputs)
+        assert "rank" not in str(info.value)
+
+
+def test_ir_version_error_has_its_own_class_that_old_catches_still_catch():
+    from course_utils.errors import UnsupportedIRVersionError
+
+    model = _scale_model()
+    model.ir_version = runtime_limits().max_ir_version + 1
+    with pytest.raises(UnsupportedIRVersionError):
+        make_session(model)
+    assert issubclass(UnsupportedIRVersionError, UnsupportedOpsetError)
+    newer_opset = _scale_model()
+    newer_opset.opset_import[0].version = runtime_limits().max_opset["ai.onnx"] + 1
+    with pytest.raises(UnsupportedOpsetError) as info:
+        make_session(newer_opset)
+    assert not isinstance(info.value, UnsupportedIRVersionError)
