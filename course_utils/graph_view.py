@@ -17,11 +17,14 @@ lowest node that feeds it), like Netron's top-down view. Rows wrap into side-by-
 (ResNet-18 has ~50 layers) fits a notebook cell instead of a 2,000-pixel strip. Edges run orthogonally through
 the gaps between rows and columns, so they never cross a node. Graphs with more than ``max_nodes`` nodes
 (default 60) are summarised: the first and last nodes are drawn and the middle collapses into one box that
-counts what it hides. ``Constant`` nodes are folded into their consumers, like Netron does with initializers.
+counts what it hides. A row wider than a notebook cell (many parallel nodes, inputs or outputs) keeps its first
+boxes and collapses the rest into one box the same way ("37 more nodes · Relu ×37"), so the picture never grows
+sideways. ``Constant`` nodes are folded into their consumers, like Netron does with initializers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import html
 from collections import Counter
@@ -49,6 +52,7 @@ _MIN_NODE_W = 84
 _MAX_NODE_W = 190
 _MIN_ROWS_PER_COLUMN = 6
 _TARGET_WIDTH = 1100  # a notebook cell's width: wider pictures wrap into fewer, taller columns
+_LANE_RESERVE = 6  # gutter lanes a row's width budget keeps free for edges that pass beside it
 _SUMMARY_HEAD = 24  # nodes drawn before the collapsed middle of a summarised graph
 _SUMMARY_TAIL = 12  # ... and after it
 
@@ -206,6 +210,8 @@ class _Item:
     tooltip: str
     family: str
     preds: list[int] = field(default_factory=list)
+    hidden_ops: Counter[str] = field(default_factory=Counter)  # for "elided": op types of the nodes it stands for
+    hidden_values: Counter[str] = field(default_factory=Counter)  # ... and of graph inputs/outputs ("output": 3)
     layer: int = 0
     slot: int = 0
     order: float = 0.0
@@ -292,17 +298,8 @@ def _build_items(graph: onnx.GraphProto, max_nodes: int) -> tuple[list[_Item], i
         if index in hidden:
             if elided_index is None:
                 elided_index = len(items)
-                hidden_nodes = [nodes[i] for i in sorted(hidden)]
-                hist = _op_histogram(hidden_nodes)
-                items.append(
-                    _Item(
-                        "elided",
-                        f"{len(hidden)} more nodes",
-                        _histogram_text(hist, limit=3),
-                        f"{len(hidden)} nodes not drawn: {_histogram_text(hist, limit=40)}",
-                        "elided",
-                    )
-                )
+                ops = Counter(_op_name(nodes[i]) for i in hidden)
+                items.append(_elided_item(ops, Counter()))
             node_item[index] = elided_index
             continue
         weights = [_shape_text(constants[i]) for i in node.input if i in constants]
@@ -330,6 +327,109 @@ def _build_items(graph: onnx.GraphProto, max_nodes: int) -> tuple[list[_Item], i
     return items, len(hidden)
 
 
+def _elided_item(ops: Counter[str], values: Counter[str]) -> _Item:
+    """One box standing for hidden nodes (``ops``: op type -> count) and graph inputs/outputs (``values``)."""
+    n_nodes, n_values = sum(ops.values()), sum(values.values())
+    parts = [f"{n_nodes} more node{'' if n_nodes == 1 else 's'}"] if n_nodes else []
+    parts += [f"{count} more {kind}{'' if count == 1 else 's'}" for kind, count in sorted(values.items())]
+    hist = sorted(ops.items(), key=lambda item: (-item[1], item[0]))
+    what = ", ".join(parts)
+    tooltip = f"not drawn: {what}" + (f" ({_histogram_text(hist, limit=40)})" if hist else "")
+    return _Item("elided", what, _histogram_text(hist, limit=3), tooltip, "elided", hidden_ops=ops, hidden_values=values)
+
+
+def _assign_layers(items: list[_Item]) -> None:
+    """Longest-path layering: items are in topological order (inputs, nodes, outputs)."""
+    for item in items:
+        item.layer = 1 + max((items[p].layer for p in item.preds), default=-1)
+
+
+def _members_by_layer(items: list[_Item]) -> dict[int, list[int]]:
+    layers: dict[int, list[int]] = {}
+    for index, item in enumerate(items):
+        layers.setdefault(item.layer, []).append(index)
+    return layers
+
+
+def _merge_wide_layers(items: list[_Item], cap: int) -> list[_Item]:
+    """Copies of ``items`` where each layer with more than ``cap`` boxes keeps its first ``cap - 1`` (file order)
+    and folds the rest into one elided box; edges to and from folded boxes go to that box. Layers are kept:
+    the folded box has the same layer as its members, so producers stay above it and consumers below."""
+    representative: dict[int, int] = {}
+    for members in _members_by_layer(items).values():
+        if len(members) > cap:
+            for index in members[cap - 1 :]:
+                representative[index] = members[cap - 1]
+    if not representative:
+        return items
+    new_index: dict[int, int] = {}
+    kept: list[int] = []
+    for index in range(len(items)):
+        rep = representative.get(index, index)
+        if rep == index:
+            new_index[index] = len(kept)
+            kept.append(index)
+        else:
+            new_index[index] = new_index[rep]
+    merged: list[_Item] = []
+    for index in kept:
+        group = [i for i, rep in representative.items() if rep == index]
+        if not group:
+            source = items[index]
+            item = dataclasses.replace(source, preds=[], hidden_ops=Counter(source.hidden_ops))
+            old_preds = source.preds
+        else:
+            ops: Counter[str] = Counter()
+            values: Counter[str] = Counter()
+            old_preds = []
+            for i in sorted(group):
+                member = items[i]
+                if member.kind == "elided":
+                    ops.update(member.hidden_ops)
+                    values.update(member.hidden_values)
+                elif member.kind == "node":
+                    ops[member.title] += 1
+                else:
+                    values[member.kind] += 1
+                old_preds += member.preds
+            item = _elided_item(ops, values)
+            item.layer = items[index].layer
+        for p in old_preds:
+            if new_index[p] not in item.preds:
+                item.preds.append(new_index[p])
+        merged.append(item)
+    return merged
+
+
+def _node_width(items: list[_Item]) -> float:
+    # The collapsed box's long description is truncated rather than widening every box.
+    longest = max(
+        (max(len(i.title) * _TITLE_CHAR_W, 0 if i.kind == "elided" else len(i.detail) * _DETAIL_CHAR_W) for i in items),
+        default=80.0,
+    )
+    return min(_MAX_NODE_W, max(_MIN_NODE_W, longest + 16))
+
+
+def _row_width(boxes: int, node_w: float) -> float:
+    return 2 * _MARGIN + boxes * node_w + (boxes - 1) * _SLOT_GAP + (2 + _LANE_RESERVE) * _LANE_W
+
+
+def _collapse_wide_layers(items: list[_Item]) -> list[_Item]:
+    """Fold the overflow of every layer too wide for a notebook cell into one box (see :func:`_merge_wide_layers`).
+
+    Boxes all share one width, which the folded box's title can change, so the row limit is found by trying:
+    the widest limit whose picture fits ``_TARGET_WIDTH``, never fewer than two boxes a row."""
+    _assign_layers(items)
+    widest = max((len(m) for m in _members_by_layer(items).values()), default=0)
+    cap = widest
+    while cap > 2:
+        merged = _merge_wide_layers(items, cap)
+        if _row_width(min(cap, widest), _node_width(merged)) <= _TARGET_WIDTH:
+            return merged
+        cap -= 1
+    return _merge_wide_layers(items, max(cap, 2))
+
+
 # --------------------------------------------------------------------------------------------- layout
 
 
@@ -352,12 +452,8 @@ class _Layout:
 
 
 def _layout(items: list[_Item], height: int) -> _Layout:
-    # Longest-path layering: items are already in topological order (inputs, nodes, outputs).
-    for item in items:
-        item.layer = 1 + max((items[p].layer for p in item.preds), default=-1)
-    layers: dict[int, list[int]] = {}
-    for index, item in enumerate(items):
-        layers.setdefault(item.layer, []).append(index)
+    """Place ``items`` (layers already assigned) in rows, wrapping rows into columns to about ``height`` px."""
+    layers = _members_by_layer(items) or {0: []}
     # Order each layer by the mean slot of its predecessors (fewer crossings), then by file order.
     for layer in sorted(layers):
         members = layers[layer]
@@ -368,12 +464,7 @@ def _layout(items: list[_Item], height: int) -> _Layout:
         for slot, index in enumerate(members):
             items[index].slot = slot
 
-    # The collapsed box's long description is truncated rather than widening every box.
-    longest = max(
-        (max(len(i.title) * _TITLE_CHAR_W, 0 if i.kind == "elided" else len(i.detail) * _DETAIL_CHAR_W) for i in items),
-        default=80.0,
-    )
-    node_w = min(_MAX_NODE_W, max(_MIN_NODE_W, longest + 16))
+    node_w = _node_width(items)
     pitch = _NODE_H + _ROW_GAP
     n_layers = max(layers) + 1 if layers else 1
     n_columns = -(-n_layers // max(_MIN_ROWS_PER_COLUMN, int((height - 2 * _MARGIN - 20) // pitch)))

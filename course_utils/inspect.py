@@ -417,7 +417,10 @@ class ModelCard:
         if self.initializers_as_inputs:
             inputs.append(f"(+{self.initializers_as_inputs} initializers also listed as inputs, IR < 4 style)")
         ops = ", ".join(f"{op} {n}" for op, n in self.op_counts) or "none"
-        params = f"{_n(self.parameter_count, 'value')} in {_n(len(self.initializers), 'initializer')}, {format_bytes(self.parameter_bytes)}"
+        params = (
+            f"{_n(self.parameter_count, 'value')} in {_n(len(self.initializers), 'initializer')}, "
+            f"{format_bytes(self.parameter_bytes)}"
+        )
         rows: list[tuple[str, list[str]]] = [
             ("format", [fmt]),
             ("opsets", textwrap.wrap(", ".join(f"{d} {v}" for d, v in self.opsets), 96) or ["none"]),
@@ -718,8 +721,8 @@ def _not_binary_error(data: bytes, what: str) -> NotAnOnnxModelError | None:
     form = _text_form(data)
     if form is not None:
         return NotAnOnnxModelError(
-            f"{what[:1].upper()}{what[1:]} is in the {form[0]}, not binary protobuf: it has no wire-format fields to list. To see the "
-            f"binary encoding of the same model, pass onnx.load(path, format='{form[1]}')."
+            f"{what[:1].upper()}{what[1:]} is in the {form[0]}, not binary protobuf: it has no wire-format fields "
+            f"to list. To see the binary encoding of the same model, pass onnx.load(path, format='{form[1]}')."
         )
     start = _text_start(data)
     if start is not None:
