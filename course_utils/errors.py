@@ -16,6 +16,7 @@ __all__ = [
     "ModelFileNotFoundError",
     "NotAnOnnxModelError",
     "ProviderUnavailableError",
+    "UnsupportedIRVersionError",
     "UnsupportedOpsetError",
 ]
 
@@ -49,7 +50,15 @@ class ProviderUnavailableError(CourseError, RuntimeError):
 
 
 class UnsupportedOpsetError(CourseError, RuntimeError):
-    """The model needs an opset or IR version the installed runtime does not support."""
+    """The model needs an opset (or IR version, see :class:`UnsupportedIRVersionError`) the reader does not support."""
+
+
+class UnsupportedIRVersionError(UnsupportedOpsetError):
+    """The model's IR version (the file format's version) is newer than a reader supports, or cannot be lowered.
+
+    A subclass of :class:`UnsupportedOpsetError`, so code that catches version errors with that class still
+    catches this one.
+    """
 
 
 class ExportFailedError(CourseError, RuntimeError):

@@ -55,6 +55,7 @@ _TARGET_WIDTH = 1100  # a notebook cell's width: wider pictures wrap into fewer,
 _LANE_RESERVE = 6  # gutter lanes a row's width budget keeps free for edges that pass beside it
 _SUMMARY_HEAD = 24  # nodes drawn before the collapsed middle of a summarised graph
 _SUMMARY_TAIL = 12  # ... and after it
+_SUMMARY_VALUES = 10  # graph inputs/outputs listed by name in the summary; the rest are counted
 
 # Netron-like colours by operator family: (fill, text).
 _CATEGORIES: dict[str, tuple[str, str]] = {
@@ -177,6 +178,11 @@ def model_summary(model_or_path: ModelSource) -> str:
     return _summary_lines(model)
 
 
+def _values_text(values: list[onnx.ValueInfoProto], limit: int = _SUMMARY_VALUES) -> str:
+    text = "; ".join(f"{v.name} {_value_type(v)}" for v in values[:limit]) or "none"
+    return text + (f"; … {len(values) - limit} more" if len(values) > limit else "")
+
+
 def _summary_lines(model: onnx.ModelProto) -> str:
     graph = model.graph
     producer = f" · producer {model.producer_name}" if model.producer_name else ""
@@ -187,9 +193,8 @@ def _summary_lines(model: onnx.ModelProto) -> str:
         f"ONNX model · graph '{name}' · {len(graph.node)} node{'' if len(graph.node) == 1 else 's'}{nested_text} · IR {model.ir_version} · "
         f"opset {_opsets(model)}{producer}",
     ]
-    inputs = _graph_inputs(graph)
-    lines.append("inputs:  " + ("; ".join(f"{v.name} {_value_type(v)}" for v in inputs) or "none"))
-    lines.append("outputs: " + ("; ".join(f"{v.name} {_value_type(v)}" for v in graph.output) or "none"))
+    lines.append("inputs:  " + _values_text(_graph_inputs(graph)))
+    lines.append("outputs: " + _values_text(list(graph.output)))
     lines.append("ops:     " + (_histogram_text(_op_histogram(list(graph.node))) or "none"))
     params = _parameter_count(graph)
     count = len(graph.initializer)
@@ -334,8 +339,13 @@ def _elided_item(ops: Counter[str], values: Counter[str]) -> _Item:
     parts += [f"{count} more {kind}{'' if count == 1 else 's'}" for kind, count in sorted(values.items())]
     hist = sorted(ops.items(), key=lambda item: (-item[1], item[0]))
     what = ", ".join(parts)
-    tooltip = f"not drawn: {what}" + (f" ({_histogram_text(hist, limit=40)})" if hist else "")
-    return _Item("elided", what, _histogram_text(hist, limit=3), tooltip, "elided", hidden_ops=ops, hidden_values=values)
+    if n_values:
+        tooltip = f"not drawn: {what}" + (f" ({_histogram_text(hist, limit=40)})" if hist else "")
+    else:
+        tooltip = f"{n_nodes} nodes not drawn: {_histogram_text(hist, limit=40)}"
+    return _Item(
+        "elided", what, _histogram_text(hist, limit=3), tooltip, "elided", hidden_ops=ops, hidden_values=values
+    )
 
 
 def _assign_layers(items: list[_Item]) -> None:
@@ -362,6 +372,9 @@ def _merge_wide_layers(items: list[_Item], cap: int) -> list[_Item]:
                 representative[index] = members[cap - 1]
     if not representative:
         return items
+    groups: dict[int, list[int]] = {}
+    for index, rep in sorted(representative.items()):
+        groups.setdefault(rep, []).append(index)
     new_index: dict[int, int] = {}
     kept: list[int] = []
     for index in range(len(items)):
@@ -373,16 +386,16 @@ def _merge_wide_layers(items: list[_Item], cap: int) -> list[_Item]:
             new_index[index] = new_index[rep]
     merged: list[_Item] = []
     for index in kept:
-        group = [i for i, rep in representative.items() if rep == index]
+        group = groups.get(index)
         if not group:
             source = items[index]
-            item = dataclasses.replace(source, preds=[], hidden_ops=Counter(source.hidden_ops))
+            item = dataclasses.replace(source, preds=[])
             old_preds = source.preds
         else:
             ops: Counter[str] = Counter()
             values: Counter[str] = Counter()
             old_preds = []
-            for i in sorted(group):
+            for i in group:
                 member = items[i]
                 if member.kind == "elided":
                     ops.update(member.hidden_ops)
@@ -572,7 +585,8 @@ def render_svg(model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODES
     """An ``<svg>`` picture of the model's main graph, about ``height`` pixels tall (deep graphs wrap into columns).
 
     Nodes show their op type and the shapes of their weights; graph inputs and outputs show name and type.
-    Graphs with more than ``max_nodes`` nodes are summarised (first and last nodes, the middle collapsed).
+    Graphs with more than ``max_nodes`` nodes are summarised (first and last nodes, the middle collapsed); rows
+    too wide for a notebook cell keep their first boxes and collapse the rest into one.
     The SVG has no ids and no scripts, so several can share a page and the bytes are deterministic.
     """
     model = load_model(model_or_path)
@@ -580,12 +594,25 @@ def render_svg(model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODES
 
 
 def _render_svg(model: onnx.ModelProto, *, max_nodes: int, height: int) -> str:
-    return _render_svg_counted(model, max_nodes=max_nodes, height=height)[0]
+    return _render_svg_counted(model, max_nodes=max_nodes, height=height).svg
 
 
-def _render_svg_counted(model: onnx.ModelProto, *, max_nodes: int, height: int) -> tuple[str, int, int]:
-    """(svg, nodes hidden in the collapsed box, nodes considered after folding constants)."""
-    items, hidden = _build_items(model.graph, max_nodes)
+@dataclass
+class _Picture:
+    svg: str
+    considered: int  # nodes after folding constants
+    hidden: int  # of those, nodes inside collapsed boxes
+    middle_collapsed: bool  # a deep graph's middle (more than max_nodes)
+    rows_collapsed: bool  # the overflow of rows too wide for a notebook cell
+    hidden_values: int  # graph inputs/outputs inside collapsed boxes
+
+
+def _render_svg_counted(model: onnx.ModelProto, *, max_nodes: int, height: int) -> _Picture:
+    items, middle = _build_items(model.graph, max_nodes)
+    before = len(items)
+    items = _collapse_wide_layers(items)
+    elided = [item for item in items if item.kind == "elided"]
+    hidden = sum(sum(item.hidden_ops.values()) for item in elided)
     considered = sum(1 for item in items if item.kind == "node") + hidden
     layout = _layout(items, height)
     lane_of = layout.lane_of
@@ -636,7 +663,14 @@ def _render_svg_counted(model: onnx.ModelProto, *, max_nodes: int, height: int) 
             )
         out.append("</g>")
     out.append("</svg>")
-    return "\n".join(out), hidden, considered
+    return _Picture(
+        "\n".join(out),
+        considered,
+        hidden,
+        middle_collapsed=middle > 0,
+        rows_collapsed=len(items) < before,
+        hidden_values=sum(sum(item.hidden_values.values()) for item in elided),
+    )
 
 
 def static_html(model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODES, height: int = 500) -> str:
@@ -647,13 +681,26 @@ def static_html(model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODE
 
 def _static_html(model: onnx.ModelProto, *, max_nodes: int, height: int) -> str:
     summary = _summary_lines(model)
-    svg, hidden, considered = _render_svg_counted(model, max_nodes=max_nodes, height=height)
+    picture = _render_svg_counted(model, max_nodes=max_nodes, height=height)
+    svg = picture.svg
+    what = {
+        (True, False): "the middle is collapsed",
+        (False, True): "rows too wide to read are shortened",
+        (True, True): "the middle and rows too wide to read are collapsed",
+    }.get((picture.middle_collapsed, picture.rows_collapsed))
     note = ""
-    if hidden:
+    if picture.hidden:
         note = (
-            f'<div style="color:#7a5a00">Large graph: the picture shows {considered - hidden} of {considered} '
-            "nodes (the middle is collapsed); the interactive Netron view in a running notebook shows all of them.</div>"
+            f"Large graph: the picture shows {picture.considered - picture.hidden} of {picture.considered} nodes "
+            f"({what}); the interactive Netron view in a running notebook shows all of them."
         )
+    elif picture.hidden_values:
+        note = (
+            f"Wide graph: {picture.hidden_values} graph inputs/outputs are collapsed into one box; the interactive "
+            "Netron view in a running notebook shows all of them."
+        )
+    if note:
+        note = f'<div style="color:#7a5a00">{html.escape(note)}</div>'
     return (
         '<div class="course-netron-static" style="font-family:' + _FONT + ';font-size:12px;line-height:1.4">'
         '<pre style="margin:0 0 6px 0;font-size:11.5px;white-space:pre-wrap">'

@@ -2,7 +2,9 @@
 
 Every event comes from the course's fact sheet (``/work/shared/reference/onnx-history.md`` when the course
 was written); an event without a primary source is kept, but marked ``verified=False`` and drawn hollow, so
-a lesson can say "commonly cited" instead of stating it as fact.
+a lesson can say "commonly cited" instead of stating it as fact. Dates are as precise as their source
+(``"2025"``, ``"2021-04"``, ``"2019-11-14"``); the timeline draws a date known only to the month or the year
+in the middle of that span.
 
     >>> from course_utils.history import EVENTS, plot_timeline, timeline_table
     >>> print(timeline_table())          # when / what / source, one row per event
@@ -76,11 +78,32 @@ class Event:
         return (int(year), int(month or 13), int(day or 32))
 
     @property
+    def precision(self) -> str:
+        """How precisely the source dates the event: ``"day"``, ``"month"`` or ``"year"``."""
+        match = _DATE.match(self.when)
+        assert match is not None
+        _, month, day = match.groups()
+        return "day" if day else "month" if month else "year"
+
+    @property
     def year(self) -> float:
-        """The date as a fractional year (2017-09-06 -> about 2017.68), the x position on the timeline."""
-        start = date(self.date.year, 1, 1)
-        length = (date(self.date.year + 1, 1, 1) - start).days
-        return self.date.year + (self.date - start).days / length
+        """The x position on the timeline, as a fractional year (2017-09-06 -> about 2017.68).
+
+        A date known only to the month or the year is placed in the middle of it ("2025" -> 2025.5), since
+        the event happened sometime in that span; drawing it on 1 January would claim a precision the source
+        does not have.
+        """
+        start = self.date
+        if self.precision == "day":
+            end = start
+        elif self.precision == "month":
+            end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        else:
+            end = date(start.year + 1, 1, 1)
+        middle = start + (end - start) / 2
+        year_start = date(middle.year, 1, 1)
+        length = (date(middle.year + 1, 1, 1) - year_start).days
+        return middle.year + (middle - year_start).days / length
 
     @property
     def status(self) -> str:
@@ -283,11 +306,23 @@ def _place_labels(xs: Sequence[float], widths: Sequence[float], height: float, l
     return heights
 
 
+def _all_clear(xs: Sequence[float], widths: Sequence[float], height: float, heights: Sequence[float]) -> bool:
+    """Whether no label overlaps another label or is crossed by another event's stem."""
+    boxes = [_label_box(x, h, w, height) for x, h, w in zip(xs, heights, widths, strict=True)]
+    return all(
+        not _overlaps(boxes[i], boxes[j]) and not _stem_hits(xs[j], heights[j], boxes[i])
+        for i in range(len(xs))
+        for j in range(len(xs))
+        if i != j
+    )
+
+
 def plot_timeline(ax: Axes | None = None, items: Iterable[Event] | None = None) -> Axes:
     """Draw the events on a horizontal time axis and return the Axes.
 
     Each event is a marker on the axis with a stem up or down to its label (date and a few words); labels
-    are placed so that none overlaps another label or crosses a stem. Filled markers and solid stems are
+    are placed so that none overlaps another label or crosses a stem (with more stem heights when the events
+    are crowded). Filled markers and solid stems are
     events with a primary source; hollow markers and dashed stems are commonly cited ones. Pass ``ax`` to
     draw into your own figure; by default the current Axes (``plt.gca()``) is used.
     """
@@ -299,7 +334,7 @@ def plot_timeline(ax: Axes | None = None, items: Iterable[Event] | None = None) 
     chosen = events() if items is None else sorted(items, key=lambda e: e.sort_key)
     if not chosen:
         raise ValueError("plot_timeline needs at least one event")
-    levels, fontsize, colour = 4, 8, "#1f5fa8"
+    fontsize, colour = 8, "#1f5fa8"
     labels = [f"{e.when}\n{e.label}" for e in chosen]
     xs = [e.year for e in chosen]
     # Label sizes in data units: the text's size in points, scaled by the Axes' size in points.
@@ -315,10 +350,14 @@ def plot_timeline(ax: Axes | None = None, items: Iterable[Event] | None = None) 
         right = max(x + (w + 6) * span / width_pt for x, w in zip(xs, text_widths_pt, strict=True))
         span = right + 0.1 - (first - 0.3)
     ax.set_xlim(first - 0.3, first - 0.3 + span)
-    ax.set_ylim(-(levels + 1), levels + 1)
     widths = [(w + 6) * span / width_pt for w in text_widths_pt]
-    line_height = 2.4 * fontsize * 2 * (levels + 1) / height_pt
-    heights = _place_labels(xs, widths, line_height, levels)
+    # Four stem heights on each side are enough for most timelines; a crowded one gets more, up to eight.
+    for levels in range(4, 9):
+        line_height = 2.4 * fontsize * 2 * (levels + 1) / height_pt
+        heights = _place_labels(xs, widths, line_height, levels)
+        if _all_clear(xs, widths, line_height, heights):
+            break
+    ax.set_ylim(-(levels + 1), levels + 1)
     for item, x, text, h in zip(chosen, xs, labels, heights, strict=True):
         ax.vlines(x, 0, h, color=colour, linewidth=1, linestyles="solid" if item.verified else "dashed")
         face = colour if item.verified else "white"

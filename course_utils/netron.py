@@ -36,8 +36,15 @@ and reused by every later call, so re-running a cell starts nothing new. It serv
 (from the installed ``netron`` package, untouched) and the models registered with it, all under a random
 per-server token: ``/<server-token>/`` is Netron, ``/<server-token>/models/<model-token>/<name>.onnx`` a model.
 Anything else is a 404: no directory listing, no file system path reaches it (paths are looked up in a fixed
-table, never joined onto a folder), which matters on a hub where users share one loopback interface.
-Registering the same model again reuses its entry; the server keeps the most recent models only.
+table, never joined onto a folder), which matters on a hub where users share one loopback interface. Only
+GET and HEAD read (OPTIONS answers the probe's preflight); any other method gets a plain ``405``.
+Registering the same model again reuses its entry. The server keeps the most recent models only: at most 16,
+and at most 256 MiB of model bytes together (a Binder session has about 2 GB of memory in all); older ones are
+dropped and their views fall back to the picture. A model bigger than that alone is not served: its view is the
+static picture with one line saying how to open it in Netron outside the notebook (``netron model.onnx``).
+
+Models are served as binary protobuf under a ``.onnx`` name, which is what Netron reads: a ``.onnx`` file as is,
+text forms (``.onnxtxt``, ``.textproto``, ``.json``) and models with external weights re-serialised into one file.
 
 The Netron page is patched as it is served: the cookie-consent prompt is answered (and Netron's cookies are kept
 off the notebook's origin), analytics are switched off and the page may contact only its own server
@@ -59,6 +66,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import threading
 from collections import OrderedDict
 from http import HTTPStatus
@@ -69,7 +77,8 @@ from urllib.parse import unquote, urlsplit
 import onnx
 
 from .graph_view import DEFAULT_MAX_NODES, _static_html, _summary_lines
-from .modelio import ModelSource, external_data_files, load_model
+from .modelio import ModelSource, external_data_files, load_model, model_bytes, require_embedded_weights
+from .paths import relative_to_repo
 
 __all__ = ["MODE_ENV", "NetronServer", "NetronView", "get_server", "netron_mode", "show_netron", "stop_server"]
 
@@ -79,8 +88,9 @@ MODE_ENV = "COURSE_NETRON"
 
 _MODES = ("auto", "static")
 # Models kept registered (and their total size); older ones are dropped, their views fall back to the picture.
+# Binder gives a whole session about 2 GB, and the kernel also holds the models themselves, sessions, data...
 _MAX_MODELS = 16
-_MAX_BYTES = 1 << 30
+_MAX_BYTES = 256 << 20
 _PROBE = "course-probe"
 _CONFIG_JS = "course-netron-config.js"
 
@@ -148,12 +158,17 @@ class NetronServer:
     """Netron's web app and registered models, served on 127.0.0.1 under an unguessable token.
 
     Use :func:`get_server` for the shared per-process instance; create one directly only in tests.
+    It keeps at most ``max_models`` models and ``max_bytes`` bytes of them (defaults: 16 and 256 MiB), dropping
+    the oldest first. Attributes: ``token`` (the secret first path segment), ``port``, ``max_bytes``, ``max_models``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_bytes: int | None = None, max_models: int | None = None) -> None:
         self.token = secrets.token_urlsafe(18)
+        self.max_bytes: int = _MAX_BYTES if max_bytes is None else max_bytes
+        self.max_models: int = _MAX_MODELS if max_models is None else max_models
         self._lock = threading.Lock()
         self._models: OrderedDict[str, tuple[str, bytes]] = OrderedDict()  # model token -> (file name, bytes)
+        self._total = 0
         self._by_digest: dict[str, str] = {}
         self._gzip_cache: dict[str, bytes] = {}
         root = _netron_dir()
@@ -171,10 +186,14 @@ class NetronServer:
     # -- models
 
     def register(self, data: bytes, name: str = "model.onnx") -> str:
-        """Serve ``data`` and return its path relative to the Netron page, e.g. ``models/<token>/model.onnx``.
+        """Serve ``data`` (binary ONNX) and return its path relative to the Netron page: ``models/<token>/<name>``.
 
-        The same bytes registered twice get the same path (re-running a cell leaks nothing).
+        ``name`` is the file name Netron shows; it always ends in ``.onnx``. The same bytes registered twice get
+        the same path (re-running a cell leaks nothing). The oldest models are dropped to keep within
+        ``max_models`` and ``max_bytes``; ``data`` bigger than ``max_bytes`` alone raises ``ValueError``.
         """
+        if len(data) > self.max_bytes:
+            raise ValueError(f"model of {len(data):,} bytes exceeds this server's limit of {self.max_bytes:,} bytes")
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).strip("._") or "model"
         if not safe.endswith(".onnx"):
             safe += ".onnx"
@@ -186,17 +205,23 @@ class NetronServer:
             else:
                 token = secrets.token_urlsafe(18)
                 self._models[token] = (safe, data)
+                self._total += len(data)
                 self._by_digest[digest] = token
-                while len(self._models) > 1 and (
-                    len(self._models) > _MAX_MODELS or sum(len(d) for _, d in self._models.values()) > _MAX_BYTES
-                ):
-                    old, _ = self._models.popitem(last=False)
+                while len(self._models) > 1 and (len(self._models) > self.max_models or self._total > self.max_bytes):
+                    old, (_, old_data) = self._models.popitem(last=False)
+                    self._total -= len(old_data)
                     self._by_digest = {d: t for d, t in self._by_digest.items() if t != old}
         return f"models/{token}/{safe}"
 
     def model_count(self) -> int:
+        """How many models the server holds now (at most ``max_models``)."""
         with self._lock:
             return len(self._models)
+
+    def model_bytes_held(self) -> int:
+        """Total size in bytes of the models the server holds now (at most ``max_bytes``)."""
+        with self._lock:
+            return self._total
 
     # -- URLs
 
@@ -206,12 +231,14 @@ class NetronServer:
         return f"/{self.token}/"
 
     def direct_url(self, model_path: str) -> str:
+        """Loopback URL of Netron showing ``model_path`` (from :meth:`register`); works from this machine only."""
         return f"http://127.0.0.1:{self.port}{self.page_path}?url={model_path}"
 
     # -- lifecycle
 
     @property
     def running(self) -> bool:
+        """Whether the server still answers requests (False after :meth:`stop`)."""
         return self._thread.is_alive()
 
     def stop(self) -> None:
@@ -290,11 +317,23 @@ def _make_handler(server: NetronServer) -> type[BaseHTTPRequestHandler]:
             for key, value in (extra or {}).items():
                 self.send_header(key, value)
             self.end_headers()
-            if self.command != "HEAD":
+            if getattr(self, "command", None) != "HEAD":
                 self.wfile.write(body)
 
         def _not_found(self) -> None:
             self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", {"Cache-Control": "no-store"})
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            # http.server answers methods it has no do_* for with 501 and malformed requests with 400/414, each
+            # with an HTML page echoing the request; a read-only server says 405 and nothing more.
+            extra = {"Cache-Control": "no-store", "Connection": "close"}
+            if code == HTTPStatus.NOT_IMPLEMENTED:
+                code = HTTPStatus.METHOD_NOT_ALLOWED
+                extra["Allow"] = "GET, HEAD, OPTIONS"
+            status = HTTPStatus(code)
+            # The request's body (if any) is never read, so the connection cannot carry another request.
+            self.close_connection = True
+            self._send(status, f"{status.phrase.lower()}\n".encode(), "text/plain; charset=utf-8", extra)
 
         def do_GET(self) -> None:
             raw = urlsplit(self.path).path
@@ -454,7 +493,8 @@ class NetronView:
     """What :func:`show_netron` returns: displays as the live Netron view with a static fallback.
 
     Attributes: ``summary`` (the deterministic text summary, also the ``text/plain`` output), ``static_html``
-    (the server-less picture), ``mode`` (``"static"`` or ``"auto"``), ``height``; in auto mode also ``port``,
+    (the server-less picture), ``mode`` (``"static"`` or ``"auto"``), ``height``, ``note`` (the one line shown
+    above the picture when the interactive view is unavailable, else ``None``); in auto mode also ``port``,
     ``page_path`` (``/<server-token>/``), ``model_path`` (``models/<token>/<name>.onnx``, relative to the page)
     and ``url`` (the direct loopback URL); these are ``None`` in static mode.
     """
@@ -469,8 +509,12 @@ class NetronView:
         name: str,
         server: NetronServer | None = None,
         model_path: str | None = None,
+        note: str | None = None,
     ) -> None:
         self.summary = summary
+        self.note = note
+        if note:
+            static_html = f'<div style="color:#7a5a00;font-size:12px">{html.escape(note)}</div>{static_html}'
         self.static_html = static_html
         self.mode = mode
         self.height = height
@@ -518,6 +562,34 @@ def _display_name(source: ModelSource, model: onnx.ModelProto) -> str:
     return (model.graph.name or "model") + ".onnx"
 
 
+def _is_binary_onnx_file(source: ModelSource) -> bool:
+    """A path whose bytes can be served as they are: a ``.onnx`` file (binary protobuf) with no external data."""
+    return isinstance(source, str | os.PathLike) and Path(source).suffix.lower() == ".onnx"
+
+
+def _size_estimate(source: ModelSource, model: onnx.ModelProto) -> int:
+    """Bytes Netron would receive, known before reading any weights into memory."""
+    if isinstance(source, bytes | bytearray):
+        return len(source)
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        # A text form is larger than its binary; close enough for a memory limit.
+        return path.stat().st_size + sum((path.parent / name).stat().st_size for name in external_data_files(model))
+    return model.ByteSize()
+
+
+def _too_big_note(source: ModelSource, size: int, limit: int) -> str:
+    mib = 1 << 20
+    if isinstance(source, str | os.PathLike):
+        how = f"run `netron {shlex.quote(relative_to_repo(source))}` in a terminal or open the file in Netron desktop"
+    else:
+        how = "save it with onnx.save(model, 'model.onnx') and run `netron model.onnx` in a terminal (or use Netron desktop)"
+    return (
+        f"This model ({size / mib:,.0f} MiB) is too big for the embedded Netron view (limit {limit / mib:,.0f} MiB, "
+        f"to spare the notebook's memory), so only the static picture is shown: {how}."
+    )
+
+
 def show_netron(model_or_path: ModelSource, *, height: int = 500, max_nodes: int = DEFAULT_MAX_NODES) -> NetronView:
     """Show a model in Netron inside the notebook (a path, an ``onnx.ModelProto``, or ``.onnx`` bytes).
 
@@ -525,32 +597,47 @@ def show_netron(model_or_path: ModelSource, *, height: int = 500, max_nodes: int
     picture as fallback, or only the picture when ``COURSE_NETRON=static``. ``height`` is the view's height in
     pixels; graphs with more than ``max_nodes`` nodes are summarised in the static picture (Netron shows all).
 
+    Text forms of a model (``.onnxtxt``, ``.textproto``, ``.json``) are shown too: Netron receives them as binary
+    ``.onnx``. A model bigger than the server's memory limit (256 MiB) gets the picture and one line saying how to
+    open it in Netron outside the notebook.
+
     Raises ``ModelFileNotFoundError``, ``NotAnOnnxModelError`` or ``ExternalDataMissingError`` (one line each)
-    for a missing file, a file that is not ONNX, or external weights missing beside the model.
+    for a missing file, a file that is not ONNX, or external weights missing beside the model (or not loaded into
+    a ModelProto or bytes given without their folder).
     """
     if not isinstance(height, int) or isinstance(height, bool) or not 100 <= height <= 5000:
         raise ValueError(f"height must be a whole number of pixels between 100 and 5000, got {height!r}.")
     mode = netron_mode()
     # The picture needs the graph, not the weights: external data is checked for, but only loaded to serve it.
     model = load_model(model_or_path, load_external_data=False)
+    # Same error in both modes: what nbval sees (static) is what the learner gets (auto).
+    require_embedded_weights(model, model_or_path)
     name = _display_name(model_or_path, model)
     summary = _summary_lines(model)
     picture = _static_html(model, max_nodes=max_nodes, height=height)
     if mode == "static":
         return NetronView(summary, picture, mode=mode, height=height, name=name)
+    size = _size_estimate(model_or_path, model)
+    if size > _MAX_BYTES:
+        # Checked before reading the weights: the kernel never holds a second copy of a huge model.
+        note = _too_big_note(model_or_path, size, _MAX_BYTES)
+        return NetronView(summary, picture, mode="static", height=height, name=name, note=note)
     try:
         server = get_server()
     except (ImportError, RuntimeError) as error:
         # Without Netron (or its web files) the learner still gets the picture, and one line saying why.
-        note = html.escape(f"Interactive view unavailable ({error}); install it with `pip install netron`.")
-        picture = f'<div style="color:#7a5a00;font-size:12px">{note}</div>{picture}'
-        return NetronView(summary, picture, mode="static", height=height, name=name)
+        note = f"Interactive view unavailable ({error}); install it with `pip install netron`."
+        return NetronView(summary, picture, mode="static", height=height, name=name, note=note)
     if isinstance(model_or_path, bytes | bytearray):
         data = bytes(model_or_path)
-    elif isinstance(model_or_path, str | os.PathLike) and not external_data_files(model):
+    elif _is_binary_onnx_file(model_or_path) and not external_data_files(model):
         data = Path(model_or_path).read_bytes()  # the file as is: no re-serialisation of large weights
     else:
-        # Fold external weights into one self-contained file: Netron receives a single URL.
-        data = load_model(model_or_path).SerializeToString()
-    model_path = server.register(data, name)
+        # Netron reads binary protobuf: text forms are re-serialised, external weights folded into one file.
+        data = model_bytes(model_or_path)
+    try:
+        model_path = server.register(data, Path(name).stem + ".onnx")
+    except ValueError:  # bigger than the server's own limit (one started with a smaller max_bytes)
+        note = _too_big_note(model_or_path, len(data), server.max_bytes)
+        return NetronView(summary, picture, mode="static", height=height, name=name, note=note)
     return NetronView(summary, picture, mode=mode, height=height, name=name, server=server, model_path=model_path)

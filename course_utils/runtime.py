@@ -8,8 +8,8 @@
 * :func:`available_providers` and :func:`runtime_limits` say what this installation can run.
 
 Errors raised (all from :mod:`course_utils.errors`): :class:`InputMismatchError`,
-:class:`ProviderUnavailableError`, :class:`UnsupportedOpsetError`, plus the loading errors of
-:func:`course_utils.modelio.load_model`.
+:class:`ProviderUnavailableError`, :class:`UnsupportedOpsetError` (and its subclass
+:class:`UnsupportedIRVersionError`), plus the loading errors of :func:`course_utils.modelio.load_model`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from .errors import InputMismatchError, ProviderUnavailableError, UnsupportedOpsetError
+from .errors import InputMismatchError, ProviderUnavailableError, UnsupportedIRVersionError, UnsupportedOpsetError
 from .modelio import ModelSource, load_model, require_embedded_weights
 
 __all__ = [
@@ -131,6 +131,18 @@ def _provider_name(spec: ProviderSpec) -> str:
     return spec if isinstance(spec, str) else spec[0]
 
 
+def _provider_list(providers: Sequence[ProviderSpec] | ProviderSpec | None) -> list[ProviderSpec] | None:
+    """``providers`` as a list: one name (``"CPUExecutionProvider"``) or one ``(name, options)`` pair is one
+    provider, not a sequence to read letter by letter."""
+    if providers is None:
+        return None
+    if isinstance(providers, str):
+        return [providers]
+    if isinstance(providers, tuple) and len(providers) == 2 and isinstance(providers[1], Mapping):
+        return [providers]
+    return list(providers)
+
+
 def _check_providers(providers: Sequence[ProviderSpec]) -> None:
     available = available_providers()
     for spec in providers:
@@ -163,7 +175,7 @@ def _translate_load_error(error: Exception) -> Exception | None:
     match = re.search(r"Unsupported model IR version: (\d+), max supported IR version: (\d+)", text)
     if match:
         got, top = match.groups()
-        return UnsupportedOpsetError(
+        return UnsupportedIRVersionError(
             f"The model has IR version {got} but {version} reads up to IR version {top}: save/export it with "
             f"an onnx release that writes IR {top} or older, or upgrade onnxruntime (pip install -U onnxruntime)."
         )
@@ -208,20 +220,24 @@ def _session_options(options: Mapping[str, Any]) -> ort.SessionOptions:
 
 
 def make_session(
-    model_or_path: ModelSource, providers: Sequence[ProviderSpec] | None = None, **session_options: Any
+    model_or_path: ModelSource,
+    providers: Sequence[ProviderSpec] | ProviderSpec | None = None,
+    **session_options: Any,
 ) -> ort.InferenceSession:
     """A new ``onnxruntime.InferenceSession`` for a model given as a path, bytes or ``onnx.ModelProto``.
 
     ``providers`` defaults to ``["CPUExecutionProvider"]`` so results are the same on every machine; pass e.g.
-    ``["CUDAExecutionProvider", "CPUExecutionProvider"]`` to use a GPU. ``session_options`` set attributes of
+    ``["CUDAExecutionProvider", "CPUExecutionProvider"]`` to use a GPU (a single name such as
+    ``"CPUExecutionProvider"``, or one ``(name, options)`` pair, means that one provider). ``session_options`` set attributes of
     ``onnxruntime.SessionOptions``; ``graph_optimization_level`` also accepts a name such as ``"disable_all"``
     or ``"ORT_ENABLE_ALL"``.
 
     Raises :class:`ProviderUnavailableError` for a provider this installation lacks (or that failed to load),
-    :class:`UnsupportedOpsetError` for a model newer than the runtime, and the errors of
+    :class:`UnsupportedOpsetError` for a model newer than the runtime (:class:`UnsupportedIRVersionError` when
+    it is the IR version), and the errors of
     :func:`course_utils.modelio.load_model` for a missing or broken file.
     """
-    providers = list(providers) if providers is not None else ["CPUExecutionProvider"]
+    providers = _provider_list(providers) or ["CPUExecutionProvider"]
     _check_providers(providers)
     options = _session_options(session_options)
     if isinstance(model_or_path, str | os.PathLike):
@@ -280,7 +296,10 @@ def _cache_key(model_or_path: ModelSource, providers: Sequence[ProviderSpec] | N
     return None
 
 
-def _session_for(model_or_path: SessionSource, providers: Sequence[ProviderSpec] | None) -> ort.InferenceSession:
+def _session_for(
+    model_or_path: SessionSource, providers: Sequence[ProviderSpec] | ProviderSpec | None
+) -> ort.InferenceSession:
+    providers = _provider_list(providers)
     if isinstance(model_or_path, ort.InferenceSession):
         if providers is not None:
             raise TypeError("Pass providers to make_session(...), not with an existing session.")
@@ -308,6 +327,19 @@ def _var(name: str) -> str:
     return name if name.isidentifier() else "x"
 
 
+def _is_array_like(value: Any) -> bool:
+    """numpy arrays and framework tensors (they carry a shape and a dtype); not Python lists or numbers."""
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def _wanted(arg: Any) -> str:
+    """How to build the declared input from a list: ``np.asarray(x, dtype=np.float32)``."""
+    if arg.type == "tensor(string)":
+        return "np.array(x, dtype=object)"
+    dtype = numpy_dtype(arg.type)
+    return f"np.asarray(x, dtype=np.{dtype.name})" if dtype is not None else "np.asarray(x)"
+
+
 def _bind_inputs(session: ort.InferenceSession, inputs: Any) -> dict[str, Any]:
     declared = session.get_inputs()
     names = [arg.name for arg in declared]
@@ -330,12 +362,20 @@ def _bind_inputs(session: ort.InferenceSession, inputs: Any) -> dict[str, Any]:
             )
         return {n: given[n] for n in names}
     if isinstance(inputs, list | tuple):
+        plain = [v for v in inputs if v is not None and (isinstance(v, np.generic) or not _is_array_like(v))]
+        if len(names) == 1 and plain and len(plain) == len(inputs):
+            # x.tolist() or a hand-written list: a list means "one array per input", so it cannot be the input.
+            kind = (
+                f"a list of {len(inputs)} numbers"
+                if all(np.isscalar(v) for v in inputs)
+                else f"a nested Python list ({len(inputs)} item{'s' if len(inputs) != 1 else ''})"
+            )
+            why = "" if declared[0].type == "tensor(string)" else " (Python numbers would become float64/int64)"
+            raise InputMismatchError(
+                f"Got {kind} for a model with 1 input {listing}: a list is read as one array per input. "
+                f"Pass {_wanted(declared[0])} instead{why}."
+            )
         if len(inputs) != len(names):
-            if len(names) == 1 and all(np.isscalar(v) for v in inputs):
-                raise InputMismatchError(
-                    f"Got a list of {len(inputs)} numbers: a list is read as one array per input, and the model "
-                    f"has 1 input {listing}. Pass np.array(...) with that dtype and shape."
-                )
             raise InputMismatchError(
                 f"Got {len(inputs)} input arrays but the model has {len(names)} input(s): {listing}. "
                 "Pass one array per input, in this order, or a dict {name: array}."
@@ -349,28 +389,86 @@ def _bind_inputs(session: ort.InferenceSession, inputs: Any) -> dict[str, Any]:
     return {names[0]: inputs}
 
 
-def _layout_hint(expected: Sequence[Any], got: tuple[int, ...]) -> str:
+def _source(value: Any) -> str:
+    """What kind of value the learner passed, to write the fix in its own API."""
+    if isinstance(value, np.ndarray | np.generic):
+        return "numpy"
+    module = type(value).__module__ or ""
+    if module.startswith("torch"):
+        return "torch"
+    if module.startswith(("tensorflow", "keras")):
+        return "tensorflow"
+    return "python"
+
+
+def _cast_fix(source: str, var: str, dtype: np.dtype[Any]) -> str:
+    name = dtype.name
+    if source == "torch":
+        if name == "float32":
+            return f"{var}.float() (the same as {var}.to(torch.float32))"
+        return f"{var}.to(torch.{'bool' if name == 'bool' else name})"
+    if source == "tensorflow":
+        return f"tf.cast({var}, tf.{name})"
+    if source == "python":
+        return f"np.asarray({var}, dtype=np.{name})"
+    return f"{var}.astype(np.{name})"
+
+
+def _unsqueeze_fix(source: str, var: str) -> str:
+    if source == "torch":
+        return f"{var}.unsqueeze(0)"
+    if source == "tensorflow":
+        return f"tf.expand_dims({var}, 0)"
+    if source == "python":
+        return f"np.asarray({var})[None]"
+    return f"{var}[None] (np.expand_dims({var}, 0))"
+
+
+def _squeeze_fix(source: str, var: str, axis: int) -> str:
+    if source == "torch":
+        return f"{var}.squeeze({axis})"
+    if source == "tensorflow":
+        return f"tf.squeeze({var}, axis={axis})"
+    if source == "python":
+        return f"np.squeeze(np.asarray({var}), axis={axis})"
+    return f"np.squeeze({var}, axis={axis})"
+
+
+def _layout_hint(expected: Sequence[Any], got: tuple[int, ...], source: str = "numpy", var: str = "x") -> str:
     fixed = [d if isinstance(d, int) else None for d in expected]
     if len(got) == 4 and len(fixed) == 4:
         for perm, label in (((0, 3, 1, 2), "NHWC -> NCHW"), ((0, 2, 3, 1), "NCHW -> NHWC")):
             moved = tuple(got[i] for i in perm)
             if all(f is None or f == m for f, m in zip(fixed, moved, strict=True)):
-                return f"looks like the other layout; transpose it ({label}) with .transpose{perm}"
+                how = {
+                    "torch": f"{var}.permute{perm}",
+                    "tensorflow": f"tf.transpose({var}, {list(perm)})",
+                    "python": f"np.asarray({var}).transpose{perm}",
+                }.get(source, f".transpose{perm}")
+                return f"looks like the other layout; transpose it ({label}) with {how}"
     return ""
 
 
 def _check_input(arg: Any, value: Any) -> np.ndarray | Any:
+    var = _var(arg.name)
+    if value is None:
+        wanted = numpy_dtype(arg.type)
+        kind = "strings" if arg.type == "tensor(string)" else (wanted.name if wanted is not None else arg.type)
+        raise InputMismatchError(
+            f"Input '{arg.name}' got None: pass a numpy array of {kind} with shape {_format_dims(arg.shape)} "
+            "(is a variable still unset, or did a function return nothing?)."
+        )
     if not arg.type.startswith("tensor("):
         return value  # sequences and maps (rare as inputs): let ONNX Runtime judge
+    source = _source(value)
     array = to_numpy(value)
-    var = _var(arg.name)
     expected_shape = arg.shape
     if expected_shape is not None and array.ndim != len(expected_shape):
         hint = "pass arrays with this many dimensions"
         if array.ndim == len(expected_shape) - 1:
-            hint = f"add the batch dimension with {var}[None] (np.expand_dims({var}, 0))"
+            hint = f"add the batch dimension with {_unsqueeze_fix(source, var)}"
         elif array.ndim == len(expected_shape) + 1 and 1 in array.shape:
-            hint = f"remove the extra size-1 dimension with np.squeeze({var}, axis={array.shape.index(1)})"
+            hint = f"remove the extra size-1 dimension with {_squeeze_fix(source, var, array.shape.index(1))}"
         raise InputMismatchError(
             f"Input '{arg.name}' expects rank {len(expected_shape)} {_format_dims(expected_shape)}, got rank "
             f"{array.ndim} {list(array.shape)}: {hint}."
@@ -378,7 +476,7 @@ def _check_input(arg: Any, value: Any) -> np.ndarray | Any:
     if expected_shape is not None:
         for axis, (want, have) in enumerate(zip(expected_shape, array.shape, strict=True)):
             if isinstance(want, int) and want >= 0 and want != have:
-                hint = _layout_hint(expected_shape, array.shape)
+                hint = _layout_hint(expected_shape, array.shape, source, var)
                 if not hint and axis == 0 and want == 1:
                     hint = (
                         "the model's batch is fixed to 1: feed one sample at a time, or re-export with a dynamic "
@@ -399,7 +497,7 @@ def _check_input(arg: Any, value: Any) -> np.ndarray | Any:
     elif want_dtype is not None and array.dtype != want_dtype:
         raise InputMismatchError(
             f"Input '{arg.name}' expects {want_dtype.name} ({arg.type}), got {array.dtype}: "
-            f"cast with {var}.astype(np.{want_dtype.name})."
+            f"cast with {_cast_fix(source, var, want_dtype)}."
         )
     return array
 
@@ -411,7 +509,7 @@ def run_onnx(
     model_or_path: SessionSource,
     inputs: Any,
     *,
-    providers: Sequence[ProviderSpec] | None = None,
+    providers: Sequence[ProviderSpec] | ProviderSpec | None = None,
     output_names: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run a model with ONNX Runtime and return ``{output name: array}`` in the model's output order.
@@ -420,10 +518,12 @@ def run_onnx(
     built here are cached (keyed by file path + modification time, or by a hash of the bytes) so running
     the same model again is cheap. ``inputs`` is a dict ``{name: array}``, a list/tuple in input order, or a
     single array for a one-input model; PyTorch/TensorFlow tensors are converted with :func:`to_numpy`.
-    ``output_names`` selects outputs (default: all).
+    ``providers`` is passed to :func:`make_session` (a list, or one name). ``output_names`` selects outputs
+    (default: all).
 
-    Inputs are checked against ``session.get_inputs()`` first: an unknown or missing name, a wrong rank, a
-    wrong fixed dimension or a wrong dtype raises :class:`InputMismatchError` with the fix. Non-tensor outputs
+    Inputs are checked against ``session.get_inputs()`` first: an unknown or missing name, ``None``, a nested
+    Python list for a one-input model, a wrong rank, a wrong fixed dimension or a wrong dtype raises
+    :class:`InputMismatchError` with the fix, written for the kind of value given (numpy, PyTorch, list). Non-tensor outputs
     (e.g. scikit-learn's ZipMap, a list of dicts) are returned as ONNX Runtime gives them.
     """
     session = _session_for(model_or_path, providers)

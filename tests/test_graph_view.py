@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,71 @@ def chain_model(n: int, *, skip_every: int = 7) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def wide_model(n: int) -> onnx.ModelProto:
+    """``n`` parallel Relu nodes on one input, joined by a Concat: one layer ``n`` boxes wide."""
+    nodes = [helper.make_node("Relu", ["x"], [f"r{i}"], name=f"relu{i}") for i in range(n)]
+    nodes.append(helper.make_node("Concat", [f"r{i}" for i in range(n)], ["y"], axis=1))
+    graph = helper.make_graph(
+        nodes,
+        f"wide{n}",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4 * n])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def inception_model() -> onnx.ModelProto:
+    """A realistic branching CNN: a stem, two Inception-style blocks (four parallel branches joined by Concat, a
+    1x1 projection and a residual Add), and a classifier head with two outputs (logits and probabilities)."""
+    rng = np.random.default_rng(0)
+    weights: list[onnx.TensorProto] = []
+    nodes: list[onnx.NodeProto] = []
+
+    def conv(x: str, cin: int, cout: int, k: int, name: str, relu: bool = True) -> str:
+        weights.append(numpy_helper.from_array(rng.standard_normal((cout, cin, k, k)).astype(np.float32), f"{name}_w"))
+        nodes.append(helper.make_node("Conv", [x, f"{name}_w"], [f"{name}_c"], name=name, pads=[k // 2] * 4))
+        if not relu:
+            return f"{name}_c"
+        nodes.append(helper.make_node("Relu", [f"{name}_c"], [f"{name}_r"], name=f"{name}_relu"))
+        return f"{name}_r"
+
+    x = conv("image", 3, 16, 3, "stem")
+    for b in range(2):
+        branch1 = conv(x, 16, 4, 1, f"b{b}_1")
+        branch2 = conv(conv(x, 16, 4, 1, f"b{b}_2a"), 4, 4, 3, f"b{b}_2b")
+        branch3 = conv(conv(x, 16, 4, 1, f"b{b}_3a"), 4, 4, 5, f"b{b}_3b")
+        nodes.append(helper.make_node("MaxPool", [x], [f"b{b}_pool"], kernel_shape=[3, 3], pads=[1] * 4))
+        branch4 = conv(f"b{b}_pool", 16, 4, 1, f"b{b}_4")
+        nodes.append(helper.make_node("Concat", [branch1, branch2, branch3, branch4], [f"b{b}_cat"], axis=1))
+        projected = conv(f"b{b}_cat", 16, 16, 1, f"b{b}_proj", relu=False)
+        nodes.append(helper.make_node("Add", [projected, x], [f"b{b}_sum"]))
+        nodes.append(helper.make_node("Relu", [f"b{b}_sum"], [f"b{b}_out"]))
+        x = f"b{b}_out"
+    weights += [
+        numpy_helper.from_array(rng.standard_normal((10, 16)).astype(np.float32), "fc_w"),
+        numpy_helper.from_array(np.zeros(10, np.float32), "fc_b"),
+    ]
+    nodes += [
+        helper.make_node("GlobalAveragePool", [x], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"], transB=1),
+        helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "inception",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 16, 16])],
+        [
+            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10]),
+            helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", 10]),
+        ],
+        weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
 def parse(svg: str) -> ET.Element:
     return ET.fromstring(svg)
 
@@ -88,6 +154,62 @@ def edge_segments(svg: str) -> list[list[tuple[float, float, float, float]]]:
             x, y = nx, ny
         edges.append(segments)
     return edges
+
+
+def labelled_boxes(svg: str) -> list[tuple[str, float, float, float, float]]:
+    """(bold label, x, y, width, height) of every box."""
+    found = []
+    for group in parse(svg).iter(f"{SVG}g"):
+        rect = group.find(f"{SVG}rect")
+        bold = [t.text or "" for t in group.iter(f"{SVG}text") if t.get("font-weight") == "bold"]
+        if rect is not None and bold:
+            found.append((bold[0], *(float(rect.get(k)) for k in ("x", "y", "width", "height"))))  # type: ignore[arg-type]
+    return found
+
+
+def edge_pairs(svg: str) -> Counter[tuple[str, str]]:
+    """Each edge as (label of the box it leaves from the bottom, label of the box whose top it points at)."""
+    found = labelled_boxes(svg)
+
+    def box_at(x: float, y: float, top: bool) -> str:
+        hits = [
+            label
+            for label, bx, by, w, h in found
+            if abs(bx + w / 2 - x) < 0.11 and abs((by if top else by + h) - y) < 0.11
+        ]
+        assert len(hits) == 1, f"edge end {(x, y)} is not on exactly one box: {hits}"
+        return hits[0]
+
+    pairs: Counter[tuple[str, str]] = Counter()
+    for segments in edge_segments(svg):
+        (sx, sy, _, _), (_, _, tx, ty) = segments[0], segments[-1]
+        pairs[box_at(sx, sy, top=False), box_at(tx, ty + 5, top=True)] += 1  # the arrow head fills the last 5 px
+    return pairs
+
+
+def expected_pairs(model: onnx.ModelProto) -> Counter[tuple[str, str]]:
+    """The edges a complete picture must have: producer -> consumer, once per pair of boxes."""
+    graph = model.graph
+    producer = {value.name: ("input", value.name) for value in graph.input}
+    for index, node in enumerate(graph.node):
+        for out in node.output:
+            producer[out] = ("node", str(index))
+    label = {("input", v.name): v.name for v in graph.input} | {
+        ("node", str(i)): n.op_type for i, n in enumerate(graph.node)
+    }
+    edges: set[tuple[tuple[str, str], tuple[str, str]]] = set()
+    for index, node in enumerate(graph.node):
+        edges |= {(producer[i], ("node", str(index))) for i in node.input if i in producer}
+    for value in graph.output:
+        label[("output", value.name)] = value.name
+        if value.name in producer:
+            edges.add((producer[value.name], ("output", value.name)))
+    return Counter((label[a], label[b]) for a, b in edges)
+
+
+def svg_size(svg: str) -> tuple[float, float]:
+    root = parse(svg)
+    return float(root.get("width")), float(root.get("height"))  # type: ignore[arg-type]
 
 
 def assert_no_overlaps(svg: str) -> None:
@@ -191,6 +313,107 @@ def test_200_node_graph_is_summarised_and_readable(tmp_path: Path) -> None:
     assert_no_overlaps(svg)
     # The summary still counts every node.
     assert "200 nodes" in html and "Add ×29" in html
+
+
+@pytest.mark.parametrize("n", [12, 40, 500])
+def test_wide_layers_are_collapsed_to_fit_a_notebook_cell(n: int) -> None:
+    model = wide_model(n)
+    svg, html = render_svg(model), static_html(model)
+    width, height = svg_size(svg)
+    assert width <= 1100 and height <= 520, (width, height)  # was 4,128 px wide for 40 parallel nodes
+    assert_no_overlaps(svg)
+    drawn = labels(svg)
+    collapsed = [label for label in drawn if "more nodes" in label]
+    assert len(collapsed) == 1
+    hidden = int(collapsed[0].split()[0])
+    relus = drawn.count("Relu")
+    assert relus >= 2 and relus + hidden == n  # every Relu is drawn or counted, none twice
+    assert drawn.count("Concat") == 1 and drawn.count("x") == 1 and drawn.count("y") == 1
+    # The collapsed box stands in the row it summarises: fed by x, feeding the Concat.
+    assert edge_pairs(svg) == Counter({("x", "Relu"): relus, ("Relu", "Concat"): relus, ("x", collapsed[0]): 1,
+                                       (collapsed[0], "Concat"): 1, ("Concat", "y"): 1})  # fmt: skip
+    assert f"Relu ×{hidden}" in labelled_texts(svg)  # what it hides
+    assert f"the picture shows {n + 1 - hidden} of {n + 1} nodes" in html
+    assert render_svg(model) == svg  # deterministic
+
+
+def labelled_texts(svg: str) -> list[str]:
+    return [t.text or "" for t in parse(svg).iter(f"{SVG}text")]
+
+
+def test_a_few_parallel_nodes_are_all_drawn() -> None:
+    svg = render_svg(wide_model(6))
+    assert labels(svg).count("Relu") == 6 and not [label for label in labels(svg) if "more" in label]
+    assert edge_pairs(svg) == expected_pairs(wide_model(6))
+
+
+def test_many_graph_outputs_are_collapsed_and_listed_briefly() -> None:
+    nodes = [helper.make_node("Relu", ["x"], [f"out{i}"]) for i in range(30)]
+    graph = helper.make_graph(
+        nodes,
+        "many_outputs",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info(f"out{i}", TensorProto.FLOAT, [1, 4]) for i in range(30)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    svg = render_svg(model)
+    assert svg_size(svg)[0] <= 1100
+    assert_no_overlaps(svg)
+    drawn = labels(svg)
+    outputs = [label for label in drawn if label.startswith("out")]
+    collapsed_outputs = [label for label in drawn if label.endswith("more outputs")]
+    assert len(collapsed_outputs) == 1 and len(outputs) + int(collapsed_outputs[0].split()[0]) == 30
+    # The summary names the first ten outputs and counts the rest.
+    line = next(line for line in model_summary(model).splitlines() if line.startswith("outputs:"))
+    assert line.count("float32[1, 4]") == 10 and line.endswith("; … 20 more")
+
+
+def test_graph_without_nodes_is_drawn() -> None:
+    # A valid model whose output is its input: no nodes at all.
+    passthrough = helper.make_model(
+        helper.make_graph(
+            [],
+            "passthrough",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        ),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
+    onnx.checker.check_model(passthrough)
+    svg = render_svg(passthrough)
+    assert labels(svg) == ["x", "x"] and edge_pairs(svg) == Counter({("x", "x"): 1})
+    assert_no_overlaps(svg)
+    summary = model_summary(passthrough)
+    assert "· 0 nodes ·" in summary and "ops:     none" in summary
+    # A graph whose only output is a stored constant: one box, no edges, no inputs.
+    constant = helper.make_model(
+        helper.make_graph(
+            [],
+            "constant",
+            [],
+            [helper.make_tensor_value_info("c", TensorProto.FLOAT, [3])],
+            [numpy_helper.from_array(np.ones(3, np.float32), "c")],
+        ),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
+    onnx.checker.check_model(constant)
+    svg = render_svg(constant)
+    assert labels(svg) == ["c"] and not edge_segments(svg)
+    assert "inputs:  none" in model_summary(constant)
+    assert "<svg" in static_html(constant) and "Large graph" not in static_html(constant)
+
+
+def test_branching_model_is_drawn_completely_with_the_right_edges() -> None:
+    model = inception_model()
+    svg = render_svg(model)
+    ops = Counter(node.op_type for node in model.graph.node)
+    assert Counter(labels(svg)) == ops + Counter(["image", "logits", "probs"])
+    # Every edge joins the right boxes: producer above, consumer below (branches, skip connections, two outputs).
+    assert edge_pairs(svg) == expected_pairs(model)
+    assert_no_overlaps(svg)
+    assert svg_size(svg)[0] <= 1100  # four branches side by side fit a cell: one tall column, not a wide strip
+    assert "Large graph" not in static_html(model)
+    assert static_html(model) == static_html(inception_model())
 
 
 def test_max_nodes_controls_the_summary_threshold() -> None:

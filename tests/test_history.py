@@ -51,6 +51,28 @@ def test_dates_of_each_precision(when, expected):
     assert expected[0] <= item.year < expected[0] + 1
 
 
+@pytest.mark.parametrize(
+    "when,precision,low,high",
+    [
+        ("2017-12-04", "day", 2017.92, 2017.93),
+        ("2017-09", "month", 2017.70, 2017.71),  # mid-September, not 1 September
+        ("2017-12", "month", 2017.95, 2017.97),  # December's middle, not January of the next year
+        ("2025", "year", 2025.49, 2025.51),  # mid-2025, not 1 January
+    ],
+)
+def test_imprecise_dates_are_drawn_in_the_middle_of_their_span(when, precision, low, high):
+    item = Event("k", when, "label", "detail", "source")
+    assert item.precision == precision
+    assert low < item.year < high
+
+
+def test_timeline_positions_follow_the_date_order():
+    # A month-only date sorts after the known days of that month, so it must also be drawn after them.
+    xs = [e.year for e in events()]
+    assert xs == sorted(xs)
+    assert event("announced").year > event("first_commit").year
+
+
 @pytest.mark.parametrize("when", ["Sept 2017", "2017/09", "17-09", ""])
 def test_malformed_dates_are_rejected(when):
     with pytest.raises(ValueError, match="YYYY"):
@@ -91,6 +113,27 @@ def test_plot_draws_every_event_into_the_given_axes():
         assert left < min(e.year for e in EVENTS) and right > max(e.year for e in EVENTS)
     finally:
         plt.close(fig)
+
+
+def test_drawn_labels_do_not_overlap():
+    # Measured on the rendered figure, not on the layout's own estimate of the label sizes.
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    try:
+        plot_timeline(ax=ax)
+        fig.canvas.draw()
+        boxes = [t.get_window_extent() for t in ax.texts]
+        assert len(boxes) == len(EVENTS)
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                assert not a.overlaps(b), f"labels overlap: {a} and {b}"
+    finally:
+        plt.close(fig)
+
+
+def test_all_clear_detects_overlapping_labels():
+    assert history._all_clear([2017.0, 2019.0], [0.5, 0.5], 0.6, [1.0, 1.0])
+    assert not history._all_clear([2017.0, 2017.1], [0.5, 0.5], 0.6, [1.0, 1.0])  # same height, boxes overlap
+    assert not history._all_clear([2017.0, 2017.1], [0.5, 0.5], 0.6, [1.0, 2.0])  # a later stem crosses a label
 
 
 def test_plot_uses_current_axes_by_default_and_rejects_empty():

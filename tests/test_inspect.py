@@ -127,6 +127,37 @@ def test_card_is_deterministic_and_renders(digits_path: Path) -> None:
     assert data["inputs"][0]["shape"] == ["batch", 1, 8, 8]
 
 
+def test_counts_are_pluralised_and_metadata_stays_on_one_line() -> None:
+    zero = numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Add", ["x", "zero"], ["y"])], "g", [x], [x], [zero])
+    graph.output[0].name = "y"
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10)
+    helper.set_model_props(model, {"notes": "line one\n   line two " + "x" * 80})
+    card = summarize(model)
+    assert card.initializers[0].text() == "zero  float[]  1 value  4 B"
+    assert "1 value in 1 initializer, 4 B" in str(card)
+    assert "1 values" not in str(card) and "1 initializers" not in str(card)
+    (meta,) = [line for line in str(card).splitlines() if "notes =" in line]
+    assert "notes = line one line two xxx" in meta and meta.endswith("...")
+
+
+def test_graph_metadata_is_shown_only_when_present() -> None:
+    plain = _linear_model()
+    assert summarize(plain).graph_metadata == () and "graph metadata" not in str(summarize(plain))
+    model = _linear_model()
+    helper.set_metadata_props(model.graph, {"exporter.note": "# inputs\nx: USER_INPUT\n", "range": "{s0: VR[0, 8]}"})
+    card = summarize(model)
+    assert card.graph_metadata == (("exporter.note", "# inputs\nx: USER_INPUT\n"), ("range", "{s0: VR[0, 8]}"))
+    lines = str(card).splitlines()
+    row = next(i for i, line in enumerate(lines) if line.lstrip().startswith("graph metadata"))
+    assert lines[row] == "  graph metadata exporter.note = # inputs x: USER_INPUT"
+    assert lines[row + 1].strip() == "range = {s0: VR[0, 8]}"
+    assert lines[row - 1].strip() == "metadata       none"  # the model's own metadata_props stay separate
+    assert card.to_dict()["graph_metadata"] == {"exporter.note": "# inputs\nx: USER_INPUT\n", "range": "{s0: VR[0, 8]}"}
+    assert [label for label, _, _ in compare_cards(plain, model).rows] == ["graph metadata"]
+
+
 def test_html_escapes_names() -> None:
     model = _linear_model()
     helper.set_model_props(model, {"note": "<b>bold</b> & more"})
@@ -351,6 +382,52 @@ def test_truncated_file(tmp_path: Path) -> None:
         protobuf_fields(path)
 
 
+@pytest.mark.parametrize(
+    ("fmt", "says"),
+    [("textproto", "protobuf text format"), ("onnxtxt", "onnx.printer text syntax"), ("json", "protobuf JSON format")],
+)
+def test_text_forms_of_a_model_are_recognised(tmp_path: Path, fmt: str, says: str) -> None:
+    model = _linear_model(producer_name="by-hand")
+    text_path = tmp_path / f"model.{fmt}"
+    onnx.save(model, text_path, format=fmt)
+    # protobuf_fields lists the binary encoding: a text file has none, and the message says what it is instead.
+    with pytest.raises(NotAnOnnxModelError, match=f"'model.{fmt}' is in the {says}, not binary protobuf") as err:
+        protobuf_fields(text_path)
+    assert "\n" not in str(err.value) and f"format='{fmt}'" in str(err.value)
+    # The suffix tells summarize (through load_model) to parse text: same card as the binary model.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # onnx calls its onnxtxt reader experimental
+        assert not compare_cards(model, text_path)
+    # The same text under a binary name, or as bytes: say it is text and how to load it.
+    misnamed = tmp_path / "model.onnx"
+    misnamed.write_bytes(text_path.read_bytes())
+    with pytest.raises(NotAnOnnxModelError, match=f"holds the {says}.*Rename it to end in .{fmt}"):
+        summarize(misnamed)
+    with pytest.raises(NotAnOnnxModelError, match=f"These bytes are the {says}.*format='{fmt}'"):
+        summarize(text_path.read_bytes())
+
+
+def test_plain_text_is_not_taken_for_a_text_model(tmp_path: Path) -> None:
+    path = tmp_path / "notes.onnx"
+    path.write_text("this is a text file, not a model\n")
+    with pytest.raises(NotAnOnnxModelError, match=r"'notes\.onnx' is plain text") as err:
+        protobuf_fields(path)
+    assert "\n" not in str(err.value)
+    # A broken file that is named as text keeps load_model's message (no "rename it" advice).
+    broken = tmp_path / "broken.textproto"
+    broken.write_text("ir_version: 9\ngraph {\n")
+    with pytest.raises(NotAnOnnxModelError) as err:
+        summarize(broken)
+    assert "Rename" not in str(err.value)
+
+
+def test_binary_is_never_taken_for_text(digits_path: Path) -> None:
+    # Every backend test model walks as binary: the text detection does not fire on real protobuf.
+    for path in _backend_models():
+        protobuf_fields(path)
+    protobuf_fields(digits_path)
+
+
 def test_folder_is_not_a_model(tmp_path: Path) -> None:
     with pytest.raises(NotAnOnnxModelError, match="folder"):
         summarize(tmp_path)
@@ -469,6 +546,20 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path, kind: str) -> None:
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+
+
+def test_cli_model_cut_just_before_opset_import(tmp_path: Path) -> None:
+    """A copy that stopped exactly at a field boundary still parses; the CLI must call it truncated, in one line."""
+    data = _linear_model().SerializeToString()
+    opset_at = next(f.offset for f in protobuf_fields(data) if f.name == "opset_import")
+    path = tmp_path / "cut.onnx"
+    path.write_bytes(data[:opset_at])
+    assert onnx.load(path).graph.node  # onnx itself loads it without complaint
+    result = _cli(str(path))
+    assert (result.returncode, result.stdout) == (2, "")
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "opset" in lines[0] and "cut.onnx" in lines[0], lines[0]
 
 
 def test_cli_is_quiet_when_the_reader_stops_early(digits_path: Path) -> None:

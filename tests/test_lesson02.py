@@ -129,7 +129,10 @@ def test_dynamic_batch_missing_or_wrong_answer(tmp_path):
 # ------------------------------------------------------------------------------------------------ 02.2
 
 
-@pytest.mark.parametrize(("scale", "wrong"), [(1.0, "raw 0..16"), (16.0, "scaled [0, 1]")])
+@pytest.mark.parametrize(
+    ("scale", "wrong"),
+    [(1.0, "raw 0..16 and faint raw (max 12)"), (16.0, "scaled [0, 1] and faint scaled (max 0.75)")],
+)
 def test_control_flow_traced_branch_is_caught(tmp_path, scale, wrong):
     path = export(
         lesson02.auto_scale_cnn(),
@@ -156,6 +159,38 @@ def test_control_flow_with_torch_cond(tmp_path):
     )
     feedback = lesson02.control_flow.check(path)
     assert feedback.passed and "an If node" in feedback.message
+
+
+class _ClampScale(lesson02.AutoScaleCNN):
+    """Wrong fix: divides by the batch's maximum, which is 16 only when some pixel reaches 16."""
+
+    def forward(self, x):
+        return self.cnn(x / torch.clamp(x.max(), min=1))
+
+
+class _ElementwiseScale(lesson02.AutoScaleCNN):
+    """Wrong fix: decides per pixel, so raw pixels of value 1 (and below) are left unscaled."""
+
+    def forward(self, x):
+        return self.cnn(torch.where(x > 1, x / 16, x))
+
+
+class _NormalizeScale(lesson02.AutoScaleCNN):
+    """Wrong fix: stretches every batch to [0, 1], also scaled batches that are fainter than 1."""
+
+    def forward(self, x):
+        return self.cnn(x / x.max())
+
+
+@pytest.mark.parametrize(
+    ("module", "wrong"),
+    [(_ClampScale, "faint raw (max 12)"), (_ElementwiseScale, "raw 0..16"), (_NormalizeScale, "faint scaled")],
+    ids=["clamp", "elementwise", "normalize"],
+)
+def test_control_flow_wrong_fixes_are_caught(tmp_path, module, wrong):
+    path = export(module().eval(), tmp_path / "w.onnx", torch.rand(2, 1, 8, 8), dynamic_shapes={"x": {0: Dim("batch")}})
+    feedback = lesson02.control_flow.check(path)
+    assert not feedback.passed and wrong in feedback.message, str(feedback)
 
 
 # ------------------------------------------------------------------------------------------------ 02.3
@@ -205,6 +240,40 @@ def test_parity_failing_report_is_not_accepted(artifacts):
     assert not feedback.passed and feedback.message == "the parity report does not pass yet"
 
 
+def test_parity_self_comparison_with_an_untrained_model_is_refused(artifacts):
+    # ONNX Runtime compared with itself proves nothing; the checker recomputes PyTorch's side from the model.
+    onnx_path = artifacts / "02" / "digits_cnn.onnx"
+    x = load_digits().x_test
+    report = compare_outputs(run_onnx(onnx_path, x), run_onnx(onnx_path, x))
+    assert report.passed
+    feedback = lesson02.parity.check(report, DigitsCNN().eval())
+    assert not feedback.passed
+    assert feedback.message == "the PyTorch model you passed does not give the export's numbers"
+    assert "load_state_dict" in feedback.hint
+
+
+def test_parity_self_comparison_with_the_trained_model_is_refused(artifacts):
+    onnx_path = artifacts / "02" / "digits_cnn.onnx"
+    x = load_digits().x_test
+    report = compare_outputs(run_onnx(onnx_path, x), run_onnx(onnx_path, x))
+    feedback = lesson02.parity.check(report, _fresh_cnn().eval())
+    assert not feedback.passed and "compares something with itself" in feedback.message
+    with torch.no_grad():
+        reference = _fresh_cnn().eval()(torch.from_numpy(x))
+    itself = lesson02.parity.check(compare_outputs(reference, reference), _fresh_cnn().eval())
+    assert not itself.passed and "compares something with itself" in itself.message
+
+
+def test_parity_needs_the_lessons_export(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "ARTIFACTS_DIR", tmp_path)
+    model = _fresh_cnn().eval()
+    x = load_digits().x_test
+    with torch.no_grad():
+        report = compare_outputs(model(torch.from_numpy(x)), model(torch.from_numpy(x)) + 1e-6)
+    feedback = lesson02.parity.check(report, model)
+    assert not feedback.passed and "digits_cnn.onnx" in feedback.message and "section 1" in feedback.hint
+
+
 # ------------------------------------------------------------------------------------------------ 02.4
 
 
@@ -227,7 +296,25 @@ def test_older_runtime_ir_version_is_named(tmp_path):
     assert onnx.load(path).ir_version > 9  # the fact the exercise rests on
     feedback = lesson02.older_runtime.check(path)
     assert not feedback.passed and feedback.message.startswith("the model has IR version")
-    assert "model.ir_version = 9" in feedback.hint
+    assert "lower_ir_version(model, 9)" in feedback.hint and "dynamo=False" in feedback.hint
+
+
+def test_older_runtime_lowering_the_number_by_hand_is_not_enough(tmp_path):
+    # The torch exporter writes IR-10-only fields (metadata_props on nodes and values); onnx.checker does not
+    # flag them after `model.ir_version = 9`, so the check must.
+    path = export(
+        load_digits_cnn(),
+        tmp_path / "d.onnx",
+        torch.rand(2, 1, 8, 8),
+        opset_version=18,
+        dynamic_shapes={"x": {0: Dim("batch")}},
+    )
+    model = onnx.load(path)
+    model.ir_version = 9
+    onnx.save(model, path)
+    feedback = lesson02.older_runtime.check(path)
+    assert not feedback.passed and "IR 9 does not have" in feedback.message
+    assert "metadata_props (IR 10)" in feedback.got and "lower_ir_version" in feedback.hint
 
 
 def test_older_runtime_legacy_exporter_also_passes(tmp_path):

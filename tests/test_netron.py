@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import html
 import http.client
 import json
 import re
@@ -57,14 +58,16 @@ def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     stop_server()
 
 
-def get(port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET") -> tuple[int, dict, bytes]:
+def get(
+    port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET", body: bytes | None = None
+) -> tuple[int, dict, bytes]:
     """A raw request: http.client sends the path exactly as given (no normalisation), like an attacker would."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
         connection.putrequest(method, path, skip_accept_encoding=True)
         for key, value in (headers or {}).items():
             connection.putheader(key, value)
-        connection.endheaders()
+        connection.endheaders(body)
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
@@ -113,6 +116,21 @@ def test_bad_input_gives_one_line_course_errors(static: None, tmp_path: Path) ->
     (tmp_path / "ext.onnx.data").unlink()
     with pytest.raises(ExternalDataMissingError, match=r"ext\.onnx\.data"):
         show_netron(external)
+
+
+@pytest.mark.parametrize("mode", ["static", "auto"])
+def test_model_proto_with_unloaded_external_weights_is_refused_in_both_modes(
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What nbval sees (static) must be what the learner gets (auto): the same one-line error, and no server.
+    monkeypatch.setenv("COURSE_NETRON", mode)
+    stop_server()
+    path = tmp_path / "ext.onnx"
+    onnx.save(make_model(), str(path), save_as_external_data=True, location="ext.onnx.data", size_threshold=0)
+    without_weights = onnx.load(str(path), load_external_data=False)
+    with pytest.raises(ExternalDataMissingError, match=r"Pass the \.onnx file's path"):
+        show_netron(without_weights)
+    assert netron._server is None
 
 
 def test_invalid_mode_and_height_are_refused(monkeypatch: pytest.MonkeyPatch, model_file: Path) -> None:
@@ -215,6 +233,68 @@ def test_serves_netron_patched_and_the_model(live: None, model_file: Path) -> No
     assert status == 204 and headers["access-control-allow-private-network"] == "true"
 
 
+@pytest.mark.filterwarnings("ignore:The onnxtxt format is experimental:UserWarning")
+@pytest.mark.parametrize("suffix", [".onnxtxt", ".textproto", ".json"])
+def test_text_forms_are_served_as_binary_onnx(live: None, tmp_path: Path, suffix: str) -> None:
+    model = make_model(scale=5.0)
+    path = tmp_path / f"tiny{suffix}"
+    onnx.save(model, str(path), format=suffix.lstrip("."))
+    assert path.read_bytes() != model.SerializeToString()  # really a text form
+    view = show_netron(path)
+    assert view.model_path is not None and view.model_path.endswith("/tiny.onnx")  # Netron picks its parser by name
+    server = get_server()
+    status, _, body = get(server.port, f"/{server.token}/{view.model_path}")
+    assert status == 200
+    served = onnx.ModelProto()
+    served.ParseFromString(body)  # binary protobuf, the model the file holds
+    assert served == onnx.load(str(path), format=suffix.lstrip("."))
+    assert numpy_helper.to_array(served.graph.initializer[0]).tolist() == [[5.0, 5.0], [5.0, 5.0]]
+    assert view.summary == model_summary(model)
+
+
+def test_old_models_are_dropped_beyond_the_byte_limit() -> None:
+    datas = [make_model(scale=float(i)).SerializeToString() for i in range(4)]
+    size = len(datas[0])
+    assert all(len(d) == size for d in datas)
+    server = netron.NetronServer(max_bytes=2 * size + size // 2, max_models=10)  # room for two models
+    try:
+        paths = [server.register(datas[0], "a.onnx"), server.register(datas[1], "b.onnx")]
+        assert server.model_count() == 2 and server.model_bytes_held() == 2 * size
+        assert server.register(datas[0], "a.onnx") == paths[0]  # re-used, and now the most recent
+        paths.append(server.register(datas[2], "c.onnx"))  # evicts b, the least recently registered
+        assert server.model_count() == 2 and server.model_bytes_held() == 2 * size
+        served = {name: get(server.port, f"/{server.token}/{path}")[0] for name, path in zip("abc", paths, strict=True)}
+        assert served == {"a": 200, "b": 404, "c": 200}
+        with pytest.raises(ValueError, match="exceeds"):
+            server.register(b"\x00" * (server.max_bytes + 1), "huge.onnx")
+        assert server.model_count() == 2  # a refused model evicts nothing
+    finally:
+        server.stop()
+
+
+def test_default_limits_suit_a_binder_session(live: None, model_file: Path) -> None:
+    show_netron(model_file)
+    server = get_server()
+    assert server.max_bytes <= 256 << 20 and server.max_models <= 16  # Binder: ~2 GB for the whole session
+
+
+def test_model_too_big_for_the_server_gets_the_picture_and_a_way_out(
+    live: None, model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(netron, "_MAX_BYTES", 64)  # the tiny model (~120 bytes) plays a huge one
+    view = show_netron(model_file)
+    assert view.url is None and view.mode == "static"
+    assert netron._server is None  # checked before anything is read or served
+    assert view.note is not None and "\n" not in view.note
+    assert "too big for the embedded Netron view" in view.note and f"`netron {model_file}`" in view.note
+    page = view._repr_mimebundle_()["text/html"]
+    assert html.escape(view.note) in page and static_html(model_file) in page and "<script" not in page
+    assert view._repr_mimebundle_()["text/plain"] == model_summary(model_file)
+    # Without a file, the note says how to get one.
+    note = show_netron(make_model()).note
+    assert note is not None and "onnx.save(model, 'model.onnx')" in note and "`netron model.onnx`" in note
+
+
 def test_external_weights_are_served_inside_one_file(live: None, tmp_path: Path) -> None:
     path = tmp_path / "ext.onnx"
     onnx.save(make_model(scale=3.0), str(path), save_as_external_data=True, location="ext.onnx.data", size_threshold=0)
@@ -269,9 +349,35 @@ def test_hostile_paths_get_404(live: None, model_file: Path) -> None:
         status, _, body = get(server.port, path)
         assert status == 404, path
         assert secret not in body and b"root:" not in body and b"<a href" not in body, path
-    # Only reading is allowed.
-    status, _, _ = get(server.port, f"/{t}/", method="POST")
-    assert status in (405, 501)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "TRACE", "PROPFIND", "CONNECT", "BREW"])
+def test_other_methods_get_a_plain_405(live: None, model_file: Path, method: str) -> None:
+    view = show_netron(model_file)
+    server = get_server()
+    for path in (f"/{server.token}/", f"/{server.token}/{view.model_path}", "/etc/passwd"):
+        status, headers, body = get(server.port, path, {"Content-Length": "5"}, method=method, body=b"x=..%")
+        assert status == 405, (method, path)
+        assert body == b"method not allowed\n", (method, path)  # no HTML page echoing the request
+        assert headers["allow"] == "GET, HEAD, OPTIONS"
+        assert headers["content-type"] == "text/plain; charset=utf-8"
+        assert headers["connection"] == "close"  # the unread body cannot be taken for the next request
+    # The server still serves after all that.
+    assert get(server.port, f"/{server.token}/{view.model_path}")[0] == 200
+
+
+def test_malformed_requests_get_plain_errors(live: None) -> None:
+    server = get_server()
+    status, headers, body = get(server.port, f"/{server.token}/" + "a" * 70_000)
+    assert status == 414 and body == b"request-uri too long\n"
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    for request, answer in ((b"GET /<script>x y HTTP/1.1", b"400 "), (b"GET /<script>x HTTP/9.9", b"")):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(request + b"\r\n\r\n")
+            reply = sock.recv(4096)
+        # (http.server answers an unknown HTTP version without a status line, as HTTP/0.9 would.)
+        assert answer in reply.split(b"\r\n")[0], reply[:60]
+        assert reply.endswith(b"\n") and b"<" not in reply, reply  # plain text, the request not echoed
 
 
 def secrets_like(token: str) -> str:

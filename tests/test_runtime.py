@@ -142,7 +142,7 @@ def test_missing_model_file_is_one_line(tmp_path):
         (_two_input_model(), {"a": X[0]}, r"Missing input 'b'"),
         (_two_input_model(), X[0], r"single array but the model has 2 inputs: 'a'.*'b'"),
         (_two_input_model(), [X[0]], r"Got 1 input arrays but the model has 2"),
-        (_scale_model(), [1.0, 2.0, 3.0], r"list of 3 numbers.*np\.array"),
+        (_scale_model(), [1.0, 2.0, 3.0], r"list of 3 numbers.*np\.asarray\(x, dtype=np\.float32\)"),
     ],
 )
 def test_input_mismatch_says_what_and_how_to_fix(model, inputs, pattern):

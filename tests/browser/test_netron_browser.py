@@ -4,8 +4,12 @@ Two JupyterLab servers start side by side under ``/user/alice/`` (like a Jupyter
 notebook whose cell calls ``show_netron``; Chromium opens each, runs the cell through JupyterLab's own menu,
 and checks that Netron's graph (node labels "Conv", "Relu") renders inside the output's iframe:
 
-* with jupyter-server-proxy the iframe must use ``/user/alice/proxy/<port>/...``;
+* with jupyter-server-proxy the iframe must use ``/user/alice/proxy/<port>/...``, and no request of the page
+  (JupyterLab, the probe, Netron in its iframe) may go anywhere but JupyterLab's own server;
 * with the proxy switched off it must fall back to ``http://127.0.0.1:<port>/...``.
+
+Each of the two records how long the graph took to appear after the cell's output did (the issue's target is
+about 2 s) in ``artifacts/screenshots/timings.json`` and prints it, so CI logs show it; speed is never asserted.
 
 Quicker tests drive the view without Jupyter: a pretend remote hub (``http://hub.test/user/bob/...``, answered by
 Playwright routes, never the network) must use its proxy route and never probe 127.0.0.1; the fallback picture
@@ -28,7 +32,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +45,9 @@ pytestmark = pytest.mark.browser
 
 BASE_URL = "/user/alice/"
 CELL = 'from course_utils.netron import show_netron\n\nshow_netron("tiny_resnet.onnx", height=420)'
-STARTUP_S = 60
+STARTUP_S = 120  # generous: JupyterLab's first start on a busy 2-core machine (the wait ends as soon as it answers)
+PAGE_TIMEOUT_MS = 60_000  # each wait in the notebook page: loading JupyterLab, the kernel, Netron's graph
+TIMINGS_KEPT = 50  # runs kept in timings.json
 
 
 def tiny_resnet() -> onnx.ModelProto:
@@ -216,12 +222,44 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> tuple[str, float]:
-    """Open the notebook, run its cell via JupyterLab's Run menu; return (iframe src, seconds to graph visible)."""
+@dataclass
+class Run:
+    """What a notebook run in the browser showed."""
+
+    src: str  # the Netron iframe's src
+    seconds: float  # from the cell's output appearing to Netron's graph being visible
+    hosts: set[str] = field(default_factory=set)  # host:port of every http(s) request of the page and its frames
+
+
+def _record_timing(folder: Path, route: str, seconds: float, capsys: pytest.CaptureFixture[str]) -> None:
+    """Append a measured time to ``timings.json`` and print it past pytest's capture, so CI logs show it."""
+    path = folder / "timings.json"
+    try:
+        runs = json.loads(path.read_text())["runs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        runs = []
+    at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    runs = [*runs, {"route": route, "seconds": round(seconds, 3), "at": at}][-TIMINGS_KEPT:]
+    description = "seconds from show_netron's cell output appearing to Netron's graph being visible (target: ~2 s)"
+    path.write_text(json.dumps({"description": description, "runs": runs}, indent=1) + "\n")
+    with capsys.disabled():
+        print(f"\n[netron timing] {route}: graph visible {seconds:.2f} s after the cell output (target ~2 s)", end=" ")
+
+
+def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> Run:
+    """Open the notebook, run its cell via JupyterLab's Run menu, check Netron's graph shows in the output."""
     context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    hosts: set[str] = set()
+
+    def note_host(request: Any) -> None:
+        url = urllib.parse.urlsplit(request.url)
+        if url.scheme in ("http", "https", "ws", "wss"):
+            hosts.add(url.netloc)
+
+    context.on("request", note_host)  # every frame's requests, Netron's iframe included
     try:
         page = context.new_page()
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(PAGE_TIMEOUT_MS)
         # Belt and braces for the kernel dialog: if JupyterLab still asks, pick the notebook's own kernel.
         page.add_locator_handler(
             page.get_by_text("Select Kernel", exact=True),
@@ -250,7 +288,7 @@ def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> tuple[
             assert not view.locator(".course-netron-fallback").is_visible()
             assert graph.get_by_text("This app uses cookies").count() == 0
             page.screenshot(path=str(screenshot))
-            return frame.get_attribute("src") or "", visible
+            return Run(frame.get_attribute("src") or "", visible, hosts)
         except Exception:
             page.screenshot(path=str(screenshot.with_name(screenshot.stem + "_failed.png")))
             raise
@@ -258,14 +296,17 @@ def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> tuple[
         context.close()
 
 
-def test_jupyterlab_through_server_proxy(chromium: Any, labs: dict[str, Lab], screenshot_dir: Path) -> None:
+def test_jupyterlab_through_server_proxy(
+    chromium: Any, labs: dict[str, Lab], screenshot_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lab = labs["proxy"]
-    src, seconds = _run_notebook_and_check(chromium, lab, screenshot_dir / "netron_jupyterlab_proxy.png")
-    assert src.startswith(f"{BASE_URL}proxy/"), src
-    port = int(src.split("/")[4])
+    run = _run_notebook_and_check(chromium, lab, screenshot_dir / "netron_jupyterlab_proxy.png")
+    _record_timing(screenshot_dir, "proxy", run.seconds, capsys)
+    assert run.src.startswith(f"{BASE_URL}proxy/"), run.src
+    port = int(run.src.split("/")[4])
     assert _port_open(port)
-    assert seconds < 10, f"graph took {seconds:.1f} s to appear"
-    print(f"proxy: graph visible {seconds:.2f} s after the output appeared")
+    # Offline through the hub route too: JupyterLab, the probe and Netron's page all came from JupyterLab's server.
+    assert run.hosts == {f"127.0.0.1:{lab.port}"}, run.hosts
     # Shutting the kernel down (a normal kernel exit) stops its Netron server.
     for kernel in lab.api("api/kernels"):
         lab.api(f"api/kernels/{kernel['id']}", method="DELETE")
@@ -275,16 +316,19 @@ def test_jupyterlab_through_server_proxy(chromium: Any, labs: dict[str, Lab], sc
     assert not _port_open(port), "the Netron server outlived its kernel"
 
 
-def test_jupyterlab_without_proxy_uses_direct_url(chromium: Any, labs: dict[str, Lab], screenshot_dir: Path) -> None:
+def test_jupyterlab_without_proxy_uses_direct_url(
+    chromium: Any, labs: dict[str, Lab], screenshot_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lab = labs["direct"]
     # The proxy really is off in this server: its route answers 404.
     with pytest.raises(urllib.error.HTTPError) as error:
         lab.api("proxy/9/")
     assert error.value.code == 404
-    src, seconds = _run_notebook_and_check(chromium, lab, screenshot_dir / "netron_jupyterlab_direct.png")
-    assert src.startswith("http://127.0.0.1:"), src
-    assert seconds < 10, f"graph took {seconds:.1f} s to appear"
-    print(f"direct: graph visible {seconds:.2f} s after the output appeared")
+    run = _run_notebook_and_check(chromium, lab, screenshot_dir / "netron_jupyterlab_direct.png")
+    _record_timing(screenshot_dir, "direct", run.seconds, capsys)
+    assert run.src.startswith("http://127.0.0.1:"), run.src
+    netron_port = urllib.parse.urlsplit(run.src).port
+    assert run.hosts == {f"127.0.0.1:{lab.port}", f"127.0.0.1:{netron_port}"}, run.hosts
 
 
 @pytest.fixture
