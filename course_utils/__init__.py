@@ -13,6 +13,7 @@ Modules by concern (import the one you need; heavy frameworks load only when use
 * :mod:`course_utils.runtime`    run a model with ONNX Runtime, with input checks and clear provider errors
 * :mod:`course_utils.verify`     checker + shape inference reports, numeric parity reports
 * :mod:`course_utils.torch_export` one-line explanations of torch.onnx.export failures
+* :mod:`course_utils.tf_convert`  one-line explanations of tf2onnx failures (Keras 3)
 * :mod:`course_utils.history`    the ONNX timeline, with sources
 * :mod:`course_utils.exercises`  checks with feedback, hints and solutions
 * :mod:`course_utils.lessons`    each lesson's exercises
@@ -55,6 +56,7 @@ _LAZY: dict[str, str] = {
     "compare_outputs": "verify",
     "check_parity": "verify",
     "explain_export_errors": "torch_export",
+    "explain_convert_errors": "tf_convert",
 }
 
 

@@ -48,6 +48,7 @@ CELL = 'from course_utils.netron import show_netron\n\nshow_netron("tiny_resnet.
 STARTUP_S = 120  # generous: JupyterLab's first start on a busy 2-core machine (the wait ends as soon as it answers)
 PAGE_TIMEOUT_MS = 60_000  # each wait in the notebook page: loading JupyterLab, the kernel, Netron's graph
 TIMINGS_KEPT = 50  # runs kept in timings.json
+RUN_ATTEMPTS, RUN_WAIT_MS = 4, 20_000  # clicks on "Run All Cells" and the wait for the cell's output after each
 
 
 def tiny_resnet() -> onnx.ModelProto:
@@ -228,10 +229,15 @@ class Run:
 
     src: str  # the Netron iframe's src
     seconds: float  # from the cell's output appearing to Netron's graph being visible
-    hosts: set[str] = field(default_factory=set)  # host:port of every http(s) request of the page and its frames
+    requests: list[str] = field(default_factory=list)  # every http(s)/ws request of the page and its frames
+    clicks: int = 1  # "Run All Cells" clicks it took
+
+    def hosts(self) -> set[str]:
+        """``host:port`` of every request."""
+        return {urllib.parse.urlsplit(url).netloc for url in self.requests}
 
 
-def _record_timing(folder: Path, route: str, seconds: float, capsys: pytest.CaptureFixture[str]) -> None:
+def _record_timing(folder: Path, route: str, run: Run, capsys: pytest.CaptureFixture[str]) -> None:
     """Append a measured time to ``timings.json`` and print it past pytest's capture, so CI logs show it."""
     path = folder / "timings.json"
     try:
@@ -239,24 +245,51 @@ def _record_timing(folder: Path, route: str, seconds: float, capsys: pytest.Capt
     except (OSError, ValueError, KeyError, TypeError):
         runs = []
     at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    runs = [*runs, {"route": route, "seconds": round(seconds, 3), "at": at}][-TIMINGS_KEPT:]
+    entry = {"route": route, "seconds": round(run.seconds, 3), "at": at, "run_all_clicks": run.clicks}
+    runs = [*runs, entry][-TIMINGS_KEPT:]
     description = "seconds from show_netron's cell output appearing to Netron's graph being visible (target: ~2 s)"
     path.write_text(json.dumps({"description": description, "runs": runs}, indent=1) + "\n")
     with capsys.disabled():
-        print(f"\n[netron timing] {route}: graph visible {seconds:.2f} s after the cell output (target ~2 s)", end=" ")
+        print(
+            f"\n[netron timing] {route}: graph visible {run.seconds:.2f} s after the cell output (target ~2 s)", end=" "
+        )
+
+
+def _run_all_cells(page: Any, output: Any) -> int:
+    """Click Run > Run All Cells until ``output`` appears; return the number of clicks.
+
+    On a freshly started JupyterLab the first click is now and then lost (the cell keeps its empty ``[ ]:``
+    prompt, no request reaches the kernel) while the page finishes connecting to the kernel; clicking again
+    then runs it. A cell that did start (``[*]:`` or a number) is never run twice: the wait just goes on.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    prompt = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").first
+    clicks = 0
+    for attempt in range(1, RUN_ATTEMPTS + 1):
+        if attempt == 1 or prompt.inner_text().strip() in ("[ ]:", ""):
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            clicks += 1
+        try:
+            output.wait_for(state="attached", timeout=RUN_WAIT_MS)
+            return clicks
+        except PlaywrightTimeoutError:
+            if attempt == RUN_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> Run:
     """Open the notebook, run its cell via JupyterLab's Run menu, check Netron's graph shows in the output."""
     context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    hosts: set[str] = set()
+    requests: list[str] = []
 
-    def note_host(request: Any) -> None:
-        url = urllib.parse.urlsplit(request.url)
-        if url.scheme in ("http", "https", "ws", "wss"):
-            hosts.add(url.netloc)
+    def note(request: Any) -> None:
+        if urllib.parse.urlsplit(request.url).scheme in ("http", "https", "ws", "wss"):
+            requests.append(request.url)
 
-    context.on("request", note_host)  # every frame's requests, Netron's iframe included
+    context.on("request", note)  # every frame's requests, Netron's iframe included
     try:
         page = context.new_page()
         page.set_default_timeout(PAGE_TIMEOUT_MS)
@@ -269,10 +302,8 @@ def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> Run:
             page.goto(f"{lab.url}lab/tree/netron.ipynb?token={lab.token}")
             page.locator(".jp-Notebook .jp-Cell").first.wait_for()
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
             view = page.locator(".jp-OutputArea .course-netron")
-            view.wait_for(state="attached")
+            clicks = _run_all_cells(page, view)
             shown = time.monotonic()
             frame = view.locator("iframe")
             frame.wait_for()
@@ -288,7 +319,7 @@ def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> Run:
             assert not view.locator(".course-netron-fallback").is_visible()
             assert graph.get_by_text("This app uses cookies").count() == 0
             page.screenshot(path=str(screenshot))
-            return Run(frame.get_attribute("src") or "", visible, hosts)
+            return Run(frame.get_attribute("src") or "", visible, requests, clicks)
         except Exception:
             page.screenshot(path=str(screenshot.with_name(screenshot.stem + "_failed.png")))
             raise
@@ -301,12 +332,18 @@ def test_jupyterlab_through_server_proxy(
 ) -> None:
     lab = labs["proxy"]
     run = _run_notebook_and_check(chromium, lab, screenshot_dir / "netron_jupyterlab_proxy.png")
-    _record_timing(screenshot_dir, "proxy", run.seconds, capsys)
+    _record_timing(screenshot_dir, "proxy", run, capsys)
     assert run.src.startswith(f"{BASE_URL}proxy/"), run.src
     port = int(run.src.split("/")[4])
     assert _port_open(port)
-    # Offline through the hub route too: JupyterLab, the probe and Netron's page all came from JupyterLab's server.
-    assert run.hosts == {f"127.0.0.1:{lab.port}"}, run.hosts
+    # Offline through the hub route too: nothing left 127.0.0.1, and Netron's page, scripts and model all came
+    # through JupyterLab's server. (A page on 127.0.0.1 also probes the direct route, in parallel: that probe
+    # is the only request that may reach Netron's port itself.)
+    assert run.hosts() <= {f"127.0.0.1:{lab.port}", f"127.0.0.1:{port}"}, run.hosts()
+    direct = [url for url in run.requests if urllib.parse.urlsplit(url).port == port]
+    assert all(url.endswith("/course-probe") for url in direct), direct
+    through_proxy = [url for url in run.requests if f"{BASE_URL}proxy/{port}/" in url]
+    assert any(url.endswith(".onnx") for url in through_proxy) and any("index.js" in url for url in through_proxy)
     # Shutting the kernel down (a normal kernel exit) stops its Netron server.
     for kernel in lab.api("api/kernels"):
         lab.api(f"api/kernels/{kernel['id']}", method="DELETE")
@@ -325,10 +362,10 @@ def test_jupyterlab_without_proxy_uses_direct_url(
         lab.api("proxy/9/")
     assert error.value.code == 404
     run = _run_notebook_and_check(chromium, lab, screenshot_dir / "netron_jupyterlab_direct.png")
-    _record_timing(screenshot_dir, "direct", run.seconds, capsys)
+    _record_timing(screenshot_dir, "direct", run, capsys)
     assert run.src.startswith("http://127.0.0.1:"), run.src
     netron_port = urllib.parse.urlsplit(run.src).port
-    assert run.hosts == {f"127.0.0.1:{lab.port}", f"127.0.0.1:{netron_port}"}, run.hosts
+    assert run.hosts() == {f"127.0.0.1:{lab.port}", f"127.0.0.1:{netron_port}"}, run.hosts()  # nothing left 127.0.0.1
 
 
 @pytest.fixture
