@@ -127,6 +127,7 @@ class TensorInfo:
 
     @property
     def shape_text(self) -> str:
+        """The shape as text: ``[batch, 1, 8, 8]``, or ``?`` when unknown."""
         return "?" if self.shape is None else "[" + ", ".join(str(d) for d in self.shape) + "]"
 
 
@@ -143,6 +144,7 @@ class CheckReport:
 
     @property
     def passed(self) -> bool:
+        """True when every step passed."""
         return all(step.passed for step in self.steps)
 
     def __bool__(self) -> bool:
@@ -269,6 +271,7 @@ class OutputComparison:
 
     @property
     def passed(self) -> bool:
+        """True when this output was compared and is within tolerance."""
         return self.status == "pass"
 
     def _cells(self) -> list[str]:
@@ -306,6 +309,7 @@ class ParityReport:
 
     @property
     def passed(self) -> bool:
+        """True when there was something to compare and every output passed."""
         return bool(self.outputs) and all(o.passed for o in self.outputs)
 
     def __bool__(self) -> bool:
