@@ -14,6 +14,7 @@ __all__ = [
     "ExternalDataMissingError",
     "InputMismatchError",
     "ModelFileNotFoundError",
+    "NotAModelTypeError",
     "NotAnOnnxModelError",
     "ProviderUnavailableError",
     "UnsupportedIRVersionError",
@@ -27,6 +28,10 @@ class CourseError(Exception):
     def _render_traceback_(self) -> list[str]:
         # IPython calls this instead of formatting the stack: the learner sees one actionable line.
         return [f"{type(self).__name__}: {self}"]
+
+
+class NotAModelTypeError(CourseError, TypeError):
+    """Something that is not a path, bytes or ``onnx.ModelProto`` was given where a model is expected."""
 
 
 class ModelFileNotFoundError(CourseError, FileNotFoundError):

@@ -14,7 +14,7 @@ import onnx.parser
 from google.protobuf import json_format, text_format
 from google.protobuf.message import DecodeError
 
-from .errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxModelError
+from .errors import ExternalDataMissingError, ModelFileNotFoundError, NotAModelTypeError, NotAnOnnxModelError
 
 __all__ = ["ModelSource", "external_data_files", "load_model", "model_bytes", "require_embedded_weights"]
 
@@ -93,9 +93,13 @@ def load_model(source: ModelSource, *, load_external_data: bool = True) -> onnx.
                 "Pass the content of a .onnx file, e.g. Path('model.onnx').read_bytes()."
             ) from None
     if not isinstance(source, str | os.PathLike):
-        raise TypeError(
-            f"Expected a path, bytes or onnx.ModelProto, got {type(source).__name__}. "
-            "If you have a framework model, export it to ONNX first."
+        hint = (
+            "export it to ONNX first (lesson 02/03)"
+            if hasattr(source, "forward") or hasattr(source, "predict")
+            else ("pass the path of the .onnx file, its bytes, or onnx.load(path)")
+        )
+        raise NotAModelTypeError(
+            f"Expected an ONNX model (a path, bytes or onnx.ModelProto), got {type(source).__name__}: {hint}."
         )
     path = Path(source)
     if not path.exists():

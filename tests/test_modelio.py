@@ -9,6 +9,7 @@ from course_utils.errors import (
     CourseError,
     ExternalDataMissingError,
     ModelFileNotFoundError,
+    NotAModelTypeError,
     NotAnOnnxModelError,
 )
 from course_utils.modelio import external_data_files, load_model, model_bytes
@@ -82,8 +83,14 @@ def test_folder_is_not_a_model(tmp_path):
 
 
 def test_wrong_type():
-    with pytest.raises(TypeError, match="export it to ONNX first"):
+    import torch
+
+    with pytest.raises(NotAModelTypeError, match="got int: pass the path of the .onnx file"):
         load_model(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="got Linear: export it to ONNX first"):
+        load_model(torch.nn.Linear(2, 2))  # type: ignore[arg-type]
+    with pytest.raises(CourseError):
+        load_model(None)  # type: ignore[arg-type]
 
 
 def test_external_data_missing_and_present(tmp_path):
