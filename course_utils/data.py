@@ -15,7 +15,7 @@ import numpy as np
 from .paths import data_path
 
 if TYPE_CHECKING:
-    import torch
+    from .models import DigitsCNN
 
 __all__ = ["Digits", "load_digits", "load_digits_cnn", "load_digits_keras", "load_manifest"]
 
@@ -65,7 +65,7 @@ def load_digits() -> Digits:
         return Digits(scale("x_train"), f["y_train"].astype(np.int64), scale("x_test"), f["y_test"].astype(np.int64))
 
 
-def load_digits_cnn() -> torch.nn.Module:
+def load_digits_cnn() -> DigitsCNN:
     """The trained :class:`~course_utils.models.DigitsCNN`, in eval mode."""
     import torch
 

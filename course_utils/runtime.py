@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import onnx
@@ -44,7 +44,7 @@ __all__ = [
     "to_numpy",
 ]
 
-SessionSource = ModelSource | ort.InferenceSession
+SessionSource: TypeAlias = ModelSource | ort.InferenceSession
 ProviderSpec = str | tuple[str, dict[str, Any]]
 
 # ONNX Runtime's type strings -> numpy dtypes (bfloat16 and the float8 types have no numpy dtype).

@@ -331,7 +331,7 @@ def check_netron() -> Check:
         netron = importlib.import_module("netron")
     except ImportError:
         return Check("netron", FAIL, "not importable", "pip install 'netron>=9.3.3'")
-    static = Path(netron.__file__).parent / "index.html"
+    static = Path(netron.__file__ or ".").parent / "index.html"
     if not static.exists():
         return Check("netron", FAIL, "installed without its web app files", "pip install --force-reinstall netron")
     return Check("netron", OK, f"{netron.__version__}, web app files present")

@@ -206,7 +206,7 @@ def check_model(model_or_path: ModelSource, *, full_check: bool = True) -> Check
     """
     is_path = isinstance(model_or_path, str | os.PathLike)
     model = load_model(model_or_path, load_external_data=False)
-    name = Path(model_or_path).name if is_path else (model.graph.name or "model")
+    name = Path(model_or_path).name if isinstance(model_or_path, str | os.PathLike) else (model.graph.name or "model")
     steps: list[CheckStep] = []
 
     checker_name = "onnx.checker" + (" (full_check)" if full_check else "")
@@ -425,7 +425,7 @@ def _zipmap_note(side: str) -> str:
 def _compare_one(name: str, expected: Any, actual: Any, rtol: float | None, atol: float | None) -> OutputComparison:
     zipmap = [side for side, value in (("expected", expected), ("actual", actual)) if _is_zipmap(value)]
     exp, act = to_numpy(expected), to_numpy(actual)
-    base = {
+    base: dict[str, Any] = {
         "name": name,
         "expected_shape": tuple(exp.shape),
         "actual_shape": tuple(act.shape),

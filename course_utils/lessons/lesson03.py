@@ -53,6 +53,7 @@ def _check_keras_nchw(source: ModelSource) -> str:
         got=inputs[0].shape_text,
         hint="tf2onnx.convert.from_function(..., inputs_as_nchw=['image']) inserts the transpose for you",
     )
+    assert shape is not None  # the expect above rules None out
     expect(
         isinstance(shape[0], str),
         "the batch dimension is fixed; give the tf.TensorSpec a None batch so any batch size works",
@@ -215,7 +216,7 @@ def _toy_session(dtype: int, name: str) -> ort.InferenceSession:
 def _check_feed(fn: Callable[[ort.InferenceSession, np.ndarray], Mapping[str, np.ndarray]]) -> str:
     expect(callable(fn), "pass your function itself, e.g. check(make_feed)", got=type(fn).__name__)
     x64 = np.arange(6, dtype=np.float64).reshape(2, 3) / 4
-    cases = [
+    cases: list[tuple[int, str, np.ndarray, str]] = [
         (onnx.TensorProto.FLOAT, "X", x64, "a float32 model fed scikit-learn's usual float64 array"),
         (onnx.TensorProto.DOUBLE, "X", x64.astype(np.float32), "a float64 (double) model fed float32"),
         (onnx.TensorProto.FLOAT, "image", x64.astype(np.float32), "an input not called 'X'"),
@@ -223,7 +224,7 @@ def _check_feed(fn: Callable[[ort.InferenceSession, np.ndarray], Mapping[str, np
     ]
     for dtype, name, x, why in cases:
         session = _toy_session(dtype, name)
-        feed_dict = fn(session, x)
+        feed_dict: Any = fn(session, x)
         expect(
             isinstance(feed_dict, Mapping) and list(feed_dict) == [name],
             f"the feed must be a dict keyed by the session's input name ({why})",
