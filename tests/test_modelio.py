@@ -85,7 +85,7 @@ def test_folder_is_not_a_model(tmp_path):
 def test_wrong_type():
     import torch
 
-    with pytest.raises(NotAModelTypeError, match="got int: pass the path of the .onnx file"):
+    with pytest.raises(NotAModelTypeError, match=r"got int: pass the path of the \.onnx file"):
         load_model(42)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="got Linear: export it to ONNX first"):
         load_model(torch.nn.Linear(2, 2))  # type: ignore[arg-type]
@@ -141,7 +141,7 @@ def test_sessions_and_checks_explain_unloaded_external_weights(tmp_path):
     onnx.save(tiny_model(64), path, save_as_external_data=True, location="big.onnx.data", size_threshold=0)
     unloaded = onnx.load(path, load_external_data=False)
     x = np.ones(64, dtype=np.float32)
-    with pytest.raises(ExternalDataMissingError, match="big.onnx.data"):
+    with pytest.raises(ExternalDataMissingError, match=r"big\.onnx\.data"):
         run_onnx(unloaded, x)
     assert run_onnx(path, x)["y"][-1] == 64.0
     report = check_model(unloaded)
@@ -150,7 +150,7 @@ def test_sessions_and_checks_explain_unloaded_external_weights(tmp_path):
 
 
 def test_empty_modelproto_is_not_a_model():
-    with pytest.raises(NotAnOnnxModelError, match="onnx.ModelProto given does not hold a graph"):
+    with pytest.raises(NotAnOnnxModelError, match=r"onnx\.ModelProto given does not hold a graph"):
         load_model(onnx.ModelProto())
 
 
