@@ -414,24 +414,21 @@ def _cast_fix(source: str, var: str, dtype: np.dtype[Any]) -> str:
     return f"{var}.astype(np.{name})"
 
 
+# How to add or remove a size-1 dimension, in the learner's own library ({v}: their variable, {a}: the axis).
+_RESHAPE_FIXES: dict[str, dict[str, str]] = {
+    "torch": {"unsqueeze": "{v}.unsqueeze(0)", "squeeze": "{v}.squeeze({a})"},
+    "tensorflow": {"unsqueeze": "tf.expand_dims({v}, 0)", "squeeze": "tf.squeeze({v}, axis={a})"},
+    "python": {"unsqueeze": "np.asarray({v})[None]", "squeeze": "np.squeeze(np.asarray({v}), axis={a})"},
+    "numpy": {"unsqueeze": "{v}[None] (np.expand_dims({v}, 0))", "squeeze": "np.squeeze({v}, axis={a})"},
+}
+
+
 def _unsqueeze_fix(source: str, var: str) -> str:
-    if source == "torch":
-        return f"{var}.unsqueeze(0)"
-    if source == "tensorflow":
-        return f"tf.expand_dims({var}, 0)"
-    if source == "python":
-        return f"np.asarray({var})[None]"
-    return f"{var}[None] (np.expand_dims({var}, 0))"
+    return _RESHAPE_FIXES.get(source, _RESHAPE_FIXES["numpy"])["unsqueeze"].format(v=var)
 
 
 def _squeeze_fix(source: str, var: str, axis: int) -> str:
-    if source == "torch":
-        return f"{var}.squeeze({axis})"
-    if source == "tensorflow":
-        return f"tf.squeeze({var}, axis={axis})"
-    if source == "python":
-        return f"np.squeeze(np.asarray({var}), axis={axis})"
-    return f"np.squeeze({var}, axis={axis})"
+    return _RESHAPE_FIXES.get(source, _RESHAPE_FIXES["numpy"])["squeeze"].format(v=var, a=axis)
 
 
 def _layout_hint(expected: Sequence[Any], got: tuple[int, ...], source: str = "numpy", var: str = "x") -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from course_test_helpers import export_digits_cnn
 from onnx import TensorProto, helper, numpy_helper
 
 from course_utils.errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxModelError
@@ -52,22 +53,9 @@ def _linear_model(**model_kwargs) -> onnx.ModelProto:
 @pytest.fixture(scope="module")
 def digits_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The committed DigitsCNN, exported the way lesson 04 does."""
-    torch = pytest.importorskip("torch")
-    from course_utils import load_digits_cnn
-
+    pytest.importorskip("torch")
     path = tmp_path_factory.mktemp("digits") / "digits_cnn.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            load_digits_cnn(),
-            (torch.zeros(2, 1, 8, 8),),
-            str(path),
-            dynamo=False,
-            do_constant_folding=False,
-            input_names=["image"],
-            output_names=["logits"],
-            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
-        )
+    export_digits_cnn(path)
     return path
 
 

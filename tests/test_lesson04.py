@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ast
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+from course_test_helpers import export_digits_cnn
 from onnx import TensorProto, helper, numpy_helper
 
 from course_utils import paths
@@ -22,23 +22,10 @@ torch = pytest.importorskip("torch")
 @pytest.fixture(scope="module")
 def digits_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """artifacts/04/digits_cnn.onnx as the lesson exports it, in a temporary artifacts folder."""
-    from course_utils import load_digits_cnn
-
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(paths, "ARTIFACTS_DIR", tmp_path_factory.mktemp("artifacts"))
         path = paths.artifact_path("digits_cnn.onnx", lesson="04")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(
-                load_digits_cnn(),
-                (torch.zeros(2, 1, 8, 8),),
-                str(path),
-                dynamo=False,
-                do_constant_folding=False,
-                input_names=["image"],
-                output_names=["logits"],
-                dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
-            )
+        export_digits_cnn(path)
         yield path
 
 
