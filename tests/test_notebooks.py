@@ -72,6 +72,9 @@ def test_most_outputs_are_compared(path):
 def test_no_stray_state_in_outputs(path):
     text = path.read_text(encoding="utf-8")
     assert str(REPO_ROOT) not in text, f"{path.name} stores an absolute path of this checkout; print relative paths"
+    # Machine-specific paths would differ on every other machine (nbval does not mask them).
+    for pattern in (r"/home/\w", r"/root/", r"/Users/\w", r"site-packages", r"[A-Z]:\\\\Users"):
+        assert not re.search(pattern, text), f"{path.name} stores a machine-specific path ({pattern})"
     assert "Kernel is running over TCP" not in text
 
 
