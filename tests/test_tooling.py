@@ -119,3 +119,13 @@ def test_lab_starts_at_the_index(tmp_path):
     finally:
         lab.terminate()
         lab.wait(timeout=30)
+
+
+def test_lab_stays_offline():
+    """No news fetching, no update checks: the course runs without internet."""
+    import json
+
+    overrides = REPO_ROOT / ".venv" / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    settings = json.loads(overrides.read_text(encoding="utf-8"))
+    assert settings["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    assert "NeverCheckForUpdate" in COURSE.read_text(encoding="utf-8")
