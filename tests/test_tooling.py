@@ -5,13 +5,19 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_utils.paths import REPO_ROOT
 
 COURSE = REPO_ROOT / "course"
+# Tests of what ./course set up only make sense inside the environment it made (not e.g. on Binder's conda).
+in_course_venv = pytest.mark.skipif(
+    Path(sys.prefix).resolve() != (REPO_ROOT / ".venv").resolve(), reason="not running in ./course's .venv"
+)
 
 
 def readme_commands() -> list[str]:
@@ -38,6 +44,7 @@ def test_unknown_command_is_an_error():
     assert result.returncode == 2 and "Unknown command 'nonsense'" in result.stdout
 
 
+@in_course_venv
 def test_setup_is_skipped_when_nothing_changed():
     # This test runs inside the environment ./course made, so its stamp must match: no reinstall.
     result = subprocess.run([str(COURSE), "setup"], capture_output=True, text=True, timeout=60)
@@ -121,6 +128,7 @@ def test_lab_starts_at_the_index(tmp_path):
         lab.wait(timeout=30)
 
 
+@in_course_venv
 def test_lab_stays_offline():
     """No news fetching, no update checks: the course runs without internet."""
     import json
