@@ -264,10 +264,16 @@ def make_session(
         raise
     missing = [_provider_name(p) for p in providers if _provider_name(p) not in session.get_providers()]
     if missing:
+        # get_available_providers() lists what the package was built with, not what can load here.
+        fix = (
+            "check that TensorRT's libraries (libnvinfer) are installed and match this onnxruntime build"
+            if missing == ["TensorrtExecutionProvider"]
+            else "check that the CUDA/cuDNN major versions match this onnxruntime build, or call "
+            "onnxruntime.preload_dlls() before creating the session"
+        )
         raise ProviderUnavailableError(
-            f"{', '.join(missing)} is installed but did not load (the session fell back to "
-            f"{', '.join(session.get_providers())}): check that the CUDA/cuDNN major versions match this "
-            "onnxruntime build, or call onnxruntime.preload_dlls() before creating the session."
+            f"{', '.join(missing)} is built into onnxruntime but did not load (the session fell back to "
+            f"{', '.join(session.get_providers())}): {fix}."
         )
     return session
 

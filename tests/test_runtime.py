@@ -199,8 +199,18 @@ def test_provider_that_falls_back_silently_is_reported(monkeypatch):
     monkeypatch.setattr(
         runtime, "available_providers", lambda: [*ort.get_available_providers(), "CUDAExecutionProvider"]
     )
-    with pytest.raises(ProviderUnavailableError, match=r"installed but did not load.*preload_dlls"):
+    with pytest.raises(ProviderUnavailableError, match=r"built into onnxruntime but did not load.*preload_dlls"):
         make_session(_scale_model(), providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+
+
+def test_tensorrt_that_does_not_load_points_at_tensorrt(monkeypatch):
+    if "TensorrtExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has a TensorRT build")
+    monkeypatch.setattr(
+        runtime, "available_providers", lambda: [*ort.get_available_providers(), "TensorrtExecutionProvider"]
+    )
+    with pytest.raises(ProviderUnavailableError, match=r"TensorRT's libraries \(libnvinfer\)"):
+        make_session(_scale_model(), providers=["TensorrtExecutionProvider", "CPUExecutionProvider"])
 
 
 # -------------------------------------------------------------------------------------------- sessions

@@ -84,7 +84,7 @@ keras_nchw = Exercise(
     hints=[
         "The Keras model takes (N, 8, 8, 1). tf2onnx can add the transpose at the model's input: look for "
         "`inputs_as_nchw` in tf2onnx.convert.from_function (the CLI has --inputs-as-nchw).",
-        "Reuse `serve` and `spec` from section 2: "
+        "Reuse `spec` from section 2 and `serve` from section 3: "
         "`tf2onnx.convert.from_function(serve, input_signature=spec, opset=17, inputs_as_nchw=['image'], "
         "output_path=...)`.",
     ],
