@@ -45,6 +45,7 @@ __all__ = [
     "default_tolerance",
     "ir_version_issues",
     "lower_ir_version",
+    "tensor_info",
 ]
 
 # (rtol, atol) per dtype. A float32 network's outputs typically differ by 1e-7..1e-5 between frameworks
@@ -172,7 +173,8 @@ class CheckReport:
         return f"<p><b>{html.escape(self._header())}</b></p>{table}"
 
 
-def _tensor_info(value: onnx.ValueInfoProto) -> TensorInfo:
+def tensor_info(value: onnx.ValueInfoProto) -> TensorInfo:
+    """Name, numpy dtype name and shape of a graph input/output (unknown dims as ``"?"``)."""
     kind = value.type.WhichOneof("value")
     if kind != "tensor_type":
         return TensorInfo(value.name, kind or "unknown", None)
@@ -231,7 +233,7 @@ def check_model(model_or_path: ModelSource, *, full_check: bool = True) -> Check
     inferred = model
     try:
         inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
-        outputs = [_tensor_info(o) for o in inferred.graph.output]
+        outputs = [tensor_info(o) for o in inferred.graph.output]
         unknown = [o.name for o in outputs if o.shape is None or "?" in o.shape]
         detail = "every output shape is known" if not unknown else f"shape unknown for: {', '.join(unknown)}"
         steps.append(CheckStep("shape inference (strict)", True, detail))
@@ -242,8 +244,8 @@ def check_model(model_or_path: ModelSource, *, full_check: bool = True) -> Check
     return CheckReport(
         model_name=name,
         steps=tuple(steps),
-        inputs=tuple(_tensor_info(i) for i in inferred.graph.input if i.name not in initializers),
-        outputs=tuple(_tensor_info(o) for o in inferred.graph.output),
+        inputs=tuple(tensor_info(i) for i in inferred.graph.input if i.name not in initializers),
+        outputs=tuple(tensor_info(o) for o in inferred.graph.output),
         ir_version=model.ir_version,
         opsets={(o.domain or "ai.onnx"): o.version for o in model.opset_import},
     )

@@ -202,18 +202,10 @@ lesson01.versions.check(version_problems)
 # ------------------------------------------------------------------------------------------ 01.3
 
 
-def _dims(value: onnx.ValueInfoProto) -> tuple[int | str, ...]:
-    return tuple(
-        d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in value.type.tensor_type.shape.dim
-    )
-
-
-def _dtype(value: onnx.ValueInfoProto) -> str:
-    return onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name
-
-
 def _signature_problems(model: onnx.ModelProto, wanted: Mapping[str, Any]) -> list[str]:
     """What differs between a model's inputs/outputs and a contract like :data:`DIGITS_CONTRACT` (for 01.3)."""
+    from ..verify import tensor_info
+
     problems: list[str] = []
     for kind, values in (("inputs", model.graph.input), ("outputs", model.graph.output)):
         have = {v.name: v for v in values}
@@ -221,7 +213,8 @@ def _signature_problems(model: onnx.ModelProto, wanted: Mapping[str, Any]) -> li
             if name not in have:
                 problems.append(f"{kind[:-1]} '{name}' is missing (the model has: {', '.join(have) or 'none'})")
                 continue
-            got_dtype, got_shape = _dtype(have[name]), _dims(have[name])
+            info = tensor_info(have[name])
+            got_dtype, got_shape = info.dtype, info.shape or ()
             if got_dtype != dtype:
                 problems.append(f"{kind[:-1]} '{name}' is {got_dtype}, the contract says {dtype}")
             if len(got_shape) != len(shape):
