@@ -147,3 +147,26 @@ def test_model_line_without_source_falls_back_to_the_line_number():
     assert ", in forward() (line 6 of its cell or file). Fix:" in summary
     with_code = text.replace("in forward\n\n", "in forward\n    if x.mean() > 0:\n")
     assert ", at `if x.mean() > 0:` in forward(). Fix:" in summarize_export_error(TorchExportError(with_code))
+
+
+def test_dynamo_export_embeds_this_machines_paths_until_stripped(tmp_path):
+    """Lesson 02 teaches this: the stack traces make file bytes machine-specific; the onnx-ir pass removes them."""
+    import onnx
+    from onnx_ir.passes.common import ClearMetadataAndDocStringPass
+
+    from course_utils.models import DigitsCNN
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(DigitsCNN().eval(), (torch.zeros(2, 1, 8, 8),), verbose=False)
+    models_py = sys.modules[DigitsCNN.__module__].__file__
+    assert models_py is not None
+    assert any(models_py in p.value for node in program.model_proto.graph.node for p in node.metadata_props)
+
+    ClearMetadataAndDocStringPass()(program.model)
+    path = tmp_path / "stripped.onnx"
+    program.save(path, external_data=False)
+    raw = path.read_bytes()
+    assert models_py.encode() not in raw
+    assert str(tmp_path).encode() not in raw
+    assert all(not node.metadata_props for node in onnx.load(path).graph.node)
