@@ -3,8 +3,8 @@
     ./course execute                          # every notebook in notebooks/
     ./course execute notebooks/02_*.ipynb     # just these
 
-Each notebook is formatted with ruff first, then run in a fresh kernel from the notebooks/ folder, so the
-stored outputs are those of a clean run with execution counts 1..n. A cell that raises stops the run with
+Each notebook gets its imports sorted and is formatted with ruff first, then run in a fresh kernel from the
+notebooks/ folder, so the stored outputs are those of a clean run with execution counts 1..n. A cell that raises stops the run with
 the cell shown, unless the cell is tagged ``raises-exception`` (a lesson showing an error on purpose).
 """
 
@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
     apply_notebook_env()
     ruff = Path(sys.executable).with_name("ruff")
+    # Sort imports first (the one lint rule that rewrites code safely), so a re-executed notebook passes `ruff check`.
+    subprocess.run(
+        [str(ruff), "check", "--quiet", "--fix", "--select", "I", *map(str, paths)], check=True, cwd=REPO_ROOT
+    )
     subprocess.run([str(ruff), "format", "--quiet", *map(str, paths)], check=True, cwd=REPO_ROOT)
     for path in paths:
         try:
