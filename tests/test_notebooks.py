@@ -78,6 +78,19 @@ def test_no_stray_state_in_outputs(path):
     assert "Kernel is running over TCP" not in text
 
 
+SHELL_FIELD = re.compile(r"""(?<!["'])\{[^{}]+\}(?!["'])""")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_shell_commands_quote_python_values(path):
+    """`!cmd {path}` splits at spaces: a learner whose home folder is "My Documents" would get a broken command."""
+    for cell in code_cells(read(path)):
+        for line in cell.source.splitlines():
+            if line.lstrip().startswith("!"):
+                unquoted = SHELL_FIELD.findall(line)
+                assert not unquoted, f"{path.name}: quote {unquoted} in the shell command {line.strip()!r}"
+
+
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_lesson_structure(path):
     nb = read(path)
