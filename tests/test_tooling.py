@@ -35,7 +35,7 @@ def test_readme_has_the_two_commands_and_ci_runs_the_test_one():
 def test_course_script_is_valid_bash_and_helps():
     subprocess.run(["bash", "-n", str(COURSE)], check=True)
     result = subprocess.run([str(COURSE), "help"], capture_output=True, text=True, check=True)
-    for command in ("lab", "test", "execute", "check", "data", "setup"):
+    for command in ("lab", "test", "execute", "check", "data", "setup", "ci"):
         assert f"./course {command}" in result.stdout
 
 
