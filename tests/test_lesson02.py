@@ -285,32 +285,32 @@ def test_older_runtime_default_opset_is_too_new(tmp_path):
     assert not feedback.passed and "supports up to 18" in feedback.message and "opset_version=18" in feedback.hint
 
 
-def test_older_runtime_ir_version_is_named(tmp_path):
-    path = export(
+@pytest.fixture(scope="module")
+def opset18_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DigitsCNN exported at opset 18 with the default exporter (IR 10), once for the tests that read it."""
+    return export(
         load_digits_cnn(),
-        tmp_path / "d.onnx",
+        tmp_path_factory.mktemp("opset18") / "d.onnx",
         torch.rand(2, 1, 8, 8),
         opset_version=18,
         dynamic_shapes={"x": {0: Dim("batch")}},
     )
+
+
+def test_older_runtime_ir_version_is_named(opset18_export):
+    path = opset18_export
     assert onnx.load(path).ir_version > 9  # the fact the exercise rests on
     feedback = lesson02.older_runtime.check(path)
     assert not feedback.passed and feedback.message.startswith("the model has IR version")
     assert "lower_ir_version(model, 9)" in feedback.hint and "dynamo=False" in feedback.hint
 
 
-def test_older_runtime_lowering_the_number_by_hand_is_not_enough(tmp_path):
+def test_older_runtime_lowering_the_number_by_hand_is_not_enough(opset18_export, tmp_path):
     # The torch exporter writes IR-10-only fields (metadata_props on nodes and values); onnx.checker does not
     # flag them after `model.ir_version = 9`, so the check must.
-    path = export(
-        load_digits_cnn(),
-        tmp_path / "d.onnx",
-        torch.rand(2, 1, 8, 8),
-        opset_version=18,
-        dynamic_shapes={"x": {0: Dim("batch")}},
-    )
-    model = onnx.load(path)
+    model = onnx.load(opset18_export)
     model.ir_version = 9
+    path = tmp_path / "d.onnx"
     onnx.save(model, path)
     feedback = lesson02.older_runtime.check(path)
     assert not feedback.passed and "IR 9 does not have" in feedback.message
