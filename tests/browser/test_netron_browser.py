@@ -20,6 +20,7 @@ Screenshots land in ``artifacts/screenshots/``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -40,11 +41,6 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-
-try:
-    from playwright.sync_api import Error as PlaywrightError
-except ImportError:  # the chromium fixture then skips (or fails in CI) with the reason
-    PlaywrightError = Exception  # type: ignore[assignment,misc]
 
 pytestmark = pytest.mark.browser
 
@@ -422,14 +418,15 @@ def test_fallback_stays_when_no_url_answers(chromium: Any, live_view: Any) -> No
 HUB = "http://hub.test"  # resolves nowhere (see conftest): every request to it is answered by the route below
 
 
-def _pretend_hub(context: Any, page_path: str, body: str, port: int, *, proxy: bool) -> list[str]:
-    """Serve ``body`` at ``HUB + page_path`` like a remote JupyterHub; forward its proxy route to Netron's server.
-
-    Returns the list of URLs the page requested (filled as it loads).
+@contextlib.contextmanager
+def _hub_page(
+    chromium: Any, page_path: str, body: str, port: int, *, proxy: bool, timeout_ms: int
+) -> Iterator[tuple[Any, list[str]]]:
+    """A page opened at ``HUB + page_path``, served like a remote JupyterHub whose proxy route (when ``proxy``)
+    forwards to Netron's server. Yields the page and the URLs it requested (filled as it loads).
     """
     requested: list[str] = []
     prefix = f"/user/bob/proxy/{port}/"
-    closing = False
 
     def handle(route: Any) -> None:
         url = urllib.parse.urlsplit(route.request.url)
@@ -438,29 +435,23 @@ def _pretend_hub(context: Any, page_path: str, body: str, port: int, *, proxy: b
             route.fulfill(status=200, content_type="text/html", body=body)
         elif proxy and url.path.startswith(prefix):
             target = f"http://127.0.0.1:{port}/{url.path[len(prefix) :]}" + (f"?{url.query}" if url.query else "")
-            try:
-                route.fulfill(response=route.fetch(url=target))
-            except PlaywrightError:
-                # The test closed its context while Netron's page was still loading files; nothing waits for them.
-                if not closing:
-                    raise
+            route.fulfill(response=route.fetch(url=target))
         else:
             route.fulfill(status=404, body="not found")
 
-    def close(*_: Any) -> None:
-        nonlocal closing
-        closing = True
-
-    context.on("close", close)
-    context.route(f"{HUB}/**", handle)
-    context.on("request", lambda request: None if request.url.startswith(HUB) else requested.append(request.url))
-    return requested
-
-
-def _close_hub(context: Any) -> None:
-    """Close a pretend-hub context without letting its in-flight route handlers fail the next test."""
-    context.unroute_all(behavior="ignoreErrors")
-    context.close()
+    context = chromium.new_context()
+    try:
+        context.route(f"{HUB}/**", handle)
+        context.on("request", lambda request: None if request.url.startswith(HUB) else requested.append(request.url))
+        page = context.new_page()
+        page.set_default_timeout(timeout_ms)
+        page.goto(HUB + page_path)
+        yield page, requested
+    finally:
+        # Netron's page may still be loading files through `handle`; once the context is closed their fetches
+        # fail ("Request context disposed", playwright#23781), which must not surface in the next test.
+        context.unroute_all(behavior="ignoreErrors")
+        context.close()
 
 
 @pytest.mark.parametrize(
@@ -472,35 +463,21 @@ def test_remote_hub_page_uses_the_proxy_route(chromium: Any, live_view: Any, pag
     # The base URL comes from JupyterLab's page config, or else from the page's path (classic notebook).
     config = '<script id="jupyter-config-data" type="application/json">{"baseUrl": "/user/bob/"}</script>'
     body = f"<html><head>{config if config_data else ''}</head><body>{live_view.html()}</body></html>"
-    context = chromium.new_context()
-    try:
-        requested = _pretend_hub(context, page_path, body, live_view.port, proxy=True)
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        page.goto(HUB + page_path)
+    with _hub_page(chromium, page_path, body, live_view.port, proxy=True, timeout_ms=20_000) as (page, requested):
         frame = page.locator(".course-netron iframe")
         frame.wait_for()
         assert (frame.get_attribute("src") or "").startswith(f"/user/bob/proxy/{live_view.port}/")
         page.frame_locator(".course-netron iframe").get_by_text("Conv", exact=True).first.wait_for()
         # A page served from elsewhere never probes the learner's own machine.
         assert not [url for url in requested if "127.0.0.1" in url or "localhost" in url]
-    finally:
-        _close_hub(context)
 
 
 def test_remote_hub_without_proxy_keeps_the_picture(chromium: Any, live_view: Any) -> None:
-    page_path = "/user/bob/lab/tree/lesson.ipynb"
     body = f"<html><body>{live_view.html()}</body></html>"
-    context = chromium.new_context()
-    try:
-        requested = _pretend_hub(context, page_path, body, live_view.port, proxy=False)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.goto(HUB + page_path)
+    page_path = "/user/bob/lab/tree/lesson.ipynb"
+    with _hub_page(chromium, page_path, body, live_view.port, proxy=False, timeout_ms=10_000) as (page, requested):
         page.locator(".course-netron[data-course-netron-url='none']").wait_for(state="attached")
         assert page.locator(".course-netron-fallback svg").is_visible()
         assert page.locator(".course-netron iframe").count() == 0
         assert any("/user/bob/proxy/" in url for url in requested)  # it did try the proxy route
         assert not [url for url in requested if "127.0.0.1" in url or "localhost" in url]
-    finally:
-        _close_hub(context)
