@@ -29,6 +29,7 @@ import numpy as np
 import onnx
 
 from .errors import InputMismatchError, UnsupportedIRVersionError
+from .inspect import _dim
 from .modelio import ModelSource, external_data_files, load_model
 from .runtime import ProviderSpec, SessionSource, run_onnx, to_numpy
 
@@ -186,15 +187,8 @@ def tensor_info(value: onnx.ValueInfoProto) -> TensorInfo:
         dtype = "string"  # numpy holds strings as object; ONNX (and the model card of course_utils.inspect) says string
     if not tensor.HasField("shape"):
         return TensorInfo(value.name, dtype, None)
-    dims: list[int | str] = []
-    for dim in tensor.shape.dim:
-        if dim.HasField("dim_value"):
-            dims.append(dim.dim_value)
-        elif dim.HasField("dim_param"):
-            dims.append(dim.dim_param)
-        else:
-            dims.append("?")
-    return TensorInfo(value.name, dtype, tuple(dims))
+    dims = (_dim(d) for d in tensor.shape.dim)
+    return TensorInfo(value.name, dtype, tuple("?" if d is None else d for d in dims))
 
 
 def check_model(model_or_path: ModelSource, *, full_check: bool = True) -> CheckReport:
