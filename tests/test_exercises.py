@@ -2,19 +2,35 @@ from __future__ import annotations
 
 import pytest
 
-from course_utils.exercises import EXERCISES, Exercise, Feedback, NotYet, expect, expect_close, get_exercise
+from course_utils.exercises import (
+    EXERCISES,
+    Exercise,
+    Feedback,
+    NotYet,
+    exercises_of,
+    expect,
+    expect_close,
+    get_exercise,
+)
 from course_utils.lessons import lesson00
 
 
 def _square_checker(value):
     expect(isinstance(value, int), "give an integer", expected="int", got=type(value).__name__)
-    expect(value == 49, "wrong number", expected=49, got=value, hint="7 times 7")
+    expect(value == 49, "not the square of seven", why="a square is a number times itself", got=value)
     return "49 it is"
 
 
 @pytest.fixture
 def square():
-    exercise = Exercise("t.1", "Square seven", _square_checker, hints=["multiply", "7*7"], solution_code="answer = 49")
+    exercise = Exercise(
+        "t.1",
+        "Square seven",
+        _square_checker,
+        hints=["multiply", "7*7"],
+        solution_code="answer = 49\nsquare.check(answer)",
+        giveaways=("49",),
+    )
     yield exercise
     EXERCISES.pop("t.1", None)
 
@@ -25,20 +41,22 @@ def test_right_answer_passes(square):
     assert str(feedback) == "[PASS] Exercise t.1: 49 it is"
 
 
-def test_wrong_answer_says_expected_got_and_hint(square):
+def test_wrong_answer_says_what_and_why_never_the_fix(square):
     feedback = square.check(48)
     assert not feedback.passed
     assert str(feedback).splitlines() == [
-        "[NOT YET] Exercise t.1: wrong number",
-        "  expected: 49",
+        "[NOT YET] Exercise t.1: not the square of seven",
+        "  why:      a square is a number times itself",
         "  got:      48",
-        "  hint:     7 times 7",
+        "  stuck? .hint() gives a hint; each further call gives a more specific one",
     ]
+    assert square.leaks(feedback) == []
+    assert square.leaks(square.check(49)) == ["49"]  # the detector finds a giveaway when there is one
 
 
-def test_first_hint_used_when_the_checker_gives_none(square):
+def test_no_hint_is_shown_unasked(square):
     feedback = square.check("49")
-    assert feedback.hint == "multiply" and feedback.got == "str"
+    assert "multiply" not in str(feedback) and feedback.got == "str"
 
 
 def test_a_crashing_answer_becomes_feedback():
@@ -50,19 +68,42 @@ def test_a_crashing_answer_becomes_feedback():
     EXERCISES.pop("t.2")
     assert not feedback.passed
     assert feedback.message.startswith("checking your answer raised AttributeError")
-    assert feedback.hint == "export first"
+    assert "export first" not in str(feedback)
 
 
-def test_hints_in_order_and_clamped(square):
-    assert "Hint 1 of 2" in str(square.hint()) and "multiply" in str(square.hint())
-    assert "(last hint)" in str(square.hint(2)) and "7*7" in str(square.hint(5))
+def test_hints_escalate_on_each_call_and_clamp(square):
+    first, second, again = square.hint(), square.hint(), square.hint()
+    assert "Hint 1 of 2" in str(first) and "multiply" in str(first)
+    assert "Hint 2 of 2" in str(second) and "(last hint)" in str(second) and "7*7" in str(again)
+    assert "multiply" in str(square.hint(1)) and "7*7" in str(square.hint(5))
     assert "7*7" in square.hint(2)._repr_markdown_()
 
 
-def test_solution_is_code(square):
+def test_solution_is_code_shown_only_on_request(square):
     solution = square.solution()
     assert "answer = 49" in str(solution)
-    assert "```python\nanswer = 49\n```" in solution._repr_markdown_()
+    assert "```python\nanswer = 49" in solution._repr_markdown_()
+
+
+def test_run_solution_checks_without_showing_or_touching_the_namespace(square):
+    namespace = {"square": square, "answer": 7}
+    run = square.run_solution(namespace)
+    assert run.passed and "answer = 49" not in str(run) and str(run).startswith("[SOLUTION OK] Exercise t.1")
+    assert namespace["answer"] == 7  # the learner's variable is untouched
+
+
+def test_run_solution_reports_a_broken_solution(square):
+    broken = Exercise("t.3", "broken", _square_checker, solution_code="answer = 48\nbroken.check(answer)")
+    EXERCISES.pop("t.3")
+    assert not broken.run_solution({"broken": broken}).passed
+    assert "does not end" in str(Exercise("t.4", "no check", _square_checker, solution_code="x = 1").run_solution())
+    EXERCISES.pop("t.4")
+    crashing = broken.run_solution({})
+    assert not crashing.passed and "NameError" in str(crashing)
+
+
+def test_exercises_of_a_lesson_in_order():
+    assert [e.id for e in exercises_of("00")] == ["00.1"]
 
 
 def test_feedback_html_escapes():

@@ -38,8 +38,8 @@ def execute(path: Path, timeout: int) -> float:
     )
     start = time.perf_counter()
     client.execute()
-    # Widget state differs run to run and makes noisy diffs; Jupyter rebuilds it when the cell is re-run.
-    nb.metadata.pop("widgets", None)
+    # Widget state stays (nbclient stores it): readers without a kernel (GitHub, nbviewer, a closed lab)
+    # then see the widgets as they were after the run, not "Error displaying widget".
     nbformat.write(nb, path)
     return time.perf_counter() - start
 

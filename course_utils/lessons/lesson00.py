@@ -14,7 +14,6 @@ def _check_acronym(answer: object) -> str:
         "not quite the four words behind O-N-N-X",
         expected="four words starting with O, N, N, X",
         got=repr(answer),
-        hint="the first word says anyone may use and extend the format",
     )
     return "ONNX = Open Neural Network Exchange"
 
@@ -28,4 +27,5 @@ acronym = Exercise(
         "O... N... N... E...: Open, Neural, Network, and a word meaning 'swap'.",
     ],
     solution_code='acronym.check("Open Neural Network Exchange")',
+    giveaways=("exchange",),
 )
