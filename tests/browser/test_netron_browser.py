@@ -23,11 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
-import secrets
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -40,16 +36,14 @@ from typing import Any
 import numpy as np
 import onnx
 import pytest
+from lab_harness import BASE_URL, STARTUP_S, Lab, run_all_cells, start_lab, stop_lab, wait_ready
 from onnx import TensorProto, helper, numpy_helper
 
 pytestmark = pytest.mark.browser
 
-BASE_URL = "/user/alice/"
 CELL = 'from course_utils.netron import show_netron\n\nshow_netron("tiny_resnet.onnx", height=420)'
-STARTUP_S = 120  # generous: JupyterLab's first start on a busy 2-core machine (the wait ends as soon as it answers)
 PAGE_TIMEOUT_MS = 60_000  # each wait in the notebook page: loading JupyterLab, the kernel, Netron's graph
 TIMINGS_KEPT = 50  # runs kept in timings.json
-RUN_ATTEMPTS, RUN_WAIT_MS = 4, 20_000  # clicks on "Run All Cells" and the wait for the cell's output after each
 
 
 def tiny_resnet() -> onnx.ModelProto:
@@ -86,122 +80,21 @@ def tiny_resnet() -> onnx.ModelProto:
     return model
 
 
-@dataclass
-class Lab:
-    """A running JupyterLab server started by a test."""
-
-    process: subprocess.Popen[bytes]
-    root: Path
-    runtime: Path
-    log: Path
-    token: str
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{BASE_URL}"
-
-    def api(self, path: str, method: str = "GET", body: Any = None) -> Any:
-        request = urllib.request.Request(
-            self.url + path,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            body = response.read()
-        return json.loads(body) if body else None
-
-
-def _start_lab(folder: Path, *, proxy: bool) -> Lab:
-    root, config, runtime, data = (folder / name for name in ("root", "config", "runtime", "data"))
-    for path in (root, config, runtime, data):
-        path.mkdir(parents=True)
-    onnx.save(tiny_resnet(), root / "tiny_resnet.onnx")
-    notebook = {
-        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": CELL}],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    (root / "netron.ipynb").write_text(json.dumps(notebook))
-    server_config: dict[str, Any] = {"ServerApp": {"jpserver_extensions": {"jupyter_server_proxy": proxy}}}
-    (config / "jupyter_server_config.json").write_text(json.dumps(server_config))
-    # No "get notified about Jupyter news?" toast over the notebook in screenshots.
-    news = config / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
-    # Never ask "Select Kernel": start the notebook's own kernel, as a hub's single-user server would. (The
-    # session created through the API is not always attached before the page opens on a slow first start.)
-    tracker = config / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True)
-    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"autoStartDefaultKernel": True}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "COURSE_NETRON"))}
-    # The live view is what is under test: COURSE_NETRON must be unset in the kernel (it inherits this env).
-    env.update(JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(runtime), JUPYTER_DATA_DIR=str(data))
-    token = secrets.token_hex(16)
-    log = folder / "jupyter.log"
-    command = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
-        "--no-browser",
-        "--allow-root",
-        "--ip=127.0.0.1",
-        "--port=0",  # the OS picks a free port; the server writes it to its runtime file
-        f"--ServerApp.base_url={BASE_URL}",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    return Lab(process, root, runtime, log, token)
-
-
-def _wait_ready(lab: Lab, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if lab.process.poll() is not None:
-            pytest.fail(f"JupyterLab exited early:\n{lab.log.read_text()[-3000:]}")
-        files = list(lab.runtime.glob("jpserver-*.json"))
-        if files:
-            try:
-                lab.port = json.loads(files[0].read_text())["port"]
-                lab.api("api/status")
-                return
-            except (ValueError, KeyError, OSError):
-                pass
-        time.sleep(0.2)
-    pytest.fail(f"JupyterLab did not start within {STARTUP_S} s:\n{lab.log.read_text()[-3000:]}")
-
-
-def _stop_lab(lab: Lab) -> None:
-    # Shut kernels down through the API first: that is a normal kernel exit, which must stop its Netron server.
-    if lab.port and lab.process.poll() is None:
-        try:
-            for kernel in lab.api("api/kernels"):
-                lab.api(f"api/kernels/{kernel['id']}", method="DELETE")
-        except OSError:
-            pass
-    lab.process.terminate()
-    try:
-        lab.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        lab.process.kill()
-        lab.process.wait(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Lab]]:
     """Two JupyterLab servers under /user/alice/, started in parallel: 'proxy' and 'direct' (proxy disabled)."""
     started: dict[str, Lab] = {}
     try:
         for name, proxy in (("proxy", True), ("direct", False)):
-            started[name] = _start_lab(tmp_path_factory.mktemp(f"lab-{name}"), proxy=proxy)
+            started[name] = start_lab(
+                tmp_path_factory.mktemp(f"lab-{name}"),
+                {"netron.ipynb": [CELL]},
+                files={"tiny_resnet.onnx": tiny_resnet().SerializeToString()},
+                proxy=proxy,
+            )
         deadline = time.monotonic() + STARTUP_S
         for lab in started.values():
-            _wait_ready(lab, deadline)
+            wait_ready(lab, deadline)
         for lab in started.values():
             # Start the notebook's kernel up front, as a hub does: JupyterLab attaches to it instead of asking
             # which kernel to start, and the kernel boots while the browser loads the page.
@@ -215,7 +108,7 @@ def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Lab]]:
         yield started
     finally:
         for lab in started.values():
-            _stop_lab(lab)
+            stop_lab(lab)
 
 
 def _port_open(port: int) -> bool:
@@ -256,31 +149,6 @@ def _record_timing(folder: Path, route: str, run: Run, capsys: pytest.CaptureFix
         )
 
 
-def _run_all_cells(page: Any, output: Any) -> int:
-    """Click Run > Run All Cells until ``output`` appears; return the number of clicks.
-
-    On a freshly started JupyterLab the first click is now and then lost (the cell keeps its empty ``[ ]:``
-    prompt, no request reaches the kernel) while the page finishes connecting to the kernel; clicking again
-    then runs it. A cell that did start (``[*]:`` or a number) is never run twice: the wait just goes on.
-    """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
-    prompt = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").first
-    clicks = 0
-    for attempt in range(1, RUN_ATTEMPTS + 1):
-        if attempt == 1 or prompt.inner_text().strip() in ("[ ]:", ""):
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-            clicks += 1
-        try:
-            output.wait_for(state="attached", timeout=RUN_WAIT_MS)
-            return clicks
-        except PlaywrightTimeoutError:
-            if attempt == RUN_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
-
-
 def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> Run:
     """Open the notebook, run its cell via JupyterLab's Run menu, check Netron's graph shows in the output."""
     context = chromium.new_context(viewport={"width": 1200, "height": 900})
@@ -304,7 +172,7 @@ def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> Run:
             page.locator(".jp-Notebook .jp-Cell").first.wait_for()
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
             view = page.locator(".jp-OutputArea .course-netron")
-            clicks = _run_all_cells(page, view)
+            clicks = run_all_cells(page, view)
             shown = time.monotonic()
             frame = view.locator("iframe")
             frame.wait_for()
