@@ -15,8 +15,9 @@ import json
 import os
 import platform
 import re
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +30,7 @@ from .paths import ARTIFACTS_DIR, REPO_ROOT
 
 __all__ = [
     "Check",
+    "Int8Case",
     "SetupReport",
     "check_artifacts_writable",
     "check_data",
@@ -37,6 +39,8 @@ __all__ = [
     "check_providers",
     "check_python",
     "cpu_features",
+    "cpu_flags",
+    "int8_case",
     "main",
     "pinned_requirements",
     "run_checks",
@@ -63,7 +67,32 @@ KEY_PACKAGES = [
     "matplotlib",
 ]
 # SIMD features ONNX Runtime and the frameworks use for fast CPU kernels (VNNI matters for int8 quantization).
-CPU_FLAGS = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "asimd", "sve"]
+CPU_FLAGS = [
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_int8",
+    "asimd",
+    "asimddp",
+    "sve",
+]
+# macOS names its features in sysctl (hw.optional.*); these map them to Linux's /proc/cpuinfo names.
+_MACOS_FLAGS = {
+    "hw.optional.sse4_2": "sse4_2",
+    "hw.optional.avx1_0": "avx",
+    "hw.optional.avx2_0": "avx2",
+    "hw.optional.fma": "fma",
+    "hw.optional.avx512f": "avx512f",
+    "hw.optional.avx512vnni": "avx512_vnni",
+    "hw.optional.neon": "asimd",
+    "hw.optional.arm.FEAT_DotProd": "asimddp",
+}
 
 
 @dataclass(frozen=True)
@@ -208,27 +237,110 @@ def check_packages(pins: dict[str, Requirement] | None = None, names: list[str] 
     return checks
 
 
-def cpu_features() -> dict[str, object]:
-    """Architecture, core count and the SIMD flags that matter for CPU inference speed."""
-    flags: set[str] = set()
+def _linux_flags(cpuinfo: Path) -> set[str]:
+    for line in cpuinfo.read_text(errors="replace").splitlines():
+        if line.startswith(("flags", "Features")):  # x86 says "flags", Arm says "Features"
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def _macos_flags(sysctl_output: str) -> set[str]:
+    flags = set()
+    for line in sysctl_output.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in _MACOS_FLAGS and value.strip() == "1":
+            flags.add(_MACOS_FLAGS[key.strip()])
+    return flags
+
+
+def cpu_flags() -> set[str]:
+    """This CPU's feature flags, with Linux's names: /proc/cpuinfo on Linux, ``sysctl hw.optional`` on macOS;
+    an empty set where neither can be read (Windows, containers hiding /proc)."""
     cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith(("flags", "Features")):
-                flags.update(line.split(":", 1)[1].split())
-                break
+    try:
+        if cpuinfo.exists():
+            return _linux_flags(cpuinfo)
+        if sys.platform == "darwin":
+            result = subprocess.run(["sysctl", "hw.optional"], capture_output=True, text=True, timeout=5)
+            return _macos_flags(result.stdout)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return set()
+
+
+@dataclass(frozen=True)
+class Int8Case:
+    """Which int8 situation a CPU is in (lesson 07): ``key``, a one-line ``label``, and what to expect."""
+
+    key: str
+    label: str
+    expect: str
+
+
+def int8_case(flags: Iterable[str], machine: str = "") -> Int8Case:
+    """Classify a CPU for int8 inference from its feature flags (Linux names, as :func:`cpu_flags` returns).
+
+    VNNI (AVX-512 VNNI, AVX-VNNI or AMX) on x86 and the dot-product instructions on Arm multiply int8 in one
+    step; without them int8 is still smaller but gains less speed, and on x86 U8S8 can saturate."""
+    have = set(flags)
+    arm = machine.lower() in ("arm64", "aarch64") or bool(have & {"asimd", "neon"})
+    if have & {"avx512_vnni", "avx_vnni", "amx_int8"}:
+        return Int8Case(
+            "x86-vnni",
+            "x86 with VNNI: fast int8",
+            "static QDQ with U8 activations fuses every Conv into QLinearConv and runs several times faster "
+            "than fp32; reduce_range is not needed",
+        )
+    if "avx512f" in have or "avx512bw" in have:
+        return Int8Case(
+            "x86-avx512",
+            "x86 with AVX-512, no VNNI: int8 gains less",
+            "int8 is smaller and usually faster, less than with VNNI; U8S8 products can saturate: quantize with "
+            "reduce_range=True or set session.x64quantprecision",
+        )
+    if "avx2" in have:
+        return Int8Case(
+            "x86-avx2",
+            "x86 with AVX2 only: int8 gains less",
+            "int8 is smaller, and QLinearConv is typically faster than fp32 but by less than on VNNI CPUs; "
+            "U8S8 products can saturate: quantize with reduce_range=True or set session.x64quantprecision",
+        )
+    if arm and "asimddp" in have:
+        return Int8Case(
+            "arm-dotprod",
+            "Arm with dot-product instructions: fast int8",
+            "static QDQ int8 runs faster than fp32; ONNX Runtime fuses signed int8 activations on Arm by default",
+        )
+    if arm:
+        return Int8Case(
+            "arm-no-dotprod",
+            "Arm without dot-product instructions: int8 gains little",
+            "int8 files are 4x smaller; speed-ups over fp32 are small",
+        )
+    return Int8Case(
+        "unknown",
+        "CPU features unknown: measure",
+        "the setup check could not read this CPU's flags; time the int8 and fp32 models to see which is faster",
+    )
+
+
+def cpu_features() -> dict[str, object]:
+    """Architecture, core count, the SIMD flags that matter for CPU inference speed, and the int8 case."""
+    flags = cpu_flags()
+    machine = platform.machine()
     return {
-        "machine": platform.machine(),
+        "machine": machine,
         "cores": os.cpu_count() or 1,
         "flags": [f for f in CPU_FLAGS if f in flags],
+        "int8": int8_case(flags, machine).label,
     }
 
 
 def check_cpu() -> Check:
-    """Cores and SIMD features (warns on a single core)."""
+    """Cores, SIMD features and the int8 case (warns on a single core)."""
     info = cpu_features()
-    flags = ", ".join(info["flags"]) or "no SIMD flags readable (not Linux?)"  # type: ignore[arg-type]
-    detail = f"{info['machine']}, {info['cores']} cores, {flags}"
+    flags = ", ".join(info["flags"]) or "no SIMD flags readable"  # type: ignore[arg-type]
+    detail = f"{info['machine']}, {info['cores']} cores, {flags}; {info['int8']}"
     if info["cores"] < 2:  # type: ignore[operator]
         return Check("cpu", WARN, detail, "lessons run on one core, but benchmarks and exports will be slow")
     return Check("cpu", OK, detail)
