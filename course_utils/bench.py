@@ -795,7 +795,9 @@ def plot_latencies(samples: Mapping[str, Sequence[float]], *, title: str = "", d
     left.set_yscale("log")
     if names:
         left.legend(loc="upper right", fontsize=8)
-        right.boxplot([np.asarray(samples[n], dtype=float) for n in names], vert=False, whis=(1, 99), sym="")
+        right.boxplot(
+            [np.asarray(samples[n], dtype=float) for n in names], orientation="horizontal", whis=(1, 99), sym=""
+        )
         right.set_yticks(range(1, len(names) + 1), names, fontsize=8)
         right.set_xscale("log")
     right.set_xlabel("latency (ms), whiskers p1-p99")
