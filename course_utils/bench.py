@@ -831,6 +831,11 @@ def _stderr_progress(engine: str, samples: Sequence[float], fraction: float, ind
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m course_utils.bench``: benchmark models, print the table, optionally write JSON."""
+    from .quantize import register_bench_engines
+
+    register_bench_engines(
+        sys.modules[__name__]
+    )  # lesson 07's int8 engines (ort-int8-dynamic, ort-int8-static, ort-int8-qdq-u8)
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.bench",
         description="Benchmark ONNX models with ONNX Runtime (and the framework baselines of the course models).",

@@ -32,7 +32,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -512,16 +511,10 @@ def agreement(model_path: str | os.PathLike[str], reference_path: str | os.PathL
     return float((_predict(model_path, images).argmax(1) == _predict(reference_path, images).argmax(1)).mean())
 
 
-def _p50(run: Callable[[], Any], budget_s: float, warmup: int = 3) -> float:
-    for _ in range(warmup):  # first runs choose kernels and allocate (ORT#10676)
-        run()
-    samples: list[float] = []
-    end = time.perf_counter() + budget_s
-    while time.perf_counter() < end or len(samples) < 5:
-        start = time.perf_counter()
-        run()
-        samples.append(time.perf_counter() - start)
-    return float(np.median(samples) * 1e3)
+def _p50(run: Callable[[], Any], budget_s: float) -> float:
+    from .bench import measure
+
+    return measure(run, budget_s=budget_s).stats.p50_ms
 
 
 def time_p50(
@@ -554,38 +547,31 @@ def torch_p50(module: Any, feed: np.ndarray, budget_s: float = 1.0, threads: int
 def profile_by_op(
     model_path: str | os.PathLike[str], feed: np.ndarray, runs: int = 10, threads: int = 2
 ) -> dict[str, float]:
-    """Where the time goes: total kernel time per operator type (ms per run), from ORT's profiler.
+    """Where the time goes: kernel time per operator type (ms per run), from ORT's profiler
+    (``enable_profiling``, then lesson 06's :func:`course_utils.profiling.read_trace` on the JSON it writes)."""
+    import onnxruntime as ort
 
-    Reads the Chrome-trace JSON that ``enable_profiling`` writes (events ``<node>_kernel_time`` with
-    ``args.op_name``); open the same file in Perfetto for the timeline."""
+    from .profiling import read_trace
+
     with tempfile.TemporaryDirectory() as tmp:
-        session = _session_with_profile(model_path, threads, str(Path(tmp) / "profile"))
+        options = _session_options(None, threads=threads, profile_prefix=str(Path(tmp) / "profile"))
+        session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
         for _ in range(runs):
             session.run(None, {name: feed})
-        trace = Path(session.end_profiling())
-        events = json.loads(trace.read_text(encoding="utf-8"))
-    totals: Counter[str] = Counter()
-    for event in events:
-        if event.get("cat") == "Node" and str(event.get("name", "")).endswith("_kernel_time"):
-            totals[event["args"]["op_name"]] += event["dur"] / 1000.0  # microseconds -> ms
-    return {op: round(ms / runs, 3) for op, ms in totals.most_common()}
-
-
-def _session_with_profile(model_path: str | os.PathLike[str], threads: int, prefix: str) -> Any:
-    import onnxruntime as ort
-
-    options = _session_options(None, threads=threads, profile_prefix=prefix)
-    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        trace = read_trace(session.end_profiling())
+    return {op: round(ms / runs, 3) for op, ms in trace.by_op_type().items()}
 
 
 def sensitivity(
     fp32_path: str | os.PathLike[str], qdq_path: str | os.PathLike[str], reader: Any
-) -> list[tuple[str, float]]:
-    """Per quantized activation: how far the QDQ model's value drifts from fp32, as a signal-to-quantization-noise
-    ratio in dB (``qdq_loss_debug``; lower = more damage), lowest first, with the node that produces it.
+) -> list[tuple[str, float, float]]:
+    """Per quantized activation, ``qdq_loss_debug``'s signal-to-quantization-noise ratios (dB; lower = more
+    damage) as ``(producing node, local, cumulative)``, lowest local first.
 
-    Returned as ``(node name, SQNR dB)`` pairs; a node with a low SQNR is the first to try in ``nodes_to_exclude``."""
+    *local*: the tensor before vs after its own QuantizeLinear/DequantizeLinear (the error this quantization
+    adds); *cumulative*: the QDQ model's tensor vs the fp32 model's (all errors so far). A node with a low local
+    SQNR is the first to try in ``nodes_to_exclude``."""
     from onnxruntime.quantization.qdq_loss_debug import (
         collect_activations,
         compute_activation_error,
@@ -604,7 +590,9 @@ def sensitivity(
     errors = compute_activation_error(create_activation_matching(qdq_acts, float_acts))
     producers = {o: n.name for n in onnx.load(str(fp32_path), load_external_data=False).graph.node for o in n.output}
     ranked = [
-        (producers[t], round(e["xmodel_err"], 2)) for t, e in errors.items() if t in producers and "xmodel_err" in e
+        (producers[t], round(e["qdq_err"], 2), round(e.get("xmodel_err", float("nan")), 2))
+        for t, e in errors.items()
+        if t in producers
     ]
     return sorted(ranked, key=lambda item: item[1])
 
@@ -771,37 +759,58 @@ def plot_tradeoff(report: QuantReport, ax: Any = None) -> Figure:
 # ---------------------------------------------------------------------------------------- bench engines
 
 
-def register_bench_engines() -> list[str]:
-    """Register ``ort-int8-dynamic``, ``ort-int8-static`` and ``ort-int8-qdq-u8`` with ``course_utils.bench``
-    (when that module exists), each reporting its top-1 agreement with fp32 beside its speed."""
-    try:
+def _representative(shape: Sequence[int], n: int, seed: int) -> np.ndarray | None:
+    """Real images shaped like a model's input: digits for (1, 8, 8), photo crops for (3, H, H); else None."""
+    if tuple(shape) == (1, 8, 8):
+        from .data import load_digits
+
+        digits = load_digits()
+        return digits.x_train[:n] if seed == CALIBRATION_SEED else digits.x_test[:n]
+    if len(shape) == 3 and shape[0] == 3 and shape[1] == shape[2] and shape[1] >= 16:
+        return photo_crops(n, seed, size=int(shape[1]))
+    return None
+
+
+def _bench_factory(config: QuantConfig, bench: Any) -> Callable[[Any, int], Any]:
+    def factory(target: Any, threads: int) -> Any:
+        from onnxruntime.quantization import quant_pre_process
+
+        source = Path(target.onnx_path)
+        pre = artifact_path(f"bench_{source.stem}_pre.onnx", lesson=LESSON)
+        if not pre.exists() or pre.stat().st_mtime < source.stat().st_mtime:
+            with _quiet():
+                quant_pre_process(str(source), str(pre))
+        input_name, batch = next(iter(target.feed.items()))
+        calibration = _representative(batch.shape[1:], 16, CALIBRATION_SEED)
+        evaluation = _representative(batch.shape[1:], 32, EVALUATION_SEED)
+        if calibration is None or evaluation is None:  # an unknown input: the benchmark's own feed, a few times
+            calibration = evaluation = np.concatenate([batch] * max(1, 16 // len(batch)))
+        reader = ImageCalibrationReader(calibration.astype(np.float32), input_name, batch_size=1)
+        path = quantize(pre, config, reader, out=artifact_path(f"bench_{source.stem}.{config.key()}.onnx", LESSON))
+        agree = agreement(path, pre, evaluation.astype(np.float32))
+        session = _session(path, threads)
+        feed = dict(target.feed)
+        return bench.Prepared(lambda: session.run(None, feed), extra={"agreement": round(agree, 3)})
+
+    return factory
+
+
+def register_bench_engines(bench: Any = None) -> list[str]:
+    """Register ``ort-int8-dynamic``, ``ort-int8-static`` and ``ort-int8-qdq-u8`` with :mod:`course_utils.bench`;
+    each row reports ``agreement``, the share of real images (digits or photo crops shaped like the model's
+    input) on which the int8 model's top-1 class matches fp32's. Returns the engine names.
+
+    ``bench`` is the bench module to register with (default :mod:`course_utils.bench`; its CLI passes itself,
+    as ``python -m`` runs it as ``__main__``)."""
+    if bench is None:
         from . import bench
-    except ImportError:
-        return []
+
     names = []
     for config in CONFIGS.values():
         name = f"ort-{config.name}"
-
-        def factory(target: Any, threads: int, config: QuantConfig = config) -> Any:
-            source = Path(target.onnx_path)
-            pre = artifact_path(f"{source.stem}_pre.onnx", lesson=LESSON)
-            if not pre.exists() or pre.stat().st_mtime < source.stat().st_mtime:
-                from onnxruntime.quantization import quant_pre_process
-
-                with _quiet():
-                    quant_pre_process(str(source), str(pre))
-            feed = dict(target.feed)
-            input_name, batch = next(iter(feed.items()))
-            reader = ImageCalibrationReader(np.concatenate([batch] * max(1, 16 // len(batch)))[:16], input_name, 1)
-            path = quantize(pre, config, reader)
-            session = _session(path, threads)
-            fp32 = _session(pre, threads)
-            agree = float((session.run(None, feed)[0].argmax(-1) == fp32.run(None, feed)[0].argmax(-1)).mean())
-            del fp32
-            return bench.Prepared(lambda: session.run(None, feed), extra={"agreement": agree})
-
-        with contextlib.suppress(ValueError):  # already registered
-            bench.register_engine(name, factory, description=config.description, needs="onnx")
+        if name not in bench.ENGINES:
+            factory = _bench_factory(config, bench)
+            bench.register_engine(name, factory, description=f"ORT int8: {config.description}", needs="onnx")
         names.append(name)
     return names
 

@@ -1,0 +1,484 @@
+"""Exercises of lesson 07 (quantization): write a calibration reader, choose the configuration that makes a new
+model fast on this CPU, and find the node whose quantization costs the most.
+
+    from course_utils.lessons import lesson07
+    lesson07.calibration_reader.check(reader)
+    lesson07.fast_config.check(options)
+    lesson07.costly_node.check(node_name)
+
+The models the exercises use are built here: :func:`skipnet_path` (a small residual CNN, exercise 07.2) and
+:func:`outlier_digits_path` (the trained DigitsCNN with one outlier channel, exercise 07.3).
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ..exercises import Exercise, NotYet, expect
+from ..paths import artifact_path
+
+__all__ = [
+    "calibration_reader",
+    "costly_node",
+    "fast_config",
+    "outlier_digits_path",
+    "skipnet_inputs",
+    "skipnet_path",
+]
+
+LESSON = "07"
+_MAX_BATCHES = 10_000
+
+
+# ------------------------------------------------------------------------------------------ 07.1
+
+
+def _digits_rows(images: np.ndarray) -> set[bytes]:
+    return {row.tobytes() for row in images.reshape(len(images), -1).astype(np.float32)}
+
+
+def _read_all(reader: Any) -> list[dict[str, Any]]:
+    expect(reader is not None, "no answer yet: pass an instance of your calibration reader")
+    expect(
+        callable(getattr(reader, "get_next", None)),
+        "this is not a calibration reader: quantize_static calls its get_next() method",
+        got=type(reader).__name__,
+    )
+    batches: list[dict[str, Any]] = []
+    for _ in range(_MAX_BATCHES):
+        batch = reader.get_next()
+        if batch is None:
+            return batches
+        batches.append(batch)
+    raise NotYet(
+        f"get_next() still returns data after {_MAX_BATCHES:,} calls",
+        why="quantize_static reads until get_next() says the data has run out; it would never stop",
+        expected="a signal that the data has run out once every image was returned",
+    )
+
+
+def _check_calibration_reader(reader: Any) -> str:
+    from ..data import load_digits
+    from ..quantize import ImageCalibrationReader, accuracy, prepare_model, quantize
+
+    batches = _read_all(reader)
+    expect(bool(batches), "the reader returned no data at all", why="calibration needs images to measure ranges on")
+    pre = prepare_model("digits_cnn")
+    input_name = onnx.load(str(pre)).graph.input[0].name
+    images = []
+    for index, batch in enumerate(batches):
+        expect(
+            isinstance(batch, dict),
+            f"batch {index} is a {type(batch).__name__}, not a dict",
+            why="ONNX Runtime feeds each batch to the model by input name",
+            expected="{input name: array}",
+        )
+        expect(
+            list(batch) == [input_name],
+            f"batch {index} is keyed {list(batch)}, which is not the model's input name",
+            why="ONNX Runtime matches the arrays to the model's inputs by name",
+            expected="the one name session.get_inputs() lists",
+            got=list(batch),
+        )
+        value = np.asarray(batch[input_name])
+        expect(
+            value.dtype == np.float32,
+            f"batch {index} holds {value.dtype} values",
+            why="the model's input is float32; ONNX Runtime does not convert",
+            expected="float32",
+            got=str(value.dtype),
+        )
+        expect(
+            value.ndim == 4 and value.shape[1:] == (1, 8, 8),
+            f"batch {index} has shape {value.shape}",
+            why="the model takes a batch of 1-channel 8x8 images",
+            expected="(N, 1, 8, 8)",
+            got=value.shape,
+        )
+        images.append(value)
+    stacked = np.concatenate(images)
+    digits = load_digits()
+    rows = [row.tobytes() for row in stacked.reshape(len(stacked), -1)]
+    test_rows, train_rows = _digits_rows(digits.x_test), _digits_rows(digits.x_train)
+    from_test = sum(r in test_rows and r not in train_rows for r in rows)
+    expect(
+        from_test == 0,
+        f"{from_test} of the {len(rows)} calibration images belong to the test split",
+        why="the test split measures accuracy; calibrating on it lets the test see its own answers",
+        expected="images from the training split only",
+    )
+    expect(
+        all(r in train_rows for r in rows),
+        "some calibration images are not digits from the course's data",
+        why="calibration measures the ranges of real inputs; other data gives other ranges (ORT#11286)",
+        expected="images taken from load_digits()",
+    )
+    expect(
+        len(rows) >= 64,
+        f"only {len(rows)} images",
+        why="a few images miss the extremes of the activations; the scales come out too small",
+        expected="at least 64 images",
+        got=len(rows),
+    )
+    fp32 = accuracy(pre, digits.x_test, digits.y_test)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "solution_check.onnx"
+        quantize(pre, "int8-qdq-u8", ImageCalibrationReader(stacked, input_name, 32), out=out, force=True)
+        int8 = accuracy(out, digits.x_test, digits.y_test)
+    expect(
+        int8 >= fp32 - 0.01,
+        f"the model calibrated with these images loses {100 * (fp32 - int8):.1f} points of accuracy",
+        why="representative calibration data keeps int8 within a point of fp32",
+    )
+    return (
+        f"{len(batches)} batches, {len(rows)} training images; the int8 DigitsCNN calibrated on them stays within "
+        "1 point of fp32's test accuracy"
+    )
+
+
+calibration_reader = Exercise(
+    "07.1",
+    "Write a calibration reader over the digits",
+    _check_calibration_reader,
+    hints=[
+        "Subclass onnxruntime.quantization.CalibrationDataReader and write get_next(): it returns one batch as "
+        "{input name: array} per call, and None when there is nothing left. Keep an iterator over batches.",
+        "Take the images from load_digits() (the split that is not used to measure accuracy), cut them into "
+        "batches of 32, and return {'image': batch} dicts; add rewind() to start the iterator again.",
+        "self.batches = iter([images[i:i + 32] for i in range(0, len(images), 32)]); get_next returns "
+        "next(self.batches, None) wrapped as {'image': ...} (or None).",
+    ],
+    solution_code="""
+from onnxruntime.quantization import CalibrationDataReader
+
+from course_utils import load_digits
+
+
+class DigitsReader(CalibrationDataReader):
+    def __init__(self, images, batch_size=32):
+        self.images, self.batch_size = images, batch_size
+        self.rewind()
+
+    def get_next(self):
+        batch = next(self.batches, None)
+        return None if batch is None else {"image": batch}
+
+    def rewind(self):
+        size = self.batch_size
+        self.batches = iter([self.images[i : i + size] for i in range(0, len(self.images), size)])
+
+
+solution_reader = DigitsReader(load_digits().x_train[:256])
+lesson07.calibration_reader.check(solution_reader)
+""",
+    giveaways=("x_train", "next(self.batches", "return None"),
+)
+
+
+# ------------------------------------------------------------------------------------------ 07.2
+
+
+def _skipnet() -> Any:
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+            self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(x + self.conv2(torch.relu(self.conv1(x))))
+
+    class SkipNet(nn.Module):
+        """A small residual CNN: a stem, three residual blocks, a classifier (64x64 RGB in, 10 logits out)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 64, 3, stride=2, padding=1)
+            self.blocks = nn.Sequential(Block(64), Block(64), Block(64))
+            self.head = nn.Linear(64, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.blocks(torch.relu(self.stem(x)))
+            return self.head(x.mean(dim=(2, 3)))
+
+    torch.manual_seed(7)
+    model = SkipNet().eval()
+    with torch.no_grad():  # scale each block down so activations stay in a realistic range through the skips
+        for block in model.blocks.children():
+            block.conv2.weight.mul_(0.3)  # type: ignore[union-attr, operator]
+    return model
+
+
+def skipnet_inputs(n: int = 32) -> np.ndarray:
+    """``n`` fixed 64x64 photo crops for SkipNet (the first 16 calibrate, all measure agreement)."""
+    from ..quantize import photo_crops
+
+    return photo_crops(n, seed=11, size=64)
+
+
+def skipnet_path() -> Path:
+    """SkipNet exported and pre-processed (``quant_pre_process``): ``artifacts/07/skipnet_pre.onnx``."""
+    import torch
+    from onnxruntime.quantization import quant_pre_process
+
+    pre = artifact_path("skipnet_pre.onnx", lesson=LESSON)
+    if pre.exists():
+        return pre
+    raw = artifact_path("skipnet.onnx", lesson=LESSON)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _skipnet(),
+            (torch.from_numpy(skipnet_inputs(1)),),
+            str(raw),
+            dynamo=False,
+            opset_version=17,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+        )
+    from ..quantize import _quiet
+
+    with _quiet():
+        quant_pre_process(str(raw), str(pre))
+    return pre
+
+
+def _platform_int8_allowed() -> bool | None:
+    """None: ONNX Runtime's default for this platform (tests pin it to check the x86 behaviour anywhere)."""
+    return None
+
+
+def _check_fast_config(options: Any) -> str:
+    from onnxruntime.quantization import quantize_static
+
+    from ..quantize import ImageCalibrationReader, _predict, _quiet, fusion, op_counts
+
+    expect(options is not None, "no answer yet: set `options` to the keyword arguments for quantize_static")
+    expect(
+        isinstance(options, dict),
+        "`options` should be a dict of keyword arguments for quantize_static",
+        got=type(options).__name__,
+    )
+    reserved = {"model_input", "model_output", "calibration_data_reader"} & set(options)
+    expect(
+        not reserved,
+        f"`options` sets {sorted(reserved)}, which the check supplies itself",
+        expected="only quantization settings",
+    )
+    pre = skipnet_path()
+    images = skipnet_inputs()
+    convs = op_counts(pre).get("Conv", 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "solution_skipnet_int8.onnx"
+        try:
+            with _quiet():
+                quantize_static(str(pre), str(out), ImageCalibrationReader(images[:16], "image", 1), **options)
+        except TypeError as error:
+            raise NotYet(f"quantize_static rejects these options: {error}") from None
+        runtime = fusion(out, convs, int8_allowed=_platform_int8_allowed())
+        expect(
+            runtime.conv_integer == 0 and runtime.qlinear_conv > 0,
+            "the convolutions do not run as fused int8 operators",
+            why="ConvInteger or fp32 Conv between QuantizeLinear/DequantizeLinear pays for conversions at every layer",
+            expected=f"all {convs} convolutions as QLinearConv at run time",
+            got=str(runtime),
+        )
+        expect(
+            runtime.all_fused,
+            f"only {runtime.qlinear_conv} of {convs} convolutions are fused at run time on this CPU",
+            why="each unfused convolution runs in fp32 with a dequantize before it and a quantize after it",
+            expected=f"all {convs} as QLinearConv",
+            got=str(runtime),
+        )
+        reference, quantized = _predict(pre, images), _predict(out, images)
+    cosine = float(
+        np.mean(
+            np.sum(reference * quantized, axis=1)
+            / (np.linalg.norm(reference, axis=1) * np.linalg.norm(quantized, axis=1) + 1e-12)
+        )
+    )
+    expect(
+        cosine >= 0.98,
+        f"the int8 outputs drift from fp32 (mean cosine similarity {cosine:.3f})",
+        why="a fast model that computes something else is no speed-up",
+        expected="cosine similarity >= 0.98 with the fp32 logits",
+    )
+    return (
+        f"all {convs} convolutions of SkipNet run as QLinearConv on this CPU and the logits stay within 2% of "
+        "fp32 (cosine >= 0.98); time both with quantize.time_p50 to see the speed-up"
+    )
+
+
+fast_config = Exercise(
+    "07.2",
+    "Choose the quantization that makes SkipNet fast on this CPU",
+    _check_fast_config,
+    hints=[
+        "Quantize with quantize_static's defaults first, then count the operators in the graph ONNX Runtime "
+        "runs (quantize.runtime_ops): which convolutions stayed fp32, and what do they read from?",
+        "The convolutions that stay fp32 read tensors that also feed a skip connection. On x86 ONNX Runtime fuses "
+        "signed-int8 activations only in special cases; which activation type does x86 fuse everywhere?",
+        "Unsigned activations, signed weights, and per-channel weight scales for accuracy: "
+        "activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True.",
+    ],
+    solution_code="""
+from onnxruntime.quantization import QuantFormat, QuantType
+
+solution_options = {
+    "quant_format": QuantFormat.QDQ,
+    "activation_type": QuantType.QUInt8,
+    "weight_type": QuantType.QInt8,
+    "per_channel": True,
+}
+lesson07.fast_config.check(solution_options)
+""",
+    giveaways=("QUInt8", "activation_type=", "per_channel=True"),
+)
+
+
+# ------------------------------------------------------------------------------------------ 07.3
+
+#: The channel of the first convolution that exercise 07.3's model scales up, and by how much.
+OUTLIER_CHANNEL, OUTLIER_SCALE = 3, 40.0
+
+
+def outlier_digits_path() -> Path:
+    """The trained DigitsCNN with one outlier channel: ``artifacts/07/digits_outlier_pre.onnx``.
+
+    Channel 3 of the first convolution is multiplied by 40 and the second convolution's weights reading it are
+    divided by 40. ReLU(40 x) = 40 ReLU(x), so the model computes the same function (the same accuracy) but its
+    weights and activations now span a 40x wider range in one channel, as trained models often do."""
+    from ..quantize import prepare_model
+
+    path = artifact_path("digits_outlier_pre.onnx", lesson=LESSON)
+    pre = prepare_model("digits_cnn")
+    if path.exists() and path.stat().st_mtime >= pre.stat().st_mtime:
+        return path
+    model = onnx.load(str(pre))
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    weights = {t.name: t for t in model.graph.initializer}
+
+    def scale(name: str, index: tuple[Any, ...], factor: float) -> None:
+        array = numpy_helper.to_array(weights[name]).copy()
+        array[index] *= factor
+        weights[name].CopyFrom(numpy_helper.from_array(array, name))
+
+    first, second = convs[0], convs[1]
+    scale(first.input[1], (OUTLIER_CHANNEL,), OUTLIER_SCALE)
+    scale(first.input[2], (OUTLIER_CHANNEL,), OUTLIER_SCALE)
+    scale(second.input[1], (slice(None), OUTLIER_CHANNEL), 1.0 / OUTLIER_SCALE)
+    onnx.save(model, str(path))
+    return path
+
+
+@functools.cache
+def _exclusion_errors(model_mtime: float) -> dict[str, float]:
+    """Mean |logit - fp32 logit| on the test digits, per node excluded (default quantize_static, MinMax)."""
+    from ..data import load_digits
+    from ..quantize import _predict, digits_reader, get_config, quantize
+
+    path = outlier_digits_path()
+    images = load_digits().x_test
+    reference = _predict(path, images)
+    candidates = [n.name for n in onnx.load(str(path)).graph.node if n.op_type in ("Conv", "Gemm", "MatMul")]
+    errors = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in candidates:
+            config = get_config("int8-static")
+            config = type(config)(**{**config.__dict__, "name": "exclude", "exclude": (name,)})
+            out = quantize(path, config, digits_reader(), out=Path(tmp) / "solution_exclude.onnx", force=True)
+            errors[name] = float(np.abs(_predict(out, images) - reference).mean())
+    return errors
+
+
+def _check_costly_node(node_name: Any) -> str:
+    expect(node_name is not None, "no answer yet: set `node` to the name of one node of the model")
+    expect(isinstance(node_name, str), "`node` should be a node's name (a string)", got=type(node_name).__name__)
+    path = outlier_digits_path()
+    nodes = {n.name: n.op_type for n in onnx.load(str(path)).graph.node}
+    expect(
+        node_name in nodes,
+        f"the model has no node named {node_name!r}",
+        why="nodes_to_exclude matches node names exactly",
+        expected="one of the names in [n.name for n in model.graph.node]",
+        got=node_name,
+    )
+    errors = _exclusion_errors(path.stat().st_mtime)
+    expect(
+        node_name in errors,
+        f"{node_name!r} is a {nodes[node_name]} node: it has no weights and quantize_static does not quantize it "
+        "on its own",
+        why="excluding it leaves every quantized tensor as it was",
+        expected="a node whose weights and output are quantized",
+    )
+    best = min(errors.values())
+    expect(
+        errors[node_name] <= best * 1.02,
+        f"keeping {node_name!r} in fp32 leaves the logits {errors[node_name]:.2f} from fp32 on average; another "
+        "node's exclusion brings them closer",
+        why="the node to exclude is the one whose quantization adds the most error",
+        expected="the node whose exclusion brings the logits closest to fp32",
+    )
+    others = sorted(e for n, e in errors.items() if n != node_name)
+    return (
+        f"excluding {node_name!r} brings the logits closest to fp32 ({others[0] / errors[node_name]:.0f}x closer "
+        "than excluding the next best node)"
+        if others and others[0] / errors[node_name] >= 2
+        else f"excluding {node_name!r} brings the logits closest to fp32"
+    )
+
+
+costly_node = Exercise(
+    "07.3",
+    "Exclude the node whose quantization costs the most",
+    _check_costly_node,
+    hints=[
+        "Quantize the model with quantize_static's defaults and the digits reader, then ask qdq_loss_debug (or "
+        "quantize.sensitivity) which quantized tensors lose the most signal.",
+        "Try each Conv/Gemm node in nodes_to_exclude=[name] in turn and measure how far the logits move from "
+        "fp32 (mean absolute difference on the test digits); the smallest difference wins.",
+        "The outlier channel sits in the first convolution's weights: a per-tensor scale sized for it leaves the "
+        "other 15 channels only a few int8 levels.",
+    ],
+    solution_code="""
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnxruntime.quantization import quantize_static
+
+from course_utils import artifact_path, load_digits
+from course_utils.quantize import digits_reader
+
+model_path = lesson07.outlier_digits_path()
+test = load_digits().x_test
+
+
+def logits(path):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"image": test})[0]
+
+
+reference = logits(model_path)
+candidates = [n.name for n in onnx.load(str(model_path)).graph.node if n.op_type in ("Conv", "Gemm")]
+distance = {}
+for name in candidates:
+    out = artifact_path("solution_exclude.onnx", lesson="07")
+    quantize_static(str(model_path), str(out), digits_reader(), nodes_to_exclude=[name])
+    distance[name] = float(np.abs(logits(out) - reference).mean())
+solution_node = min(distance, key=distance.get)
+lesson07.costly_node.check(solution_node)
+""",
+    giveaways=("features.0", "first convolution"),
+)
