@@ -73,6 +73,7 @@ __all__ = [
     "profile_by_op",
     "quantize",
     "register_bench_engines",
+    "runtime_model",
     "runtime_ops",
     "sensitivity",
     "time_p50",
@@ -424,13 +425,13 @@ def _session_options(
     return options
 
 
-def runtime_ops(model_path: str | os.PathLike[str], int8_allowed: bool | None = None) -> dict[str, int]:
-    """Operator counts of the graph ONNX Runtime runs: the model after its basic and extended optimizations
-    (QDQ fusion into ``QLinearConv``, ``FusedConv``...), saved and counted.
+def runtime_model(model_path: str | os.PathLike[str], int8_allowed: bool | None = None) -> onnx.ModelProto:
+    """The graph ONNX Runtime runs: the model after its basic and extended optimizations (QDQ groups fused
+    into ``QLinearConv``, ``Conv`` + activation into ``FusedConv``...), as ORT saves it.
 
     ``int8_allowed`` sets the session config entry ``session.qdqisint8allowed``: whether QDQ groups with
     *signed* int8 activations may be fused. Its default is "0" on x86 and "1" on Arm, so pass True or False
-    for counts that are the same on every CPU (``None`` = this machine's default). Level "extended" is used
+    for a graph that is the same on every CPU (``None`` = this machine's default). Level "extended" is used
     because "all" adds layout changes that depend on the CPU's vector width."""
     import onnxruntime as ort
 
@@ -438,7 +439,12 @@ def runtime_ops(model_path: str | os.PathLike[str], int8_allowed: bool | None = 
         options = _session_options(int8_allowed, level="extended")
         options.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
         ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-        return op_counts(options.optimized_model_filepath)
+        return onnx.load(options.optimized_model_filepath)
+
+
+def runtime_ops(model_path: str | os.PathLike[str], int8_allowed: bool | None = None) -> dict[str, int]:
+    """Operator counts of :func:`runtime_model` (the graph ONNX Runtime runs), most frequent first."""
+    return op_counts(runtime_model(model_path, int8_allowed))
 
 
 @dataclass(frozen=True)

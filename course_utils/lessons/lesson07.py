@@ -107,8 +107,12 @@ def _check_calibration_reader(reader: Any) -> str:
     stacked = np.concatenate(images)
     digits = load_digits()
     rows = [row.tobytes() for row in stacked.reshape(len(stacked), -1)]
-    test_rows, train_rows = _digits_rows(digits.x_test), _digits_rows(digits.x_train)
-    from_test = sum(r in test_rows and r not in train_rows for r in rows)
+    train_label = {
+        row.tobytes(): int(y)
+        for row, y in zip(digits.x_train.reshape(len(digits.x_train), -1), digits.y_train, strict=True)
+    }
+    test_rows = _digits_rows(digits.x_test)
+    from_test = sum(r in test_rows and r not in train_label for r in rows)
     expect(
         from_test == 0,
         f"{from_test} of the {len(rows)} calibration images belong to the test split",
@@ -116,17 +120,25 @@ def _check_calibration_reader(reader: Any) -> str:
         expected="images from the training split only",
     )
     expect(
-        all(r in train_rows for r in rows),
+        all(r in train_label for r in rows),
         "some calibration images are not digits from the course's data",
         why="calibration measures the ranges of real inputs; other data gives other ranges (ORT#11286)",
         expected="images taken from load_digits()",
     )
+    counts = np.bincount([train_label[r] for r in rows], minlength=10)
     expect(
-        len(rows) >= 64,
-        f"only {len(rows)} images",
-        why="a few images miss the extremes of the activations; the scales come out too small",
-        expected="at least 64 images",
-        got=len(rows),
+        counts.min() >= 10,
+        f"some digits are missing or rare in the calibration set (fewest: {counts.min()} images)",
+        why="calibration should see every kind of input the model will meet",
+        expected="at least 10 images of each digit",
+        got=dict(enumerate(counts.tolist())),
+    )
+    expect(
+        counts.max() == counts.min(),
+        "the digits are not equally represented",
+        why="a skewed calibration set sizes the scales for the common digits",
+        expected="the same number of images of each digit",
+        got=dict(enumerate(counts.tolist())),
     )
     fp32 = accuracy(pre, digits.x_test, digits.y_test)
     with tempfile.TemporaryDirectory() as tmp:
@@ -139,47 +151,49 @@ def _check_calibration_reader(reader: Any) -> str:
         why="representative calibration data keeps int8 within a point of fp32",
     )
     return (
-        f"{len(batches)} batches, {len(rows)} training images; the int8 DigitsCNN calibrated on them stays within "
-        "1 point of fp32's test accuracy"
+        f"{len(batches)} batches, {counts.min()} training images of each digit; the int8 DigitsCNN calibrated on "
+        "them stays within 1 point of fp32's test accuracy"
     )
 
 
 calibration_reader = Exercise(
     "07.1",
-    "Write a calibration reader over the digits",
+    "Write a class-balanced calibration reader",
     _check_calibration_reader,
     hints=[
-        "Subclass onnxruntime.quantization.CalibrationDataReader and write get_next(): it returns one batch as "
-        "{input name: array} per call, and None when there is nothing left. Keep an iterator over batches.",
-        "Take the images from load_digits() (the split that is not used to measure accuracy), cut them into "
-        "batches of 32, and return {'image': batch} dicts; add rewind() to start the iterator again.",
-        "self.batches = iter([images[i:i + 32] for i in range(0, len(images), 32)]); get_next returns "
-        "next(self.batches, None) wrapped as {'image': ...} (or None).",
+        "Start from the lesson's reader: get_next() returns {input name: batch} per call and None at the end. "
+        "What changes is which images go into it.",
+        "Pick the same number of images of every digit from the training split: the labels are in "
+        "load_digits().y_train; np.flatnonzero(labels == d) gives the indices of digit d.",
+        "indices = np.concatenate([np.flatnonzero(y_train == d)[:20] for d in range(10)]), then feed "
+        "x_train[indices] in batches of 16.",
     ],
     solution_code="""
+import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 
 from course_utils import load_digits
 
 
-class DigitsReader(CalibrationDataReader):
-    def __init__(self, images, batch_size=32):
-        self.images, self.batch_size = images, batch_size
+class BalancedDigitsReader(CalibrationDataReader):
+    def __init__(self, per_digit=20, batch_size=16):
+        digits = load_digits()
+        picks = [np.flatnonzero(digits.y_train == d)[:per_digit] for d in range(10)]
+        images = digits.x_train[np.concatenate(picks)]
+        self.batches = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
         self.rewind()
 
     def get_next(self):
-        batch = next(self.batches, None)
+        batch = next(self.iterator, None)
         return None if batch is None else {"image": batch}
 
     def rewind(self):
-        size = self.batch_size
-        self.batches = iter([self.images[i : i + size] for i in range(0, len(self.images), size)])
+        self.iterator = iter(self.batches)
 
 
-solution_reader = DigitsReader(load_digits().x_train[:256])
-lesson07.calibration_reader.check(solution_reader)
+lesson07.calibration_reader.check(BalancedDigitsReader())
 """,
-    giveaways=("x_train", "next(self.batches", "return None"),
+    giveaways=("flatnonzero", "y_train ==", "[:20]"),
 )
 
 
