@@ -500,6 +500,21 @@ def _session(model_path: str | os.PathLike[str], threads: int = 2, int8_allowed:
 
 
 def _predict(model_path: str | os.PathLike[str], images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Outputs for ``images``, remembered per (file, modification time, images): the lesson asks the same
+    question of the same variant more than once, and the dynamic variant is slow."""
+    path = Path(model_path)
+    key = (str(path.resolve()), path.stat().st_mtime_ns, hashlib.sha1(np.ascontiguousarray(images).data).hexdigest())
+    if key not in _PREDICTIONS:
+        _PREDICTIONS[key] = _run_batches(path, images, batch_size)
+        while len(_PREDICTIONS) > 32:
+            _PREDICTIONS.pop(next(iter(_PREDICTIONS)))
+    return _PREDICTIONS[key]
+
+
+_PREDICTIONS: dict[tuple[str, int, str], np.ndarray] = {}
+
+
+def _run_batches(model_path: Path, images: np.ndarray, batch_size: int) -> np.ndarray:
     session = _session(model_path)
     name = session.get_inputs()[0].name
     return np.concatenate(
@@ -572,12 +587,13 @@ def profile_by_op(
 def sensitivity(
     fp32_path: str | os.PathLike[str], qdq_path: str | os.PathLike[str], reader: Any
 ) -> list[tuple[str, float, float]]:
-    """Per quantized activation, ``qdq_loss_debug``'s signal-to-quantization-noise ratios (dB; lower = more
-    damage) as ``(producing node, local, cumulative)``, lowest local first.
+    """Which nodes add the most quantization noise, from ``qdq_loss_debug``.
 
-    *local*: the tensor before vs after its own QuantizeLinear/DequantizeLinear (the error this quantization
-    adds); *cumulative*: the QDQ model's tensor vs the fp32 model's (all errors so far). A node with a low local
-    SQNR is the first to try in ``nodes_to_exclude``."""
+    ``qdq_loss_debug`` runs both models on the reader's data and gives, per quantized activation, the
+    signal-to-quantization-noise ratio (SQNR, dB; higher = cleaner) of the QDQ model's tensor against the fp32
+    model's. Noise accumulates along the network, so the SQNR only falls; a node matters by how much it makes
+    it fall: *added* = SQNR of its noisiest input - SQNR of its output. Returns ``(node, SQNR of its output,
+    added dB)``, largest added first: the first nodes to try in ``nodes_to_exclude``."""
     from onnxruntime.quantization.qdq_loss_debug import (
         collect_activations,
         compute_activation_error,
@@ -594,16 +610,36 @@ def sensitivity(
         reader.rewind()
         qdq_acts = collect_activations(str(qdq_aug), reader)
     errors = compute_activation_error(create_activation_matching(qdq_acts, float_acts))
-    producers = {o: n.name for n in onnx.load(str(fp32_path), load_external_data=False).graph.node for o in n.output}
+    sqnr = {t: e["xmodel_err"] for t, e in errors.items() if "xmodel_err" in e}
+    graph = onnx.load(str(fp32_path), load_external_data=False).graph
+    producer = {o: n for n in graph.node for o in n.output}
+    inputs = {i.name for i in graph.input}
+
+    def upstream(tensor: str, depth: int = 0) -> float:
+        """SQNR of the nearest measured tensor feeding ``tensor`` (a graph input is noise-free until quantized)."""
+        if tensor in sqnr and depth > 0:
+            return sqnr[tensor]
+        node = producer.get(tensor)
+        if node is None or depth > 8:
+            return sqnr.get(tensor, 120.0) if tensor in inputs else 120.0
+        return min((upstream(i, depth + 1) for i in node.input if i in producer or i in inputs), default=120.0)
+
+    def quantized_node(tensor: str) -> str:
+        """The node nodes_to_exclude needs: a Relu fused into the Conv before it is quantized with that Conv."""
+        node = producer[tensor]
+        source = producer.get(node.input[0]) if node.op_type in ("Relu", "Clip") and node.input else None
+        return source.name if source is not None and source.op_type in ("Conv", "Gemm", "MatMul") else node.name
+
     ranked = [
-        (producers[t], round(e["qdq_err"], 2), round(e.get("xmodel_err", float("nan")), 2))
-        for t, e in errors.items()
-        if t in producers
+        (quantized_node(t), round(value, 2), round(upstream(t) - value, 2))
+        for t, value in sqnr.items()
+        if t in producer
     ]
-    return sorted(ranked, key=lambda item: item[1])
+    return sorted(ranked, key=lambda item: -item[2])
 
 
-# --------------------------------------------------------------------------------------------- report
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB" if nbytes >= 1e6 else f"{nbytes / 1e3:.0f} kB"
 
 
 @dataclass(frozen=True)
@@ -613,7 +649,7 @@ class VariantResult:
     name: str
     description: str
     path: str
-    size_mb: float
+    size_bytes: int
     fusion: Fusion | None
     quality: float  # accuracy (digits_cnn) or agreement with fp32 (resnet18), 0..1
     p50_ms: float | None = None
@@ -630,12 +666,12 @@ class QuantReport:
 
     def _rows(self, timings: bool = True) -> list[list[str]]:
         show_time = timings and any(r.p50_ms is not None for r in self.results)
-        header = ["variant", "size MB", "convolutions at run time", self.quality_name]
+        header = ["variant", "size", "convolutions at run time", self.quality_name]
         if show_time:
             header += ["p50 ms", *[f"vs {name}" for name in self.baselines_ms]]
         rows = [header]
         for r in self.results:
-            row = [r.name, f"{r.size_mb:.1f}", str(r.fusion) if r.fusion else "-", f"{r.quality:.1%}"]
+            row = [r.name, _size(r.size_bytes), str(r.fusion) if r.fusion else "-", f"{r.quality:.1%}"]
             if show_time:
                 row.append("-" if r.p50_ms is None else f"{r.p50_ms:.1f}")
                 row += ["-" if r.p50_ms is None else f"{ms / r.p50_ms:.1f}x" for ms in self.baselines_ms.values()]
@@ -682,13 +718,16 @@ def compare(
     measure: bool = True,
     budget_s: float = 1.0,
     threads: int = 2,
+    reuse: QuantReport | None = None,
 ) -> QuantReport:
     """Build every variant of a course model and report size, run-time structure, quality and (``measure``) speed.
 
     Quality is test accuracy for ``"digits_cnn"`` and top-1 agreement with fp32 on 64 photo crops (never used
     in calibration) for ``"resnet18"``. Fusion counts use ``session.qdqisint8allowed`` = "0" (x86's default),
-    so they are the same on every machine; timings use this machine's defaults."""
+    so they are the same on every machine; timings use this machine's defaults. Rows (and baselines) of an
+    earlier ``reuse`` report for the same files are kept rather than measured again."""
     pre = prepare_model(model)
+    previous = {(r.name, r.path): r for r in reuse.results} if reuse is not None and reuse.model == model else {}
     chosen = [get_config(c) for c in (configs if configs is not None else CONFIGS.values())]
     if model == "digits_cnn":
         from .data import load_digits
@@ -713,11 +752,12 @@ def compare(
 
     convs = op_counts(pre).get("Conv", 0)
     results = [
-        VariantResult(
+        previous.get(("fp32", relative_to_repo(pre)))
+        or VariantResult(
             "fp32",
             "quant_pre_process output (batch norm folded)",
             relative_to_repo(pre),
-            round(pre.stat().st_size / 1e6, 1),
+            pre.stat().st_size,
             None,
             quality(pre),
             time_p50(pre, feed, budget_s, threads) if measure else None,
@@ -725,18 +765,23 @@ def compare(
     ]
     for config in chosen:
         path = quantize(pre, config)
+        earlier = previous.get((config.name, relative_to_repo(path)))
         results.append(
-            VariantResult(
+            earlier
+            or VariantResult(
                 config.name,
                 config.description,
                 relative_to_repo(path),
-                round(path.stat().st_size / 1e6, 1),
+                path.stat().st_size,
                 fusion(path, convs),
                 quality(path),
                 time_p50(path, feed, budget_s, threads) if measure else None,
             )
         )
-    baselines = {"torch-eager": torch_p50(course_torch_model(model), feed, budget_s, threads)} if measure else {}
+    baselines: dict[str, float] = {}
+    if measure:
+        baselines = dict(reuse.baselines_ms) if previous and reuse is not None and reuse.baselines_ms else {}
+        baselines = baselines or {"torch-eager": torch_p50(course_torch_model(model), feed, budget_s, threads)}
     return QuantReport(model, quality_name, tuple(results), baselines)
 
 
@@ -747,10 +792,12 @@ def plot_tradeoff(report: QuantReport, ax: Any = None) -> Figure:
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.8))
     timed = [r for r in report.results if r.p50_ms is not None]
-    biggest = max((r.size_mb for r in timed), default=1.0)
+    biggest = max((r.size_bytes for r in timed), default=1)
     for r in timed:
-        ax.scatter(r.p50_ms, 100 * r.quality, s=40 + 900 * r.size_mb / biggest, alpha=0.5)
-        ax.annotate(f"{r.name}\n{r.size_mb:.1f} MB", (r.p50_ms, 100 * r.quality), ha="center", va="center", fontsize=8)
+        ax.scatter(r.p50_ms, 100 * r.quality, s=40 + 900 * r.size_bytes / biggest, alpha=0.5)
+        ax.annotate(
+            f"{r.name}\n{_size(r.size_bytes)}", (r.p50_ms, 100 * r.quality), ha="center", va="center", fontsize=8
+        )
     for name, ms in report.baselines_ms.items():
         ax.axvline(ms, color="grey", linestyle="--", linewidth=1)
         ax.annotate(name, (ms, ax.get_ylim()[0]), rotation=90, va="bottom", ha="right", fontsize=8, color="grey")

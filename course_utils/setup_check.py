@@ -253,14 +253,13 @@ def _macos_flags(sysctl_output: str) -> set[str]:
     return flags
 
 
-def cpu_flags() -> set[str]:
-    """This CPU's feature flags, with Linux's names: /proc/cpuinfo on Linux, ``sysctl hw.optional`` on macOS;
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo"), system: str = sys.platform) -> set[str]:
+    """This CPU's feature flags, with Linux's names: ``cpuinfo`` on Linux, ``sysctl hw.optional`` on macOS;
     an empty set where neither can be read (Windows, containers hiding /proc)."""
-    cpuinfo = Path("/proc/cpuinfo")
     try:
         if cpuinfo.exists():
             return _linux_flags(cpuinfo)
-        if sys.platform == "darwin":
+        if system == "darwin":
             result = subprocess.run(["sysctl", "hw.optional"], capture_output=True, text=True, timeout=5)
             return _macos_flags(result.stdout)
     except (OSError, subprocess.SubprocessError):

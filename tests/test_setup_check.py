@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from packaging.requirements import Requirement
 
 from course_utils import paths, setup_check
@@ -85,3 +86,56 @@ def test_command_line():
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["passed"] is True
     assert result.stderr == "", "TensorFlow's start-up chatter must not leak into the report"
+
+
+# The int8 case of a CPU (lesson 07): classified from flag sets, so these hold on any machine.
+@pytest.mark.parametrize(
+    ("flags", "machine", "key"),
+    [
+        ({"avx2", "avx512f", "avx512_vnni"}, "x86_64", "x86-vnni"),
+        ({"avx2", "avx_vnni"}, "x86_64", "x86-vnni"),
+        ({"avx2", "avx512f", "amx_int8"}, "x86_64", "x86-vnni"),
+        ({"avx2", "avx512f", "avx512bw"}, "x86_64", "x86-avx512"),
+        ({"sse4_2", "avx", "avx2", "fma"}, "x86_64", "x86-avx2"),
+        ({"asimd", "asimddp"}, "aarch64", "arm-dotprod"),
+        ({"asimddp"}, "arm64", "arm-dotprod"),
+        ({"asimd"}, "aarch64", "arm-no-dotprod"),
+        (set(), "x86_64", "unknown"),
+    ],
+)
+def test_int8_case(flags, machine, key):
+    case = setup_check.int8_case(flags, machine)
+    assert case.key == key and case.label and case.expect
+
+
+def test_no_vnni_advice_names_the_saturation_fixes():
+    for flags in ({"avx2"}, {"avx2", "avx512f"}):
+        advice = setup_check.int8_case(flags, "x86_64").expect
+        assert "reduce_range=True" in advice and "session.x64quantprecision" in advice
+
+
+def test_linux_flags_from_cpuinfo(tmp_path):
+    x86 = tmp_path / "x86"
+    x86.write_text("processor\t: 0\nflags\t\t: fpu sse4_2 avx2 avx512f avx512_vnni\nbugs\t\t: none\n")
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm aes asimddp\nCPU part\t: 0xd0c\n")
+    assert {"avx512_vnni", "avx2"} <= setup_check.cpu_flags(x86)
+    assert setup_check.int8_case(setup_check.cpu_flags(arm), "aarch64").key == "arm-dotprod"
+
+
+def test_macos_flags_from_sysctl():
+    apple = "hw.optional.neon: 1\nhw.optional.arm.FEAT_DotProd: 1\nhw.optional.arm.FEAT_BF16: 1\n"
+    intel = "hw.optional.avx2_0: 1\nhw.optional.avx512f: 1\nhw.optional.avx512vnni: 0\n"
+    assert setup_check._macos_flags(apple) == {"asimd", "asimddp"}
+    assert setup_check._macos_flags(intel) == {"avx2", "avx512f"}
+
+
+def test_unreadable_flags_degrade_to_unknown(tmp_path):
+    flags = setup_check.cpu_flags(tmp_path / "no-cpuinfo", system="win32")
+    assert flags == set()
+    assert setup_check.int8_case(flags, "AMD64").key == "unknown"
+
+
+def test_cpu_check_reports_the_int8_case_and_stays_ok():
+    check = setup_check.check_cpu()
+    assert check.status in (OK, WARN) and ("int8" in check.detail or "measure" in check.detail)
