@@ -63,8 +63,10 @@ __all__ = [
     "accuracy",
     "agreement",
     "compare",
+    "course_torch_model",
     "digits_reader",
     "fusion",
+    "get_config",
     "main",
     "op_counts",
     "photo_crops",
@@ -145,10 +147,12 @@ class ImageCalibrationReader(CalibrationDataReader):
         self.rewind()
 
     def get_next(self) -> dict[str, np.ndarray] | None:
+        """The next batch as ``{input name: images}``, or ``None`` when every image was returned."""
         batch = next(self._batches, None)
         return None if batch is None else {self.input_name: batch}
 
     def rewind(self) -> None:
+        """Start again from the first batch."""
         self._batches = iter(
             [self.images[i : i + self.batch_size] for i in range(0, len(self.images), self.batch_size)]
         )

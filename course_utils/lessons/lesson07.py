@@ -274,6 +274,13 @@ def _platform_int8_allowed() -> bool | None:
     return None
 
 
+def _measured_speedup(fp32: Path, int8: Path, feed: np.ndarray) -> float:
+    """fp32 p50 / int8 p50 on this machine (reported, never required: timings vary with load)."""
+    from ..quantize import time_p50
+
+    return time_p50(fp32, feed, budget_s=0.3) / time_p50(int8, feed, budget_s=0.3)
+
+
 def _check_fast_config(options: Any) -> str:
     from onnxruntime.quantization import quantize_static
 
@@ -317,6 +324,7 @@ def _check_fast_config(options: Any) -> str:
             got=str(runtime),
         )
         reference, quantized = _predict(pre, images), _predict(out, images)
+        speedup = _measured_speedup(pre, out, images[:1])
     cosine = float(
         np.mean(
             np.sum(reference * quantized, axis=1)
@@ -331,7 +339,8 @@ def _check_fast_config(options: Any) -> str:
     )
     return (
         f"all {convs} convolutions of SkipNet run as QLinearConv on this CPU and the logits stay within 2% of "
-        "fp32 (cosine >= 0.98); time both with quantize.time_p50 to see the speed-up"
+        f"fp32 (cosine >= 0.98); measured here: {speedup:.1f}x the fp32 model's speed (timings vary with the "
+        "machine's load; the check requires the structure that causes the speed-up, not a number)"
     )
 
 
