@@ -1,9 +1,9 @@
 """Exercise of the index notebook: a warm-up that shows how every exercise in the course works.
 
-    from course_utils.lessons.lesson00 import acronym
-    acronym.check("...")   # feedback: what is wrong and why, never the answer
-    acronym.hint()         # hint 1; call again for hint 2 (more specific)
-    acronym.solution()     # the answer, only when you ask for it
+from course_utils.lessons.lesson00 import acronym
+acronym.check("...")   # feedback: what is wrong and why, never the answer
+acronym.hint()         # hint 1; call again for hint 2 (more specific)
+acronym.solution()     # the answer, only when you ask for it
 """
 
 from __future__ import annotations

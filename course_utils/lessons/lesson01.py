@@ -118,7 +118,7 @@ predict = Exercise(
         "name = session.get_inputs()[0].name; (scores,) = session.run(None, {name: images}); "
         "return scores.argmax(axis=1)",
     ],
-    solution_code='''
+    solution_code="""
 def predict(path, images):
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name  # chosen at export: read it, never guess it
@@ -126,7 +126,7 @@ def predict(path, images):
     return scores.argmax(axis=1)  # the class with the highest score, per image
 
 lesson01.predict.check(predict)
-''',
+""",
     giveaways=("get_inputs", "argmax", "axis=1"),
 )
 
@@ -289,14 +289,14 @@ def _check_calibrated(path: Any) -> str:
             expected=f"shape {expected.shape}, rows summing to 1",
             got=f"shape {got.shape}, row sums from {sums.min():.3f} to {sums.max():.3f}",
         )
-        error = float(np.abs(got - expected).max())
+        largest = float(np.abs(got - expected).max())
         expect(
-            error <= 1e-5,
+            largest <= 1e-5,
             f"at temperature {temperature} the probabilities differ from the trained classifier's by up to "
-            f"{error:.2g}",
+            f"{largest:.2g}",
             why="parity: the exported model must give the numbers of the trained PyTorch model, at every temperature",
             expected="differences <= 1e-5",
-            got=f"{error:.2g}",
+            got=f"{largest:.2g}",
         )
     return "two inputs, any batch size, and the trained model's probabilities at temperatures 2.0 and 0.5"
 
