@@ -4,10 +4,10 @@
     >>> pipeline()                      # in Jupyter: the picture; elsewhere: a one-line text version
     >>> pipeline(highlight="session")   # a lesson about sessions marks its stage
 
-The picture is the whole path of the course, left to right: train -> export/convert -> the ``.onnx`` file
-(graph, weights, opset and IR version) -> check (checker, Netron, parity) -> ``InferenceSession`` -> execution
-provider -> outputs, grouped as framework / model / ONNX Runtime (the Model -> Session -> EP picture). Each box
-names the lessons that teach its stage.
+The picture is the whole path of the course, read like text (left to right, then the second row): train ->
+export/convert -> the ``.onnx`` file (graph, weights, opset and IR version) -> check (checker, Netron, parity) ->
+``InferenceSession`` -> execution provider -> outputs, grouped as framework / model / ONNX Runtime (the
+Model -> Session -> EP picture). Each box names the lessons that teach its stage.
 
 The SVG is built from strings only (no plotting library, no random ids, no floats that depend on the platform),
 so it is byte-identical on every machine and nbval can compare it.
@@ -43,12 +43,15 @@ STAGES: tuple[Stage, ...] = (
     Stage("outputs", "outputs", ("numpy arrays", "for your app"), (), "ONNX Runtime"),
 )
 
-# Layout in SVG user units (pixels at 100%). Every string above must fit its box at these sizes in DejaVu, the
-# widest of the listed fonts (the unit tests measure it with matplotlib's copy of DejaVu).
-_MARGIN, _BOX_W, _BOX_H, _GAP = 12, 140, 112, 30
-_BAND_H, _BAND_GAP = 24, 10
+# Layout in SVG user units (pixels at 100%): two rows of four columns, so the picture fits a notebook's width
+# (about 730 px) without being scaled down. Every string above must fit its box at these sizes in DejaVu, the widest
+# of the listed fonts (the unit tests measure it with matplotlib's copy of DejaVu).
+_COLUMNS = 4
+_MARGIN, _BOX_W, _BOX_H, _GAP = 12, 150, 112, 34
+_BAND_H, _BAND_GAP, _ROW_GAP = 24, 10, 30
 _TITLE_PX, _DETAIL_PX, _LESSON_PX, _GROUP_PX = 12, 11, 10, 12
 _PAD = 6  # the least room left between a text and its box's edge
+_CAPTION = ("model → session → EP:", "the file stays", "the same when", "the hardware changes")
 
 _BLUE, _BLUE_FILL, _ORANGE, _ORANGE_FILL, _GREY = "#1f5fa8", "#eef3fb", "#c4620a", "#fff1dc", "#5a6270"
 
@@ -103,9 +106,10 @@ def pipeline(highlight: str | None = None) -> Diagram:
     """
     if highlight is not None:
         stage(highlight)  # validates the key
-    width = 2 * _MARGIN + len(STAGES) * _BOX_W + (len(STAGES) - 1) * _GAP
-    top = _MARGIN + _BAND_H + _BAND_GAP
-    height = top + _BOX_H + _MARGIN
+    rows = -(-len(STAGES) // _COLUMNS)
+    width = 2 * _MARGIN + _COLUMNS * _BOX_W + (_COLUMNS - 1) * _GAP
+    row_h = _BAND_H + _BAND_GAP + _BOX_H
+    height = 2 * _MARGIN + rows * row_h + (rows - 1) * _ROW_GAP
     title = "The ONNX pipeline" + (f", highlighted: {stage(highlight).title}" if highlight else "")
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -114,23 +118,34 @@ def pipeline(highlight: str | None = None) -> Diagram:
         '<defs><marker id="onnx-pipeline-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
         f'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{_GREY}"/></marker></defs>',
     ]
-    # Group bands above the boxes: framework | model | ONNX Runtime.
+
+    def box_x(index: int) -> int:
+        return _MARGIN + (index % _COLUMNS) * (_BOX_W + _GAP)
+
+    def band_y(index: int) -> int:
+        return _MARGIN + (index // _COLUMNS) * (row_h + _ROW_GAP)
+
+    def box_y(index: int) -> int:
+        return band_y(index) + _BAND_H + _BAND_GAP
+
+    # Group bands above the boxes (framework | model | ONNX Runtime), split where a row ends.
     groups: list[tuple[str, int, int]] = []
     for index, item in enumerate(STAGES):
-        if groups and groups[-1][0] == item.group:
+        same_row = groups and index // _COLUMNS == groups[-1][1] // _COLUMNS
+        if groups and groups[-1][0] == item.group and same_row:
             groups[-1] = (item.group, groups[-1][1], index)
         else:
             groups.append((item.group, index, index))
     for name, first, last in groups:
-        x0 = _MARGIN + first * (_BOX_W + _GAP)
-        x1 = _MARGIN + last * (_BOX_W + _GAP) + _BOX_W
+        x0, x1, y = box_x(first), box_x(last) + _BOX_W, band_y(first)
         parts.append(
-            f'<rect x="{x0}" y="{_MARGIN}" width="{x1 - x0}" height="{_BAND_H}" rx="4" fill="#f4f5f7" '
+            f'<rect x="{x0}" y="{y}" width="{x1 - x0}" height="{_BAND_H}" rx="4" fill="#f4f5f7" '
             f'stroke="#c9ced6" stroke-width="1"/>'
         )
-        parts.append(_text((x0 + x1) / 2, _MARGIN + 17, name, px=_GROUP_PX, fill=_GREY, weight="bold"))
+        parts.append(_text((x0 + x1) / 2, y + 17, name, px=_GROUP_PX, fill=_GREY, weight="bold"))
+    arrow = f'stroke="{_GREY}" stroke-width="2" fill="none" marker-end="url(#onnx-pipeline-arrow)"'
     for index, item in enumerate(STAGES):
-        x = _MARGIN + index * (_BOX_W + _GAP)
+        x, top = box_x(index), box_y(index)
         lit = item.key == highlight
         faded = highlight is not None and not lit
         stroke, fill = (_ORANGE, _ORANGE_FILL) if lit else (_BLUE, _BLUE_FILL)
@@ -148,12 +163,22 @@ def pipeline(highlight: str | None = None) -> Diagram:
         if label:
             parts.append(_text(centre, top + _BOX_H - 9, label, px=_LESSON_PX, fill=_GREY))
         parts.append("</g>")
-        if index < len(STAGES) - 1:
-            y = top + _BOX_H / 2
+        if index == len(STAGES) - 1:
+            break
+        if (index + 1) % _COLUMNS:  # the next box is to the right
+            y = top + _BOX_H // 2
+            parts.append(f'<path d="M{x + _BOX_W + 2},{y} H{x + _BOX_W + _GAP - 3}" {arrow}/>')
+        else:  # the row ends: down, back to the first column, and down into the next row's first box
+            below = top + _BOX_H + _ROW_GAP // 2
+            target = box_x(index + 1) + _BOX_W // 2
             parts.append(
-                f'<line x1="{x + _BOX_W + 2}" y1="{y:g}" x2="{x + _BOX_W + _GAP - 3}" y2="{y:g}" stroke="{_GREY}" '
-                'stroke-width="2" marker-end="url(#onnx-pipeline-arrow)"/>'
+                f'<path d="M{x + _BOX_W // 2},{top + _BOX_H + 2} V{below} H{target} V{box_y(index + 1) - 3}" {arrow}/>'
             )
+    free = len(STAGES) % _COLUMNS
+    if free:  # the empty end of the last row holds the picture's one-sentence moral
+        cx, cy = box_x(len(STAGES)) + _BOX_W / 2, box_y(len(STAGES) - 1) + 30
+        for line, text in enumerate(_CAPTION):
+            parts.append(_text(cx, cy + 16 * line, text, px=_DETAIL_PX, fill=_GREY))
     parts.append("</svg>")
     names = [f"[{s.title}]" if s.key == highlight else s.title for s in STAGES]
     text = "ONNX pipeline: " + " -> ".join(names)

@@ -43,9 +43,21 @@ def test_pipeline_is_valid_deterministic_svg_with_a_box_per_stage():
         assert item.title in texts and all(d in texts for d in item.details)
     assert {"framework", "model", "ONNX Runtime"} <= set(texts)
     # 6 arrows between 7 boxes, and nothing that would differ between machines (no long or exponent floats).
-    assert len(list(root.iter(f"{SVG}line"))) == len(STAGES) - 1
+    arrows = [p for p in root.iter(f"{SVG}path") if p.get("marker-end")]
+    assert len(arrows) == len(STAGES) - 1
     assert not re.search(r"\d\.\d{3,}|e-\d", first.svg)
     assert first._repr_svg_() == first.svg
+    # Small enough for a notebook's output area: JupyterLab shows SVG as an <img> at its own width, unscaled.
+    assert int(root.get("width")) <= 760
+
+
+def test_rows_wrap_with_one_connector_and_the_caption_in_the_free_slot():
+    root = parse(pipeline())
+    wraps = [p for p in root.iter(f"{SVG}path") if p.get("marker-end") and " V" in p.get("d", "")]
+    assert len(wraps) == 1  # check (end of row 1) -> InferenceSession (start of row 2)
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert all(line in texts for line in diagrams._CAPTION)
+    assert texts.count("ONNX Runtime") == 1
 
 
 def test_text_one_liner_names_every_stage_in_order():
@@ -90,6 +102,8 @@ def test_every_text_fits_its_box_in_the_widest_font():
             assert _width(detail, diagrams._DETAIL_PX, bold=False, mono=True) <= room, detail
         label = diagrams._lessons_label(item)
         assert not label or _width(label, diagrams._LESSON_PX, bold=False, mono=False) <= room, label
+    for line in diagrams._CAPTION:
+        assert _width(line, diagrams._DETAIL_PX, bold=False, mono=False) <= diagrams._BOX_W, line
     # The detail lines stay above the lesson label at the bottom of the box.
     lowest_detail = 42 + 15 * (max(len(s.details) for s in STAGES) - 1)
     assert lowest_detail + 4 < diagrams._BOX_H - 9 - diagrams._LESSON_PX
