@@ -1,6 +1,6 @@
 """Rebuild everything in data/, offline, in well under a minute on 2 CPU cores.
 
-    python data/make_data.py            # rewrite data/
+    python data/make_data.py            # rewrite data/ (on another CPU the models come out slightly different)
     python data/make_data.py --check    # rebuild in a temp folder and prove it reproduces what is committed
 
 What it makes (from scikit-learn's bundled digits, so nothing is downloaded):
@@ -30,6 +30,7 @@ import os
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -250,7 +251,7 @@ def check_dataset(committed: dict, rebuilt: dict) -> Finding:
         committed["file"],
         False,
         f"content hash {new[:12]} differs from the committed {old[:12]} (required identical: scikit-learn's bundled "
-        "digits or its train_test_split changed; compare the package versions above)",
+        "digits or its train_test_split changed; see any version notes above)",
     )
 
 
@@ -290,33 +291,35 @@ def _isa_in_effect() -> str:
     return f"ONEDNN_MAX_CPU_ISA={isa}" if isa else "the CPU's full instruction set (ONEDNN_MAX_CPU_ISA not set)"
 
 
-def check(committed: dict, data_dir: Path = DATA_DIR) -> tuple[bool, list[str]]:
-    """Rebuild data/ in a temp folder and compare it with what is committed: (passed, one line per file + verdict)."""
-    lines = [f"Rebuilding data/ in a temp folder with {_isa_in_effect()}."]
+def check(committed: dict, data_dir: Path = DATA_DIR, report: Callable[[str], None] = print) -> bool:
+    """Rebuild data/ in a temp folder and compare it with what is committed, reporting one line per file."""
+    report(f"Rebuilding data/ in a temp folder with {_isa_in_effect()} ...")
     with tempfile.TemporaryDirectory() as tmp:
         rebuilt = build(Path(tmp))
         for package, version in rebuilt["versions"].items():
             if committed["versions"].get(package) != version:
-                lines.append(
-                    f"note  {package} {version} here, {committed['versions'].get(package)} made data/"
-                    " (a version change may explain a difference)"
-                )
+                made = committed["versions"].get(package)
+                report(f"note  {package} {version} here, {made} made data/ (a version change may explain a difference)")
         findings = [check_dataset(committed["digits"], rebuilt["digits"])]
-        split = _load_split(data_dir)
-        images = _scaled(split, "x_test")
+        images = _scaled(_load_split(data_dir), "x_test")
         kinds = (("torch_cnn", torch_predictions, torch_weights), ("keras_cnn", keras_predictions, keras_weights))
         for key, predict, weights in kinds:
             old, new = data_dir / committed[key]["file"], Path(tmp) / committed[key]["file"]
             same = int((predict(old, images) == predict(new, images)).sum())
             gap = max(float(np.abs(a - b).max()) for a, b in zip(weights(old), weights(new), strict=True))
             findings.append(check_model(committed[key], rebuilt[key], same, len(images), gap))
-    lines += [finding.line() for finding in findings]
+    for finding in findings:
+        report(finding.line())
     failed = [finding.file for finding in findings if not finding.passed]
     if failed:
-        lines.append(f"data/ is NOT reproduced by a fresh rebuild: {', '.join(failed)} (see FAIL above)")
+        report(f"data/ is NOT reproduced by a fresh rebuild: {', '.join(failed)} (see FAIL above)")
     else:
-        lines.append("data/ is reproduced by a fresh rebuild: every file passed")
-    return not failed, lines
+        report("data/ is reproduced by a fresh rebuild: every file passed")
+    return not failed
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # each line as it comes: a rebuild takes a while
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,8 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         (DATA_DIR / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         print(json.dumps(manifest, indent=2))
         return 0
-    passed, lines = check(json.loads((DATA_DIR / "manifest.json").read_text(encoding="utf-8")))
-    print("\n".join(lines))
+    passed = check(json.loads((DATA_DIR / "manifest.json").read_text(encoding="utf-8")), report=_say)
     return 0 if passed else 1
 
 
