@@ -54,7 +54,7 @@ def test_check_model_passes_and_reports_shapes():
     assert text.splitlines()[0] == f"Check of mm: PASSED (IR version {report.ir_version}; opset ai.onnx 21)"
     assert "y" in text and "[N, 4]" in text
     assert str(check_model(_matmul_model())) == text  # deterministic
-    assert "<table>" in report._repr_html_() and "PASSED" in report._repr_html_()
+    assert "<table" in report._repr_html_() and "PASSED" in report._repr_html_()
 
 
 def test_check_model_without_full_check_names_the_step():
@@ -282,7 +282,7 @@ def test_report_text_and_html_are_deterministic_and_aligned():
     with pytest.raises(KeyError, match="outputs: logits, label"):
         first["probs"]
     html = compare_outputs({"a<b": A}, {"a<b": A})._repr_html_()
-    assert "a&lt;b" in html and "<table>" in html
+    assert "a&lt;b" in html and "<table" in html
 
 
 # ----------------------------------------------------------------------------------------- check_parity
