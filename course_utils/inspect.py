@@ -248,6 +248,7 @@ class ModelCard:
     external: tuple[ExternalTensor, ...]
     external_files: tuple[tuple[str, int | None], ...]
     graph_metadata: tuple[tuple[str, str], ...] = ()
+    producer_name: str = ""  # without its version: what the brief summary names, so it survives an upgrade
 
     # --- numbers derived from the fields
     @property
@@ -377,7 +378,7 @@ class ModelCard:
 
         nested = f" (+{self.subgraph_nodes} in subgraphs)" if self.subgraph_nodes else ""
         opsets = ", ".join(f"{d} {v}" for d, v in sorted(self.opsets)) or "none"
-        producer = f" · producer {self.producer}" if self.producer else ""
+        producer = f" · producer {self.producer_name}" if self.producer_name else ""
         return "\n".join(
             [
                 f"ONNX model · graph '{self.graph_name or '(unnamed)'}' · {plural(self.nodes, 'node')}{nested} · "
@@ -444,6 +445,7 @@ def summarize(model_or_path: ModelSource) -> ModelCard:
         file_bytes=file_bytes,
         ir_version=int(model.ir_version),
         producer=producer,
+        producer_name=model.producer_name,
         domain=model.domain,
         model_version=int(model.model_version),
         doc_string=(model.doc_string.strip().splitlines() or [""])[0][:100],

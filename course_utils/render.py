@@ -113,7 +113,7 @@ def html_table(
         parts.append(f'<caption style="text-align:left;font-weight:bold">{html.escape(caption)}</caption>')
     if headers is not None:
         parts.append("<thead><tr>" + "".join(f"<th {cell}>{html.escape(h)}</th>" for h in headers) + "</tr></thead>")
-    parts.append("<tbody>")
+        parts.append("<tbody>")
     for index, row in enumerate(rows):
         flag = None if flags is None else flags[index]
         colour = "" if flag is None else f' style="color:{_FLAG_COLOURS[flag]}"'
@@ -122,5 +122,5 @@ def html_table(
             tag = "th" if row_labels and k == 0 else "td"
             cells.append(f"<{tag} {cell}>{'<br>'.join(html.escape(v) for v in _lines(value))}</{tag}>")
         parts.append(f"<tr{colour}>{''.join(cells)}</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table>" if headers is not None else "</table>")
     return "".join(parts)

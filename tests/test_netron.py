@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from course_test_helpers import build_one_op_model
+from onnx import numpy_helper
 
 from course_utils import netron, netron_server
 from course_utils.errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxModelError
@@ -27,15 +28,7 @@ from course_utils.netron import NetronView, get_server, show_netron, stop_server
 
 
 def make_model(scale: float = 1.0) -> onnx.ModelProto:
-    w = numpy_helper.from_array(np.full((2, 2), scale, np.float32), "w")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Relu", ["m"], ["y"])],
-        "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
-        [w],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return build_one_op_model("MatMul", np.full((2, 2), scale), [1, 2], opset=17, then=("Relu",))
 
 
 @pytest.fixture
@@ -449,3 +442,51 @@ def test_server_stops_when_the_interpreter_exits(model_file: Path) -> None:
     port, state = done.stdout.split()
     assert state == "closed"
     assert _refuses(int(port))
+
+
+# --------------------------------------------------------------------------------------- the page patch
+
+
+def _netron_index() -> str:
+    return (netron_server._netron_dir() / "index.html").read_text(encoding="utf-8")
+
+
+def test_patch_fits_the_installed_netron() -> None:
+    page = netron_server.patch_index_html(_netron_index())
+    assert '<meta name="date"' not in page
+    assert page.index("course-netron-config.js") < page.index('src="index.js"')
+
+
+@pytest.mark.parametrize(
+    ("doctor", "says"),
+    [
+        (lambda page: re.sub(r'<meta name="date"[^>]*>', "", page), 'no single <meta name="date">'),
+        (lambda page: page.replace('<meta name="date"', '<meta name="build-date"'), 'no single <meta name="date">'),
+        (lambda page: page.replace('src="index.js"', 'src="app.js"'), "index.js"),
+        (
+            lambda page: page.replace('type="text/javascript" src="index.js"', 'src="index.js" type="module"'),
+            "index.js",
+        ),
+    ],
+    ids=["date removed", "date renamed", "entry script renamed", "entry script rewritten"],
+)
+def test_patch_refuses_a_netron_page_it_does_not_know(doctor, says: str) -> None:
+    doctored = doctor(_netron_index())
+    assert doctored != _netron_index()
+    with pytest.raises(netron_server.NetronPatchError, match=re.escape(says)):
+        netron_server.patch_index_html(doctored)
+
+
+def test_a_netron_the_patch_does_not_fit_leaves_the_picture_with_a_reason(
+    live: None, model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A copy of Netron's web files whose page lost its build date: serving it would bring back the expiry lock.
+    fake = tmp_path / "netron"
+    fake.mkdir()
+    (fake / "index.html").write_text(re.sub(r'<meta name="date"[^>]*>', "", _netron_index()), encoding="utf-8")
+    monkeypatch.setattr(netron_server, "_netron_dir", lambda: fake)
+    view = show_netron(model_file)
+    assert view.url is None and view.mode == "static" and netron_server._server is None
+    assert view.note is not None and "Interactive view unavailable" in view.note and "pip install" not in view.note
+    page = view._repr_mimebundle_()["text/html"]
+    assert "<script" not in page and static_html(model_file) in page

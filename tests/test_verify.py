@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from course_test_helpers import build_one_op_model
 from onnx import TensorProto, helper
 
 from course_utils.errors import (
@@ -33,12 +34,7 @@ A = RNG.standard_normal((2, 3, 4, 5)).astype(np.float32)
 
 def _matmul_model(in_features: int = 3, weight_rows: int = 3, weights: np.ndarray | None = None) -> onnx.ModelProto:
     w = np.ones((weight_rows, 4), np.float32) if weights is None else weights
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", in_features])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"])], "mm", [x], [y], [onnx.numpy_helper.from_array(w, "w")]
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    return build_one_op_model("MatMul", w, ["N", in_features], name="mm")
 
 
 # ------------------------------------------------------------------------------------------- check_model
