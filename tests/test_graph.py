@@ -124,10 +124,11 @@ def test_walkers_cover_subgraphs_functions_and_sparse_initializers() -> None:
     assert paths == ["Loop #0.body", "Loop #0.body > If #0.else_branch", "Loop #0.body > If #0.then_branch"]
     assert graph.subgraph_node_count(model.graph) == 3
     names = [t.name for t in graph.tensors(model)]
-    # onnx's own (private) walker misses both halves of the sparse initializer.
     assert names == ["w", "s", "", "c_then", "k_fn"]
-    private = [t.name for t in onnx.external_data_helper._get_all_tensors(model)]
-    assert "s" not in private
+    # Why course_utils has its own: onnx's private walker (what modelio used) misses the sparse initializer.
+    private_walker = getattr(onnx.external_data_helper, "_get_all_tensors", None)
+    if private_walker is not None:
+        assert "s" not in [t.name for t in private_walker(model)]
 
 
 def test_op_names_keep_non_default_domains() -> None:

@@ -207,3 +207,18 @@ def test_renamed_text_still_loads_under_its_own_suffix(textproto_named_onnx: Pat
     proper = textproto_named_onnx.with_suffix(".textproto")
     textproto_named_onnx.rename(proper)
     assert load_model(proper) == tiny_model
+
+
+def test_external_weights_of_sparse_initializers_are_found() -> None:
+    # onnx's own walker (what this module used before course_utils.graph) skips sparse initializers.
+    model = tiny_model()
+    values = numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "s")
+    indices = numpy_helper.from_array(np.array([0, 3], np.int64), "s_indices")
+    model.graph.sparse_initializer.append(onnx.helper.make_sparse_tensor(values, indices, [4]))
+    sparse_values = model.graph.sparse_initializer[0].values
+    onnx.external_data_helper.set_external_data(sparse_values, location="sparse.bin", offset=0, length=8)
+    sparse_values.data_location = TensorProto.EXTERNAL
+    sparse_values.ClearField("raw_data")
+    assert external_data_files(model) == ["sparse.bin"]
+    with pytest.raises(ExternalDataMissingError, match=r"sparse\.bin"):
+        model_bytes(model)

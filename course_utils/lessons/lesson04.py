@@ -20,7 +20,7 @@ import onnx
 from onnx import numpy_helper
 
 from ..exercises import Exercise, NotYet, expect
-from ..graph import graph_inputs, shape, shape_text
+from ..graph import dtype_name, graph_inputs, shape, shape_text
 from ..paths import relative_to_repo
 from ._answers import expect_valid_model, load_answer
 
@@ -86,8 +86,8 @@ def _check_build_graph(answer: Any) -> str:
     expect(
         x_type.elem_type == onnx.TensorProto.FLOAT,
         "'x' must be float32",
-        expected="TensorProto.FLOAT",
-        got=onnx.helper.tensor_dtype_to_string(x_type.elem_type),
+        expected="float32 (TensorProto.FLOAT)",
+        got=dtype_name(x_type.elem_type),
     )
     dims = shape(inputs[0].type) or ()
     expect(
