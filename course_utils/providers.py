@@ -668,6 +668,7 @@ def course_model(name: str) -> Path:
                 (example,),
                 str(path),
                 dynamo=False,
+                do_constant_folding=False,  # keep BatchNormalization: ORT's own optimizations fold it
                 input_names=["image"],
                 output_names=["logits"],
                 dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
