@@ -55,7 +55,11 @@ def _check_used_fallback(function: Any) -> str:
         ("only CPU", [CPU], False),
         ("CPU first, then CUDA", [CPU, "CUDAExecutionProvider"], True),
         ("Azure, then CPU (both in this wheel)", ["AzureExecutionProvider", CPU], False),
-        ("CUDA with options, then CPU", [("CUDAExecutionProvider", {"device_id": "0"}), CPU], True),
+        (
+            "CUDA with options, then CPU",
+            [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}), CPU],
+            True,
+        ),
         ("CPU with options", [(CPU, {"arena_extend_strategy": "kSameAsRequested"})], False),
     ]
     for label, requested, expected in cases:
