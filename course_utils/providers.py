@@ -470,7 +470,7 @@ class SwitchReport:
     def html(self, measured: bool = True) -> str:
         """The report as an HTML table with a bar chart of nodes per provider."""
         body = "".join(
-            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(label)}</th>"
+            f"<tr data-row='{html.escape(label)}'><th style='text-align:left;padding-right:1em'>{html.escape(label)}</th>"
             f"<td style='text-align:left'>{html.escape(value)}</td></tr>"
             for label, value in self._rows(measured)
         )
