@@ -6,6 +6,8 @@
 * :func:`make_session` builds an ``onnxruntime.InferenceSession`` with named session options
   (``graph_optimization_level="disable_all"``, ``intra_op_num_threads=1``, ...).
 * :func:`available_providers` and :func:`runtime_limits` say what this installation can run.
+* :func:`provider_problem` says why a provider cannot be used here, with the install command from
+  :data:`course_utils.providers.PROVIDERS` (the course's one table of execution providers).
 
 Errors raised (all from :mod:`course_utils.errors`): :class:`InputMismatchError`,
 :class:`ProviderUnavailableError`, :class:`UnsupportedOpsetError` (and its subclass
