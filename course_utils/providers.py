@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 CPU = "CPUExecutionProvider"
-RECORD_PLACEMENT = "session.record_ep_graph_assignment_info"  # ORT >= 1.23: keep which EP got which node
+RECORD_PLACEMENT = "session.record_ep_graph_assignment_info"  # keep which EP got which node (ORT 1.32 has it)
 OPTIMIZATION_LEVELS = ("disable_all", "enable_basic", "enable_extended", "enable_layout", "enable_all")
 # Outputs of another provider (or optimization level) match the CPU reference within these tolerances.
 RTOL, ATOL = 1e-3, 1e-4
@@ -85,7 +85,7 @@ PROVIDERS: tuple[ProviderInfo, ...] = (
         ("server", "edge"),
         "NVIDIA GPUs (data centre, RTX, Jetson)",
         "onnxruntime-gpu + NVIDIA TensorRT",
-        f"{_GPU_WHEEL}, plus TensorRT (pip install tensorrt) matching that build",
+        f"{_GPU_WHEEL}, plus the TensorRT libraries that build expects (e.g. pip install tensorrt)",
         "builds an optimized engine per model on the first run (seconds to minutes); cache it with the "
         "trt_engine_cache_enable option. Nodes TensorRT cannot take go to CUDA, then CPU.",
     ),
@@ -95,7 +95,7 @@ PROVIDERS: tuple[ProviderInfo, ...] = (
         ("server", "edge"),
         "NVIDIA GPUs",
         "onnxruntime-gpu",
-        f"{_GPU_WHEEL} (needs CUDA 12 and cuDNN 9 libraries, e.g. via torch or the nvidia-* pip packages)",
+        f"{_GPU_WHEEL} (needs the CUDA 12+ and cuDNN 9 libraries it was built for, e.g. from the nvidia-* pip packages or torch)",
         "onnxruntime and onnxruntime-gpu share the import name: with both installed the CPU one wins, so "
         "uninstall both, then install one. If CUDA/cuDNN fail to load, the session silently runs on CPU; "
         "onnxruntime.preload_dlls() loads them first.",
@@ -216,9 +216,9 @@ PROVIDERS: tuple[ProviderInfo, ...] = (
     ProviderInfo(
         "XnnpackExecutionProvider",
         "XNNPACK",
-        ("mobile", "web", "edge"),
+        ("mobile", "edge"),
         "Arm and x86 CPUs (optimized float kernels)",
-        "onnxruntime-android / onnxruntime-objc, onnxruntime-web",
+        "onnxruntime-android / onnxruntime-objc",
         "included in ORT's mobile packages (Android Maven, iOS CocoaPods); build from source with --use_xnnpack",
         "mainly for mobile CPUs.",
     ),
