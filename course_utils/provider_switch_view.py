@@ -17,7 +17,6 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .errors import CourseError
 from .modelio import ModelSource
 from .providers import COURSE_MODELS, OPTIMIZATION_LEVELS, SwitchReport, course_model, provider_choices, switch_provider
 
@@ -112,7 +111,7 @@ class ProviderSwitcher:
                 runs=self.runs,
                 progress=self._set_status,
             )
-        except (CourseError, ValueError, OSError) as error:
+        except Exception as error:  # a learner's model can fail inside ORT in many ways: show it in the panel
             self.error = f"{type(error).__name__}: {error}"
             self.report = None
             self.result.value = (

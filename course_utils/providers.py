@@ -600,7 +600,12 @@ def switch_provider(
         session.run(None, feed)
         latency.append((time.perf_counter() - start) * 1e3)
         report(f"run {index + 1} of {runs}", 0.2 + 0.8 * (index + 1) / runs)
-    pairs = [(np.asarray(o, np.float64), np.asarray(r, np.float64)) for o, r in zip(outputs, reference, strict=True)]
+    # Tensor outputs only: a scikit-learn ZipMap output (a list of dicts) has no element-wise difference.
+    pairs = [
+        (np.asarray(o, np.float64), np.asarray(r, np.float64))
+        for o, r in zip(outputs, reference, strict=True)
+        if isinstance(r, np.ndarray) and r.dtype.kind in "fiub"
+    ]
     diffs = [float(np.max(np.abs(o - r))) for o, r in pairs if r.size]
     close = all(o.shape == r.shape and np.allclose(o, r, rtol=RTOL, atol=ATOL) for o, r in pairs)
     used = tuple(session.get_providers())
