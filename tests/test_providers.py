@@ -225,6 +225,12 @@ def test_cli_table_and_errors(tiny_path: Path, capsys: pytest.CaptureFixture[str
         main([str(tiny_path), "--option", "device_id"])
 
 
+def test_cli_takes_a_course_model_by_name(artifacts: Path, capsys: pytest.CaptureFixture[str]):
+    assert main(["DigitsCNN", "--optimization", "disable_all", "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "artifacts/05/switcher/digits_cnn.onnx" in out and "BatchNormalization x2" in out
+
+
 # --------------------------------------------------------------------------------- runtime additions
 
 
