@@ -16,6 +16,7 @@ Modules by concern (import the one you need; heavy frameworks load only when use
 * :mod:`course_utils.verify`     checker + shape inference reports, numeric parity reports
 * :mod:`course_utils.torch_export` one-line explanations of torch.onnx.export failures
 * :mod:`course_utils.tf_convert`  one-line explanations of tf2onnx failures (Keras 3)
+* :mod:`course_utils.diagrams`   the pipeline picture as deterministic SVG, ``pipeline(highlight=...)``
 * :mod:`course_utils.history`    the ONNX timeline, with sources
 * :mod:`course_utils.exercises`  checks with feedback, hints and solutions
 * :mod:`course_utils.lessons`    each lesson's exercises
@@ -50,6 +51,8 @@ _LAZY: dict[str, str] = {
     "show_netron": "netron",
     "NetronView": "netron",
     "plot_timeline": "history",
+    "pipeline": "diagrams",
+    "Diagram": "diagrams",
     "run_onnx": "runtime",
     "make_session": "runtime",
     "available_providers": "runtime",
