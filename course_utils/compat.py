@@ -93,6 +93,10 @@ def _target_name(target: RuntimeLimits) -> str:
     return f"onnxruntime {target.onnxruntime_version} ({where})"
 
 
+def _reexport(opset: int) -> str:
+    return f"torch.onnx.export(..., opset_version={opset}, dynamo=False); skl2onnx/tf2onnx: target_opset={opset}"
+
+
 def _all_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
     nodes = []
     for node in graph.node:
@@ -192,8 +196,8 @@ def check_compatibility(
             f"lower it with course_utils.versions.lower_ir_version(model, {top}) (it uses nothing IR {top} lacks "
             "besides metadata), or upgrade onnxruntime"
             if all(i.startswith("metadata_props") for i in newer)
-            else f"re-export for the target (torch: opset_version={target.max_opset['ai.onnx']}, dynamo=False) "
-            f"or upgrade onnxruntime; lowering the number alone would hide: {'; '.join(newer)}"
+            else f"re-export for the target ({_reexport(target.max_opset['ai.onnx'])}) or upgrade onnxruntime; "
+            f"lowering the number alone would hide: {'; '.join(dict.fromkeys(newer))}"
         )
         reasons.append(Reason(f"IR version {model.ir_version} > {top}, the newest {runtime} reads", fix))
 
@@ -206,7 +210,7 @@ def check_compatibility(
                 reasons.append(
                     Reason(
                         f"ai.onnx opset {version} > {top}, the newest {runtime} implements",
-                        f"re-export at opset {top} (torch.onnx.export(..., opset_version={top})), or convert down "
+                        f"re-export at opset {top} ({_reexport(top)}), or convert down "
                         f"with onnx.version_converter.convert_version(model, {top}) if every node has an adapter; "
                         "or upgrade onnxruntime",
                     )

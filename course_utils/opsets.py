@@ -49,6 +49,7 @@ __all__ = [
     "convert_at_opset",
     "demo_net",
     "example_inputs",
+    "explore",
     "export_at_opset",
     "model_opset",
     "op_signature",
@@ -757,3 +758,26 @@ def demo_net() -> Any:
             return (pooled + b.mean(dim=(2, 3)).unsqueeze(2)).squeeze(2)
 
     return OpsetDemo().eval()
+
+
+# -------------------------------------------------------------------------------------------- the explorer
+
+
+def explore(subject: Any, opset: int, base_opset: int) -> str:
+    """What the opset explorer shows, as text: for an operator name, :func:`schema_diff` from ``base_opset`` to
+    ``opset`` and the signature at ``opset``; for a model (path or ``onnx.ModelProto``), its
+    :func:`conversion_plan` and :func:`convert_at_opset` to ``opset``; for ``(torch module, example tensor)``,
+    :func:`export_at_opset` at ``opset`` compared with an export at ``base_opset``. Failures are part of the
+    text (the exact message), never raised, so a widget can show them.
+    """
+    try:
+        if isinstance(subject, tuple):
+            module, example = subject
+            return str(export_at_opset(module, example, opset, reference_opset=base_opset))
+        if isinstance(subject, str) and not subject.endswith(".onnx"):
+            diff = schema_diff(subject, base_opset, opset)
+            return f"{diff}\n\n{diff.new}"
+        plan = conversion_plan(subject, opset)
+        return f"{plan}\n\n{convert_at_opset(subject, opset)}"
+    except (CourseError, ValueError) as error:
+        return f"{type(error).__name__}: {error}"
