@@ -331,6 +331,8 @@ old_runtime = Exercise(
         "writes opset 18 and IR 8.",
     ],
     solution_code="""
+import warnings
+
 import torch
 
 from course_utils import load_digits_cnn
@@ -338,7 +340,9 @@ from course_utils.compat import check_compatibility
 from course_utils.paths import artifact_path
 
 solution_path = artifact_path("solution_digits_ort114.onnx", lesson="08")
-torch.onnx.export(load_digits_cnn(), (torch.zeros(1, 1, 8, 8),), solution_path, opset_version=18, dynamo=False)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter says it is deprecated
+    torch.onnx.export(load_digits_cnn(), (torch.zeros(1, 1, 8, 8),), solution_path, opset_version=18, dynamo=False)
 print(check_compatibility(solution_path, "1.14"))
 lesson08.old_runtime.check(solution_path)
 """,
