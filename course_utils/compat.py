@@ -33,7 +33,7 @@ from pathlib import Path
 import onnx
 import onnx.defs
 
-from .errors import CourseError
+from .errors import CourseError, ExternalDataMissingError
 from .modelio import ModelSource, external_data_files, load_model
 from .paths import relative_to_repo
 from .versions import RuntimeLimits, ir_version_issues, limits_for, runtime_limits
@@ -152,7 +152,11 @@ def _external_missing(model: onnx.ModelProto, source: ModelSource) -> list[str]:
     if not isinstance(source, str | os.PathLike):
         return files  # a ModelProto in memory: nothing beside it to read
     folder = Path(source).parent
-    return [f for f in files if not (folder / f).is_file()]
+    return [
+        f
+        for f in files
+        if not (folder / f).resolve().is_file() or not (folder / f).resolve().is_relative_to(folder.resolve())
+    ]
 
 
 def _try_session(source: ModelSource, model: onnx.ModelProto) -> str | None:
@@ -183,7 +187,11 @@ def check_compatibility(
     ``ValueError``.
     """
     target = limits_for(onnxruntime)
-    model = load_model(model_or_path, load_external_data=False)
+    try:
+        model = load_model(model_or_path, load_external_data=False)
+    except ExternalDataMissingError:
+        # A readable graph whose weights are not beside it: that is one of the reasons below, not an error.
+        model = onnx.load_model(str(model_or_path), load_external_data=False)
     name = relative_to_repo(model_or_path) if isinstance(model_or_path, str | os.PathLike) else "the model"
     runtime = _target_name(target)
     reasons: list[Reason] = []
