@@ -44,11 +44,25 @@ class OpsetExplorer:
         if not self.subjects:
             raise ValueError("OpsetExplorer needs at least one operator name or model to show.")
         top = max_opset or onnx.defs.onnx_opset_version()
-        self.picker = widgets.Dropdown(options=list(self.subjects), description="subject")
+        wide = {"description_width": "initial"}
+        self.picker = widgets.Dropdown(options=list(self.subjects), description="subject", style=wide)
         self.slider = widgets.IntSlider(
-            value=opset, min=min_opset, max=top, description="opset", continuous_update=False
+            style=wide,
+            layout=widgets.Layout(width="480px"),
+            value=opset,
+            min=min_opset,
+            max=top,
+            description="opset",
+            continuous_update=False,
         )
-        self.base = widgets.BoundedIntText(value=base_opset, min=min_opset, max=top, description="compare with")
+        self.base = widgets.BoundedIntText(
+            value=base_opset,
+            min=min_opset,
+            max=top,
+            description="compare with",
+            style=wide,
+            layout=widgets.Layout(width="180px"),
+        )
         self.result = widgets.HTML()
         self.text = ""
         for control in (self.picker, self.slider, self.base):
