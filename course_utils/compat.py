@@ -34,6 +34,7 @@ import onnx
 import onnx.defs
 
 from .errors import CourseError, ExternalDataMissingError
+from .graph import subgraphs
 from .modelio import ModelSource, external_data_files, load_model
 from .paths import relative_to_repo
 from .versions import RuntimeLimits, ir_version_issues, limits_for, runtime_limits
@@ -98,15 +99,7 @@ def _reexport(opset: int) -> str:
 
 
 def _all_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
-    nodes = []
-    for node in graph.node:
-        nodes.append(node)
-        for attribute in node.attribute:
-            if attribute.HasField("g"):
-                nodes += _all_nodes(attribute.g)
-            for sub in attribute.graphs:
-                nodes += _all_nodes(sub)
-    return nodes
+    return [*graph.node, *(node for _, sub in subgraphs(graph.node) for node in sub.node)]
 
 
 @functools.cache

@@ -32,7 +32,9 @@ import onnx.defs
 from onnx import version_converter
 
 from .errors import CourseError, UnsupportedOpsetError
+from .graph import graph_inputs
 from .modelio import ModelSource, load_model
+from .render import text_table
 
 if TYPE_CHECKING:
     from .verify import CheckReport, ParityReport
@@ -372,7 +374,8 @@ class ConversionPlan:
     def __str__(self) -> str:
         rows = [n.cells() for n in self.nodes if n.status != "same"]
         same = [n for n in self.nodes if n.status == "same"]
-        lines = [self._header(), *_table(["node", "op", "definition", "status", "detail"], rows)]
+        table = text_table(rows, ["node", "op", "definition", "status", "detail"]) if rows else []
+        lines = [self._header(), *("  " + line for line in table)]
         if same:
             ops = sorted({n.op_type for n in same})
             lines.append(f"unchanged ({len(same)} nodes): {', '.join(ops)}")
@@ -380,13 +383,6 @@ class ConversionPlan:
 
     def __repr__(self) -> str:
         return str(self)
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    if not rows:
-        return []
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [headers, *rows]]
 
 
 def _converter_message(error: BaseException) -> str:
@@ -617,11 +613,8 @@ def example_inputs(model_or_path: ModelSource, seed: int = 0) -> dict[str, np.nd
     symbolic or unknown dimensions become 1."""
     model = load_model(model_or_path, load_external_data=False)
     rng = np.random.default_rng(seed)
-    initializers = {t.name for t in model.graph.initializer}
     feed: dict[str, np.ndarray] = {}
-    for value in model.graph.input:
-        if value.name in initializers:
-            continue
+    for value in graph_inputs(model.graph):
         tensor = value.type.tensor_type
         shape = [d.dim_value if d.HasField("dim_value") else 1 for d in tensor.shape.dim]
         dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)

@@ -26,6 +26,7 @@ import onnxruntime as ort
 
 from .errors import UnsupportedIRVersionError
 from .modelio import ModelSource, load_model
+from .render import plural
 
 __all__ = [
     "ORT_COMPATIBILITY",
@@ -146,10 +147,6 @@ def _names(names: list[str], limit: int = 3) -> str:
     return shown + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n != 1 else f"1 {word.removesuffix('s')}"
-
-
 def ir_version_issues(model_or_path: ModelSource, ir_version: int | None = None) -> list[str]:
     """What the model uses that IR version ``ir_version`` (default: the model's own) does not have.
 
@@ -183,7 +180,7 @@ def ir_version_issues(model_or_path: ModelSource, ir_version: int | None = None)
             )
     if found.metadata and target < 10:
         order = ["nodes", "values", "graphs", "tensors", "functions"]
-        kinds = [_plural(found.metadata[kind], kind) for kind in order if kind in found.metadata]
+        kinds = [plural(found.metadata[kind], kind.removesuffix("s")) for kind in order if kind in found.metadata]
         listed = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " and " + kinds[-1]
         issues.append(f"metadata_props (IR 10) on {listed}")
     for type_name, where in sorted(found.types.items(), key=lambda kv: (-_TYPE_IR_VERSION[kv[0]], kv[0])):

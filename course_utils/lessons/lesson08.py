@@ -21,6 +21,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..exercises import Exercise, NotYet, expect
+from ..graph import graph_inputs
 from ..paths import relative_to_repo
 
 __all__ = [
@@ -303,7 +304,7 @@ def _check_old_runtime(answer: Any) -> str:
 
     with torch.no_grad():
         reference = load_digits_cnn()(torch.from_numpy(x)).numpy()
-    inputs = [v.name for v in model.graph.input if v.name not in {t.name for t in model.graph.initializer}]
+    inputs = [v.name for v in graph_inputs(model.graph)]
     expect(len(inputs) == 1, "the model should have one input, the image batch", got=", ".join(inputs))
     (actual, *_) = _run(model, {inputs[0]: x})
     expect(
@@ -381,7 +382,7 @@ def _check_sklearn_old_runtime(answer: Any, pipeline: Any) -> str:
     )
     digits = load_digits()
     x = digits.flat(digits.x_test)
-    inputs = [v.name for v in model.graph.input]
+    inputs = [v.name for v in graph_inputs(model.graph)]
     expect(len(inputs) == 1, "the model should have one input, the flattened images", got=", ".join(inputs))
     outputs = _run(model, {inputs[0]: x})
     labels = np.asarray(outputs[0]).reshape(-1)
