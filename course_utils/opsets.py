@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Attribute",
     "ConversionPlan",
+    "Exploration",
     "NodeChange",
     "OpSignature",
     "OpsetTrial",
@@ -756,21 +757,37 @@ def demo_net() -> Any:
 # -------------------------------------------------------------------------------------------- the explorer
 
 
-def explore(subject: Any, opset: int, base_opset: int) -> str:
-    """What the opset explorer shows, as text: for an operator name, :func:`schema_diff` from ``base_opset`` to
-    ``opset`` and the signature at ``opset``; for a model (path or ``onnx.ModelProto``), its
-    :func:`conversion_plan` and :func:`convert_at_opset` to ``opset``; for ``(torch module, example tensor)``,
-    :func:`export_at_opset` at ``opset`` compared with an export at ``base_opset``. Failures are part of the
-    text (the exact message), never raised, so a widget can show them.
+@dataclass(frozen=True)
+class Exploration:
+    """What the explorer shows for one setting: its text, and the model at the chosen opset when one was made."""
+
+    text: str
+    model: onnx.ModelProto | None = field(default=None, repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def explore(subject: Any, opset: int, base_opset: int) -> Exploration:
+    """What the opset explorer shows: for an operator name, :func:`schema_diff` from ``base_opset`` to ``opset``
+    and the signature at ``opset``; for a model (path or ``onnx.ModelProto``), its :func:`conversion_plan` and
+    :func:`convert_at_opset` to ``opset``; for ``(torch module, example tensor)``, :func:`export_at_opset` at
+    ``opset`` compared with an export at ``base_opset``. Failures are part of the text (the exact message),
+    never raised, so a widget can show them. ``model`` is the converted or exported model, when there is one.
     """
     try:
         if isinstance(subject, tuple):
             module, example = subject
-            return str(export_at_opset(module, example, opset, reference_opset=base_opset))
+            trial = export_at_opset(module, example, opset, reference_opset=base_opset)
+            return Exploration(str(trial), trial.model)
         if isinstance(subject, str) and not subject.endswith(".onnx"):
             diff = schema_diff(subject, base_opset, opset)
-            return f"{diff}\n\n{diff.new}"
+            return Exploration(f"{diff}\n\n{diff.new}")
         plan = conversion_plan(subject, opset)
-        return f"{plan}\n\n{convert_at_opset(subject, opset)}"
+        trial = convert_at_opset(subject, opset)
+        return Exploration(f"{plan}\n\n{trial}", trial.model)
     except (CourseError, ValueError) as error:
-        return f"{type(error).__name__}: {error}"
+        return Exploration(f"{type(error).__name__}: {error}")

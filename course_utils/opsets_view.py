@@ -4,8 +4,9 @@
     OpsetExplorer(["Split", "ReduceMean", "Clip"], opset=18, base_opset=13)
     OpsetExplorer({"DigitsCNN, opset 18 file": "artifacts/08/digits_cnn_18.onnx"}, opset=13, base_opset=18)
 
-A thin view: every word it shows comes from :func:`course_utils.opsets.explore` (headless, tested). Its
-text/plain is that text, so a notebook's stored output is deterministic and readable without a kernel.
+A thin view: every word it shows comes from :func:`course_utils.opsets.explore` (headless, tested), and for a
+model the picture below is :func:`course_utils.graph_view.render_svg` of the model at the slider's opset. Its
+text/plain is the text, so a notebook's stored output is deterministic and readable without a kernel.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import onnx
 import onnx.defs
 
+from .graph_view import render_svg
 from .opsets import explore
 
 __all__ = ["OpsetExplorer"]
@@ -64,16 +66,19 @@ class OpsetExplorer:
             layout=widgets.Layout(width="180px"),
         )
         self.result = widgets.HTML()
+        self.picture = widgets.HTML()  # the converted or re-exported graph, for a model subject
         self.text = ""
         for control in (self.picker, self.slider, self.base):
             control.observe(self._update, names="value")
-        self.view = widgets.VBox([widgets.HBox([self.picker, self.base]), self.slider, self.result])
+        self.view = widgets.VBox([widgets.HBox([self.picker, self.base]), self.slider, self.result, self.picture])
         self._update()
 
     def _update(self, change: Any = None) -> None:
         self.result.value = "<i>working…</i>"  # a conversion or export can take a moment: say so at once
-        self.text = explore(self.subjects[self.picker.value], self.slider.value, self.base.value)
+        found = explore(self.subjects[self.picker.value], self.slider.value, self.base.value)
+        self.text = found.text
         self.result.value = f"<pre class='opset-explorer' style='white-space:pre-wrap'>{html.escape(self.text)}</pre>"
+        self.picture.value = "" if found.model is None else render_svg(found.model, height=320)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = self.view._repr_mimebundle_(**kwargs)

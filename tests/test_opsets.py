@@ -194,14 +194,18 @@ def test_example_inputs_are_deterministic_and_typed(digits18):
 
 
 def test_explore_text_for_operators_models_and_modules(digits18):
-    text = explore("ReduceMean", 18, 13)
+    text = explore("ReduceMean", 18, 13).text
     assert "attribute 'axes' (INTS) became input 'axes'" in text and "ReduceMean-18 (ai.onnx" in text
-    assert explore("ReduceMean", 17, 13).startswith("ReduceMean: opset 13 uses ReduceMean-13, opset 17 uses")
-    assert "No Adapter From Version $14 for Relu" in explore(digits18, 13, 18)
+    assert str(explore("ReduceMean", 17, 13)).startswith("ReduceMean: opset 13 uses ReduceMean-13, opset 17 uses")
+    failed = explore(digits18, 13, 18)
+    assert "No Adapter From Version $14 for Relu" in failed.text and failed.model is None
+    converted = explore(digits18, 21, 18)
+    assert converted.model is not None and model_opset(converted.model) == 21
     demo = (demo_net(), torch.randn(1, 4, 4, 4))
-    assert "ReduceMean-13 -> ReduceMean-18" in explore(demo, 18, 13)
-    assert explore("Gelu", 18, 13).startswith("UnsupportedOpsetError: Gelu does not exist at opset 13")
-    assert explore("Relux", 18, 13).startswith("ValueError: onnx")
+    exported = explore(demo, 18, 13)
+    assert "ReduceMean-13 -> ReduceMean-18" in exported.text and model_opset(exported.model) == 18
+    assert explore("Gelu", 18, 13).text.startswith("UnsupportedOpsetError: Gelu does not exist at opset 13")
+    assert explore("Relux", 18, 13).text.startswith("ValueError: onnx")
 
 
 def test_widget_view_follows_the_slider_with_deterministic_text():
@@ -217,5 +221,15 @@ def test_widget_view_follows_the_slider_with_deterministic_text():
     bundle = explorer._repr_mimebundle_()
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     assert data["text/plain"] == explorer.text and "application/vnd.jupyter.widget-view+json" in data
+    assert explorer.picture.value == ""  # an operator has no graph to draw
     with pytest.raises(ValueError, match="at least one"):
         OpsetExplorer([])
+
+
+def test_widget_view_draws_the_model_at_the_chosen_opset(digits18):
+    from course_utils.opsets_view import OpsetExplorer
+
+    explorer = OpsetExplorer({"digits": digits18}, opset=21, base_opset=18)
+    assert explorer.picture.value.startswith("<svg") and "Relu" in explorer.picture.value
+    explorer.slider.value = 13  # the conversion fails: no picture, the converter's message instead
+    assert explorer.picture.value == "" and "No Adapter From Version $14 for Relu" in explorer.text
