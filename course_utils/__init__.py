@@ -10,6 +10,8 @@ Modules by concern (import the one you need; heavy frameworks load only when use
 * :mod:`course_utils.inspect`    model cards: what a .onnx file holds (``python -m course_utils.inspect FILE``)
 * :mod:`course_utils.netron`     ``show_netron(model)``: Netron's graph view in a notebook, with a static fallback
 * :mod:`course_utils.graph_view` the static (server-less) picture of a graph
+* :mod:`course_utils.providers`  the execution-provider table and ``switch_provider`` (``python -m course_utils.providers``)
+* :mod:`course_utils.provider_switch_view` the provider switcher widget (ipywidgets)
 * :mod:`course_utils.runtime`    run a model with ONNX Runtime, with input checks and clear provider errors
 * :mod:`course_utils.verify`     checker + shape inference reports, numeric parity reports
 * :mod:`course_utils.torch_export` one-line explanations of torch.onnx.export failures
@@ -52,6 +54,12 @@ _LAZY: dict[str, str] = {
     "make_session": "runtime",
     "available_providers": "runtime",
     "runtime_limits": "runtime",
+    "provider_problem": "runtime",
+    "PROVIDERS": "providers",
+    "SwitchReport": "providers",
+    "provider_table": "providers",
+    "switch_provider": "providers",
+    "provider_switcher": "provider_switch_view",
     "check_model": "verify",
     "compare_outputs": "verify",
     "check_parity": "verify",
