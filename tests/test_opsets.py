@@ -233,3 +233,16 @@ def test_widget_view_draws_the_model_at_the_chosen_opset(digits18):
     assert explorer.picture.value.startswith("<svg") and "Relu" in explorer.picture.value
     explorer.slider.value = 13  # the conversion fails: no picture, the converter's message instead
     assert explorer.picture.value == "" and "No Adapter From Version $14 for Relu" in explorer.text
+
+
+def test_bad_input_gets_the_one_line_errors(tmp_path):
+    from course_utils.errors import ModelFileNotFoundError, NotAnOnnxModelError
+
+    with pytest.raises(ModelFileNotFoundError):
+        conversion_plan(tmp_path / "missing.onnx", 13)
+    text_file = tmp_path / "notes.onnx"
+    text_file.write_text("not a model\n")
+    with pytest.raises(NotAnOnnxModelError):
+        convert_at_opset(text_file, 13)
+    shown = explore(str(tmp_path / "missing.onnx"), 13, 18).text
+    assert shown.startswith("ModelFileNotFoundError: ") and "\n" not in shown
