@@ -71,9 +71,11 @@ __all__ = [
     "op_counts",
     "photo_crops",
     "plot_tradeoff",
+    "predict",
     "prepare_model",
     "profile_by_op",
     "quantize",
+    "quiet",
     "register_bench_engines",
     "runtime_model",
     "runtime_ops",
@@ -241,7 +243,7 @@ def prepare_model(model: CourseModel, force: bool = False) -> Path:
             output_names=["logits"],
             dynamic_axes={INPUT_NAME: {0: "batch"}, "logits": {0: "batch"}},
         )
-    with _quiet():
+    with quiet():
         quant_pre_process(str(fp32), str(pre))
     return pre
 
@@ -321,8 +323,9 @@ def get_config(name: str | QuantConfig) -> QuantConfig:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence the quantizer's logging/prints (pre-processing advice, calibration progress) for stored outputs."""
+def quiet() -> Iterator[None]:
+    """A context manager that silences the quantizer's logging and prints (pre-processing advice, calibration
+    progress), so stored notebook outputs hold only what the lesson prints."""
     import logging
 
     root = logging.getLogger()
@@ -387,7 +390,7 @@ def quantize(
     target = Path(out) if out else artifact_path(f"{source.stem}.{config.key()}.onnx", lesson=LESSON)
     if target.exists() and not force and target.stat().st_mtime >= source.stat().st_mtime:
         return target
-    with _quiet():
+    with quiet():
         if config.dynamic:
             quantize_dynamic(str(source), str(target), **config.kwargs())
         else:
@@ -503,9 +506,9 @@ def _session(model_path: str | os.PathLike[str], threads: int = 2, int8_allowed:
     )
 
 
-def _predict(model_path: str | os.PathLike[str], images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Outputs for ``images``, remembered per (file, modification time, images): the lesson asks the same
-    question of the same variant more than once, and the dynamic variant is slow."""
+def predict(model_path: str | os.PathLike[str], images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """The model's first output for ``images`` (run in batches on the CPU provider), remembered per (file,
+    modification time, images): the lesson asks the same question of a variant more than once."""
     path = Path(model_path)
     key = (str(path.resolve()), path.stat().st_mtime_ns, hashlib.sha1(np.ascontiguousarray(images).data).hexdigest())
     if key not in _PREDICTIONS:
@@ -528,12 +531,12 @@ def _run_batches(model_path: Path, images: np.ndarray, batch_size: int) -> np.nd
 
 def accuracy(model_path: str | os.PathLike[str], images: np.ndarray, labels: np.ndarray) -> float:
     """Share of ``images`` whose top-1 class is ``labels``."""
-    return float((_predict(model_path, images).argmax(1) == labels).mean())
+    return float((predict(model_path, images).argmax(1) == labels).mean())
 
 
 def agreement(model_path: str | os.PathLike[str], reference_path: str | os.PathLike[str], images: np.ndarray) -> float:
     """Share of ``images`` on which ``model_path`` picks the same top-1 class as ``reference_path`` (fp32)."""
-    return float((_predict(model_path, images).argmax(1) == _predict(reference_path, images).argmax(1)).mean())
+    return float((predict(model_path, images).argmax(1) == predict(reference_path, images).argmax(1)).mean())
 
 
 def _p50(run: Callable[[], Any], budget_s: float) -> float:
@@ -605,7 +608,7 @@ def sensitivity(
         modify_model_output_intermediate_tensors,
     )
 
-    with tempfile.TemporaryDirectory() as tmp, _quiet():
+    with tempfile.TemporaryDirectory() as tmp, quiet():
         fp32_aug, qdq_aug = Path(tmp) / "fp32.onnx", Path(tmp) / "qdq.onnx"
         modify_model_output_intermediate_tensors(str(fp32_path), str(fp32_aug))
         modify_model_output_intermediate_tensors(str(qdq_path), str(qdq_aug))
@@ -749,10 +752,10 @@ def compare(
         images = photo_crops(64, EVALUATION_SEED)
         quality_name = "top-1 agreement with fp32"
         feed = images[:1]
-        reference = _predict(pre, images).argmax(1)
+        reference = predict(pre, images).argmax(1)
 
         def quality(path: Path) -> float:
-            return float((_predict(path, images).argmax(1) == reference).mean())
+            return float((predict(path, images).argmax(1) == reference).mean())
 
     convs = op_counts(pre).get("Conv", 0)
     results = [
@@ -835,7 +838,7 @@ def _bench_factory(config: QuantConfig, bench: Any) -> Callable[[Any, int], Any]
         source = Path(target.onnx_path)
         pre = artifact_path(f"bench_{source.stem}_pre.onnx", lesson=LESSON)
         if not pre.exists() or pre.stat().st_mtime < source.stat().st_mtime:
-            with _quiet():
+            with quiet():
                 quant_pre_process(str(source), str(pre))
         input_name, batch = next(iter(target.feed.items()))
         calibration = _representative(batch.shape[1:], 16, CALIBRATION_SEED)

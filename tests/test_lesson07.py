@@ -178,11 +178,11 @@ def test_options_that_quantize_static_rejects() -> None:
 
 
 def test_outlier_model_computes_the_same_function() -> None:
-    from course_utils.quantize import _predict, prepare_model
+    from course_utils.quantize import predict, prepare_model
 
     images = load_digits().x_test[:64]
     np.testing.assert_allclose(
-        _predict(lesson07.outlier_digits_path(), images), _predict(prepare_model("digits_cnn"), images), atol=1e-3
+        predict(lesson07.outlier_digits_path(), images), predict(prepare_model("digits_cnn"), images), atol=1e-3
     )
 
 

@@ -230,7 +230,7 @@ def test_resnet18_int8_agrees_with_fp32_on_most_crops(resnet_pre: Path) -> None:
     assert q.agreement(q.quantize(resnet_pre, "int8-qdq-u8"), resnet_pre, images) >= 0.8
     assert q.agreement(resnet_pre, resnet_pre, images) == 1.0
     # Batch-norm statistics from photos: the fp32 model's predictions vary (a random ResNet's barely do).
-    assert len(np.unique(q._predict(resnet_pre, images).argmax(1))) >= 5
+    assert len(np.unique(q.predict(resnet_pre, images).argmax(1))) >= 5
 
 
 # ----------------------------------------------------------------------------------------- measure

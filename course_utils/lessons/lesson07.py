@@ -262,9 +262,9 @@ def skipnet_path() -> Path:
             output_names=["logits"],
             dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
         )
-    from ..quantize import _quiet
+    from ..quantize import quiet
 
-    with _quiet():
+    with quiet():
         quant_pre_process(str(raw), str(pre))
     return pre
 
@@ -284,7 +284,7 @@ def _measured_speedup(fp32: Path, int8: Path, feed: np.ndarray) -> float:
 def _check_fast_config(options: Any) -> str:
     from onnxruntime.quantization import quantize_static
 
-    from ..quantize import ImageCalibrationReader, _predict, _quiet, fusion, op_counts
+    from ..quantize import ImageCalibrationReader, fusion, op_counts, predict, quiet
 
     expect(options is not None, "no answer yet: set `options` to the keyword arguments for quantize_static")
     expect(
@@ -304,7 +304,7 @@ def _check_fast_config(options: Any) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "solution_skipnet_int8.onnx"
         try:
-            with _quiet():
+            with quiet():
                 quantize_static(str(pre), str(out), ImageCalibrationReader(images[:16], "image", 1), **options)
         except TypeError as error:
             raise NotYet(f"quantize_static rejects these options: {error}") from None
@@ -323,7 +323,7 @@ def _check_fast_config(options: Any) -> str:
             expected=f"all {convs} as QLinearConv",
             got=str(runtime),
         )
-        reference, quantized = _predict(pre, images), _predict(out, images)
+        reference, quantized = predict(pre, images), predict(out, images)
         speedup = _measured_speedup(pre, out, images[:1])
     cosine = float(
         np.mean(
@@ -410,11 +410,11 @@ def outlier_digits_path() -> Path:
 def _exclusion_errors(model_mtime: float) -> dict[str, float]:
     """Mean |logit - fp32 logit| on the test digits, per node excluded (default quantize_static, MinMax)."""
     from ..data import load_digits
-    from ..quantize import _predict, digits_reader, get_config, quantize
+    from ..quantize import digits_reader, get_config, predict, quantize
 
     path = outlier_digits_path()
     images = load_digits().x_test
-    reference = _predict(path, images)
+    reference = predict(path, images)
     candidates = [n.name for n in onnx.load(str(path)).graph.node if n.op_type in ("Conv", "Gemm", "MatMul")]
     errors = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -422,7 +422,7 @@ def _exclusion_errors(model_mtime: float) -> dict[str, float]:
             config = get_config("int8-static")
             config = type(config)(**{**config.__dict__, "name": "exclude", "exclude": (name,)})
             out = quantize(path, config, digits_reader(), out=Path(tmp) / "solution_exclude.onnx", force=True)
-            errors[name] = float(np.abs(_predict(out, images) - reference).mean())
+            errors[name] = float(np.abs(predict(out, images) - reference).mean())
     return errors
 
 
