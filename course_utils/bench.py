@@ -204,9 +204,12 @@ def measure(
 
     * Warm-up: at least ``warmup_runs`` calls and until ``warmup_s`` has passed, never timed. First calls
       allocate memory, pick kernels and fill caches (ORT#10676); timing them measures set-up, not inference.
+      (When warm-up alone has used the whole budget, one warm-up call is enough.)
     * Timed runs: each call timed on its own with ``time.perf_counter_ns`` (so percentiles exist), until the
       budget is spent, with at least ``min_runs`` and at most ``max_runs``. A slow model gets few runs, a fast
-      one many: the budget, not a fixed count, bounds the time a benchmark takes.
+      one many: the budget, not a fixed count, bounds the time a benchmark takes. On a very slow run (or a
+      machine so busy that ``min_runs`` would take more than 3x the budget) it stops at 3x the budget with
+      fewer runs, so a benchmark never blocks much longer than asked.
     * ``on_progress(samples, fraction)`` is called at most every ``progress_every_s`` (and once at the end),
       outside the timed region: a live plot never slows the runs it shows.
     """
@@ -216,11 +219,16 @@ def measure(
     start = clock()
     warm = 0
     warm_deadline = start + int(warmup_s * 1e9)
-    while warm < warmup_runs or clock() < warm_deadline:
+    budget_ns = int(budget_s * 1e9)
+    while True:
         run()
         warm += 1
+        now = clock()
+        if (warm >= warmup_runs and now >= warm_deadline) or now - start >= budget_ns:
+            break
     timed_start = clock()
-    deadline = timed_start + int(budget_s * 1e9)
+    deadline = timed_start + budget_ns
+    hard_deadline = timed_start + 3 * budget_ns
     next_report = timed_start + int(progress_every_s * 1e9)
     samples: list[float] = []
     append = samples.append
@@ -231,7 +239,7 @@ def measure(
         t1 = clock()
         append((t1 - t0) / 1e6)
         n += 1
-        if t1 >= deadline and n >= min_runs:
+        if (t1 >= deadline and n >= min_runs) or t1 >= hard_deadline:
             break
         if on_progress is not None and t1 >= next_report:
             on_progress(samples, min(1.0, (t1 - timed_start) / (deadline - timed_start)))

@@ -102,12 +102,44 @@ def test_measure_bounds_and_progress() -> None:
         measure(lambda: None, min_runs=5, max_runs=2)
 
 
-def test_measure_min_runs_beats_budget() -> None:
-    import time
+class FakeClock:
+    """perf_counter_ns for measure(): time moves only when the benchmarked call runs (``step_ms`` per call)."""
 
-    timings = measure(lambda: time.sleep(0.002), budget_s=0.001, warmup_runs=0, warmup_s=0.0, min_runs=4)
-    assert len(timings.samples_ms) == 4
-    assert min(timings.samples_ms) >= 2.0  # each sample is one whole call
+    def __init__(self, step_ms: float) -> None:
+        self.now = 0
+        self.step = int(step_ms * 1e6)
+        self.calls = 0
+
+    def __call__(self) -> int:
+        return self.now
+
+    def run(self) -> None:
+        self.calls += 1
+        self.now += self.step
+
+
+def fake_measure(monkeypatch: pytest.MonkeyPatch, step_ms: float, **options) -> tuple[bench.Timings, FakeClock]:
+    clock = FakeClock(step_ms)
+    monkeypatch.setattr(bench.time, "perf_counter_ns", clock)
+    return measure(clock.run, **options), clock
+
+
+def test_measure_min_runs_beats_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    timings, clock = fake_measure(monkeypatch, 2, budget_s=0.003, warmup_runs=1, warmup_s=0.0, min_runs=4)
+    assert timings.samples_ms == (2.0, 2.0, 2.0, 2.0)  # past the budget after 2 runs, but 4 are required
+    assert clock.calls == 5 and timings.warmup_runs == 1
+
+
+def test_measure_stops_at_three_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    timings, _ = fake_measure(monkeypatch, 2, budget_s=0.003, warmup_runs=1, warmup_s=0.0, min_runs=10)
+    assert len(timings.samples_ms) == 5  # 10 runs would take 20 ms; it stops once 9 ms (3 budgets) are spent
+
+
+def test_slow_warmup_stops_after_one_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    timings, _ = fake_measure(monkeypatch, 5, budget_s=0.003, warmup_runs=3, warmup_s=0.0, min_runs=1)
+    assert timings.warmup_runs == 1
+    timings, _ = fake_measure(monkeypatch, 0.01, budget_s=1.0, warmup_runs=3, warmup_s=0.001, min_runs=1)
+    assert timings.warmup_runs == 100  # 3 runs at least, and until warmup_s has passed
 
 
 def test_harness_overhead_is_a_small_positive_number() -> None:

@@ -80,6 +80,7 @@ def test_bn_level_wrong_answers(digits_path: Path) -> None:
     wrong(ex, ex.check(digits_path, {k: v for k, v in TRUE_COUNTS.items() if k != "ORT_ENABLE_LAYOUT"}, "basic"))
     wrong(ex, ex.check(digits_path, {**TRUE_COUNTS, "ORT_ENABLE_BASIC": 2, "ORT_ENABLE_EXTENDED": 1}, "basic"))
     wrong(ex, ex.check(None, TRUE_COUNTS, "basic"))
+    assert "empty" in ex.check(digits_path, {}, "basic").message
 
 
 # ------------------------------------------------------------------------------------------ 06.2
