@@ -136,6 +136,7 @@ class LatencyStats:
 
     @property
     def spread(self) -> float:
+        """p90 / p50: how much slower the slow runs are than the typical one (NaN for a zero median)."""
         return self.p90_ms / self.p50_ms if self.p50_ms > 0 else math.nan
 
 
@@ -186,6 +187,7 @@ class Timings:
 
     @property
     def stats(self) -> LatencyStats:
+        """:func:`latency_stats` of the timed samples."""
         return latency_stats(self.samples_ms)
 
 
@@ -329,6 +331,7 @@ class BenchTarget:
     framework_input: np.ndarray | None = None
 
     def has(self, needs: Needs) -> bool:
+        """Whether this target can feed an engine that ``needs`` an ONNX file, a torch or a Keras model."""
         return needs == "onnx" or self.framework_kind == needs
 
 
@@ -698,6 +701,7 @@ class BenchReport:
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{foot}"
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"peak_gflops", "rows": [row.as_dict(), ...], "notes"}``: what :meth:`to_json` writes."""
         return {"peak_gflops": self.peak_gflops, "rows": [r.as_dict() for r in self.rows], "notes": list(self.notes)}
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:

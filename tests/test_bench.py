@@ -204,7 +204,7 @@ def test_unknown_engine_and_model(tmp_path: Path) -> None:
     with pytest.raises(UnknownModelError, match="does not exist"):
         load_target(tmp_path / "nope.onnx")
     (tmp_path / "x.txt").write_text("x")
-    with pytest.raises(UnknownModelError, match="not an .onnx file.*digits_cnn"):
+    with pytest.raises(UnknownModelError, match=r"not an \.onnx file.*digits_cnn"):
         load_target(tmp_path / "x.txt")
     with pytest.raises(ValueError, match="batch"):
         load_target(tmp_path / "tiny.onnx", batch=0)
