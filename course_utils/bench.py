@@ -436,7 +436,9 @@ def _concrete_feed(onnx_path: Path, batch: int, seed: int = 0) -> dict[str, np.n
     """Random inputs for every graph input, symbolic dimensions set to ``batch`` (first) or 1 (others)."""
     import onnx
 
-    model = onnx.load(str(onnx_path), load_external_data=False)
+    from .modelio import load_model
+
+    model = load_model(onnx_path, load_external_data=False)  # one-line errors for a broken file
     initializers = {t.name for t in model.graph.initializer}
     rng = np.random.default_rng(seed)
     feed: dict[str, np.ndarray] = {}

@@ -303,3 +303,7 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1].startswith("error: 'missing.onnx' does not exist")
     result = run_cli(str(tiny_model(tmp_path / "t.onnx")), "--engines", "ort-turbo", "--no-peak", cwd=tmp_path)
     assert result.returncode == 2 and "No engine named 'ort-turbo'" in result.stderr
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    result = run_cli(str(tmp_path / "broken.onnx"), "--no-peak", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
