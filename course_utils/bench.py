@@ -9,7 +9,7 @@ The calls a learner already knows (``ort.InferenceSession``, ``session.run``, ``
 * :func:`benchmark` runs named *engines* on a *target* (a model at a batch size) and returns a
   :class:`BenchReport` of :class:`BenchRow` s, rendered as a text or HTML table (one ``_rows()`` source) and
   exported with :meth:`BenchReport.to_json`;
-* :func:`measure_peak_gflops` measures this CPU's fp32 peak with a large matrix product, and
+* :func:`measure_peak_gflops` measures this CPU's fp32 peak with matrix products, and
   :func:`harness_overhead_us` the harness's own cost per timed run;
 * ``python -m course_utils.bench MODEL [MODEL ...] [--engines ...] [--threads N] [--batch N] [--json FILE]``
   reproduces the lesson's table (progress on stderr).
@@ -299,25 +299,38 @@ def harness_overhead_us(runs: int = 30_000, run: Callable[[], object] | None = N
     return max(0.0, (min(harness_ns) - min(bare_ns)) / 1e3)
 
 
-def measure_peak_gflops(n: int = 1024, threads: int | None = None, budget_s: float = 0.5) -> float:
-    """This CPU's measured fp32 peak in GFLOP/s: the best of repeated ``n x n @ n x n`` products (2n^3 FLOPs
-    each; ``n=1024`` keeps the operands in cache and one product well under a second).
-
-    It uses PyTorch's matmul (oneDNN/MKL, the fastest GEMM installed) with ``threads`` threads when torch is
-    present, else numpy's. The best run, not the median: peak means what the hardware can do at all.
-    """
+def _best_matmul_gflops(n: int, threads: int, budget_s: float) -> float:
+    """GFLOP/s of the fastest ``n x n @ n x n`` product (2n^3 FLOPs) on ``threads`` threads within ``budget_s``."""
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
     b = np.random.default_rng(1).standard_normal((n, n)).astype(np.float32)
-    flops = 2.0 * n**3
     try:
         import torch
-    except ImportError:
+    except ImportError:  # numpy's BLAS picks its own thread count
         timings = measure(lambda: a @ b, budget_s=budget_s, warmup_runs=2, min_runs=3)
-        return flops / (timings.stats.min_ms / 1e3) / 1e9
-    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-    with _torch_threads(threads):
-        timings = measure(lambda: torch.mm(ta, tb), budget_s=budget_s, warmup_runs=2, min_runs=3)
-    return flops / (timings.stats.min_ms / 1e3) / 1e9
+    else:
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        with _torch_threads(threads):
+            timings = measure(lambda: torch.mm(ta, tb), budget_s=budget_s, warmup_runs=2, min_runs=3)
+    return 2.0 * n**3 / (timings.stats.min_ms / 1e3) / 1e9
+
+
+def measure_peak_gflops(threads: int = 1, *, n: int = 512, budget_s: float = 0.5) -> float:
+    """This CPU's measured fp32 peak for ``threads`` cores, in GFLOP/s, from matrix products (PyTorch's matmul,
+    oneDNN/MKL, the fastest GEMM installed; numpy's without torch).
+
+    * Per-core peak: the fastest ``n x n`` product on one thread. ``n=512`` stays in cache and takes about a
+      millisecond, so among hundreds of runs some are never interrupted by another program; the best run, not
+      the median, because peak means what the hardware can do at all.
+    * For ``threads > 1``: the larger of ``threads x`` the per-core peak (the floating-point units are per core)
+      and a direct measurement on ``threads`` threads (``2n``). On a quiet machine they agree; on a busy one
+      the direct measurement waits for descheduled threads and says more about the other programs than the CPU.
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    per_core = _best_matmul_gflops(n, 1, budget_s)
+    if threads == 1:
+        return per_core
+    return max(threads * per_core, _best_matmul_gflops(2 * n, threads, budget_s))
 
 
 class _torch_threads:

@@ -307,3 +307,18 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     result = run_cli(str(tmp_path / "broken.onnx"), "--no-peak", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_peak_scales_per_core_unless_measured_higher(monkeypatch: pytest.MonkeyPatch) -> None:
+    measured = {1: 100.0, 2: 150.0}  # a busy machine: two threads measured below 2 x one core
+    monkeypatch.setattr(bench, "_best_matmul_gflops", lambda n, threads, budget_s: measured[threads])
+    assert bench.measure_peak_gflops(threads=1) == 100.0
+    assert bench.measure_peak_gflops(threads=2) == 200.0
+    measured[2] = 230.0  # a CPU whose two cores together beat 2 x one (memory, turbo): the direct one counts
+    assert bench.measure_peak_gflops(threads=2) == 230.0
+    with pytest.raises(ValueError, match="threads"):
+        bench.measure_peak_gflops(threads=0)
+
+
+def test_real_peak_is_positive() -> None:
+    assert bench.measure_peak_gflops(threads=1, n=128, budget_s=0.05) > 0
