@@ -940,4 +940,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m course_utils.bench` runs this file as __main__, a second copy of the module. Run the imported
+    # module's main instead, so engines that other modules register (lesson 07's) are in the registry it reads.
+    from course_utils.bench import main as _main
+
+    raise SystemExit(_main())
