@@ -322,3 +322,22 @@ def test_peak_scales_per_core_unless_measured_higher(monkeypatch: pytest.MonkeyP
 
 def test_real_peak_is_positive() -> None:
     assert bench.measure_peak_gflops(threads=1, n=128, budget_s=0.05) > 0
+
+
+def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_utils.bench_view import BenchView
+
+    monkeypatch.setattr(bench, "_artifact", lambda name: tmp_path / name)
+    view = BenchView("digits_cnn", ["ort-all"], threads=1, level="basic", budget_s=0.3)
+    view.redraw_every_s = 0.0  # redraw at every progress report
+    assert view.selected_engines() == ["ort-all", "ort-basic"]
+    report = view.run()
+    assert [r.engine for r in report.rows] == ["ort-all", "ort-basic"]
+    assert view.redraws >= 3  # during the run, and once at the end
+    assert view.png[:8] == b"\x89PNG\r\n\x1a\n" and view.plot.value == view.png
+    assert view.progress.value == 1.0 and not view.button.disabled
+    assert view.status.value.startswith("done: digits_cnn, batch 1, 1 threads: 2 engines")
+    assert repr(view).startswith("BenchView(digits_cnn: ort-all, ort-basic; done")
+    view.engines.value = ()
+    view.level.value = "(none)"
+    assert view.selected_engines() == []  # run() then uses the model's default engines
