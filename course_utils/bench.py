@@ -9,7 +9,7 @@ The calls a learner already knows (``ort.InferenceSession``, ``session.run``, ``
 * :func:`benchmark` runs named *engines* on a *target* (a model at a batch size) and returns a
   :class:`BenchReport` of :class:`BenchRow` s, rendered as a text or HTML table (one ``_rows()`` source) and
   exported with :meth:`BenchReport.to_json`;
-* :func:`measure_peak_gflops` measures this CPU's fp32 peak with a large matrix product, and
+* :func:`measure_peak_gflops` measures this CPU's fp32 peak with matrix products, and
   :func:`harness_overhead_us` the harness's own cost per timed run;
 * ``python -m course_utils.bench MODEL [MODEL ...] [--engines ...] [--threads N] [--batch N] [--json FILE]``
   reproduces the lesson's table (progress on stderr).
@@ -136,6 +136,7 @@ class LatencyStats:
 
     @property
     def spread(self) -> float:
+        """p90 / p50: how much slower the slow runs are than the typical one (NaN for a zero median)."""
         return self.p90_ms / self.p50_ms if self.p50_ms > 0 else math.nan
 
 
@@ -186,6 +187,7 @@ class Timings:
 
     @property
     def stats(self) -> LatencyStats:
+        """:func:`latency_stats` of the timed samples."""
         return latency_stats(self.samples_ms)
 
 
@@ -204,9 +206,12 @@ def measure(
 
     * Warm-up: at least ``warmup_runs`` calls and until ``warmup_s`` has passed, never timed. First calls
       allocate memory, pick kernels and fill caches (ORT#10676); timing them measures set-up, not inference.
+      (When warm-up alone has used the whole budget, one warm-up call is enough.)
     * Timed runs: each call timed on its own with ``time.perf_counter_ns`` (so percentiles exist), until the
       budget is spent, with at least ``min_runs`` and at most ``max_runs``. A slow model gets few runs, a fast
-      one many: the budget, not a fixed count, bounds the time a benchmark takes.
+      one many: the budget, not a fixed count, bounds the time a benchmark takes. On a very slow run (or a
+      machine so busy that ``min_runs`` would take more than 3x the budget) it stops at 3x the budget with
+      fewer runs, so a benchmark never blocks much longer than asked.
     * ``on_progress(samples, fraction)`` is called at most every ``progress_every_s`` (and once at the end),
       outside the timed region: a live plot never slows the runs it shows.
     """
@@ -216,11 +221,16 @@ def measure(
     start = clock()
     warm = 0
     warm_deadline = start + int(warmup_s * 1e9)
-    while warm < warmup_runs or clock() < warm_deadline:
+    budget_ns = int(budget_s * 1e9)
+    while True:
         run()
         warm += 1
+        now = clock()
+        if (warm >= warmup_runs and now >= warm_deadline) or now - start >= budget_ns:
+            break
     timed_start = clock()
-    deadline = timed_start + int(budget_s * 1e9)
+    deadline = timed_start + budget_ns
+    hard_deadline = timed_start + 3 * budget_ns
     next_report = timed_start + int(progress_every_s * 1e9)
     samples: list[float] = []
     append = samples.append
@@ -231,7 +241,7 @@ def measure(
         t1 = clock()
         append((t1 - t0) / 1e6)
         n += 1
-        if t1 >= deadline and n >= min_runs:
+        if (t1 >= deadline and n >= min_runs) or t1 >= hard_deadline:
             break
         if on_progress is not None and t1 >= next_report:
             on_progress(samples, min(1.0, (t1 - timed_start) / (deadline - timed_start)))
@@ -242,41 +252,85 @@ def measure(
     return Timings(tuple(samples), warm, (timed_start - start) / 1e9, (end - timed_start) / 1e9)
 
 
-def harness_overhead_us(runs: int = 20_000) -> float:
-    """The harness's own cost per timed run, in microseconds: :func:`measure` on a call that does nothing,
-    minus a bare loop over the same call. Print it: it is what each sample over-states a latency by."""
+def _identity_run() -> Callable[[], object]:
+    """``session.run`` of a one-node ``Identity`` model on 16 floats: the cheapest real inference there is."""
+    import onnx
+    import onnxruntime as ort
 
-    def noop() -> None:
-        return None
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["x"], ["y"])],
+        "identity",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 16])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 16])],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)], ir_version=8)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    feed = {"x": np.zeros((1, 16), dtype=np.float32)}
+    return lambda: session.run(None, feed)
 
-    timings = measure(noop, budget_s=10.0, warmup_runs=100, warmup_s=0.0, min_runs=runs, max_runs=runs)
-    per_run_harness = timings.timed_s / runs
-    t0 = time.perf_counter_ns()
-    for _ in range(runs):
-        noop()
-    per_run_bare = (time.perf_counter_ns() - t0) / 1e9 / runs
-    return max(0.0, (per_run_harness - per_run_bare) * 1e6)
+
+def harness_overhead_us(runs: int = 30_000, run: Callable[[], object] | None = None, rounds: int = 15) -> float:
+    """The harness's own cost per timed run, in microseconds: :func:`measure` over ``run`` (default: an
+    ``Identity`` model's ``session.run``) minus a bare loop over the same call, per call. Print it: it is what
+    each sample over-states a latency by.
+
+    Both loops run ``rounds`` times, interleaved, ``runs / rounds`` calls each; the fastest round of each is
+    compared, so a pause caused by another program does not count as overhead. Timer noise can make it 0."""
+    call = run or _identity_run()
+    per_round = max(1, runs // rounds)
+
+    def bare() -> float:
+        t0 = time.perf_counter_ns()
+        for _ in range(per_round):
+            call()
+        return (time.perf_counter_ns() - t0) / per_round
+
+    def harnessed() -> float:
+        timings = measure(call, budget_s=60.0, warmup_runs=1, warmup_s=0.0, min_runs=per_round, max_runs=per_round)
+        return timings.timed_s * 1e9 / per_round
+
+    bare()  # warm-up
+    bare_ns, harness_ns = [], []
+    for _ in range(rounds):
+        bare_ns.append(bare())
+        harness_ns.append(harnessed())
+    return max(0.0, (min(harness_ns) - min(bare_ns)) / 1e3)
 
 
-def measure_peak_gflops(n: int = 1024, threads: int | None = None, budget_s: float = 0.5) -> float:
-    """This CPU's measured fp32 peak in GFLOP/s: the best of repeated ``n x n @ n x n`` products (2n^3 FLOPs
-    each; ``n=1024`` keeps the operands in cache and one product well under a second).
-
-    It uses PyTorch's matmul (oneDNN/MKL, the fastest GEMM installed) with ``threads`` threads when torch is
-    present, else numpy's. The best run, not the median: peak means what the hardware can do at all.
-    """
+def _best_matmul_gflops(n: int, threads: int, budget_s: float) -> float:
+    """GFLOP/s of the fastest ``n x n @ n x n`` product (2n^3 FLOPs) on ``threads`` threads within ``budget_s``."""
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
     b = np.random.default_rng(1).standard_normal((n, n)).astype(np.float32)
-    flops = 2.0 * n**3
     try:
         import torch
-    except ImportError:
+    except ImportError:  # numpy's BLAS picks its own thread count
         timings = measure(lambda: a @ b, budget_s=budget_s, warmup_runs=2, min_runs=3)
-        return flops / (timings.stats.min_ms / 1e3) / 1e9
-    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-    with _torch_threads(threads):
-        timings = measure(lambda: torch.mm(ta, tb), budget_s=budget_s, warmup_runs=2, min_runs=3)
-    return flops / (timings.stats.min_ms / 1e3) / 1e9
+    else:
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        with _torch_threads(threads):
+            timings = measure(lambda: torch.mm(ta, tb), budget_s=budget_s, warmup_runs=2, min_runs=3)
+    return 2.0 * n**3 / (timings.stats.min_ms / 1e3) / 1e9
+
+
+def measure_peak_gflops(threads: int = 1, *, n: int = 512, budget_s: float = 0.5) -> float:
+    """This CPU's measured fp32 peak for ``threads`` cores, in GFLOP/s, from matrix products (PyTorch's matmul,
+    oneDNN/MKL, the fastest GEMM installed; numpy's without torch).
+
+    * Per-core peak: the fastest ``n x n`` product on one thread. ``n=512`` stays in cache and takes about a
+      millisecond, so among hundreds of runs some are never interrupted by another program; the best run, not
+      the median, because peak means what the hardware can do at all.
+    * For ``threads > 1``: the larger of ``threads x`` the per-core peak (the floating-point units are per core)
+      and a direct measurement on ``threads`` threads (``2n``). On a quiet machine they agree; on a busy one
+      the direct measurement waits for descheduled threads and says more about the other programs than the CPU.
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    per_core = _best_matmul_gflops(n, 1, budget_s)
+    if threads == 1:
+        return per_core
+    return max(threads * per_core, _best_matmul_gflops(2 * n, threads, budget_s))
 
 
 class _torch_threads:
@@ -321,6 +375,7 @@ class BenchTarget:
     framework_input: np.ndarray | None = None
 
     def has(self, needs: Needs) -> bool:
+        """Whether this target can feed an engine that ``needs`` an ONNX file, a torch or a Keras model."""
         return needs == "onnx" or self.framework_kind == needs
 
 
@@ -394,7 +449,9 @@ def _concrete_feed(onnx_path: Path, batch: int, seed: int = 0) -> dict[str, np.n
     """Random inputs for every graph input, symbolic dimensions set to ``batch`` (first) or 1 (others)."""
     import onnx
 
-    model = onnx.load(str(onnx_path), load_external_data=False)
+    from .modelio import load_model
+
+    model = load_model(onnx_path, load_external_data=False)  # one-line errors for a broken file
     initializers = {t.name for t in model.graph.initializer}
     rng = np.random.default_rng(seed)
     feed: dict[str, np.ndarray] = {}
@@ -690,6 +747,7 @@ class BenchReport:
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{foot}"
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"peak_gflops", "rows": [row.as_dict(), ...], "notes"}``: what :meth:`to_json` writes."""
         return {"peak_gflops": self.peak_gflops, "rows": [r.as_dict() for r in self.rows], "notes": list(self.notes)}
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
@@ -865,6 +923,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.no_peak:
             sys.stderr.write("measuring peak fp32 GFLOP/s ...\n")
             peak = measure_peak_gflops(threads=args.threads)
+        sys.stderr.write("measuring the harness's own overhead ...\n")
+        overhead = harness_overhead_us(runs=5_000)
         report = benchmark(
             targets,
             args.engines,
@@ -877,6 +937,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"error: {error}\n")
         return 2
     print(report)
+    print(f"harness overhead: {overhead:.2f} µs per timed run (measured on an Identity model)")
     if args.json:
         report.to_json(args.json)
         sys.stderr.write(f"wrote {args.json}\n")
@@ -884,4 +945,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m course_utils.bench` runs this file as __main__, a second copy of the module. Run the imported
+    # module's main instead, so engines that other modules register (lesson 07's) are in the registry it reads.
+    from course_utils.bench import main as _main
+
+    raise SystemExit(_main())

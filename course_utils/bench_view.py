@@ -61,6 +61,10 @@ class BenchView:
         self.progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="progress")
         self.status = widgets.Label(value="not run yet")
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="820px"))
+        # CSS classes name the parts a browser test (or a user's stylesheet) looks for
+        self.status.add_class("course-bench-status")
+        self.plot.add_class("course-bench-plot")
+        self.batch.add_class("course-bench-batch")
         self.button.on_click(lambda _button: self.run())
         controls = widgets.HBox(
             [
@@ -114,7 +118,8 @@ class BenchView:
             self.button.disabled = False
         self._draw({r.engine: list(r.samples_ms) for r in self.report.rows}, title, done=True)
         self.progress.value = 1.0
-        self.status.value = f"done: {len(self.report.rows)} engines, {sum(r.runs for r in self.report.rows)} runs"
+        runs = sum(r.runs for r in self.report.rows)
+        self.status.value = f"done: {title}: {len(self.report.rows)} engines, {runs} runs"
         return self.report
 
     def _draw(self, samples: dict[str, list[float]], title: str, *, done: bool) -> None:

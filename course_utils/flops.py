@@ -81,13 +81,16 @@ class FlopReport:
 
     @property
     def total(self) -> int:
+        """FLOPs of all counted nodes."""
         return sum(n.flops for n in self.nodes)
 
     @property
     def gflops(self) -> float:
+        """:attr:`total` in billions."""
         return self.total / 1e9
 
     def by_op_type(self) -> dict[str, int]:
+        """FLOPs per operator type, largest first."""
         counts: Counter[str] = Counter()
         for node in self.nodes:
             counts[node.op_type] += node.flops

@@ -82,6 +82,7 @@ class Trace:
 
     @property
     def total_ms(self) -> float:
+        """Kernel time of all node runs in the trace, in milliseconds."""
         return sum(e.dur_us for e in self.kernels) / 1e3
 
     def __str__(self) -> str:

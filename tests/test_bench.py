@@ -102,12 +102,44 @@ def test_measure_bounds_and_progress() -> None:
         measure(lambda: None, min_runs=5, max_runs=2)
 
 
-def test_measure_min_runs_beats_budget() -> None:
-    import time
+class FakeClock:
+    """perf_counter_ns for measure(): time moves only when the benchmarked call runs (``step_ms`` per call)."""
 
-    timings = measure(lambda: time.sleep(0.002), budget_s=0.001, warmup_runs=0, warmup_s=0.0, min_runs=4)
-    assert len(timings.samples_ms) == 4
-    assert min(timings.samples_ms) >= 2.0  # each sample is one whole call
+    def __init__(self, step_ms: float) -> None:
+        self.now = 0
+        self.step = int(step_ms * 1e6)
+        self.calls = 0
+
+    def __call__(self) -> int:
+        return self.now
+
+    def run(self) -> None:
+        self.calls += 1
+        self.now += self.step
+
+
+def fake_measure(monkeypatch: pytest.MonkeyPatch, step_ms: float, **options) -> tuple[bench.Timings, FakeClock]:
+    clock = FakeClock(step_ms)
+    monkeypatch.setattr(bench.time, "perf_counter_ns", clock)
+    return measure(clock.run, **options), clock
+
+
+def test_measure_min_runs_beats_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    timings, clock = fake_measure(monkeypatch, 2, budget_s=0.003, warmup_runs=1, warmup_s=0.0, min_runs=4)
+    assert timings.samples_ms == (2.0, 2.0, 2.0, 2.0)  # past the budget after 2 runs, but 4 are required
+    assert clock.calls == 5 and timings.warmup_runs == 1
+
+
+def test_measure_stops_at_three_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    timings, _ = fake_measure(monkeypatch, 2, budget_s=0.003, warmup_runs=1, warmup_s=0.0, min_runs=10)
+    assert len(timings.samples_ms) == 5  # 10 runs would take 20 ms; it stops once 9 ms (3 budgets) are spent
+
+
+def test_slow_warmup_stops_after_one_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    timings, _ = fake_measure(monkeypatch, 5, budget_s=0.003, warmup_runs=3, warmup_s=0.0, min_runs=1)
+    assert timings.warmup_runs == 1
+    timings, _ = fake_measure(monkeypatch, 0.01, budget_s=1.0, warmup_runs=3, warmup_s=0.001, min_runs=1)
+    assert timings.warmup_runs == 100  # 3 runs at least, and until warmup_s has passed
 
 
 def test_harness_overhead_is_a_small_positive_number() -> None:
@@ -172,7 +204,7 @@ def test_unknown_engine_and_model(tmp_path: Path) -> None:
     with pytest.raises(UnknownModelError, match="does not exist"):
         load_target(tmp_path / "nope.onnx")
     (tmp_path / "x.txt").write_text("x")
-    with pytest.raises(UnknownModelError, match="not an .onnx file.*digits_cnn"):
+    with pytest.raises(UnknownModelError, match=r"not an \.onnx file.*digits_cnn"):
         load_target(tmp_path / "x.txt")
     with pytest.raises(ValueError, match="batch"):
         load_target(tmp_path / "tiny.onnx", batch=0)
@@ -271,3 +303,41 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1].startswith("error: 'missing.onnx' does not exist")
     result = run_cli(str(tiny_model(tmp_path / "t.onnx")), "--engines", "ort-turbo", "--no-peak", cwd=tmp_path)
     assert result.returncode == 2 and "No engine named 'ort-turbo'" in result.stderr
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    result = run_cli(str(tmp_path / "broken.onnx"), "--no-peak", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_peak_scales_per_core_unless_measured_higher(monkeypatch: pytest.MonkeyPatch) -> None:
+    measured = {1: 100.0, 2: 150.0}  # a busy machine: two threads measured below 2 x one core
+    monkeypatch.setattr(bench, "_best_matmul_gflops", lambda n, threads, budget_s: measured[threads])
+    assert bench.measure_peak_gflops(threads=1) == 100.0
+    assert bench.measure_peak_gflops(threads=2) == 200.0
+    measured[2] = 230.0  # a CPU whose two cores together beat 2 x one (memory, turbo): the direct one counts
+    assert bench.measure_peak_gflops(threads=2) == 230.0
+    with pytest.raises(ValueError, match="threads"):
+        bench.measure_peak_gflops(threads=0)
+
+
+def test_real_peak_is_positive() -> None:
+    assert bench.measure_peak_gflops(threads=1, n=128, budget_s=0.05) > 0
+
+
+def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_utils.bench_view import BenchView
+
+    monkeypatch.setattr(bench, "_artifact", lambda name: tmp_path / name)
+    view = BenchView("digits_cnn", ["ort-all"], threads=1, level="basic", budget_s=0.3)
+    view.redraw_every_s = 0.0  # redraw at every progress report
+    assert view.selected_engines() == ["ort-all", "ort-basic"]
+    report = view.run()
+    assert [r.engine for r in report.rows] == ["ort-all", "ort-basic"]
+    assert view.redraws >= 3  # during the run, and once at the end
+    assert view.png[:8] == b"\x89PNG\r\n\x1a\n" and view.plot.value == view.png
+    assert view.progress.value == 1.0 and not view.button.disabled
+    assert view.status.value.startswith("done: digits_cnn, batch 1, 1 threads: 2 engines")
+    assert repr(view).startswith("BenchView(digits_cnn: ort-all, ort-basic; done")
+    view.engines.value = ()
+    view.level.value = "(none)"
+    assert view.selected_engines() == []  # run() then uses the model's default engines

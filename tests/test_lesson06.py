@@ -39,6 +39,27 @@ def trace_path(digits_path: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return Path(session.end_profiling())
 
 
+def test_starting_cells_get_feedback_without_the_fix(digits_path: Path, trace_path: Path) -> None:
+    """The untouched starting code of each exercise cell, as the notebook stores its feedback."""
+
+    def my_benchmark(make_session, feed):
+        return None
+
+    def my_flops(model):
+        return None
+
+    cases = [
+        (lesson06.bn_level, (digits_path, {}, None), "counts is empty"),
+        (lesson06.benchmark_loop, (my_benchmark,), "must return the list of timings"),
+        (lesson06.slowest_op, (trace_path, {}, None), "totals is empty"),
+        (lesson06.mobile_flops, (my_flops,), "must return a number"),
+    ]
+    for exercise, args, says in cases:
+        feedback = exercise.check(*args)
+        wrong(exercise, feedback)
+        assert says in feedback.message
+
+
 def test_every_solution_passes(digits_path: Path, trace_path: Path) -> None:
     scope = {"lesson06": lesson06, "digits_path": digits_path, "trace_path": trace_path}
     runs = [exercise.run_solution(scope) for exercise in exercises_of("06")]
@@ -80,6 +101,7 @@ def test_bn_level_wrong_answers(digits_path: Path) -> None:
     wrong(ex, ex.check(digits_path, {k: v for k, v in TRUE_COUNTS.items() if k != "ORT_ENABLE_LAYOUT"}, "basic"))
     wrong(ex, ex.check(digits_path, {**TRUE_COUNTS, "ORT_ENABLE_BASIC": 2, "ORT_ENABLE_EXTENDED": 1}, "basic"))
     wrong(ex, ex.check(None, TRUE_COUNTS, "basic"))
+    assert "empty" in ex.check(digits_path, {}, "basic").message
 
 
 # ------------------------------------------------------------------------------------------ 06.2

@@ -83,10 +83,11 @@ def _check_bn_level(model_path: Any, counts: Any, level: Any) -> str:
         expected="a model with BatchNormalization nodes (the lesson's digits_path)",
     )
     expect(
-        isinstance(counts, Mapping) and len(counts) > 0,
+        isinstance(counts, Mapping),
         "counts must be a dict {level: number of BatchNormalization nodes}",
         got=type(counts).__name__,
     )
+    expect(len(counts) > 0, "counts is empty: it needs one entry per optimization level")
     named: dict[str, Any] = {}
     for key, value in counts.items():
         name = _level_name(key)
@@ -352,10 +353,11 @@ def _check_slowest_op(trace_path: Any, totals: Any, slowest: Any) -> str:
         raise NotYet(f"that file is not an ONNX Runtime profile: {error}") from None
     expect(bool(truth), "this profile holds no node events", why="profile at least one session.run call")
     expect(
-        isinstance(totals, Mapping) and len(totals) > 0,
+        isinstance(totals, Mapping),
         "totals must be a dict {op type: total milliseconds}",
         got=type(totals).__name__,
     )
+    expect(len(totals) > 0, "totals is empty: it needs one entry per operator type in the trace")
     keys = set(map(str, totals))
     if keys and keys <= set(by_node) and not keys <= set(truth):
         raise NotYet(
