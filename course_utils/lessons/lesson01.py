@@ -221,7 +221,7 @@ def _signature_problems(model: onnx.ModelProto, wanted: Mapping[str, Any]) -> li
                 problems.append(f"{kind[:-1]} '{name}' has rank {len(got_shape)}, the contract says {len(shape)}")
                 continue
             for axis, (want, got) in enumerate(zip(shape, got_shape, strict=True)):
-                if isinstance(want, str) and not isinstance(got, str):
+                if isinstance(want, str) and isinstance(got, int):  # a name or an unknown (None) dim is dynamic
                     problems.append(f"{kind[:-1]} '{name}' dimension {axis} is fixed to {got}; it must be dynamic")
                 elif isinstance(want, int) and got != want:
                     problems.append(f"{kind[:-1]} '{name}' dimension {axis} is {got}, the contract says {want}")
