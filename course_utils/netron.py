@@ -213,7 +213,7 @@ def show_netron(model_or_path: ModelSource, *, height: int = 500, max_nodes: int
     require_embedded_weights(model, model_or_path)
     name = _display_name(model_or_path, model)
     summary = model_summary(model)
-    picture = static_html(model, max_nodes=max_nodes, height=height)
+    picture = static_html(model, max_nodes=max_nodes, height=height, summary=summary)
     if mode == "static":
         return NetronView(summary, picture, mode=mode, height=height, name=name)
     size = _size_estimate(model_or_path, model)
