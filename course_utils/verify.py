@@ -7,9 +7,8 @@
   (chosen from the dtype unless given) and pass/fail. Mismatched names, shapes, dtypes and NaNs are
   explained in the report instead of raising.
 * :func:`check_parity` runs a model with :func:`course_utils.runtime.run_onnx` and compares in one call.
-* :func:`ir_version_issues` lists what a model uses that a given IR version (the file format's version) does not
-  have, which ``onnx.checker`` does not check; :func:`lower_ir_version` lowers the IR version safely (it drops the
-  IR-10-only ``metadata_props``, which hold names and stack traces for debugging, and refuses anything else).
+* :func:`ir_version_issues` and :func:`lower_ir_version` live in :mod:`course_utils.versions` (IR versions and
+  runtime limits have their own module); they are importable from here too, as before.
 
 Both reports print as aligned text and render as an HTML table in Jupyter; both are deterministic.
 """
@@ -28,10 +27,12 @@ from typing import Any
 import numpy as np
 import onnx
 
-from .errors import InputMismatchError, UnsupportedIRVersionError
-from .inspect import _dim
+from .errors import InputMismatchError
+from .graph import UNKNOWN, Dim, graph_inputs, shape_text, type_text, value_type
 from .modelio import ModelSource, external_data_files, load_model
+from .render import html_table, text_table
 from .runtime import ProviderSpec, SessionSource, run_onnx, to_numpy
+from .versions import ir_version_issues, lower_ir_version  # re-exported: their home is course_utils.versions
 
 __all__ = [
     "DEFAULT_TOLERANCES",
@@ -79,23 +80,6 @@ def _num(value: float | None) -> str:
     return f"{value:.1e}"
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return lines
-
-
-def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], passed: Sequence[bool | None]) -> str:
-    head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in headers)
-    body = []
-    for row, ok in zip(rows, passed, strict=True):
-        colour = "" if ok is None else (" style='color:#1a7f37'" if ok else " style='color:#b35900'")
-        cells = "".join(f"<td style='text-align:left;font-family:monospace'>{html.escape(c)}</td>" for c in row)
-        body.append(f"<tr{colour}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
 def _one_line(error: BaseException) -> str:
     """The useful part of an onnx checker / shape inference message, on one line."""
     text = str(error).strip()
@@ -121,16 +105,16 @@ class CheckStep:
 
 @dataclass(frozen=True)
 class TensorInfo:
-    """A graph input or output: name, element type and shape (ints, symbolic names, or ``?`` for unknown)."""
+    """A graph input or output: name, element type (``float32``) and shape (ints, symbolic names, None where unknown)."""
 
     name: str
     dtype: str
-    shape: tuple[int | str, ...] | None
+    shape: tuple[Dim, ...] | None
 
     @property
     def shape_text(self) -> str:
-        """The shape as text: ``[batch, 1, 8, 8]``, or ``?`` when unknown."""
-        return "?" if self.shape is None else "[" + ", ".join(str(d) for d in self.shape) + "]"
+        """The shape as text: ``[batch, 1, 8, 8]`` (``?`` for an unknown dimension), or ``?`` when the rank is unknown."""
+        return shape_text(self.shape)
 
 
 @dataclass(frozen=True)
@@ -163,32 +147,26 @@ class CheckReport:
         return rows
 
     def __str__(self) -> str:
-        return "\n".join([self._header(), *("  " + ln for ln in _table(["", "step / tensor", "result"], self._rows()))])
+        return "\n".join(
+            [self._header(), *("  " + ln for ln in text_table(self._rows(), ["", "step / tensor", "result"]))]
+        )
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
         flags = [s.passed for s in self.steps] + [None] * (len(self.inputs) + len(self.outputs))
-        table = _html_table(["", "step / tensor", "result"], self._rows(), flags)
+        table = html_table(self._rows(), ["", "step / tensor", "result"], flags=flags)
         return f"<p><b>{html.escape(self._header())}</b></p>{table}"
 
 
 def tensor_info(value: onnx.ValueInfoProto) -> TensorInfo:
-    """Name, numpy dtype name and shape of a graph input/output (unknown dims as ``"?"``)."""
+    """Name, element type (numpy's name: ``float32``) and shape of a graph input/output (unknown dims as None)."""
     kind = value.type.WhichOneof("value")
     if kind != "tensor_type":
-        return TensorInfo(value.name, kind or "unknown", None)
-    tensor = value.type.tensor_type
-    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else "unknown"
-    if tensor.elem_type == onnx.TensorProto.BFLOAT16:
-        dtype = "bfloat16"
-    elif tensor.elem_type == onnx.TensorProto.STRING:
-        dtype = "string"  # numpy holds strings as object; ONNX (and the model card of course_utils.inspect) says string
-    if not tensor.HasField("shape"):
-        return TensorInfo(value.name, dtype, None)
-    dims = (_dim(d) for d in tensor.shape.dim)
-    return TensorInfo(value.name, dtype, tuple("?" if d is None else d for d in dims))
+        return TensorInfo(value.name, type_text(value.type), None)
+    dtype, dims = value_type(value)
+    return TensorInfo(value.name, dtype or UNKNOWN, dims)
 
 
 def check_model(model_or_path: ModelSource, *, full_check: bool = True) -> CheckReport:
@@ -228,17 +206,16 @@ def check_model(model_or_path: ModelSource, *, full_check: bool = True) -> Check
     try:
         inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
         outputs = [tensor_info(o) for o in inferred.graph.output]
-        unknown = [o.name for o in outputs if o.shape is None or "?" in o.shape]
+        unknown = [o.name for o in outputs if o.shape is None or None in o.shape]
         detail = "every output shape is known" if not unknown else f"shape unknown for: {', '.join(unknown)}"
         steps.append(CheckStep("shape inference (strict)", True, detail))
     except Exception as error:
         steps.append(CheckStep("shape inference (strict)", False, _one_line(error)))
 
-    initializers = {t.name for t in model.graph.initializer}
     return CheckReport(
         model_name=name,
         steps=tuple(steps),
-        inputs=tuple(tensor_info(i) for i in inferred.graph.input if i.name not in initializers),
+        inputs=tuple(tensor_info(i) for i in graph_inputs(inferred.graph)),
         outputs=tuple(tensor_info(o) for o in inferred.graph.output),
         ir_version=model.ir_version,
         opsets={(o.domain or "ai.onnx"): o.version for o in model.opset_import},
@@ -335,14 +312,14 @@ class ParityReport:
 
     def __str__(self) -> str:
         rows = [o._cells() for o in self.outputs]
-        lines = [self._header(), *_table(_HEADERS, rows), *self._note_lines(), f"({_PASS_RULE})"]
+        lines = [self._header(), *text_table(rows, _HEADERS), *self._note_lines(), f"({_PASS_RULE})"]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
-        table = _html_table(_HEADERS, [o._cells() for o in self.outputs], [o.passed for o in self.outputs])
+        table = html_table([o._cells() for o in self.outputs], _HEADERS, flags=[o.passed for o in self.outputs])
         notes = "".join(f"<li>{html.escape(n[2:])}</li>" for n in self._note_lines())
         notes_html = f"<ul>{notes}</ul>" if notes else ""
         return (
@@ -597,219 +574,3 @@ def check_parity(
     """
     actual = run_onnx(model_or_path, inputs, providers=providers)
     return compare_outputs(reference_outputs, actual, rtol=rtol, atol=atol)
-
-
-# ------------------------------------------------------------------------------------------ IR versions
-
-# Element types by the IR version that introduced them (onnx.proto's Version enum; earlier ones exist in IR 3).
-_TYPE_IR_VERSION: dict[str, int] = {
-    "BFLOAT16": 4,
-    "FLOAT8E4M3FN": 9,
-    "FLOAT8E4M3FNUZ": 9,
-    "FLOAT8E5M2": 9,
-    "FLOAT8E5M2FNUZ": 9,
-    "UINT4": 10,
-    "INT4": 10,
-    "FLOAT4E2M1": 11,
-    "FLOAT8E8M0": 12,
-    "UINT2": 13,
-    "INT2": 13,
-    "FLOAT6E2M3": 14,
-    "FLOAT6E3M2": 14,
-}
-_TYPE_CODES = {getattr(onnx.TensorProto, n): n for n in _TYPE_IR_VERSION if hasattr(onnx.TensorProto, n)}
-
-
-class _IRFeatures:
-    """What a model uses that appeared after IR version 3, gathered by walking every graph and function."""
-
-    def __init__(self) -> None:
-        self.metadata: dict[str, int] = {}  # kind -> how many carry metadata_props (IR 10)
-        self.types: dict[str, list[str]] = {}  # element type -> names of tensors/values using it
-        self.counts: dict[tuple[str, int], int] = {}  # (feature, IR version) -> how many
-
-    def count(self, feature: str, ir_version: int, n: int = 1) -> None:
-        if n:
-            self.counts[(feature, ir_version)] = self.counts.get((feature, ir_version), 0) + n
-
-    def meta(self, kind: str, proto: Any) -> None:
-        if len(proto.metadata_props):
-            self.metadata[kind] = self.metadata.get(kind, 0) + 1
-
-    def elem(self, code: int, where: str) -> None:
-        if code in _TYPE_CODES:
-            names = self.types.setdefault(_TYPE_CODES[code], [])
-            if where not in names:
-                names.append(where)
-
-    def type_proto(self, tp: onnx.TypeProto, where: str) -> None:
-        kind = tp.WhichOneof("value")
-        if kind == "tensor_type":
-            self.elem(tp.tensor_type.elem_type, where)
-        elif kind == "sparse_tensor_type":
-            self.count("sparse tensor types", 8)
-            self.elem(tp.sparse_tensor_type.elem_type, where)
-        elif kind == "optional_type":
-            self.count("optional types", 8)
-            self.type_proto(tp.optional_type.elem_type, where)
-        elif kind == "sequence_type":
-            self.type_proto(tp.sequence_type.elem_type, where)
-        elif kind == "map_type":
-            self.type_proto(tp.map_type.value_type, where)
-
-    def value(self, value: onnx.ValueInfoProto) -> None:
-        self.meta("values", value)
-        self.type_proto(value.type, value.name)
-
-    def tensor(self, tensor: onnx.TensorProto, where: str) -> None:
-        self.meta("tensors", tensor)
-        self.elem(tensor.data_type, tensor.name or where)
-
-    def node(self, node: onnx.NodeProto) -> None:
-        self.meta("nodes", node)
-        self.count("overload on nodes", 10, int(bool(node.overload)))
-        self.count("device_configurations on nodes", 11, int(len(node.device_configurations) > 0))
-        for attribute in node.attribute:
-            where = f"attribute {attribute.name} of {node.name or node.op_type}"
-            if attribute.HasField("t"):
-                self.tensor(attribute.t, where)
-            for tensor in attribute.tensors:
-                self.tensor(tensor, where)
-            if attribute.HasField("tp"):
-                self.type_proto(attribute.tp, where)
-            for tp in attribute.type_protos:
-                self.type_proto(tp, where)
-            if attribute.HasField("g"):
-                self.graph(attribute.g)
-            for graph in attribute.graphs:
-                self.graph(graph)
-
-    def graph(self, graph: onnx.GraphProto) -> None:
-        self.meta("graphs", graph)
-        self.count("sparse initializers", 6, len(graph.sparse_initializer))
-        for value in [*graph.input, *graph.output, *graph.value_info]:
-            self.value(value)
-        for tensor in graph.initializer:
-            self.tensor(tensor, "an initializer")
-        for node in graph.node:
-            self.node(node)
-
-    def function(self, function: onnx.FunctionProto) -> None:
-        self.meta("functions", function)
-        self.count("overload on functions", 10, int(bool(function.overload)))
-        self.count("attribute defaults (attribute_proto) in functions", 9, int(len(function.attribute_proto) > 0))
-        for value in function.value_info:
-            self.value(value)
-        for node in function.node:
-            self.node(node)
-
-
-def _names(names: list[str], limit: int = 3) -> str:
-    shown = ", ".join(f"'{n}'" for n in names[:limit])
-    return shown + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n != 1 else f"1 {word.removesuffix('s')}"
-
-
-def ir_version_issues(model_or_path: ModelSource, ir_version: int | None = None) -> list[str]:
-    """What the model uses that IR version ``ir_version`` (default: the model's own) does not have.
-
-    ``onnx.checker`` does not compare the fields a file uses with the IR version it declares, and protobuf
-    readers skip fields they do not know, so a file whose ``ir_version`` was lowered by hand loads and runs while
-    claiming less than it uses. Each entry is one line, e.g. ``"metadata_props (IR 10) on 48 nodes"``. Checked:
-    ``metadata_props`` and ``overload`` (IR 10), element types newer than IR 3 (BFLOAT16 ... FLOAT6, in value types,
-    initializers and tensor attributes), model-local functions (IR 8) and their attribute defaults (IR 9), optional
-    and sparse types (IR 8), sparse initializers (IR 6), training info (IR 7), multi-device fields (IR 11), and the
-    opset imports, each of which first shipped with some IR version (``onnx.helper.find_min_ir_version_for``).
-    Not a full validator: it covers what exporters write today. An empty list means nothing newer was found.
-    """
-    model = load_model(model_or_path, load_external_data=False)
-    target = model.ir_version if ir_version is None else ir_version
-    found = _IRFeatures()
-    found.graph(model.graph)
-    found.count("model-local functions", 8, len(model.functions))
-    for function in model.functions:
-        found.function(function)
-    found.count("training_info", 7, len(model.training_info))
-    found.count("multi-device configuration", 11, len(model.configuration))
-
-    issues: list[str] = []
-    for opset in model.opset_import:
-        needs = onnx.helper.find_min_ir_version_for([opset], ignore_unknown=True)
-        if needs > target:
-            domain = opset.domain or "ai.onnx"
-            issues.append(
-                f"opset {opset.version} of {domain}, which first shipped with IR {needs} "
-                "(onnx.helper.find_min_ir_version_for)"
-            )
-    if found.metadata and target < 10:
-        order = ["nodes", "values", "graphs", "tensors", "functions"]
-        kinds = [_plural(found.metadata[kind], kind) for kind in order if kind in found.metadata]
-        listed = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " and " + kinds[-1]
-        issues.append(f"metadata_props (IR 10) on {listed}")
-    for type_name, where in sorted(found.types.items(), key=lambda kv: (-_TYPE_IR_VERSION[kv[0]], kv[0])):
-        if _TYPE_IR_VERSION[type_name] > target:
-            issues.append(f"element type {type_name} (IR {_TYPE_IR_VERSION[type_name]}) in {_names(where)}")
-    for (feature, needs), n in sorted(found.counts.items(), key=lambda kv: (-kv[0][1], kv[0][0])):
-        if needs > target:
-            issues.append(f"{feature} (IR {needs}): {n}")
-    return issues
-
-
-def _strip_metadata(graph: onnx.GraphProto) -> None:
-    del graph.metadata_props[:]
-    for value in [*graph.input, *graph.output, *graph.value_info]:
-        del value.metadata_props[:]
-    for tensor in graph.initializer:
-        del tensor.metadata_props[:]
-    for node in graph.node:
-        _strip_node_metadata(node)
-
-
-def _strip_node_metadata(node: onnx.NodeProto) -> None:
-    del node.metadata_props[:]
-    for attribute in node.attribute:
-        if attribute.HasField("t"):
-            del attribute.t.metadata_props[:]
-        for tensor in attribute.tensors:
-            del tensor.metadata_props[:]
-        if attribute.HasField("g"):
-            _strip_metadata(attribute.g)
-        for graph in attribute.graphs:
-            _strip_metadata(graph)
-
-
-def lower_ir_version(model_or_path: ModelSource, ir_version: int) -> onnx.ModelProto:
-    """A copy of the model stamped with the older ``ir_version``, for a runtime that reads no newer.
-
-    Below IR 10 it first removes every ``metadata_props`` entry on nodes, values, graphs, initializers and
-    functions (IR 10 added them; exporters fill them with debugging information such as module names and stack
-    traces, which no computation reads). Anything else the older IR version does not have (see
-    :func:`ir_version_issues`: newer element types, an opset newer than that IR version, ...) cannot be dropped
-    without changing the model, so it raises :class:`UnsupportedIRVersionError` naming it; re-export for the
-    target instead. The model given is not modified. ``model.ir_version = n`` alone is not safe: the fields stay,
-    and ``onnx.checker`` does not notice.
-    """
-    source = load_model(model_or_path)
-    model = onnx.ModelProto()
-    model.CopyFrom(source)
-    if ir_version < 10:
-        _strip_metadata(model.graph)
-        for function in model.functions:
-            del function.metadata_props[:]
-            for value in function.value_info:
-                del value.metadata_props[:]
-            for node in function.node:
-                _strip_node_metadata(node)
-    model.ir_version = ir_version
-    issues = ir_version_issues(model)
-    if issues:
-        name = Path(model_or_path).name if isinstance(model_or_path, str | os.PathLike) else "the model"
-        raise UnsupportedIRVersionError(
-            f"cannot lower {name} to IR {ir_version}: it uses {'; '.join(issues)}. Re-export it for the target "
-            "instead: an older opset_version (with torch, dynamo=False writes the IR version that matches the "
-            "opset), or types that IR version has."
-        )
-    return model

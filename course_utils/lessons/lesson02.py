@@ -22,6 +22,7 @@ from torch import nn
 
 from ..data import load_digits, load_digits_cnn
 from ..exercises import Exercise, NotYet, expect
+from ..graph import Dim, graph_inputs, shape, shape_text
 from ..paths import artifact_path, relative_to_repo
 from ..verify import DEFAULT_TOLERANCES, ParityReport, check_model, compare_outputs, ir_version_issues
 from ._answers import load_answer, run_answer
@@ -102,13 +103,12 @@ def _load_answer(answer: Any) -> onnx.ModelProto:
     )
 
 
-def _dims(value: onnx.ValueInfoProto) -> list[int | str]:
-    return [d.dim_param if d.HasField("dim_param") else d.dim_value for d in value.type.tensor_type.shape.dim]
+def _dims(value: onnx.ValueInfoProto) -> list[Dim]:
+    return list(shape(value.type) or ())
 
 
 def _user_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
-    initializers = {t.name for t in model.graph.initializer}
-    return [v for v in model.graph.input if v.name not in initializers]
+    return graph_inputs(model.graph)
 
 
 def _expect_dynamic_batch(model: onnx.ModelProto, hint_when_one: str, hint_otherwise: str) -> None:
@@ -119,21 +119,21 @@ def _expect_dynamic_batch(model: onnx.ModelProto, hint_when_one: str, hint_other
         dims[1:] == [1, 8, 8],
         "the input should be images of shape (N, 1, 8, 8)",
         expected="[batch, 1, 8, 8]",
-        got=dims,
+        got=shape_text(dims),
         hint="export with an example input like torch.rand(2, 1, 8, 8)",
     )
     expect(
         isinstance(dims[0], str) and dims[0] != "",
         "the batch dimension is still fixed",
         expected="a named (symbolic) first dimension, e.g. [batch, 1, 8, 8]",
-        got=dims,
+        got=shape_text(dims),
         hint=hint_when_one if dims[0] == 1 else hint_otherwise,
     )
     out_dims = _dims(model.graph.output[0])
     expect(
         bool(out_dims) and isinstance(out_dims[0], str) and out_dims[0] != "",
         "the input's batch is dynamic but the output's is fixed: the model's code fixed the batch somewhere",
-        got=out_dims,
+        got=shape_text(out_dims),
         hint=hint_when_one,
     )
 
