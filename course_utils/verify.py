@@ -116,6 +116,11 @@ class TensorInfo:
         """The shape as text: ``[batch, 1, 8, 8]`` (``?`` for an unknown dimension), or ``?`` when the rank is unknown."""
         return shape_text(self.shape)
 
+    @property
+    def type(self) -> str:
+        """The type as every course helper prints it: ``float32[batch, 1, 8, 8]`` (the dtype alone when the rank is unknown)."""
+        return self.dtype if self.shape is None else f"{self.dtype}{shape_text(self.shape)}"
+
 
 @dataclass(frozen=True)
 class CheckReport:
@@ -142,8 +147,8 @@ class CheckReport:
 
     def _rows(self) -> list[list[str]]:
         rows = [["ok" if s.passed else "FAIL", s.name, s.detail] for s in self.steps]
-        rows += [["input", t.name, f"{t.dtype} {t.shape_text}"] for t in self.inputs]
-        rows += [["output", t.name, f"{t.dtype} {t.shape_text}"] for t in self.outputs]
+        rows += [["input", t.name, t.type] for t in self.inputs]
+        rows += [["output", t.name, t.type] for t in self.outputs]
         return rows
 
     def __str__(self) -> str:
