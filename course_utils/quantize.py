@@ -731,8 +731,9 @@ def compare(
 
     Quality is test accuracy for ``"digits_cnn"`` and top-1 agreement with fp32 on 64 photo crops (never used
     in calibration) for ``"resnet18"``. Fusion counts use ``session.qdqisint8allowed`` = "0" (x86's default),
-    so they are the same on every machine; timings use this machine's defaults. Rows (and baselines) of an
-    earlier ``reuse`` report for the same files are kept rather than measured again."""
+    so they are the same on every machine; timings use this machine's defaults, and the PyTorch baseline is the
+    faster of 1 and ``threads`` threads. Rows (and baselines) of an earlier ``reuse`` report for the same files
+    are kept rather than measured again."""
     pre = prepare_model(model)
     previous = {(r.name, r.path): r for r in reuse.results} if reuse is not None and reuse.model == model else {}
     chosen = [get_config(c) for c in (configs if configs is not None else CONFIGS.values())]
@@ -788,7 +789,11 @@ def compare(
     baselines: dict[str, float] = {}
     if measure:
         baselines = dict(reuse.baselines_ms) if previous and reuse is not None and reuse.baselines_ms else {}
-        baselines = baselines or {"torch-eager": torch_p50(course_torch_model(model), feed, budget_s, threads)}
+        if not baselines:
+            # The faster of 1 and `threads` threads: on a busy machine PyTorch's OpenMP threads wait on each other
+            # and 2 threads can run several times slower than 1; on a quiet one the thread count given wins.
+            module = course_torch_model(model)
+            baselines = {"torch-eager": min(torch_p50(module, feed, budget_s, t) for t in sorted({1, threads}))}
     return QuantReport(model, quality_name, tuple(results), baselines)
 
 
