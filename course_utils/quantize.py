@@ -814,6 +814,7 @@ def plot_tradeoff(report: QuantReport, ax: Any = None) -> Figure:
         ax.axvline(ms, color="grey", linestyle="--", linewidth=1)
         ax.annotate(name, (ms, ax.get_ylim()[0]), rotation=90, va="bottom", ha="right", fontsize=8, color="grey")
     ax.set_xscale("log")
+    ax.margins(x=0.12, y=0.15)  # room for the labels of the points at the edges
     ax.set_xlabel("p50 latency, ms (log scale; lower is better)")
     ax.set_ylabel(f"{report.quality_name}, %")
     ax.set_title(f"{report.model}: latency vs {report.quality_name} (marker size = file size)")
