@@ -524,7 +524,7 @@ class OpsetTrial:
 
     ``error`` is the exact one-line failure when the model could not be produced at that opset (``model`` is
     then None). ``op_changes`` lists, per operator, the definition and node count before and after;
-    ``changed_ops`` names those operators (what a picture of ``model`` highlights).
+    ``changed_ops`` names those whose definition changed (what a picture of ``model`` highlights).
     """
 
     model_name: str
@@ -588,8 +588,9 @@ class OpsetTrial:
 
 def _op_changes(
     before: onnx.ModelProto, after: onnx.ModelProto, from_opset: int | None, to_opset: int
-) -> tuple[tuple[str, str], ...]:
-    """``(operator, line)`` for each ``ai.onnx`` operator whose definition or node count differs."""
+) -> tuple[tuple[str, str, bool], ...]:
+    """``(operator, line, definition changed)`` for each ``ai.onnx`` operator whose definition or node count
+    differs."""
     old_counts = Counter(n.op_type for n in before.graph.node if n.domain in ("", "ai.onnx"))
     new_counts = Counter(n.op_type for n in after.graph.node if n.domain in ("", "ai.onnx"))
     lines = []
@@ -613,7 +614,7 @@ def _op_changes(
         if old not in ("-", "?") and new not in ("-", "?") and from_opset is not None:
             diff = schema_diff(op, from_opset, to_opset)
             detail = f": {'; '.join(diff.changes)}" if diff.changes else ""
-        lines.append((op, f"{op}: {old} -> {new}, {count}{detail}"))
+        lines.append((op, f"{op}: {old} -> {new}, {count}{detail}", old != new))
     return tuple(lines)
 
 
@@ -665,12 +666,12 @@ def _finish(
         None if before is None else before.ir_version,
         after.ir_version,
         None,
-        tuple(line for _, line in changes),
+        tuple(line for _, line, _ in changes),
         check,
         parity,
         run_error,
         after,
-        tuple(op for op, _ in changes),
+        tuple(op for op, _, redefined in changes if redefined),
     )
 
 

@@ -173,7 +173,7 @@ def test_export_at_several_opsets_changes_the_nodes():
     at18 = export_at_opset(demo, x, 18, reference_opset=13)
     assert any(line.startswith("ReduceMean: ReduceMean-13 -> ReduceMean-18, 2 nodes") for line in at18.op_changes)
     assert {"ReduceMean", "Resize", "Split"} <= set(at18.changed_ops) and "Squeeze" not in at18.changed_ops
-    assert len(at18.changed_ops) == len(at18.op_changes)
+    assert "Constant" not in at18.changed_ops  # Constant-13 at both opsets: only the number of nodes changed
     failed = export_at_opset(demo, x, 99)
     assert not failed.passed and failed.error and failed.model is None
 
