@@ -77,6 +77,8 @@ def test_used_fallback_wrong_answers(namespace: dict[str, Any]):
     wrong(exercise, exercise.check(lambda session, requested: CPU in session.get_providers()))
     # Calls the function instead of passing it.
     wrong(exercise, exercise.check(True))
+    # The starting cell's answer.
+    wrong(exercise, exercise.check(lambda session, requested: False))
     # Returns the list of missing names instead of a bool.
     fb = exercise.check(lambda session, requested: [r for r in requested if r not in session.get_providers()])
     wrong(exercise, fb)
@@ -134,6 +136,7 @@ def test_io_binding_wrong_answers(namespace: dict[str, Any]):
     session.run_with_iobinding(shifted)
     wrong(exercise, exercise.check(shifted))
     wrong(exercise, exercise.check(session.run(None, {"image": digits.x_test[:64]})[0]))  # plain run's array
+    wrong(exercise, exercise.check(None))  # the starting cell's answer
 
 
 # ------------------------------------------------------------------------------------------ 05.4
@@ -167,6 +170,8 @@ def test_provider_lists_wrong_answers():
     wrong(exercise, exercise.check({**RIGHT, "windows_amd": ["MIGraphXExecutionProvider", CPU]}))
     # A machine forgotten.
     wrong(exercise, exercise.check({k: v for k, v in RIGHT.items() if k != "mac"}))
+    # The starting cell's answer: the CPU everywhere.
+    wrong(exercise, exercise.check({key: [CPU] for key in RIGHT}))
 
 
 def test_provider_lists_order_matters():

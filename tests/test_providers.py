@@ -161,6 +161,9 @@ def test_text_without_measurements_is_deterministic(tiny_path: Path):
     assert "warm latency" in first.text() and "median" in str(first)
     html = first.html(measured=False)
     assert "data-provider='CPUExecutionProvider'" in html and "nodes per provider" in html
+    # Which nodes, not only how many: each node's name and op_type, in graph order.
+    assert "<summary>nodes on CPU: 3</summary>" in html
+    assert html.index("<code>gemm</code> (Gemm)") < html.index("<code>relu</code> (Relu)")
     for label, _ in first._rows(measured=False):
         assert label in html
 
