@@ -210,6 +210,23 @@ def test_optimization_level_changes_the_nodes_that_run(artifacts: Path):
         course_model("AlexNet")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "input_shape", "op_type"),
+    [("ResNet-18", (1, 3, 224, 224), "GlobalAveragePool"), ("Keras CNN", (1, 8, 8, 1), "Softmax")],
+)
+def test_the_widgets_other_course_models_export_and_run(
+    artifacts: Path, name: str, input_shape: tuple[int, ...], op_type: str
+):
+    path = course_model(name)
+    assert path.parent == artifacts / "05" / "switcher" and path.exists()
+    report = switch_provider(path, CPU, runs=1, warmup=0)
+    assert report.used == (CPU,) and report.matches_reference
+    assert op_type in report.placement[0].op_counts
+    (arg,) = ort.InferenceSession(path, providers=[CPU]).get_inputs()
+    assert [d if isinstance(d, int) else 1 for d in arg.shape] == list(input_shape)
+
+
 # --------------------------------------------------------------------------------------------- CLI
 
 
