@@ -85,6 +85,20 @@ def test_used_fallback_wrong_answers(namespace: dict[str, Any]):
     assert fb.message == "return True or False"
 
 
+def test_used_fallback_asks_the_session_not_this_machine(monkeypatch: pytest.MonkeyPatch):
+    """The expected answers come from each session, so the check also holds where CUDA is installed."""
+
+    def right(session: Any, requested: list[Any]) -> bool:
+        names = [entry[0] if isinstance(entry, tuple) else entry for entry in requested]
+        return any(name not in session.get_providers() for name in names)
+
+    monkeypatch.setattr(lesson05, "_absent_provider", lambda: "TensorrtExecutionProvider")
+    assert lesson05.used_fallback.check(right).passed
+    fb = lesson05.used_fallback.check(lambda session, requested: False)
+    wrong(lesson05.used_fallback, fb)
+    assert "Tensorrt first, then CPU" in fb.message
+
+
 # ------------------------------------------------------------------------------------------ 05.2
 
 
