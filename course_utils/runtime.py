@@ -5,7 +5,8 @@
   rank, fixed dimension or dtype gives one line saying what was expected, what was given, and the fix.
 * :func:`make_session` builds an ``onnxruntime.InferenceSession`` with named session options
   (``graph_optimization_level="disable_all"``, ``intra_op_num_threads=1``, ...).
-* :func:`available_providers` and :func:`runtime_limits` say what this installation can run.
+* :func:`available_providers` says which execution providers this installation has; :func:`runtime_limits`
+  (which IR version and opsets it reads) lives in :mod:`course_utils.versions` and is importable from here too.
 * :func:`provider_problem` says why a provider cannot be used here, with the install command from
   :data:`course_utils.providers.PROVIDERS` (the course's one table of execution providers).
 
@@ -17,14 +18,12 @@ Errors raised (all from :mod:`course_utils.errors`): :class:`InputMismatchError`
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import os
 import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -35,6 +34,7 @@ import onnxruntime as ort
 from .errors import InputMismatchError, ProviderUnavailableError, UnsupportedIRVersionError, UnsupportedOpsetError
 from .graph import shape_text
 from .modelio import ModelSource, load_model, require_embedded_weights
+from .versions import RuntimeLimits, runtime_limits  # re-exported: their home is course_utils.versions
 
 __all__ = [
     "RuntimeLimits",
@@ -333,7 +333,7 @@ def _session_for(
 
 
 def _describe(arg: Any) -> str:
-    return f"'{arg.name}' ({_dtype_name(arg.type)} {shape_text(arg.shape)})"
+    return f"'{arg.name}' ({_dtype_name(arg.type)}{'' if arg.shape is None else shape_text(arg.shape)})"
 
 
 def _var(name: str) -> str:
@@ -551,61 +551,3 @@ def run_onnx(
     wanted = list(output_names) if output_names is not None else all_outputs
     results = session.run(wanted, feed)
     return dict(zip(wanted, results, strict=True))
-
-
-# ----------------------------------------------------------------------------------------- versions
-
-
-@dataclass(frozen=True)
-class RuntimeLimits:
-    """The newest model versions the installed onnxruntime loads, measured by :func:`runtime_limits`."""
-
-    onnxruntime_version: str
-    max_ir_version: int
-    max_opset: dict[str, int]
-
-    def __str__(self) -> str:
-        opsets = ", ".join(f"{domain} {v}" for domain, v in sorted(self.max_opset.items()))
-        return f"onnxruntime {self.onnxruntime_version}: IR version <= {self.max_ir_version}; opsets <= {opsets}"
-
-    def __repr__(self) -> str:
-        return str(self)
-
-
-def _probe_model(ir_version: int, opsets: dict[str, int]) -> bytes:
-    helper = onnx.helper
-    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
-    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe", [x], [y])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
-    model.ir_version = ir_version
-    return model.SerializeToString()
-
-
-@functools.cache
-def runtime_limits() -> RuntimeLimits:
-    """Measure the highest IR version and opsets this onnxruntime accepts.
-
-    ONNX Runtime has no API that reports them (onnxruntime issue #14932), so this loads tiny models stamped
-    with far-future versions and reads the limits from the refusals.
-    """
-    too_new = 10_000
-
-    def refusal(ir_version: int, opsets: dict[str, int]) -> str:
-        try:
-            ort.InferenceSession(_probe_model(ir_version, opsets), providers=["CPUExecutionProvider"])
-        except Exception as error:
-            return str(error)
-        return ""
-
-    ir_text = refusal(too_new, {"": 7})
-    ir_match = re.search(r"max supported IR version: (\d+)", ir_text)
-    max_opset: dict[str, int] = {}
-    for domain, label in (("", "ai.onnx"), ("ai.onnx.ml", "ai.onnx.ml")):
-        opsets = {"": 7, domain: too_new} if domain else {"": too_new}
-        match = re.search(r"is till opset (\d+)", refusal(8, opsets))
-        if match:
-            max_opset[label] = int(match.group(1))
-    if ir_match is None or "ai.onnx" not in max_opset:
-        raise RuntimeError(f"could not measure the limits of onnxruntime {ort.__version__}: {ir_text[:200]}")
-    return RuntimeLimits(ort.__version__, int(ir_match.group(1)), max_opset)

@@ -134,7 +134,7 @@ def test_missing_model_file_is_one_line(tmp_path):
             np.ones((2, 8, 8, 1), np.float32),
             r"NHWC -> NCHW.*\.transpose\(0, 3, 1, 2\)",
         ),
-        (_scale_model(), {"X": X}, r"Unknown input name 'X' \(did you mean 'x'\?\).*'x' \(float32 \[N, 3\]\)"),
+        (_scale_model(), {"X": X}, r"Unknown input name 'X' \(did you mean 'x'\?\).*'x' \(float32\[N, 3\]\)"),
         (_two_input_model(), {"a": X[0]}, r"Missing input 'b'"),
         (_two_input_model(), X[0], r"single array but the model has 2 inputs: 'a'.*'b'"),
         (_two_input_model(), [X[0]], r"Got 1 input arrays but the model has 2"),
@@ -225,17 +225,6 @@ def test_make_session_options_by_name():
 
 
 # -------------------------------------------------------------------------------------------- versions
-
-
-def test_runtime_limits_are_the_real_boundary():
-    limits = runtime_limits()
-    assert limits.onnxruntime_version == ort.__version__
-    assert "ai.onnx" in limits.max_opset and "ai.onnx.ml" in limits.max_opset
-    at_limit = _scale_model()
-    at_limit.ir_version = limits.max_ir_version
-    at_limit.opset_import[0].version = limits.max_opset["ai.onnx"]
-    np.testing.assert_array_equal(run_onnx(at_limit, X)["y"], X * 2)
-    assert str(limits).startswith(f"onnxruntime {ort.__version__}: IR version <= {limits.max_ir_version}")
 
 
 def test_ir_version_too_new_is_one_line_with_the_fix():

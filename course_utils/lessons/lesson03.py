@@ -55,7 +55,7 @@ def _check_keras_nchw(source: ModelSource) -> str:
     )
     assert shape is not None  # the expect above rules None out
     expect(
-        isinstance(shape[0], str),
+        not isinstance(shape[0], int),  # a name or an unknown (None) dim is dynamic
         "the batch dimension is fixed; give the tf.TensorSpec a None batch so any batch size works",
         expected="a dynamic first dimension",
         got=inputs[0].shape_text,
