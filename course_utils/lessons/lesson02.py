@@ -351,17 +351,17 @@ def _check_parity(model: Any, reference: Any) -> str:
     export = load_answer(_lesson_export())
     onnx_logits = _run(export, x)
     rtol, atol = DEFAULT_TOLERANCES["float32"]
-    error = float(np.abs(onnx_logits - reference).max())
+    largest = float(np.abs(onnx_logits - reference).max())
     expect(
         bool(np.allclose(onnx_logits, reference, rtol=rtol, atol=atol)),
-        f"the reference differs from ONNX Runtime's logits by up to {error:.1e}",
+        f"the reference differs from ONNX Runtime's logits by up to {largest:.1e}",
         why="float32 rounding makes differences around 1e-6; errors this large mean the PyTorch model computes "
         "something else than the export. The export froze how each layer behaves at inference: BatchNorm "
         "normalizes with the statistics it stored during training",
         expected=f"every logit within atol={atol} + rtol={rtol} x |reference| (float32 defaults)",
-        got=f"max abs error {error:.1e}",
+        got=f"max abs error {largest:.1e}",
     )
-    return f"the export matches PyTorch on all {len(x)} test digits at float32 tolerance (max abs error {error:.0e})"
+    return f"the export matches PyTorch on all {len(x)} test digits at float32 tolerance (max abs error {largest:.0e})"
 
 
 def _lesson_export() -> Any:
