@@ -113,7 +113,10 @@ def test_dynamic_batch_without_dynamic_shapes(tmp_path):
 
 def test_dynamic_batch_other_weights(tmp_path):
     path = export(
-        lesson02.patch_classifier(seed=1), tmp_path / "p.onnx", torch.rand(2, 1, 8, 8), dynamic_shapes={"x": {0: Dim("b")}}
+        lesson02.patch_classifier(seed=1),
+        tmp_path / "p.onnx",
+        torch.rand(2, 1, 8, 8),
+        dynamic_shapes={"x": {0: Dim("b")}},
     )
     feedback = wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(path))
     assert "differ from lesson02.patch_classifier()" in feedback.message
@@ -379,3 +382,33 @@ def test_two_inputs_wrong_input_names(tmp_path):
     )
     feedback = wrong(lesson02.two_inputs, lesson02.two_inputs.check(path))
     assert "image and temperature" in feedback.message
+
+
+# ------------------------------------------------------------------------------------------------ section 8.1
+
+
+def _tiny(op_type: str = "Relu", declared: list | None = None) -> onnx.ModelProto:
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((4, 3), np.float32), "W")
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node(op_type, ["h"], ["y"])]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, declared or ["N", 3])],
+        [weight],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10)
+
+
+def test_check_model_derives_output_shapes_instead_of_reading_the_declared_ones():
+    # Lesson 02 section 8.1: a typo'd operator leaves the declared output shape in place, but nothing derives it.
+    from course_utils.verify import check_model
+
+    good = check_model(_tiny()).steps[1]
+    assert good.passed and good.detail == "consistent; every output shape follows from the inputs"
+    typo = check_model(_tiny("Relux")).steps[1]
+    assert typo.passed and typo.detail == "consistent; no shape derived for: y"
+    contradiction = check_model(_tiny(declared=["N", 5])).steps[1]
+    assert not contradiction.passed and "differ" in contradiction.detail
