@@ -227,10 +227,11 @@ def check_model(model_or_path: ModelSource, *, full_check: bool = True) -> Check
     inferred = model
     try:
         inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
-        # Exporters declare every output's shape, so reading the outputs back proves nothing: infer again with
-        # the declared shapes removed and see which ones follow from the inputs through every node.
+        # Exporters declare the shapes of the outputs (and often of every tensor), so reading them back proves
+        # nothing: infer again with those declarations removed and see which outputs follow from the inputs.
         undeclared = onnx.ModelProto()
         undeclared.CopyFrom(model)
+        del undeclared.graph.value_info[:]
         for output in undeclared.graph.output:
             if output.type.HasField("tensor_type"):
                 output.type.tensor_type.ClearField("shape")

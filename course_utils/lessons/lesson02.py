@@ -220,7 +220,7 @@ torch.onnx.export(
     external_data=False,
     verbose=False,
 )
-print(onnx.load(path).graph.input[0].type.tensor_type.shape.dim[0].dim_param)  # a name: the batch is dynamic
+assert onnx.load(path).graph.input[0].type.tensor_type.shape.dim[0].dim_param  # a name: the batch is dynamic
 lesson02.dynamic_batch.check(path)
 """,
     giveaways=("rand(2", "batch of 2", "at least 2", "2 or more", ">= 2", "0 or 1"),
@@ -503,7 +503,7 @@ torch.onnx.export(
     verbose=False,
 )
 model = onnx.load(path)
-print("IR version opset 18 needs:", onnx.helper.find_min_ir_version_for(model.opset_import))
+assert onnx.helper.find_min_ir_version_for(model.opset_import) <= 9  # opset 18 needs IR 8: nothing newer is used
 for node in model.graph.node:
     del node.metadata_props[:]  # an older reader would skip them; they hold this machine's paths
 model.ir_version = 9
@@ -608,7 +608,7 @@ torch.onnx.export(
     verbose=False,
 )
 session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-print([(i.name, i.shape) for i in session.get_inputs()])
+assert [i.name for i in session.get_inputs()] == ["image", "temperature"]
 image, temperature = load_digits().x_test[:3], np.full((3, 1), 2.0, dtype=np.float32)
 (probabilities,) = session.run(None, {"image": image, "temperature": temperature})
 with torch.no_grad():

@@ -99,7 +99,7 @@ tf2onnx.convert.from_function(
     serve, input_signature=spec, opset=17, inputs_as_nchw=["image"], output_path=str(nchw_path)
 )
 session = ort.InferenceSession(nchw_path, providers=["CPUExecutionProvider"])
-print([(i.name, i.shape) for i in session.get_inputs()])
+assert session.get_inputs()[0].shape[1:] == [1, 8, 8]  # channels-first now
 lesson03.keras_nchw.check(nchw_path)
 """,
     giveaways=("inputs_as_nchw", "inputs-as-nchw"),
@@ -402,7 +402,7 @@ rgb = lesson03.rgb_keras_model()
 rgb_spec = (tf.TensorSpec((None, 16, 16, 3), tf.float32, name="photo"),)
 
 
-@tf.function(input_signature=rgb_spec)
+@tf.function(input_signature=rgb_spec, autograph=False)  # no Python control flow to convert
 def serve_rgb(photo):
     return {"scores": rgb(photo, training=False)}
 

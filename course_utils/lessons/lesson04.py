@@ -253,7 +253,6 @@ for node in model.graph.node:
     for name in node.input:
         if name in sizes:  # an initializer: a weight this node reads
             bytes_per_op[node.op_type] = bytes_per_op.get(node.op_type, 0) + sizes[name]
-print(bytes_per_op)
 lesson04.bytes_per_op.check(model, bytes_per_op)
 """,
     giveaways=("numpy_helper.to_array", "node.input:", ".nbytes", "133928", "133,928", "19200", "19,200"),
