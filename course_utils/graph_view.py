@@ -32,7 +32,10 @@ from dataclasses import dataclass, field
 
 import onnx
 
+from .graph import graph_inputs, op_name, type_text
+from .inspect import summarize
 from .modelio import ModelSource, load_model
+from .render import counts_text, plural
 
 __all__ = ["DEFAULT_MAX_NODES", "model_summary", "render_svg", "static_html"]
 
@@ -81,125 +84,21 @@ for _family, _ops in {
     for _op in _ops.split():
         _OP_FAMILY[_op] = _family
 
-# numpy-style names (float32, int64), as Netron and the rest of the course print them.
-_DTYPE_NAMES = {
-    value: {"FLOAT": "float32", "DOUBLE": "float64", "FLOAT16": "float16", "BOOL": "bool", "STRING": "string"}.get(
-        name, name.lower()
-    )
-    for name, value in onnx.TensorProto.DataType.items()
-}
-
-
 # --------------------------------------------------------------------------------------------- model facts
-
-
-def _dtype(elem_type: int) -> str:
-    return _DTYPE_NAMES.get(elem_type, "?")
-
-
-def _dims(dims: list[str | int]) -> str:
-    return "[" + ", ".join(str(d) for d in dims) + "]"
-
-
-def _value_type(value: onnx.ValueInfoProto) -> str:
-    """``float32[1, 3, 224, 224]`` (symbolic dims by name, unknown ones as ``?``)."""
-    t = value.type
-    if t.HasField("tensor_type"):
-        tt = t.tensor_type
-        name = _dtype(tt.elem_type)
-        if not tt.HasField("shape"):
-            return name
-        dims: list[str | int] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
-        return name + _dims(dims)
-    if t.HasField("sequence_type"):
-        return "sequence"
-    if t.HasField("map_type"):
-        return "map"
-    if t.HasField("optional_type"):
-        return "optional"
-    return "?"
-
-
-def _graph_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
-    # Models from IR < 4 list every initializer as an input too; those are weights, not inputs.
-    weights = {init.name for init in graph.initializer}
-    return [value for value in graph.input if value.name not in weights]
-
-
-def _parameter_count(graph: onnx.GraphProto) -> int:
-    total = 0
-    for init in graph.initializer:
-        count = 1
-        for d in init.dims:
-            count *= d
-        total += count
-    return total
-
-
-def _subgraph_node_count(graph: onnx.GraphProto) -> int:
-    total = 0
-    for node in graph.node:
-        for attr in node.attribute:
-            subgraphs = [attr.g] if attr.HasField("g") else list(attr.graphs)
-            for sub in subgraphs:
-                total += len(sub.node) + _subgraph_node_count(sub)
-    return total
-
-
-def _op_histogram(nodes: list[onnx.NodeProto]) -> list[tuple[str, int]]:
-    counts = Counter(_op_name(node) for node in nodes)
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-
-
-def _op_name(node: onnx.NodeProto) -> str:
-    return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
-
-
-def _histogram_text(histogram: list[tuple[str, int]], limit: int = 12) -> str:
-    parts = [f"{op} ×{count}" for op, count in histogram[:limit]]
-    rest = histogram[limit:]
-    if rest:
-        parts.append(f"{len(rest)} more op types ×{sum(c for _, c in rest)}")
-    return ", ".join(parts)
-
-
-def _opsets(model: onnx.ModelProto) -> str:
-    entries = sorted((imp.domain or "ai.onnx", imp.version) for imp in model.opset_import)
-    return ", ".join(f"{domain} {version}" for domain, version in entries) or "none"
 
 
 def model_summary(model_or_path: ModelSource) -> str:
     """A short, deterministic plain-text summary of a model: graph name, opset, inputs, outputs, op counts, size.
 
-    Raises the course's one-line errors (``ModelFileNotFoundError``, ``NotAnOnnxModelError``,
-    ``ExternalDataMissingError``) for bad input, via :func:`course_utils.modelio.load_model`.
+    It is :meth:`course_utils.inspect.ModelCard.brief`: the model card in five lines. Raises the course's one-line
+    errors (``ModelFileNotFoundError``, ``NotAnOnnxModelError``, ``ExternalDataMissingError``) for bad input, via
+    :func:`course_utils.modelio.load_model`.
     """
-    model = load_model(model_or_path)
-    return _summary_lines(model)
+    return summarize(model_or_path).brief(_SUMMARY_VALUES)
 
 
-def _values_text(values: list[onnx.ValueInfoProto], limit: int = _SUMMARY_VALUES) -> str:
-    text = "; ".join(f"{v.name} {_value_type(v)}" for v in values[:limit]) or "none"
-    return text + (f"; … {len(values) - limit} more" if len(values) > limit else "")
-
-
-def _summary_lines(model: onnx.ModelProto) -> str:
-    graph = model.graph
-    producer = f" · producer {model.producer_name}" if model.producer_name else ""
-    name = graph.name or "(unnamed)"
-    nested = _subgraph_node_count(graph)
-    nested_text = f" (+{nested} in subgraphs)" if nested else ""
-    lines = [
-        f"ONNX model · graph '{name}' · {len(graph.node)} node{'' if len(graph.node) == 1 else 's'}{nested_text} · IR {model.ir_version} · "
-        f"opset {_opsets(model)}{producer}",
-    ]
-    lines.append("inputs:  " + _values_text(_graph_inputs(graph)))
-    lines.append("outputs: " + _values_text(list(graph.output)))
-    lines.append("ops:     " + (_histogram_text(_op_histogram(list(graph.node))) or "none"))
-    params = _parameter_count(graph)
-    count = len(graph.initializer)
-    lines.append(f"weights: {params:,} parameters in {count} initializer{'' if count == 1 else 's'}")
-    return "\n".join(lines)
+def _node_op(node: onnx.NodeProto) -> str:
+    return op_name(node.domain, node.op_type)
 
 
 # --------------------------------------------------------------------------------------------- display graph
@@ -279,7 +178,7 @@ def _build_items(graph: onnx.GraphProto, max_nodes: int) -> tuple[list[_Item], i
         else:
             nodes.append(node)
 
-    inputs = _graph_inputs(graph)
+    inputs = graph_inputs(graph)
     order = _topological_order(nodes, set(constants))
     nodes = [nodes[i] for i in order]
 
@@ -295,7 +194,9 @@ def _build_items(graph: onnx.GraphProto, max_nodes: int) -> tuple[list[_Item], i
     value_source: dict[str, int] = {}
     for value in inputs:
         value_source[value.name] = len(items)
-        items.append(_Item("input", value.name, _value_type(value), f"input {value.name}: {_value_type(value)}", "io"))
+        items.append(
+            _Item("input", value.name, type_text(value.type), f"input {value.name}: {type_text(value.type)}", "io")
+        )
 
     elided_index: int | None = None
     node_item: dict[int, int] = {}
@@ -303,14 +204,14 @@ def _build_items(graph: onnx.GraphProto, max_nodes: int) -> tuple[list[_Item], i
         if index in hidden:
             if elided_index is None:
                 elided_index = len(items)
-                ops = Counter(_op_name(nodes[i]) for i in hidden)
+                ops = Counter(_node_op(nodes[i]) for i in hidden)
                 items.append(_elided_item(ops, Counter()))
             node_item[index] = elided_index
             continue
         weights = [_shape_text(constants[i]) for i in node.input if i in constants]
-        tooltip = f"{_op_name(node)} {node.name}".strip()
+        tooltip = f"{_node_op(node)} {node.name}".strip()
         node_item[index] = len(items)
-        items.append(_Item("node", _op_name(node), ", ".join(weights), tooltip, _OP_FAMILY.get(node.op_type, "other")))
+        items.append(_Item("node", _node_op(node), ", ".join(weights), tooltip, _OP_FAMILY.get(node.op_type, "other")))
 
     for index, node in enumerate(nodes):
         target = node_item[index]
@@ -325,7 +226,7 @@ def _build_items(graph: onnx.GraphProto, max_nodes: int) -> tuple[list[_Item], i
                 items[target].preds.append(source)
     for value in graph.output:
         source = value_source.get(value.name)
-        item = _Item("output", value.name, _value_type(value), f"output {value.name}: {_value_type(value)}", "io")
+        item = _Item("output", value.name, type_text(value.type), f"output {value.name}: {type_text(value.type)}", "io")
         if source is not None:
             item.preds.append(source)
         items.append(item)
@@ -335,17 +236,15 @@ def _build_items(graph: onnx.GraphProto, max_nodes: int) -> tuple[list[_Item], i
 def _elided_item(ops: Counter[str], values: Counter[str]) -> _Item:
     """One box standing for hidden nodes (``ops``: op type -> count) and graph inputs/outputs (``values``)."""
     n_nodes, n_values = sum(ops.values()), sum(values.values())
-    parts = [f"{n_nodes} more node{'' if n_nodes == 1 else 's'}"] if n_nodes else []
-    parts += [f"{count} more {kind}{'' if count == 1 else 's'}" for kind, count in sorted(values.items())]
+    parts = [plural(n_nodes, "more node")] if n_nodes else []
+    parts += [plural(count, f"more {kind}") for kind, count in sorted(values.items())]
     hist = sorted(ops.items(), key=lambda item: (-item[1], item[0]))
     what = ", ".join(parts)
     if n_values:
-        tooltip = f"not drawn: {what}" + (f" ({_histogram_text(hist, limit=40)})" if hist else "")
+        tooltip = f"not drawn: {what}" + (f" ({counts_text(hist, limit=40)})" if hist else "")
     else:
-        tooltip = f"{n_nodes} nodes not drawn: {_histogram_text(hist, limit=40)}"
-    return _Item(
-        "elided", what, _histogram_text(hist, limit=3), tooltip, "elided", hidden_ops=ops, hidden_values=values
-    )
+        tooltip = f"{n_nodes} nodes not drawn: {counts_text(hist, limit=40)}"
+    return _Item("elided", what, counts_text(hist, limit=3), tooltip, "elided", hidden_ops=ops, hidden_values=values)
 
 
 def _assign_layers(items: list[_Item]) -> None:
@@ -680,7 +579,7 @@ def static_html(model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODE
 
 
 def _static_html(model: onnx.ModelProto, *, max_nodes: int, height: int) -> str:
-    summary = _summary_lines(model)
+    summary = summarize(model).brief(_SUMMARY_VALUES)
     picture = _render_svg_counted(model, max_nodes=max_nodes, height=height)
     svg = picture.svg
     what = {

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from .render import text_table
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -234,11 +236,7 @@ def event(key: str) -> Event:
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    rows = [list(header), *[list(r) for r in rows]]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(text_table(list(rows), header, rule=True))
 
 
 def timeline_table(items: Iterable[Event] | None = None) -> str:

@@ -19,25 +19,26 @@ external data) and never reads external weight files: sizes come from the tensor
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import math
 import os
-import re
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import onnx
-from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, SparseTensorProto, TensorProto, TypeProto
+from onnx import GraphProto, SparseTensorProto, TensorProto
 
-from .errors import CourseError, ModelFileNotFoundError, NotAnOnnxModelError
-from .modelio import _TEXT_SUFFIXES, ModelSource, load_model
+from .errors import CourseError
+from .graph import dtype_name, graph_inputs, op_name, shape_text, subgraphs, tensors, type_text, value_type
+from .modelio import ModelSource, load_model
 from .paths import relative_to_repo
+from .protowire import ProtoField, protobuf_fields
+from .render import counts_text, format_bytes, html_table, plural, text_table
 
 __all__ = [
     "CardChanges",
@@ -78,76 +79,10 @@ _BITS: dict[int, int] = {
 
 
 # ----------------------------------------------------------------------------------------------- small helpers
-def dtype_name(elem_type: int) -> str:
-    """ONNX's name for an element type, lower case as ONNX Runtime prints it: ``1`` -> ``"float"``."""
-    try:
-        return TensorProto.DataType.Name(elem_type).lower()
-    except ValueError:
-        return f"type{elem_type}"
-
-
-def format_bytes(n: int) -> str:
-    """``1536`` -> ``"1.5 KiB"``: bytes in binary units, one decimal."""
-    if n < 1024:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024 or unit == "TiB":
-            break
-    return f"{value:.1f} {unit}"
-
-
-def _n(count: int, word: str) -> str:
-    """``_n(1, "node")`` -> ``"1 node"``, ``_n(2, "value_info entry")`` -> ``"2 value_info entries"``."""
-    if count == 1:
-        return f"1 {word}"
-    plural = word[:-1] + "ies" if word.endswith("y") else word + "s"
-    return f"{count:,} {plural}"
-
-
 def _short(text: str, width: int = 60) -> str:
     """One line of at most ``width`` characters: newlines and runs of spaces become one space."""
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 3] + "..."
-
-
-def _op_name(domain: str, op_type: str) -> str:
-    # The default domain is written "" or "ai.onnx"; other domains stay visible (com.microsoft.FusedConv).
-    return op_type if domain in ("", "ai.onnx") else f"{domain}.{op_type}"
-
-
-def _dim(d: onnx.TensorShapeProto.Dimension) -> int | str | None:
-    if d.HasField("dim_value"):
-        return int(d.dim_value)
-    if d.HasField("dim_param"):
-        return d.dim_param
-    return None
-
-
-def _shape_text(shape: tuple[int | str | None, ...] | None) -> str:
-    if shape is None:
-        return "[?]"  # rank unknown
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
-
-
-def _type_text(t: TypeProto) -> tuple[str, str | None, tuple[int | str | None, ...] | None]:
-    """(text, element dtype, shape) of a TypeProto; non-tensor types are described recursively."""
-    kind = t.WhichOneof("value")
-    if kind in ("tensor_type", "sparse_tensor_type"):
-        tt = getattr(t, kind)
-        dtype = dtype_name(tt.elem_type)
-        shape = tuple(_dim(d) for d in tt.shape.dim) if tt.HasField("shape") else None
-        prefix = "sparse " if kind == "sparse_tensor_type" else ""
-        return f"{prefix}{dtype}{_shape_text(shape)}", dtype, shape
-    if kind == "sequence_type":
-        return f"seq({_type_text(t.sequence_type.elem_type)[0]})", None, None
-    if kind == "optional_type":
-        return f"optional({_type_text(t.optional_type.elem_type)[0]})", None, None
-    if kind == "map_type":
-        key = dtype_name(t.map_type.key_type)
-        return f"map({key}, {_type_text(t.map_type.value_type)[0]})", None, None
-    return "?", None, None  # type not given (allowed for inner values)
 
 
 def _elements(dims: Sequence[int]) -> int:
@@ -175,7 +110,7 @@ def _external_entry(t: TensorProto) -> dict[str, str]:
 # ------------------------------------------------------------------------------------------- record types
 @dataclass(frozen=True)
 class ValueInfo:
-    """A graph input or output: name, type text (``float[batch, 1, 8, 8]``), element dtype and shape.
+    """A graph input or output: name, type text (``float32[batch, 1, 8, 8]``), element dtype and shape.
 
     ``shape`` holds ints for fixed dimensions, strings for symbolic ones (``"batch"``), None for unknown ones;
     it is None when even the rank is unknown.
@@ -189,7 +124,7 @@ class ValueInfo:
     @classmethod
     def from_proto(cls, value: onnx.ValueInfoProto) -> ValueInfo:
         """Describe a ``ValueInfoProto`` (a graph input/output or a ``value_info`` entry)."""
-        return cls(value.name, *_type_text(value.type))
+        return cls(value.name, type_text(value.type), *value_type(value))
 
     @property
     def dynamic_dims(self) -> tuple[str, ...]:
@@ -219,13 +154,13 @@ class InitializerInfo:
 
     @property
     def type(self) -> str:
-        """``float[64, 512]``."""
-        return f"{self.dtype}{_shape_text(self.shape)}"
+        """``float32[64, 512]``."""
+        return f"{self.dtype}{shape_text(self.shape)}"
 
     def text(self) -> str:
-        """``name  float[64, 512]  32,768 values  128.0 KiB``."""
+        """``name  float32[64, 512]  32,768 values  128.0 KiB``."""
         where = "" if self.graph == "main" else f"  in {self.graph}"
-        return f"{self.name}  {self.type}  {_n(self.elements, 'value')}  {format_bytes(self.nbytes)}{where}"
+        return f"{self.name}  {self.type}  {plural(self.elements, 'value')}  {format_bytes(self.nbytes)}{where}"
 
 
 @dataclass(frozen=True)
@@ -258,21 +193,6 @@ class FunctionInfo:
     outputs: int
 
 
-def _walk_subgraphs(nodes: Sequence[NodeProto], prefix: str) -> Iterator[tuple[str, GraphProto]]:
-    """Every graph nested in these nodes' attributes, depth first, with a readable path."""
-    for index, node in enumerate(nodes):
-        label = f'{node.op_type} "{node.name}"' if node.name else f"{node.op_type} #{index}"
-        for attr in node.attribute:
-            graphs: list[tuple[str, GraphProto]] = []
-            if attr.type == AttributeProto.GRAPH or attr.HasField("g"):
-                graphs.append((attr.name, attr.g))
-            graphs.extend((f"{attr.name}[{i}]", g) for i, g in enumerate(attr.graphs))
-            for attr_label, graph in graphs:
-                path = f"{prefix}{label}.{attr_label}"
-                yield path, graph
-                yield from _walk_subgraphs(graph.node, path + " > ")
-
-
 def _initializer_infos(graph: GraphProto, where: str) -> list[InitializerInfo]:
     infos = []
     for t in graph.initializer:
@@ -294,33 +214,6 @@ def _sparse_info(s: SparseTensorProto, where: str) -> InitializerInfo:
     dense_shape = tuple(int(d) for d in s.dims)
     dtype = dtype_name(s.values.data_type)
     return InitializerInfo(s.values.name, dtype, dense_shape, _elements(s.values.dims), nbytes, "sparse", where)
-
-
-def _all_tensors(model: ModelProto) -> Iterator[TensorProto]:
-    """Every TensorProto in the model that can hold external data: initializers and tensor attributes,
-    in the main graph, subgraphs and function bodies."""
-
-    def in_graph(graph: GraphProto) -> Iterator[TensorProto]:
-        yield from graph.initializer
-        for s in graph.sparse_initializer:
-            yield s.values
-            yield s.indices
-        yield from in_nodes(graph.node)
-
-    def in_nodes(nodes: Sequence[NodeProto]) -> Iterator[TensorProto]:
-        for node in nodes:
-            for attr in node.attribute:
-                if attr.HasField("t"):
-                    yield attr.t
-                yield from attr.tensors
-                if attr.HasField("g"):
-                    yield from in_graph(attr.g)
-                for g in attr.graphs:
-                    yield from in_graph(g)
-
-    yield from in_graph(model.graph)
-    for f in model.functions:
-        yield from in_nodes(f.node)
 
 
 # ----------------------------------------------------------------------------------------------- the card
@@ -355,6 +248,7 @@ class ModelCard:
     external: tuple[ExternalTensor, ...]
     external_files: tuple[tuple[str, int | None], ...]
     graph_metadata: tuple[tuple[str, str], ...] = ()
+    producer_name: str = ""  # without its version: what the brief summary names, so it survives an upgrade
 
     # --- numbers derived from the fields
     @property
@@ -409,16 +303,16 @@ class ModelCard:
             fmt += f", produced by {self.producer}"
         if self.model_version:
             fmt += f", model version {self.model_version}"
-        graph = f'"{self.graph_name}": {_n(self.nodes, "node")}'
+        graph = f'"{self.graph_name}": {plural(self.nodes, "node")}'
         if self.subgraph_nodes:
             graph += f" (+{self.subgraph_nodes} in subgraphs)"
-        graph += f", {_n(len(self.initializers), 'initializer')}, {_n(self.value_info, 'value_info entry')}"
+        graph += f", {plural(len(self.initializers), 'initializer')}, {plural(self.value_info, 'value_info entry')}"
         inputs = [v.text() for v in self.inputs] or ["none"]
         if self.initializers_as_inputs:
             inputs.append(f"(+{self.initializers_as_inputs} initializers also listed as inputs, IR < 4 style)")
         ops = ", ".join(f"{op} {n}" for op, n in self.op_counts) or "none"
         params = (
-            f"{_n(self.parameter_count, 'value')} in {_n(len(self.initializers), 'initializer')}, "
+            f"{plural(self.parameter_count, 'value')} in {plural(len(self.initializers), 'initializer')}, "
             f"{format_bytes(self.parameter_bytes)}"
         )
         rows: list[tuple[str, list[str]]] = [
@@ -436,16 +330,16 @@ class ModelCard:
         rows.append(("metadata", capped(meta) or ["none"]))
         if self.graph_metadata:  # graph.metadata_props (IR 10+): exporters put notes about the graph here
             rows.append(("graph metadata", capped([f"{k} = {_short(v)}" for k, v in self.graph_metadata])))
-        subs = [f"{s.path}: {_n(s.nodes, 'node')}" for s in self.subgraphs]
+        subs = [f"{s.path}: {plural(s.nodes, 'node')}" for s in self.subgraphs]
         rows.append(("subgraphs", capped(subs) if subs else ["none"]))
         funcs = [
-            f"{_op_name(f.domain, f.name)}: {_n(f.nodes, 'node')}, {f.inputs} in, {f.outputs} out"
+            f"{op_name(f.domain, f.name)}: {plural(f.nodes, 'node')}, {f.inputs} in, {f.outputs} out"
             for f in self.functions
         ]
         rows.append(("functions", capped(funcs) if funcs else ["none"]))
         if self.external:
             files = [
-                f"{name}: {_n(sum(1 for t in self.external if t.file == name), 'tensor')}"
+                f"{name}: {plural(sum(1 for t in self.external if t.file == name), 'tensor')}"
                 + ("" if size is None else f", {format_bytes(size)} on disk")
                 for name, size in self.external_files
             ]
@@ -462,24 +356,38 @@ class ModelCard:
         return f"ONNX model: {self.source}{size}"
 
     def __str__(self) -> str:
-        lines = [self._title()]
-        for label, values in self._rows():
-            for i, value in enumerate(values):
-                lines.append(f"  {label if i == 0 else '':<{_LABEL_WIDTH}} {value}")
-        return "\n".join(lines)
+        table = text_table(self._rows(), sep=" ", min_widths=(_LABEL_WIDTH,))
+        return "\n".join([self._title(), *(f"  {line}" for line in table)])
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
-        cell = 'style="text-align:left;vertical-align:top;padding:2px 10px;font-family:monospace"'
-        body = "".join(
-            f"<tr><th {cell}>{html.escape(label)}</th><td {cell}>{'<br>'.join(html.escape(v) for v in values)}</td></tr>"
-            for label, values in self._rows()
-        )
-        return (
-            f'<table style="border-collapse:collapse"><caption style="text-align:left;font-weight:bold">'
-            f"{html.escape(self._title())}</caption>{body}</table>"
+        return html_table(self._rows(), caption=self._title(), row_labels=True)
+
+    def brief(self, limit: int = 10) -> str:
+        """The card in five lines: graph and format, inputs, outputs, operators, weights.
+
+        This is the summary above the picture of :mod:`course_utils.graph_view` and Netron's view (its
+        ``text/plain``); at most ``limit`` inputs and outputs are named, the rest counted.
+        """
+
+        def values(infos: tuple[ValueInfo, ...]) -> str:
+            text = "; ".join(f"{v.name} {v.type}" for v in infos[:limit]) or "none"
+            return text + (f"; … {len(infos) - limit} more" if len(infos) > limit else "")
+
+        nested = f" (+{self.subgraph_nodes} in subgraphs)" if self.subgraph_nodes else ""
+        opsets = ", ".join(f"{d} {v}" for d, v in sorted(self.opsets)) or "none"
+        producer = f" · producer {self.producer_name}" if self.producer_name else ""
+        return "\n".join(
+            [
+                f"ONNX model · graph '{self.graph_name or '(unnamed)'}' · {plural(self.nodes, 'node')}{nested} · "
+                f"IR {self.ir_version} · opset {opsets}{producer}",
+                "inputs:  " + values(self.inputs),
+                "outputs: " + values(self.outputs),
+                "ops:     " + (counts_text(self.op_counts) or "none"),
+                f"weights: {plural(self.parameter_count, 'parameter')} in {plural(len(self.initializers), 'initializer')}",
+            ]
         )
 
 
@@ -492,29 +400,6 @@ def _source_label(source: ModelSource) -> tuple[str, int | None, Path | None]:
     return "<ModelProto>", None, None
 
 
-def _raise_if_text_read_as_binary(source: ModelSource) -> None:
-    """A text form of a model (given as bytes, or in a file named like a binary one) was parsed as binary:
-    say so, and how to load it, rather than "not an ONNX model"."""
-    if isinstance(source, bytes | bytearray):
-        form = _text_form(bytes(source))
-        if form is not None:
-            raise NotAnOnnxModelError(
-                f"These bytes are the {form[0]} of a model, not binary protobuf. "
-                f"Parse them with onnx.load_from_string(data, format='{form[1]}') and pass the ModelProto."
-            ) from None
-    elif isinstance(source, str | os.PathLike) and Path(source).is_file():
-        path = Path(source)
-        if path.suffix.lower() in _TEXT_SUFFIXES:
-            return  # read as text already: load_model's message about a broken text file stands
-        with path.open("rb") as f:
-            form = _text_form(f.read(512))
-        if form is not None:
-            raise NotAnOnnxModelError(
-                f"'{path.name}' holds the {form[0]} of a model, but its name does not say so, so it was read as "
-                f"binary. Rename it to end in .{form[1]}, or load it with onnx.load(path, format='{form[1]}')."
-            ) from None
-
-
 def summarize(model_or_path: ModelSource) -> ModelCard:
     """A :class:`ModelCard` for a model given as a path, bytes or ``onnx.ModelProto``.
 
@@ -523,30 +408,26 @@ def summarize(model_or_path: ModelSource) -> ModelCard:
     :class:`~course_utils.errors.NotAnOnnxModelError` (not ONNX, truncated),
     :class:`~course_utils.errors.ExternalDataMissingError`.
     """
-    try:
-        model = load_model(model_or_path, load_external_data=False)
-    except NotAnOnnxModelError:
-        _raise_if_text_read_as_binary(model_or_path)
-        raise
+    model = load_model(model_or_path, load_external_data=False)
     source, file_bytes, path = _source_label(model_or_path)
     g = model.graph
 
-    init_names = {t.name for t in g.initializer}
-    subgraphs = list(_walk_subgraphs(g.node, ""))
+    inputs = graph_inputs(g)
+    nested = list(subgraphs(g.node))
+    sub_in_main = list(nested)
     for f in model.functions:
-        subgraphs.extend(_walk_subgraphs(f.node, f"function {_op_name(f.domain, f.name)} > "))
-    sub_in_main = [(p, sg) for p, sg in subgraphs if not p.startswith("function ")]
+        nested.extend(subgraphs(f.node, f"function {op_name(f.domain, f.name)} > "))
 
-    counts: Counter[str] = Counter(_op_name(n.domain, n.op_type) for n in g.node)
+    counts: Counter[str] = Counter(op_name(n.domain, n.op_type) for n in g.node)
     for _, sg in sub_in_main:
-        counts.update(_op_name(n.domain, n.op_type) for n in sg.node)
+        counts.update(op_name(n.domain, n.op_type) for n in sg.node)
 
     initializers = _initializer_infos(g, "main")
-    for p, sg in subgraphs:
+    for p, sg in nested:
         initializers.extend(_initializer_infos(sg, p))
 
     external = []
-    for t in _all_tensors(model):
+    for t in tensors(model):
         if t.data_location == TensorProto.EXTERNAL:
             entry = _external_entry(t)
             offset = entry.get("offset", "0")
@@ -564,14 +445,15 @@ def summarize(model_or_path: ModelSource) -> ModelCard:
         file_bytes=file_bytes,
         ir_version=int(model.ir_version),
         producer=producer,
+        producer_name=model.producer_name,
         domain=model.domain,
         model_version=int(model.model_version),
         doc_string=(model.doc_string.strip().splitlines() or [""])[0][:100],
         graph_name=g.name,
         opsets=tuple(("ai.onnx" if o.domain == "" else o.domain, int(o.version)) for o in model.opset_import),
-        inputs=tuple(ValueInfo.from_proto(v) for v in g.input if v.name not in init_names),
+        inputs=tuple(ValueInfo.from_proto(v) for v in inputs),
         outputs=tuple(ValueInfo.from_proto(v) for v in g.output),
-        initializers_as_inputs=sum(1 for v in g.input if v.name in init_names),
+        initializers_as_inputs=len(g.input) - len(inputs),
         value_info=len(g.value_info),
         nodes=len(g.node),
         subgraph_nodes=sum(len(sg.node) for _, sg in sub_in_main),
@@ -579,7 +461,7 @@ def summarize(model_or_path: ModelSource) -> ModelCard:
         initializers=tuple(initializers),
         metadata=tuple((p.key, p.value) for p in model.metadata_props),
         graph_metadata=tuple((p.key, p.value) for p in getattr(g, "metadata_props", ())),
-        subgraphs=tuple(SubgraphInfo(p, len(sg.node), len(sg.initializer)) for p, sg in subgraphs),
+        subgraphs=tuple(SubgraphInfo(p, len(sg.node), len(sg.initializer)) for p, sg in nested),
         functions=tuple(
             FunctionInfo(f.domain, f.name, len(f.node), len(f.input), len(f.output)) for f in model.functions
         ),
@@ -649,165 +531,6 @@ def initializer_sizes(model_or_path: ModelSource, *, largest_first: bool = True)
     """One :class:`InitializerInfo` per initializer (name, shape, values, bytes), largest first by default."""
     infos = list(summarize(model_or_path).initializers)
     return sorted(infos, key=lambda i: -i.nbytes) if largest_first else infos
-
-
-# --------------------------------------------------------------------------------------- protobuf on the wire
-_WIRE_TYPES = {0: "varint", 1: "64-bit", 2: "length-delimited", 5: "32-bit"}
-
-
-@dataclass(frozen=True)
-class ProtoField:
-    """One top-level field of a serialized ``ModelProto`` as it sits in the file.
-
-    ``key`` is the varint before the value: ``field_number << 3 | wire_type``. For a length-delimited field
-    (strings, nested messages), ``size`` is the byte count that follows the key and the length.
-    """
-
-    offset: int
-    key: int
-    field_number: int
-    wire_type: int
-    name: str
-    size: int
-    value: str
-
-    @property
-    def wire(self) -> str:
-        """The wire type's name: ``varint``, ``64-bit``, ``length-delimited``, ``32-bit``."""
-        return _WIRE_TYPES.get(self.wire_type, f"wire type {self.wire_type}")
-
-    def __str__(self) -> str:
-        return f"@{self.offset:<6} field {self.field_number:>2} {self.name:<16} {self.wire:<16} {self.value}"
-
-
-# How each text form of a model begins (after optional comments): protobuf's text format with a field name
-# (`ir_version: 9`, `graph {`), onnx.printer's syntax with its `<` header, or protobuf's JSON mapping.
-_TEXT_FORMS = (
-    (re.compile(r"(#[^\n]*\n\s*)*[A-Za-z_]\w*\s*[:{]"), "protobuf text format", "textproto"),
-    (re.compile(r"<"), "onnx.printer text syntax", "onnxtxt"),
-    (re.compile(r"\{\s*(\"|})"), "protobuf JSON format", "json"),
-)
-
-
-def _text_start(data: bytes) -> str | None:
-    """The first characters of ``data`` if it starts like text (printable UTF-8), else None.
-
-    Binary protobuf cannot pass: the keys of ONNX's first fields (``0x08`` for ``ir_version``, ``0x0a``, ``0x12``
-    ...) and most length bytes are control characters.
-    """
-    head = data[:512]
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as e:
-        if e.start < len(head) - 3:  # not just a multi-byte character cut at the end of the sample
-            return None
-        text = head[: e.start].decode("utf-8")
-    if not text.strip() or not all(c.isprintable() or c in "\t\n\r" for c in text):
-        return None
-    return text.lstrip()
-
-
-def _text_form(data: bytes) -> tuple[str, str] | None:
-    """(name, onnx format name) of the text form ``data`` is in, e.g. ``("protobuf text format", "textproto")``;
-    None for binary protobuf, or text of some other kind."""
-    start = _text_start(data)
-    if start is None:
-        return None
-    return next(((name, fmt) for pattern, name, fmt in _TEXT_FORMS if pattern.match(start)), None)
-
-
-def _not_binary_error(data: bytes, what: str) -> NotAnOnnxModelError | None:
-    """The one-line error for text given where binary protobuf is expected, or None if ``data`` is not text."""
-    form = _text_form(data)
-    if form is not None:
-        return NotAnOnnxModelError(
-            f"{what[:1].upper()}{what[1:]} is in the {form[0]}, not binary protobuf: it has no wire-format fields "
-            f"to list. To see the binary encoding of the same model, pass onnx.load(path, format='{form[1]}')."
-        )
-    start = _text_start(data)
-    if start is not None:
-        return NotAnOnnxModelError(
-            f"Not an ONNX model: {what} is plain text (it starts {_short(start, 30)!r}), not binary protobuf. "
-            "Check you opened the .onnx file."
-        )
-    return None
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise NotAnOnnxModelError(
-                f"Not an ONNX model: the bytes end inside a number at byte {pos} (truncated file?)."
-            )
-        byte = data[pos]
-        result |= (byte & 0x7F) << shift
-        pos += 1
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
-def protobuf_fields(source: ModelSource) -> list[ProtoField]:
-    """The top-level fields of a model's protobuf encoding, in file order (repeated fields appear once each).
-
-    ``source`` is a path (its bytes are read as they are), bytes, or a ModelProto (serialized first).
-    Raises :class:`~course_utils.errors.ModelFileNotFoundError` for a missing file and
-    :class:`~course_utils.errors.NotAnOnnxModelError` where the bytes do not decode, or are a text form of a
-    model (``.textproto``, ``.onnxtxt``, ``.json``) rather than binary protobuf.
-    """
-    what = "the data"
-    if isinstance(source, ModelProto):
-        data = source.SerializeToString()
-    elif isinstance(source, bytes | bytearray):
-        data = bytes(source)
-    else:
-        path = Path(source)
-        if path.is_dir():
-            raise NotAnOnnxModelError(f"'{path}' is a folder, not a model file. Pass the .onnx file inside it.")
-        if not path.is_file():
-            raise ModelFileNotFoundError(f"No model file at '{path}'. Check the path, or export the model first.")
-        data = path.read_bytes()
-        what = f"'{path.name}'"
-    text_error = _not_binary_error(data, what)
-    if text_error is not None:
-        raise text_error
-    by_number = ModelProto.DESCRIPTOR.fields_by_number
-    fields: list[ProtoField] = []
-    pos = 0
-    while pos < len(data):
-        start = pos
-        key, pos = _varint(data, pos)
-        number, wire = key >> 3, key & 7
-        desc = by_number.get(number)
-        name = desc.name if desc is not None else "(unknown)"
-        if wire == 0:
-            value, pos = _varint(data, pos)
-            size, text = 0, str(value)
-        elif wire in (1, 5):
-            size = 8 if wire == 1 else 4
-            text = data[pos : pos + size].hex(" ")
-            pos += size
-        elif wire == 2:
-            size, pos = _varint(data, pos)
-            payload = data[pos : pos + size]
-            if len(payload) < size:
-                raise NotAnOnnxModelError(
-                    f"Not an ONNX model: field {number} says {size} bytes follow at byte {pos}, but the data ends "
-                    f"after {len(payload)} (truncated file?). Re-export or re-download it."
-                )
-            pos += size
-            if desc is not None and desc.type == desc.TYPE_STRING:
-                s = payload.decode("utf-8", errors="replace")
-                text = repr(s if len(s) <= 40 else s[:37] + "...")
-            else:
-                text = f"message, {size:,} bytes"
-        else:
-            raise NotAnOnnxModelError(
-                f"Not an ONNX model: wire type {wire} at byte {start} is not used by ONNX files. Check the file."
-            )
-        fields.append(ProtoField(start, key, number, wire, name, size, text))
-    return fields
 
 
 # -------------------------------------------------------------------------------------------------- the CLI

@@ -7,6 +7,7 @@ ONNX, or weights missing beside a model give the same clear one-line error every
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import onnx
@@ -14,9 +15,18 @@ import onnx.parser
 from google.protobuf import json_format, text_format
 from google.protobuf.message import DecodeError
 
+from . import graph
 from .errors import ExternalDataMissingError, ModelFileNotFoundError, NotAModelTypeError, NotAnOnnxModelError
 
-__all__ = ["ModelSource", "external_data_files", "load_model", "model_bytes", "require_embedded_weights"]
+__all__ = [
+    "ModelSource",
+    "external_data_files",
+    "load_model",
+    "model_bytes",
+    "require_embedded_weights",
+    "text_form",
+    "text_start",
+]
 
 ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
 
@@ -29,6 +39,66 @@ _PARSE_ERRORS = (
     onnx.parser.ParseError,
     UnicodeDecodeError,
 )
+
+
+# How each text form of a model begins (after optional comments): protobuf's text format with a field name
+# (`ir_version: 9`, `graph {`), onnx.printer's syntax with its `<` header, or protobuf's JSON mapping.
+_TEXT_FORMS = (
+    (re.compile(r"(#[^\n]*\n\s*)*[A-Za-z_]\w*\s*[:{]"), "protobuf text format", "textproto"),
+    (re.compile(r"<"), "onnx.printer text syntax", "onnxtxt"),
+    (re.compile(r"\{\s*(\"|})"), "protobuf JSON format", "json"),
+)
+
+
+def text_start(data: bytes) -> str | None:
+    """The first characters of ``data`` if it starts like text (printable UTF-8), else None.
+
+    Binary protobuf cannot pass: the keys of ONNX's first fields (``0x08`` for ``ir_version``, ``0x0a``, ``0x12``
+    ...) and most length bytes are control characters.
+    """
+    head = data[:512]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 3:  # not just a multi-byte character cut at the end of the sample
+            return None
+        text = head[: e.start].decode("utf-8")
+    if not text.strip() or not all(c.isprintable() or c in "\t\n\r" for c in text):
+        return None
+    return text.lstrip()
+
+
+def text_form(data: bytes) -> tuple[str, str] | None:
+    """(name, onnx format name) of the text form ``data`` is in, e.g. ``("protobuf text format", "textproto")``;
+    None for binary protobuf, or text of some other kind."""
+    start = text_start(data)
+    if start is None:
+        return None
+    return next(((name, fmt) for pattern, name, fmt in _TEXT_FORMS if pattern.match(start)), None)
+
+
+def _text_read_as_binary(source: ModelSource) -> NotAnOnnxModelError | None:
+    """A text form of a model (given as bytes, or in a file named like a binary one) failed to parse as binary:
+    the error that says so, and how to load it, rather than "not an ONNX model"; None for anything else."""
+    if isinstance(source, bytes | bytearray):
+        form = text_form(bytes(source))
+        if form is not None:
+            return NotAnOnnxModelError(
+                f"These bytes are the {form[0]} of a model, not binary protobuf. "
+                f"Parse them with onnx.load_from_string(data, format='{form[1]}') and pass the ModelProto."
+            )
+    elif isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if path.suffix.lower() in _TEXT_SUFFIXES:
+            return None  # read as text already: the message about a broken text file stands
+        with path.open("rb") as f:
+            form = text_form(f.read(512))
+        if form is not None:
+            return NotAnOnnxModelError(
+                f"'{path.name}' holds the {form[0]} of a model, but its name does not say so, so it was read as "
+                f"binary. Rename it to end in .{form[1]}, or load it with onnx.load(path, format='{form[1]}')."
+            )
+    return None
 
 
 def _check_parsed(model: onnx.ModelProto, what: str) -> onnx.ModelProto:
@@ -51,11 +121,7 @@ def require_embedded_weights(model: onnx.ModelProto, source: ModelSource) -> Non
     refers to external weight files: without a path there is no folder to find them in."""
     if isinstance(source, str | os.PathLike):
         return
-    unloaded = [
-        tensor.name
-        for tensor in onnx.external_data_helper._get_all_tensors(model)
-        if tensor.data_location == onnx.TensorProto.EXTERNAL
-    ]
+    unloaded = [tensor.name for tensor in graph.tensors(model) if tensor.data_location == onnx.TensorProto.EXTERNAL]
     if unloaded:
         files = ", ".join(external_data_files(model))
         raise ExternalDataMissingError(
@@ -68,7 +134,7 @@ def require_embedded_weights(model: onnx.ModelProto, source: ModelSource) -> Non
 def external_data_files(model: onnx.ModelProto) -> list[str]:
     """Names of the external data files a model's initializers point to (empty for self-contained models)."""
     files: set[str] = set()
-    for tensor in onnx.external_data_helper._get_all_tensors(model):
+    for tensor in graph.tensors(model):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             for entry in tensor.external_data:
                 if entry.key == "location":
@@ -86,12 +152,18 @@ def load_model(source: ModelSource, *, load_external_data: bool = True) -> onnx.
         return _check_parsed(source, "the onnx.ModelProto given does")
     if isinstance(source, bytes | bytearray):
         try:
-            return _check_parsed(onnx.load_from_string(bytes(source)), "the bytes given do")
-        except DecodeError:
-            raise NotAnOnnxModelError(
-                "These bytes are not an ONNX model (protobuf could not parse them). "
-                "Pass the content of a .onnx file, e.g. Path('model.onnx').read_bytes()."
-            ) from None
+            try:
+                return _check_parsed(onnx.load_from_string(bytes(source)), "the bytes given do")
+            except DecodeError:
+                raise NotAnOnnxModelError(
+                    "These bytes are not an ONNX model (protobuf could not parse them). "
+                    "Pass the content of a .onnx file, e.g. Path('model.onnx').read_bytes()."
+                ) from None
+        except NotAnOnnxModelError:
+            text_error = _text_read_as_binary(source)
+            if text_error is None:
+                raise
+            raise text_error from None
     if not isinstance(source, str | os.PathLike):
         hint = (
             "export it to ONNX first (lesson 02/03)"
@@ -114,14 +186,22 @@ def load_model(source: ModelSource, *, load_external_data: bool = True) -> onnx.
             f"'{path}' is a folder, not a model file. Pass the .onnx file inside it (a SavedModel folder needs tf2onnx first)."
         )
     try:
-        fmt = None if path.suffix.lower() in _TEXT_SUFFIXES else "protobuf"
-        model = onnx.load_model(str(path), format=fmt, load_external_data=False)
-    except _PARSE_ERRORS:
-        raise NotAnOnnxModelError(
-            f"'{path.name}' is not an ONNX model (protobuf could not parse it: wrong file, or truncated). "
-            "Re-export it, or check you opened the .onnx file and not e.g. a .pt/.h5 file."
-        ) from None
-    _check_parsed(model, f"the file '{path.name}' does")
+        try:
+            fmt = None if path.suffix.lower() in _TEXT_SUFFIXES else "protobuf"
+            model = onnx.load_model(str(path), format=fmt, load_external_data=False)
+        except _PARSE_ERRORS:
+            raise NotAnOnnxModelError(
+                f"'{path.name}' is not an ONNX model (protobuf could not parse it: wrong file, or truncated). "
+                "Re-export it, or check you opened the .onnx file and not e.g. a .pt/.h5 file."
+            ) from None
+        _check_parsed(model, f"the file '{path.name}' does")
+    except NotAnOnnxModelError:
+        # A text form in a file named like a binary one (a textproto saved as model.onnx) is said so here, where
+        # every helper loads its model, so show_netron, run_onnx and summarize all give the same message.
+        text_error = _text_read_as_binary(path)
+        if text_error is None:
+            raise
+        raise text_error from None
     folder = path.parent.resolve()
     escaping = [name for name in external_data_files(model) if not (folder / name).resolve().is_relative_to(folder)]
     if escaping:

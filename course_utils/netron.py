@@ -30,26 +30,15 @@ when notebooks are re-executed, see ``course_utils/_notebook_env.py``) the outpu
 no server starts, no script, no random ids, byte-identical on every run. ``COURSE_NETRON=auto`` (or unset) is
 the interactive behaviour above.
 
-**The server.** One Netron server per kernel process, started on first use: bound to 127.0.0.1 only (never
-0.0.0.0), on a free port the OS picks atomically (port 0), in a daemon thread, shut down at interpreter exit
-and reused by every later call, so re-running a cell starts nothing new. It serves Netron's own web files
-(from the installed ``netron`` package, untouched) and the models registered with it, all under a random
-per-server token: ``/<server-token>/`` is Netron, ``/<server-token>/models/<model-token>/<name>.onnx`` a model.
-Anything else is a 404: no directory listing, no file system path reaches it (paths are looked up in a fixed
-table, never joined onto a folder), which matters on a hub where users share one loopback interface. Only
-GET and HEAD read (OPTIONS answers the probe's preflight); any other method gets a plain ``405``.
-Registering the same model again reuses its entry. The server keeps the most recent models only: at most 16,
-and at most 256 MiB of model bytes together (a Binder session has about 2 GB of memory in all); older ones are
-dropped and their views fall back to the picture. A model bigger than that alone is not served: its view is the
-static picture with one line saying how to open it in Netron outside the notebook (``netron model.onnx``).
+**The server** (:mod:`course_utils.netron_server`): one per kernel, started on first use, bound to 127.0.0.1
+on a free port, serving Netron's web files (patched: no consent prompt, no analytics, no expiry lock) and the
+models registered with it under random tokens; it keeps the most recent 16 models, at most 256 MiB together. A
+model bigger than that alone is not served: its view is the static picture with one line saying how to open it
+in Netron outside the notebook (``netron model.onnx``). ``get_server``, ``stop_server`` and ``NetronServer``
+are importable from here too.
 
 Models are served as binary protobuf under a ``.onnx`` name, which is what Netron reads: a ``.onnx`` file as is,
 text forms (``.onnxtxt``, ``.textproto``, ``.json``) and models with external weights re-serialised into one file.
-
-The Netron page is patched as it is served: the cookie-consent prompt is answered (and Netron's cookies are kept
-off the notebook's origin), analytics are switched off and the page may contact only its own server
-(``connect-src 'self'``), and its build date is removed, so the 180-day "please update" lock never fires.
-Request logging is silent.
 
 Bad input raises the course's one-line errors from :func:`course_utils.modelio.load_model`:
 ``ModelFileNotFoundError`` (no such file), ``NotAnOnnxModelError`` (not ONNX), ``ExternalDataMissingError``
@@ -58,26 +47,20 @@ Bad input raises the course's one-line errors from :func:`course_utils.modelio.l
 
 from __future__ import annotations
 
-import atexit
-import gzip
-import hashlib
 import html
 import json
 import os
-import re
 import secrets
 import shlex
-import threading
-from collections import OrderedDict
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import onnx
 
-from .graph_view import DEFAULT_MAX_NODES, _static_html, _summary_lines
+from . import netron_server
+from .graph_view import DEFAULT_MAX_NODES, model_summary, static_html
 from .modelio import ModelSource, external_data_files, load_model, model_bytes, require_embedded_weights
+from .netron_server import NetronPatchError, NetronServer, get_server, stop_server
 from .paths import relative_to_repo
 
 __all__ = ["MODE_ENV", "NetronServer", "NetronView", "get_server", "netron_mode", "show_netron", "stop_server"]
@@ -87,34 +70,6 @@ MODE_ENV = "COURSE_NETRON"
 (default) for the interactive view with the picture as fallback."""
 
 _MODES = ("auto", "static")
-# Models kept registered (and their total size); older ones are dropped, their views fall back to the picture.
-# Binder gives a whole session about 2 GB, and the kernel also holds the models themselves, sessions, data...
-_MAX_MODELS = 16
-_MAX_BYTES = 256 << 20
-_PROBE = "course-probe"
-_CONFIG_JS = "course-netron-config.js"
-
-# Runs in Netron's page before Netron itself (the page's CSP allows only same-origin scripts, hence a file).
-_CONFIG_SCRIPT = """\
-// Served by course_utils.netron: prepare Netron for use inside a notebook output.
-(function () {
-  // Netron asks for cookie consent until it finds a 'consent' cookie; on 127.0.0.1 or behind a hub proxy it
-  // cannot keep one (or would write it onto the notebook's own origin). Answer 'yes' and drop its cookie writes.
-  try {
-    Object.defineProperty(document, "cookie", {
-      configurable: true,
-      get: function () { return "consent=1"; },
-      set: function () {}
-    });
-  } catch (e) {}
-  // No usage analytics: Netron reports through navigator.sendBeacon (the CSP blocks it too).
-  try {
-    Object.defineProperty(navigator, "sendBeacon", { configurable: true, value: function () { return true; } });
-  } catch (e) {}
-})();
-"""
-
-_CSP = "connect-src 'self' data: blob:; img-src 'self' data: blob:; frame-ancestors *"
 
 
 def netron_mode() -> str:
@@ -125,368 +80,12 @@ def netron_mode() -> str:
     return mode
 
 
-# --------------------------------------------------------------------------------------------- the server
-
-
-def _netron_dir() -> Path:
-    import netron  # imported lazily: static mode never needs it
-
-    return Path(netron.__file__).resolve().parent
-
-
-_CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".json": "application/json; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".png": "image/png",
-    ".ico": "image/x-icon",
-    ".svg": "image/svg+xml",
-}
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True  # a download in progress never holds up the kernel's exit
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        # A browser that closes a tab mid-download breaks the pipe; socketserver would print a traceback to
-        # stderr, which ipykernel shows in whatever cell runs next. Nothing here needs the learner's attention.
-        pass
-
-
-class NetronServer:
-    """Netron's web app and registered models, served on 127.0.0.1 under an unguessable token.
-
-    Use :func:`get_server` for the shared per-process instance; create one directly only in tests.
-    It keeps at most ``max_models`` models and ``max_bytes`` bytes of them (defaults: 16 and 256 MiB), dropping
-    the oldest first. Attributes: ``token`` (the secret first path segment), ``port``, ``max_bytes``, ``max_models``.
-    """
-
-    def __init__(self, *, max_bytes: int | None = None, max_models: int | None = None) -> None:
-        self.token = secrets.token_urlsafe(18)
-        self.max_bytes: int = _MAX_BYTES if max_bytes is None else max_bytes
-        self.max_models: int = _MAX_MODELS if max_models is None else max_models
-        self._lock = threading.Lock()
-        self._models: OrderedDict[str, tuple[str, bytes]] = OrderedDict()  # model token -> (file name, bytes)
-        self._total = 0
-        self._by_digest: dict[str, str] = {}
-        self._gzip_cache: dict[str, bytes] = {}
-        root = _netron_dir()
-        # A fixed table of Netron's files: request paths are looked up here, never joined onto a folder.
-        self._files: dict[str, Path] = {
-            p.name: p for p in sorted(root.iterdir()) if p.is_file() and p.suffix in _CONTENT_TYPES
-        }
-        if "index.html" not in self._files:
-            raise RuntimeError(f"Netron's web files are missing from {root}: reinstall it with `pip install netron`.")
-        self._httpd = _QuietServer(("127.0.0.1", 0), _make_handler(self))
-        self.port: int = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="course-netron", daemon=True)
-        self._thread.start()
-
-    # -- models
-
-    def register(self, data: bytes, name: str = "model.onnx") -> str:
-        """Serve ``data`` (binary ONNX) and return its path relative to the Netron page: ``models/<token>/<name>``.
-
-        ``name`` is the file name Netron shows; it always ends in ``.onnx``. The same bytes registered twice get
-        the same path (re-running a cell leaks nothing). The oldest models are dropped to keep within
-        ``max_models`` and ``max_bytes``; ``data`` bigger than ``max_bytes`` alone raises ``ValueError``.
-        """
-        if len(data) > self.max_bytes:
-            raise ValueError(f"model of {len(data):,} bytes exceeds this server's limit of {self.max_bytes:,} bytes")
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).strip("._") or "model"
-        if not safe.endswith(".onnx"):
-            safe += ".onnx"
-        digest = hashlib.sha256(data).hexdigest()
-        with self._lock:
-            token = self._by_digest.get(digest)
-            if token is not None and self._models[token][0] == safe:
-                self._models.move_to_end(token)
-            else:
-                token = secrets.token_urlsafe(18)
-                self._models[token] = (safe, data)
-                self._total += len(data)
-                self._by_digest[digest] = token
-                while len(self._models) > 1 and (len(self._models) > self.max_models or self._total > self.max_bytes):
-                    old, (_, old_data) = self._models.popitem(last=False)
-                    self._total -= len(old_data)
-                    self._by_digest = {d: t for d, t in self._by_digest.items() if t != old}
-        return f"models/{token}/{safe}"
-
-    def model_count(self) -> int:
-        """How many models the server holds now (at most ``max_models``)."""
-        with self._lock:
-            return len(self._models)
-
-    def model_bytes_held(self) -> int:
-        """Total size in bytes of the models the server holds now (at most ``max_bytes``)."""
-        with self._lock:
-            return self._total
-
-    # -- URLs
-
-    @property
-    def page_path(self) -> str:
-        """Path of Netron's page on this server (append ``?url=<model path>``)."""
-        return f"/{self.token}/"
-
-    def direct_url(self, model_path: str) -> str:
-        """Loopback URL of Netron showing ``model_path`` (from :meth:`register`); works from this machine only."""
-        return f"http://127.0.0.1:{self.port}{self.page_path}?url={model_path}"
-
-    # -- lifecycle
-
-    @property
-    def running(self) -> bool:
-        """Whether the server still answers requests (False after :meth:`stop`)."""
-        return self._thread.is_alive()
-
-    def stop(self) -> None:
-        """Stop serving and free the port (idempotent)."""
-        if self._thread.is_alive():
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-        self._httpd.server_close()
-
-    # -- request handling (called from the handler)
-
-    def _index_html(self) -> bytes:
-        text = self._files["index.html"].read_text(encoding="utf-8")
-        # Netron refuses to open models 180 days after its build date. Without a date it takes the browser's
-        # "now", which never expires and does not depend on the server's clock agreeing with the browser's.
-        text = re.sub(r'<meta name="date" content="[^"]*">\n?', "", text)
-        config = f'<script type="text/javascript" src="{_CONFIG_JS}"></script>\n'
-        marker = '<script type="text/javascript" src="index.js">'
-        text = (
-            text.replace(marker, config + marker, 1) if marker in text else text.replace("</head>", config + "</head>")
-        )
-        return text.encode("utf-8")
-
-    def _resolve(self, path: str) -> tuple[bytes, str, bool] | None:
-        """(body, content type, cacheable) for a request path, or None for 404."""
-        prefix = self.page_path
-        if not path.startswith(prefix):
-            return None
-        rest = path[len(prefix) :]
-        if rest in ("", "index.html"):
-            return self._index_html(), _CONTENT_TYPES[".html"], False
-        if rest == _PROBE:
-            return f"course-netron {self.token}".encode(), "text/plain; charset=utf-8", False
-        if rest == _CONFIG_JS:
-            return _CONFIG_SCRIPT.encode(), _CONTENT_TYPES[".js"], True
-        if rest.startswith("models/"):
-            parts = rest.split("/")
-            if len(parts) == 3:
-                with self._lock:
-                    entry = self._models.get(parts[1])
-                if entry is not None and entry[0] == parts[2]:
-                    return entry[1], "application/octet-stream", False
-            return None
-        file = self._files.get(rest)
-        if file is None or rest == "index.html":
-            return None
-        return file.read_bytes(), _CONTENT_TYPES[file.suffix], True
-
-    def _gzipped(self, key: str, body: bytes) -> bytes:
-        with self._lock:
-            cached = self._gzip_cache.get(key)
-        if cached is None:
-            cached = gzip.compress(body, compresslevel=6, mtime=0)
-            with self._lock:
-                self._gzip_cache[key] = cached
-        return cached
-
-
-def _make_handler(server: NetronServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "course-netron"
-        sys_version = ""
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:
-            # Keep the notebook quiet: http.server logs every request to stderr by default.
-            pass
-
-        def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("X-Content-Type-Options", "nosniff")
-            self.send_header("Content-Security-Policy", _CSP)
-            self.send_header("Referrer-Policy", "no-referrer")
-            for key, value in (extra or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            if getattr(self, "command", None) != "HEAD":
-                self.wfile.write(body)
-
-        def _not_found(self) -> None:
-            self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", {"Cache-Control": "no-store"})
-
-        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-            # http.server answers methods it has no do_* for with 501 and malformed requests with 400/414, each
-            # with an HTML page echoing the request; a read-only server says 405 and nothing more.
-            extra = {"Cache-Control": "no-store", "Connection": "close"}
-            if code == HTTPStatus.NOT_IMPLEMENTED:
-                code = HTTPStatus.METHOD_NOT_ALLOWED
-                extra["Allow"] = "GET, HEAD, OPTIONS"
-            status = HTTPStatus(code)
-            # The request's body (if any) is never read, so the connection cannot carry another request.
-            self.close_connection = True
-            self._send(status, f"{status.phrase.lower()}\n".encode(), "text/plain; charset=utf-8", extra)
-
-        def do_GET(self) -> None:
-            raw = urlsplit(self.path).path
-            path = unquote(raw)
-            # Decoded and raw paths must agree: an encoded '/' or '..' is never a name in the table anyway,
-            # but refusing them outright keeps the rule simple to check.
-            if path != raw or "\\" in path or "/../" in path + "/" or "//" in path:
-                self._not_found()
-                return
-            found = server._resolve(path)
-            if found is None:
-                self._not_found()
-                return
-            body, content_type, cacheable = found
-            extra = {"Cache-Control": "private, max-age=3600" if cacheable else "no-store"}
-            if path.endswith("/" + _PROBE):
-                # The notebook page (another origin when the URL is direct) reads this to choose a URL.
-                extra["Access-Control-Allow-Origin"] = "*"
-            accepts_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
-            if cacheable and accepts_gzip and len(body) > 1024:
-                body = server._gzipped(path, body)
-                extra["Content-Encoding"] = "gzip"
-                extra["Vary"] = "Accept-Encoding"
-            self._send(HTTPStatus.OK, body, content_type, extra)
-
-        def do_HEAD(self) -> None:
-            self.do_GET()
-
-        def do_OPTIONS(self) -> None:
-            # CORS / Private Network Access preflight, answered for the probe only.
-            if urlsplit(self.path).path == server.page_path + _PROBE:
-                self._send(
-                    HTTPStatus.NO_CONTENT,
-                    b"",
-                    "text/plain",
-                    {
-                        "Access-Control-Allow-Origin": "*",
-                        "Access-Control-Allow-Methods": "GET",
-                        "Access-Control-Allow-Private-Network": "true",
-                    },
-                )
-            else:
-                self._not_found()
-
-    return Handler
-
-
-_server: NetronServer | None = None
-_server_lock = threading.Lock()
-
-
-def get_server() -> NetronServer:
-    """The kernel's Netron server, started on first use and reused afterwards."""
-    global _server
-    with _server_lock:
-        if _server is None or not _server.running:
-            _server = NetronServer()
-        return _server
-
-
-def stop_server() -> None:
-    """Stop the kernel's Netron server if one runs (done automatically at interpreter exit)."""
-    global _server
-    with _server_lock:
-        if _server is not None:
-            _server.stop()
-            _server = None
-
-
-atexit.register(stop_server)
-
-
 # --------------------------------------------------------------------------------------------- the view
 
-# Chooses a reachable URL in the browser and swaps the live view in; the static picture stays otherwise.
-_LIVE_SCRIPT = """\
-(function () {
-  var cfg = __CONFIG__;
-  var script = document.currentScript;
-  function root() {
-    var el = script;
-    while (el && !(el.classList && el.classList.contains("course-netron"))) { el = el.parentElement; }
-    return el || document.getElementById(cfg.id);
-  }
-  function jupyterBase() {
-    try {
-      var data = document.getElementById("jupyter-config-data");
-      if (data) { var b = JSON.parse(data.textContent).baseUrl; if (b) { return b; } }
-    } catch (e) {}
-    if (document.body && document.body.dataset && document.body.dataset.baseUrl) { return document.body.dataset.baseUrl; }
-    var m = window.location.pathname.match(/^(.*?\\/)(lab|notebooks|tree|doc|edit|voila|retro)(\\/|$)/);
-    return m ? m[1] : null;
-  }
-  function candidates() {
-    var list = [];
-    var web = /^https?:$/.test(window.location.protocol);
-    var base = web ? jupyterBase() : null;
-    if (base) {
-      if (base.charAt(base.length - 1) !== "/") { base += "/"; }
-      list.push({ kind: "proxy", root: base + "proxy/" + cfg.port + "/" + cfg.token + "/" });
-    }
-    var host = window.location.hostname;
-    if (!web || /^(localhost|127(\\.\\d+){3}|\\[::1\\]|::1)$/.test(host)) {
-      list.push({ kind: "direct", root: "http://127.0.0.1:" + cfg.port + "/" + cfg.token + "/" });
-    }
-    return list;
-  }
-  function probe(c) {
-    var ctrl = window.AbortController ? new AbortController() : null;
-    var timer = setTimeout(function () { if (ctrl) { ctrl.abort(); } }, cfg.timeout);
-    return fetch(c.root + "course-probe", { cache: "no-store", credentials: "same-origin", signal: ctrl ? ctrl.signal : undefined })
-      .then(function (r) { return r.ok ? r.text() : ""; })
-      .then(function (t) { clearTimeout(timer); return t.indexOf(cfg.token) >= 0 ? c : null; })
-      .catch(function () { clearTimeout(timer); return null; });
-  }
-  function show(el, c) {
-    var src = c.root + "?url=" + cfg.model;
-    var live = el.querySelector(".course-netron-live");
-    var frame = document.createElement("iframe");
-    frame.src = src;
-    frame.title = "Netron: " + cfg.name;
-    frame.setAttribute("data-course-netron", c.kind);
-    frame.style.cssText = "width:100%;height:" + cfg.height + "px;border:1px solid #ddd;border-radius:4px;display:block";
-    var bar = document.createElement("div");
-    bar.style.cssText = "font:12px sans-serif;color:#666;margin:2px 0 4px 0";
-    var link = document.createElement("a");
-    link.href = src; link.target = "_blank"; link.rel = "noopener";
-    link.textContent = "open in a new tab";
-    bar.appendChild(document.createTextNode("Netron (" + c.kind + ") · " + cfg.name + " · "));
-    bar.appendChild(link);
-    live.appendChild(bar);
-    live.appendChild(frame);
-    live.style.display = "block";
-    var fallback = el.querySelector(".course-netron-fallback");
-    if (fallback) { fallback.style.display = "none"; }
-    el.setAttribute("data-course-netron-url", src);
-  }
-  function start(tries) {
-    var el = root();
-    if (!el) { if (tries < 50) { setTimeout(function () { start(tries + 1); }, 100); } return; }
-    if (el.getAttribute("data-course-netron-started")) { return; }
-    el.setAttribute("data-course-netron-started", "1");
-    var list = candidates();
-    var pending = list.map(probe);
-    var i = 0;
-    (function next() {
-      if (i >= pending.length) { el.setAttribute("data-course-netron-url", "none"); return; }
-      pending[i++].then(function (found) { if (found) { show(el, found); } else { next(); } });
-    })();
-  }
-  start(0);
-})();
-"""
+
+def _live_script() -> str:
+    """``js/netron-live.js``: chooses a reachable URL in the browser and swaps the live view in."""
+    return resources.files("course_utils").joinpath("js", "netron-live.js").read_text(encoding="utf-8")
 
 
 class NetronView:
@@ -548,7 +147,7 @@ class NetronView:
             f'<div class="course-netron" id="{element_id}">'
             '<div class="course-netron-live" style="display:none"></div>'
             f'<div class="course-netron-fallback">{self.static_html}</div>'
-            f"<script>{_LIVE_SCRIPT.replace('__CONFIG__', config_js)}</script>"
+            f"<script>{_live_script().replace('__CONFIG__', config_js)}</script>"
             "</div>"
         )
 
@@ -613,20 +212,23 @@ def show_netron(model_or_path: ModelSource, *, height: int = 500, max_nodes: int
     # Same error in both modes: what nbval sees (static) is what the learner gets (auto).
     require_embedded_weights(model, model_or_path)
     name = _display_name(model_or_path, model)
-    summary = _summary_lines(model)
-    picture = _static_html(model, max_nodes=max_nodes, height=height)
+    summary = model_summary(model)
+    picture = static_html(model, max_nodes=max_nodes, height=height)
     if mode == "static":
         return NetronView(summary, picture, mode=mode, height=height, name=name)
     size = _size_estimate(model_or_path, model)
-    if size > _MAX_BYTES:
+    limit = netron_server.MAX_BYTES
+    if size > limit:
         # Checked before reading the weights: the kernel never holds a second copy of a huge model.
-        note = _too_big_note(model_or_path, size, _MAX_BYTES)
+        note = _too_big_note(model_or_path, size, limit)
         return NetronView(summary, picture, mode="static", height=height, name=name, note=note)
     try:
         server = get_server()
     except (ImportError, RuntimeError) as error:
-        # Without Netron (or its web files) the learner still gets the picture, and one line saying why.
-        note = f"Interactive view unavailable ({error}); install it with `pip install netron`."
+        # Without Netron (or its web files), or with a Netron release the page patch does not fit, the learner
+        # still gets the picture, and one line saying why.
+        fix = "" if isinstance(error, NetronPatchError) else "; install it with `pip install netron`"
+        note = f"Interactive view unavailable ({str(error).rstrip('.')}){fix}."
         return NetronView(summary, picture, mode="static", height=height, name=name, note=note)
     if isinstance(model_or_path, bytes | bytearray):
         data = bytes(model_or_path)

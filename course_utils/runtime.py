@@ -31,6 +31,7 @@ import onnx
 import onnxruntime as ort
 
 from .errors import InputMismatchError, ProviderUnavailableError, UnsupportedIRVersionError, UnsupportedOpsetError
+from .graph import shape_text
 from .modelio import ModelSource, load_model, require_embedded_weights
 
 __all__ = [
@@ -111,12 +112,6 @@ def _dtype_name(ort_type: str) -> str:
         return dtype.name
     match = re.fullmatch(r"tensor\((\w+)\)", ort_type)
     return match.group(1) if match else ort_type
-
-
-def _format_dims(shape: Sequence[Any] | None) -> str:
-    if shape is None:
-        return "[?]"
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
 # ------------------------------------------------------------------------------------------ providers
@@ -326,7 +321,7 @@ def _session_for(
 
 
 def _describe(arg: Any) -> str:
-    return f"'{arg.name}' ({_dtype_name(arg.type)} {_format_dims(arg.shape)})"
+    return f"'{arg.name}' ({_dtype_name(arg.type)} {shape_text(arg.shape)})"
 
 
 def _var(name: str) -> str:
@@ -458,7 +453,7 @@ def _check_input(arg: Any, value: Any) -> np.ndarray | Any:
         wanted = numpy_dtype(arg.type)
         kind = "strings" if arg.type == "tensor(string)" else (wanted.name if wanted is not None else arg.type)
         raise InputMismatchError(
-            f"Input '{arg.name}' got None: pass a numpy array of {kind} with shape {_format_dims(arg.shape)} "
+            f"Input '{arg.name}' got None: pass a numpy array of {kind} with shape {shape_text(arg.shape)} "
             "(is a variable still unset, or did a function return nothing?)."
         )
     if not arg.type.startswith("tensor("):
@@ -473,7 +468,7 @@ def _check_input(arg: Any, value: Any) -> np.ndarray | Any:
         elif array.ndim == len(expected_shape) + 1 and 1 in array.shape:
             hint = f"remove the extra size-1 dimension with {_squeeze_fix(source, var, array.shape.index(1))}"
         raise InputMismatchError(
-            f"Input '{arg.name}' expects rank {len(expected_shape)} {_format_dims(expected_shape)}, got rank "
+            f"Input '{arg.name}' expects rank {len(expected_shape)} {shape_text(expected_shape)}, got rank "
             f"{array.ndim} {list(array.shape)}: {hint}."
         )
     if expected_shape is not None:
@@ -487,7 +482,7 @@ def _check_input(arg: Any, value: Any) -> np.ndarray | Any:
                     )
                 hint = hint or f"resize or reshape the input so dimension {axis} is {want}"
                 raise InputMismatchError(
-                    f"Input '{arg.name}' expects shape {_format_dims(expected_shape)}, got {list(array.shape)} "
+                    f"Input '{arg.name}' expects shape {shape_text(expected_shape)}, got {list(array.shape)} "
                     f"(dimension {axis} must be {want}, got {have}): {hint}."
                 )
     want_dtype = numpy_dtype(arg.type)

@@ -29,8 +29,9 @@ import numpy as np
 import onnx
 
 from .errors import InputMismatchError, UnsupportedIRVersionError
-from .inspect import _dim
+from .graph import UNKNOWN, Dim, graph_inputs, shape_text, type_text, value_type
 from .modelio import ModelSource, external_data_files, load_model
+from .render import html_table, text_table
 from .runtime import ProviderSpec, SessionSource, run_onnx, to_numpy
 
 __all__ = [
@@ -79,23 +80,6 @@ def _num(value: float | None) -> str:
     return f"{value:.1e}"
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return lines
-
-
-def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], passed: Sequence[bool | None]) -> str:
-    head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in headers)
-    body = []
-    for row, ok in zip(rows, passed, strict=True):
-        colour = "" if ok is None else (" style='color:#1a7f37'" if ok else " style='color:#b35900'")
-        cells = "".join(f"<td style='text-align:left;font-family:monospace'>{html.escape(c)}</td>" for c in row)
-        body.append(f"<tr{colour}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
 def _one_line(error: BaseException) -> str:
     """The useful part of an onnx checker / shape inference message, on one line."""
     text = str(error).strip()
@@ -121,16 +105,16 @@ class CheckStep:
 
 @dataclass(frozen=True)
 class TensorInfo:
-    """A graph input or output: name, element type and shape (ints, symbolic names, or ``?`` for unknown)."""
+    """A graph input or output: name, element type (``float32``) and shape (ints, symbolic names, None where unknown)."""
 
     name: str
     dtype: str
-    shape: tuple[int | str, ...] | None
+    shape: tuple[Dim, ...] | None
 
     @property
     def shape_text(self) -> str:
-        """The shape as text: ``[batch, 1, 8, 8]``, or ``?`` when unknown."""
-        return "?" if self.shape is None else "[" + ", ".join(str(d) for d in self.shape) + "]"
+        """The shape as text: ``[batch, 1, 8, 8]`` (``?`` for an unknown dimension), or ``?`` when the rank is unknown."""
+        return shape_text(self.shape)
 
 
 @dataclass(frozen=True)
@@ -163,32 +147,26 @@ class CheckReport:
         return rows
 
     def __str__(self) -> str:
-        return "\n".join([self._header(), *("  " + ln for ln in _table(["", "step / tensor", "result"], self._rows()))])
+        return "\n".join(
+            [self._header(), *("  " + ln for ln in text_table(self._rows(), ["", "step / tensor", "result"]))]
+        )
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
         flags = [s.passed for s in self.steps] + [None] * (len(self.inputs) + len(self.outputs))
-        table = _html_table(["", "step / tensor", "result"], self._rows(), flags)
+        table = html_table(self._rows(), ["", "step / tensor", "result"], flags=flags)
         return f"<p><b>{html.escape(self._header())}</b></p>{table}"
 
 
 def tensor_info(value: onnx.ValueInfoProto) -> TensorInfo:
-    """Name, numpy dtype name and shape of a graph input/output (unknown dims as ``"?"``)."""
+    """Name, element type (numpy's name: ``float32``) and shape of a graph input/output (unknown dims as None)."""
     kind = value.type.WhichOneof("value")
     if kind != "tensor_type":
-        return TensorInfo(value.name, kind or "unknown", None)
-    tensor = value.type.tensor_type
-    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else "unknown"
-    if tensor.elem_type == onnx.TensorProto.BFLOAT16:
-        dtype = "bfloat16"
-    elif tensor.elem_type == onnx.TensorProto.STRING:
-        dtype = "string"  # numpy holds strings as object; ONNX (and the model card of course_utils.inspect) says string
-    if not tensor.HasField("shape"):
-        return TensorInfo(value.name, dtype, None)
-    dims = (_dim(d) for d in tensor.shape.dim)
-    return TensorInfo(value.name, dtype, tuple("?" if d is None else d for d in dims))
+        return TensorInfo(value.name, type_text(value.type), None)
+    dtype, dims = value_type(value)
+    return TensorInfo(value.name, dtype or UNKNOWN, dims)
 
 
 def check_model(model_or_path: ModelSource, *, full_check: bool = True) -> CheckReport:
@@ -246,11 +224,10 @@ def check_model(model_or_path: ModelSource, *, full_check: bool = True) -> Check
     except Exception as error:
         steps.append(CheckStep("shape inference (strict)", False, _one_line(error)))
 
-    initializers = {t.name for t in model.graph.initializer}
     return CheckReport(
         model_name=name,
         steps=tuple(steps),
-        inputs=tuple(tensor_info(i) for i in inferred.graph.input if i.name not in initializers),
+        inputs=tuple(tensor_info(i) for i in graph_inputs(inferred.graph)),
         outputs=tuple(tensor_info(o) for o in inferred.graph.output),
         ir_version=model.ir_version,
         opsets={(o.domain or "ai.onnx"): o.version for o in model.opset_import},
@@ -347,14 +324,14 @@ class ParityReport:
 
     def __str__(self) -> str:
         rows = [o._cells() for o in self.outputs]
-        lines = [self._header(), *_table(_HEADERS, rows), *self._note_lines(), f"({_PASS_RULE})"]
+        lines = [self._header(), *text_table(rows, _HEADERS), *self._note_lines(), f"({_PASS_RULE})"]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
-        table = _html_table(_HEADERS, [o._cells() for o in self.outputs], [o.passed for o in self.outputs])
+        table = html_table([o._cells() for o in self.outputs], _HEADERS, flags=[o.passed for o in self.outputs])
         notes = "".join(f"<li>{html.escape(n[2:])}</li>" for n in self._note_lines())
         notes_html = f"<ul>{notes}</ul>" if notes else ""
         return (

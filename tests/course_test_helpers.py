@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 
 
 def export_digits_cnn(path: Path) -> Path:
@@ -26,3 +32,39 @@ def export_digits_cnn(path: Path) -> Path:
             dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
         )
     return path
+
+
+OneOpModel = Callable[..., onnx.ModelProto]
+
+
+def build_one_op_model(
+    op: str = "MatMul",
+    weight: Any = None,
+    x_shape: Sequence[int | str] = ("N", 3),
+    y_shape: Sequence[int | str] | None = None,
+    *,
+    x_name: str = "x",
+    name: str = "tiny",
+    opset: int = 21,
+    then: Sequence[str] = (),
+    **model_kwargs: Any,
+) -> onnx.ModelProto:
+    """``y = Op(x, w)`` with x float32 of ``x_shape`` and the weight ``w`` (default: ones of shape (3, 4)).
+
+    ``y_shape`` defaults to what MatMul gives (``x_shape`` with its last dimension the weight's last one);
+    ``then`` appends element-wise ops (``("Relu",)``) after the first node; other keywords go to make_model.
+    """
+    w = np.ones((3, 4), np.float32) if weight is None else np.asarray(weight, np.float32)
+    if y_shape is None:
+        y_shape = [*x_shape[:-1], w.shape[-1]] if op == "MatMul" else list(x_shape)
+    nodes = [helper.make_node(op, [x_name, "w"], ["y" if not then else "h0"])]
+    for i, follow in enumerate(then):
+        nodes.append(helper.make_node(follow, [f"h{i}"], ["y" if i == len(then) - 1 else f"h{i + 1}"]))
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info(x_name, TensorProto.FLOAT, list(x_shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(y_shape))],
+        [numpy_helper.from_array(w, "w")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], **model_kwargs)

@@ -35,7 +35,7 @@ BACKEND_DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
 
 # ------------------------------------------------------------------------------------------------ fixtures
 def _linear_model(**model_kwargs) -> onnx.ModelProto:
-    """y = Relu(x @ W + B) with x float[N, 4]."""
+    """y = Relu(x @ W + B) with x float32[N, 4]."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])
     w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3), "W")
@@ -77,14 +77,14 @@ def test_card_of_hand_built_model_reports_its_parts() -> None:
     assert card.ir_version == 10
     assert card.producer == "by-hand 1.0"
     assert card.opset == {"ai.onnx": 21}
-    assert [(v.name, v.type, v.dynamic_dims) for v in card.inputs] == [("x", "float[N, 4]", ("N",))]
+    assert [(v.name, v.type, v.dynamic_dims) for v in card.inputs] == [("x", "float32[N, 4]", ("N",))]
     assert card.outputs[0].shape == ("N", 3)
     assert card.op_histogram == {"Add": 1, "MatMul": 1, "Relu": 1}
     assert card.parameter_count == 15 and card.parameter_bytes == 60
     assert dict(card.metadata) == {"author": "course", "task": "tests"}
     assert [i.name for i in card.largest(1)] == ["W"]
     text = str(card)
-    assert "author = course" in text and "x: float[N, 4]  (dynamic: N)" in text
+    assert "author = course" in text and "x: float32[N, 4]  (dynamic: N)" in text
 
 
 def test_digits_card_matches_an_independent_count(digits_path: Path) -> None:
@@ -123,7 +123,7 @@ def test_counts_are_pluralised_and_metadata_stays_on_one_line() -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10)
     helper.set_model_props(model, {"notes": "line one\n   line two " + "x" * 80})
     card = summarize(model)
-    assert card.initializers[0].text() == "zero  float[]  1 value  4 B"
+    assert card.initializers[0].text() == "zero  float32[]  1 value  4 B"
     assert "1 value in 1 initializer, 4 B" in str(card)
     assert "1 values" not in str(card) and "1 initializers" not in str(card)
     (meta,) = [line for line in str(card).splitlines() if "notes =" in line]
@@ -242,7 +242,7 @@ def test_sparse_initializer_and_unusual_types() -> None:
         [helper.make_node("Identity", ["S"], ["o"])], "g", [seq, opt, unknown], [out], sparse_initializer=[sparse]
     )
     card = summarize(helper.make_model(graph))
-    assert [v.type for v in card.inputs] == ["seq(float[?])", "optional(float[2])", "int8[?, k]"]
+    assert [v.type for v in card.inputs] == ["seq(float32)", "optional(float32[2])", "int8[?, k]"]
     assert card.inputs[2].dynamic_dims == ("?", "k")
     assert card.outputs[0].shape is None
     (info,) = card.initializers
@@ -260,7 +260,7 @@ def test_sub_byte_and_string_tensor_sizes() -> None:
 
 def test_helpers_format_bytes_and_dtype_name() -> None:
     assert [format_bytes(n) for n in (0, 1023, 1536, 5 * 1024**2)] == ["0 B", "1023 B", "1.5 KiB", "5.0 MiB"]
-    assert dtype_name(TensorProto.FLOAT) == "float" and dtype_name(TensorProto.INT64) == "int64"
+    assert dtype_name(TensorProto.FLOAT) == "float32" and dtype_name(TensorProto.INT64) == "int64"
     assert dtype_name(9999) == "type9999"
 
 
@@ -288,8 +288,8 @@ def test_compare_cards_shows_only_what_changed() -> None:
     assert str(changes).splitlines() == [
         "changes <ModelProto> -> <ModelProto>",
         "  inputs",
-        "    - x: float[N, 4]  (dynamic: N)",
-        "    + features: float[N, 4]  (dynamic: N)",
+        "    - x: float32[N, 4]  (dynamic: N)",
+        "    + features: float32[N, 4]  (dynamic: N)",
         "  metadata",
         "    - none",
         "    + license = MIT",
@@ -563,7 +563,7 @@ def test_cli_is_quiet_when_the_reader_stops_early(digits_path: Path) -> None:
 
 def test_main_in_process(digits_path: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main([str(digits_path)]) == 0
-    assert "logits: float[batch, 10]" in capsys.readouterr().out
+    assert "logits: float32[batch, 10]" in capsys.readouterr().out
     assert main([str(tmp_path / "missing.onnx")]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("error: No model file")

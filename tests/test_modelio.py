@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from course_test_helpers import build_one_op_model
+from onnx import TensorProto, numpy_helper
 
 from course_utils.errors import (
     CourseError,
@@ -16,15 +19,8 @@ from course_utils.modelio import external_data_files, load_model, model_bytes
 
 
 def tiny_model(weight_size: int = 4) -> onnx.ModelProto:
-    weight = numpy_helper.from_array(np.arange(weight_size, dtype=np.float32), "w")
-    graph = helper.make_graph(
-        [helper.make_node("Add", ["x", "w"], ["y"])],
-        "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [weight_size])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [weight_size])],
-        [weight],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    """y = x + w with a float32 weight of ``weight_size`` values (big ones go to external data)."""
+    return build_one_op_model("Add", np.arange(weight_size), [weight_size], opset=17)
 
 
 def test_accepts_path_bytes_and_proto(tmp_path):
@@ -169,3 +165,60 @@ def test_external_data_outside_the_folder(tmp_path, location):
     path.write_bytes(model.SerializeToString())
     with pytest.raises(ExternalDataMissingError, match="outside its folder"):
         load_model(path)
+
+
+# ------------------------------------------------------------------------------- text forms under binary names
+
+
+def test_textproto_named_onnx_gets_one_clear_error_from_every_helper(
+    textproto_named_onnx: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from course_utils.inspect import summarize
+    from course_utils.netron import show_netron
+    from course_utils.runtime import run_onnx
+
+    monkeypatch.setenv("COURSE_NETRON", "static")
+    expected = (
+        "'text.onnx' holds the protobuf text format of a model, but its name does not say so, so it was read as "
+        "binary. Rename it to end in .textproto, or load it with onnx.load(path, format='textproto')."
+    )
+    messages = set()
+    for helper_call in (
+        lambda: load_model(textproto_named_onnx),
+        lambda: summarize(textproto_named_onnx),
+        lambda: show_netron(textproto_named_onnx),
+        lambda: run_onnx(textproto_named_onnx, np.ones((1, 3), np.float32)),
+    ):
+        with pytest.raises(NotAnOnnxModelError) as err:
+            helper_call()
+        messages.add(str(err.value))
+    assert messages == {expected}
+    # The same text given as bytes: one message too, saying how to parse it.
+    data = textproto_named_onnx.read_bytes()
+    messages = set()
+    for helper_call in (lambda: summarize(data), lambda: show_netron(data), lambda: run_onnx(data, np.ones((1, 3)))):
+        with pytest.raises(NotAnOnnxModelError, match="These bytes are the protobuf text format") as err:
+            helper_call()
+        messages.add(str(err.value))
+    assert len(messages) == 1 and "format='textproto'" in messages.pop()
+
+
+def test_renamed_text_still_loads_under_its_own_suffix(textproto_named_onnx: Path, tiny_model: onnx.ModelProto) -> None:
+    proper = textproto_named_onnx.with_suffix(".textproto")
+    textproto_named_onnx.rename(proper)
+    assert load_model(proper) == tiny_model
+
+
+def test_external_weights_of_sparse_initializers_are_found() -> None:
+    # onnx's own walker (what this module used before course_utils.graph) skips sparse initializers.
+    model = tiny_model()
+    values = numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "s")
+    indices = numpy_helper.from_array(np.array([0, 3], np.int64), "s_indices")
+    model.graph.sparse_initializer.append(onnx.helper.make_sparse_tensor(values, indices, [4]))
+    sparse_values = model.graph.sparse_initializer[0].values
+    onnx.external_data_helper.set_external_data(sparse_values, location="sparse.bin", offset=0, length=8)
+    sparse_values.data_location = TensorProto.EXTERNAL
+    sparse_values.ClearField("raw_data")
+    assert external_data_files(model) == ["sparse.bin"]
+    with pytest.raises(ExternalDataMissingError, match=r"sparse\.bin"):
+        model_bytes(model)

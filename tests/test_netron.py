@@ -18,24 +18,17 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from course_test_helpers import build_one_op_model
+from onnx import numpy_helper
 
-from course_utils import netron
+from course_utils import netron, netron_server
 from course_utils.errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxModelError
 from course_utils.graph_view import model_summary, static_html
 from course_utils.netron import NetronView, get_server, show_netron, stop_server
 
 
 def make_model(scale: float = 1.0) -> onnx.ModelProto:
-    w = numpy_helper.from_array(np.full((2, 2), scale, np.float32), "w")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Relu", ["m"], ["y"])],
-        "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
-        [w],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return build_one_op_model("MatMul", np.full((2, 2), scale), [1, 2], opset=17, then=("Relu",))
 
 
 @pytest.fixture
@@ -86,7 +79,7 @@ def test_static_mode_is_the_picture_only_and_deterministic(static: None, model_f
     assert first["text/plain"] == model_summary(model_file)
     assert first["text/html"] == static_html(model_file)
     assert "<script" not in first["text/html"]
-    assert netron._server is None, "static mode must not start a server"
+    assert netron_server._server is None, "static mode must not start a server"
 
 
 def test_accepts_path_model_and_bytes(static: None, model_file: Path) -> None:
@@ -130,7 +123,7 @@ def test_model_proto_with_unloaded_external_weights_is_refused_in_both_modes(
     without_weights = onnx.load(str(path), load_external_data=False)
     with pytest.raises(ExternalDataMissingError, match=r"Pass the \.onnx file's path"):
         show_netron(without_weights)
-    assert netron._server is None
+    assert netron_server._server is None
 
 
 def test_invalid_mode_and_height_are_refused(monkeypatch: pytest.MonkeyPatch, model_file: Path) -> None:
@@ -190,19 +183,19 @@ def test_without_netron_the_picture_stays_with_a_reason(
     def missing() -> Path:
         raise ImportError("No module named 'netron'")
 
-    monkeypatch.setattr(netron, "_netron_dir", missing)
+    monkeypatch.setattr(netron_server, "_netron_dir", missing)
     view = show_netron(model_file)
-    assert view.url is None and netron._server is None
+    assert view.url is None and netron_server._server is None
     page = view._repr_mimebundle_()["text/html"]
     assert "pip install netron" in page and static_html(model_file) in page and "<script" not in page
 
 
 def test_old_models_are_dropped_beyond_the_limit(live: None) -> None:
     first = show_netron(make_model(scale=0.0))
-    for i in range(1, netron._MAX_MODELS + 1):
+    for i in range(1, netron_server.MAX_MODELS + 1):
         show_netron(make_model(scale=float(i)))
     server = get_server()
-    assert server.model_count() == netron._MAX_MODELS
+    assert server.model_count() == netron_server.MAX_MODELS
     status, _, _ = get(server.port, f"/{server.token}/{first.model_path}")
     assert status == 404
 
@@ -221,7 +214,7 @@ def test_serves_netron_patched_and_the_model(live: None, model_file: Path) -> No
     # Netron's own files, with gzip for the big ones.
     status, headers, body = get(server.port, f"/{server.token}/view.js", {"Accept-Encoding": "gzip"})
     assert status == 200 and headers["content-encoding"] == "gzip"
-    assert gzip.decompress(body) == (netron._netron_dir() / "view.js").read_bytes()
+    assert gzip.decompress(body) == (netron_server._netron_dir() / "view.js").read_bytes()
     # The model, with Netron's cache-busting query.
     status, headers, body = get(server.port, f"/{server.token}/{view.model_path}?cb=123")
     assert status == 200 and body == model_file.read_bytes()
@@ -281,10 +274,10 @@ def test_default_limits_suit_a_binder_session(live: None, model_file: Path) -> N
 def test_model_too_big_for_the_server_gets_the_picture_and_a_way_out(
     live: None, model_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(netron, "_MAX_BYTES", 64)  # the tiny model (~120 bytes) plays a huge one
+    monkeypatch.setattr(netron_server, "MAX_BYTES", 64)  # the tiny model (~120 bytes) plays a huge one
     view = show_netron(model_file)
     assert view.url is None and view.mode == "static"
-    assert netron._server is None  # checked before anything is read or served
+    assert netron_server._server is None  # checked before anything is read or served
     assert view.note is not None and "\n" not in view.note
     assert "too big for the embedded Netron view" in view.note and f"`netron {model_file}`" in view.note
     page = view._repr_mimebundle_()["text/html"]
@@ -344,7 +337,7 @@ def test_hostile_paths_get_404(live: None, model_file: Path) -> None:
         "//etc/passwd",
         "http://127.0.0.1/etc/passwd",
     ]
-    secret = (netron._netron_dir() / "server.py").read_bytes()[:200]
+    secret = (netron_server._netron_dir() / "server.py").read_bytes()[:200]
     for path in hostile:
         status, _, body = get(server.port, path)
         assert status == 404, path
@@ -449,3 +442,51 @@ def test_server_stops_when_the_interpreter_exits(model_file: Path) -> None:
     port, state = done.stdout.split()
     assert state == "closed"
     assert _refuses(int(port))
+
+
+# --------------------------------------------------------------------------------------- the page patch
+
+
+def _netron_index() -> str:
+    return (netron_server._netron_dir() / "index.html").read_text(encoding="utf-8")
+
+
+def test_patch_fits_the_installed_netron() -> None:
+    page = netron_server.patch_index_html(_netron_index())
+    assert '<meta name="date"' not in page
+    assert page.index("course-netron-config.js") < page.index('src="index.js"')
+
+
+@pytest.mark.parametrize(
+    ("doctor", "says"),
+    [
+        (lambda page: re.sub(r'<meta name="date"[^>]*>', "", page), 'no single <meta name="date">'),
+        (lambda page: page.replace('<meta name="date"', '<meta name="build-date"'), 'no single <meta name="date">'),
+        (lambda page: page.replace('src="index.js"', 'src="app.js"'), "index.js"),
+        (
+            lambda page: page.replace('type="text/javascript" src="index.js"', 'src="index.js" type="module"'),
+            "index.js",
+        ),
+    ],
+    ids=["date removed", "date renamed", "entry script renamed", "entry script rewritten"],
+)
+def test_patch_refuses_a_netron_page_it_does_not_know(doctor, says: str) -> None:
+    doctored = doctor(_netron_index())
+    assert doctored != _netron_index()
+    with pytest.raises(netron_server.NetronPatchError, match=re.escape(says)):
+        netron_server.patch_index_html(doctored)
+
+
+def test_a_netron_the_patch_does_not_fit_leaves_the_picture_with_a_reason(
+    live: None, model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A copy of Netron's web files whose page lost its build date: serving it would bring back the expiry lock.
+    fake = tmp_path / "netron"
+    fake.mkdir()
+    (fake / "index.html").write_text(re.sub(r'<meta name="date"[^>]*>', "", _netron_index()), encoding="utf-8")
+    monkeypatch.setattr(netron_server, "_netron_dir", lambda: fake)
+    view = show_netron(model_file)
+    assert view.url is None and view.mode == "static" and netron_server._server is None
+    assert view.note is not None and "Interactive view unavailable" in view.note and "pip install" not in view.note
+    page = view._repr_mimebundle_()["text/html"]
+    assert "<script" not in page and static_html(model_file) in page

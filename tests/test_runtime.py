@@ -9,6 +9,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from course_test_helpers import build_one_op_model
 from onnx import TensorProto, helper
 
 from course_utils import runtime
@@ -29,12 +30,7 @@ from course_utils.runtime import (
 
 def _scale_model(factor: float = 2.0, shape: list | None = None, name: str = "x") -> onnx.ModelProto:
     """y = x * factor, for float32 x of the given shape (default: dynamic batch of 3 features)."""
-    shape = ["N", 3] if shape is None else shape
-    x = helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
-    k = onnx.numpy_helper.from_array(np.array(factor, np.float32), "k")
-    graph = helper.make_graph([helper.make_node("Mul", [name, "k"], ["y"])], "scale", [x], [y], [k])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    return build_one_op_model("Mul", np.array(factor), ["N", 3] if shape is None else shape, x_name=name, name="scale")
 
 
 def _two_input_model() -> onnx.ModelProto:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -137,3 +139,70 @@ def test_lab_stays_offline():
     settings = json.loads(overrides.read_text(encoding="utf-8"))
     assert settings["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
     assert "NeverCheckForUpdate" in COURSE.read_text(encoding="utf-8")
+
+
+def _course_with_a_stub_environment(tmp_path: Path) -> Path:
+    """A copy of ./course whose .venv is stubs that print what they were given: runs `test` without the suite."""
+    root = tmp_path / "repo"
+    bin_dir = root / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("course", "requirements.txt", "pyproject.toml"):
+        (root / name).write_bytes((REPO_ROOT / name).read_bytes())
+    (root / "course").chmod(0o755)
+    stub = '#!/bin/sh\necho "STUB $(basename "$0") ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA-unset} ARGS $*"\n'
+    for name in ("python", "ruff", "mypy"):
+        (bin_dir / name).write_text(stub)
+        (bin_dir / name).chmod(0o755)
+    # The stamp ./course compares (sha256 of requirements.txt + pyproject.toml): setup is skipped, nothing installs.
+    wanted = hashlib.sha256((root / "requirements.txt").read_bytes() + (root / "pyproject.toml").read_bytes())
+    (root / ".venv" / ".course-stamp").write_text(wanted.hexdigest() + "\n")
+    # Where Chromium is missing, ./course would ask apt-get (as root): this one refuses, so nothing is installed.
+    fake_bin = tmp_path / "fake-bin"
+    fake_bin.mkdir()
+    (fake_bin / "apt-get").write_text("#!/bin/sh\nexit 1\n")
+    (fake_bin / "apt-get").chmod(0o755)
+    return root
+
+
+def _run_course_test(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "CI")}
+    env["PATH"] = f"{root.parent / 'fake-bin'}{os.pathsep}{env['PATH']}"
+    return subprocess.run(
+        [str(root / "course"), "test", *args], capture_output=True, text=True, timeout=60, env=env, cwd=root
+    )
+
+
+@pytest.mark.parametrize("flag", [["--isa", "avx2"], ["--isa=AVX2"]], ids=["separate", "equals"])
+def test_course_test_isa_flag_sets_onednn_max_cpu_isa(tmp_path, flag):
+    root = _course_with_a_stub_environment(tmp_path)
+    result = _run_course_test(root, "-k", "netron", *flag, "-x")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ONEDNN_MAX_CPU_ISA=AVX2: oneDNN (PyTorch, TensorFlow) uses at most AVX2" in result.stdout  # says so
+    stubs = [line for line in result.stdout.splitlines() if line.startswith("STUB ")]
+    assert [line.split()[1] for line in stubs] == ["ruff", "ruff", "mypy", "python"]
+    assert all("ONEDNN_MAX_CPU_ISA=AVX2 " in line for line in stubs)
+    # pytest gets every other argument, in order, and not the flag.
+    assert stubs[-1].endswith("--nbval-sanitize-with tests/nbval_sanitize.cfg -k netron -x")
+
+
+def test_course_test_without_the_flag_leaves_the_isa_alone(tmp_path):
+    root = _course_with_a_stub_environment(tmp_path)
+    result = _run_course_test(root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ONEDNN_MAX_CPU_ISA" not in result.stdout.replace("ONEDNN_MAX_CPU_ISA=unset", "")
+    assert result.stdout.splitlines()[-1].endswith("--nbval-sanitize-with tests/nbval_sanitize.cfg")
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        (["--isa", "avx-2"], "Unknown instruction set 'avx-2' for --isa. One of: sse41 avx avx2 "),
+        (["--isa"], "--isa needs"),
+    ],
+)
+def test_course_test_isa_flag_refuses_what_onednn_does_not_know(tmp_path, flag, message):
+    root = _course_with_a_stub_environment(tmp_path)
+    result = _run_course_test(root, *flag)
+    assert result.returncode == 2
+    assert message in result.stdout
+    assert "STUB" not in result.stdout  # nothing ran

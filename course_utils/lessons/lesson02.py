@@ -24,6 +24,8 @@ from torch import nn
 
 from ..data import load_digits, load_digits_cnn
 from ..exercises import Exercise, NotYet, expect
+from ..graph import Dim, graph_inputs, shape, shape_text
+from ..paths import artifact_path
 from ..verify import DEFAULT_TOLERANCES, check_model, compare_outputs, ir_version_issues
 from ._answers import load_answer, run_answer
 
@@ -122,13 +124,12 @@ def _load_answer(answer: Any) -> onnx.ModelProto:
     return load_answer(answer, missing="no answer yet: pass the path you exported the model to")
 
 
-def _dims(value: onnx.ValueInfoProto) -> list[int | str]:
-    return [d.dim_param if d.HasField("dim_param") else d.dim_value for d in value.type.tensor_type.shape.dim]
+def _dims(value: onnx.ValueInfoProto) -> list[Dim]:
+    return list(shape(value.type) or ())
 
 
 def _user_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
-    initializers = {t.name for t in model.graph.initializer}
-    return [v for v in model.graph.input if v.name not in initializers]
+    return graph_inputs(model.graph)
 
 
 def _expect_dynamic_batch(model: onnx.ModelProto) -> None:
@@ -139,7 +140,7 @@ def _expect_dynamic_batch(model: onnx.ModelProto) -> None:
         dims[1:] == [1, 8, 8],
         "the input should be images of shape (N, 1, 8, 8)",
         expected="[batch, 1, 8, 8]",
-        got=dims,
+        got=shape_text(dims),
     )
     expect(
         isinstance(dims[0], str) and dims[0] != "",
@@ -151,14 +152,14 @@ def _expect_dynamic_batch(model: onnx.ModelProto) -> None:
             else "Nothing in the export marked the batch as dynamic, so the example's size was written down"
         ),
         expected="a named (symbolic) first dimension",
-        got=dims,
+        got=shape_text(dims),
     )
     out_dims = _dims(model.graph.output[0])
     expect(
         bool(out_dims) and isinstance(out_dims[0], str) and out_dims[0] != "",
         "the input's batch is dynamic but the output's is fixed",
         why="the model's code fixed the batch somewhere between input and output",
-        got=out_dims,
+        got=shape_text(out_dims),
     )
 
 
@@ -366,7 +367,6 @@ def _check_parity(model: Any, reference: Any) -> str:
 
 
 def _lesson_export() -> Any:
-    from ..paths import artifact_path
 
     return artifact_path("digits_cnn.onnx", lesson="02")
 
@@ -549,14 +549,14 @@ def _check_two_inputs(path: Any) -> str:
             dims[1:] == wanted[value.name],
             f"input {value.name} has the wrong shape",
             expected=f"[batch, {', '.join(map(str, wanted[value.name]))}]",
-            got=dims,
+            got=shape_text(dims),
         )
         expect(
             isinstance(dims[0], str) and dims[0] != "",
             f"the batch dimension of input {value.name} is fixed",
             why="a session would accept only that one batch size for it, and the two inputs always come in pairs",
             expected="a named (symbolic) first dimension",
-            got=dims,
+            got=shape_text(dims),
         )
     reference_model = temperature_cnn()
     digits = load_digits().x_test

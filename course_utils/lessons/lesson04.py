@@ -18,6 +18,7 @@ import onnx
 from onnx import numpy_helper
 
 from ..exercises import Exercise, NotYet, expect
+from ..graph import dtype_name, graph_inputs, shape, shape_text
 from ._answers import expect_valid_model, load_answer
 
 __all__ = ["REQUIRED_METADATA", "add_metadata", "build_graph", "bytes_per_op", "cut_classifier"]
@@ -56,8 +57,7 @@ def _run_ort(model: onnx.ModelProto, feed: dict[str, np.ndarray]) -> list[np.nda
 
 
 def _graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
-    initializers = {t.name for t in model.graph.initializer}
-    return [v for v in model.graph.input if v.name not in initializers]
+    return graph_inputs(model.graph)
 
 
 # ------------------------------------------------------------------------------------------ 04.1
@@ -77,16 +77,16 @@ def _check_build_graph(answer: Any) -> str:
     expect(
         x_type.elem_type == onnx.TensorProto.FLOAT,
         "'x' must be float32",
-        expected="TensorProto.FLOAT",
-        got=onnx.helper.tensor_dtype_to_string(x_type.elem_type),
+        expected="float32 (TensorProto.FLOAT)",
+        got=dtype_name(x_type.elem_type),
     )
-    dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in x_type.shape.dim]
+    dims = shape(inputs[0].type) or ()
     expect(
         len(dims) == 2 and dims[1] == 3 and not isinstance(dims[0], int),
         "'x' must have shape [N, 3]: a dynamic batch, then 3 values",
         expected="['N', 3]",
         why="any number of rows must work, so the first dimension needs a name instead of a number",
-        got=dims,
+        got=shape_text(dims),
     )
     outputs = [v.name for v in model.graph.output]
     expect(outputs == ["y"], "the model needs exactly one output, named 'y'", expected=["y"], got=outputs)
