@@ -101,7 +101,7 @@ def test_lesson_structure(path):
     for section in ("## Summary", "## Exercises", "## Solutions"):
         assert any(h.startswith(section) for h in headings), f"{path.name} needs a '{section}' section"
     checks = [c for c in code_cells(nb) if re.search(r"\.check\(", c.source)]
-    assert len(checks) >= 6, f"{path.name}: at least three exercises, each checked before and in the solutions"
+    assert len(checks) >= 3, f"{path.name}: at least three exercises, each a cell that ends in .check(...)"
 
 
 CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
