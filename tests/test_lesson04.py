@@ -85,7 +85,7 @@ def test_build_graph_accepts_a_saved_file(tmp_path: Path) -> None:
         (42, ["pass an onnx.ModelProto", "int"]),
         ("nowhere/affine.onnx", ["there is no file at nowhere/affine.onnx yet"]),
         (_affine(in_name="inp"), ["exactly one input, named 'x'", "['inp']"]),
-        (_affine(shape=["N", 4]), ["shape [N, 3]", "['N', 4]"]),
+        (_affine(shape=["N", 4]), ["shape [N, 3]", "[N, 4]"]),
         (_affine(shape=[2, 3]), ["shape [N, 3]"]),
         (_affine(add=2.0), ["y is not 2 * x + 1"]),
         (_affine(mul=1.0, add=2.0), ["y is not 2 * x + 1"]),

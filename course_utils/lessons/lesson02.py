@@ -586,6 +586,8 @@ two_inputs = Exercise(
         "{0: batch}} with batch = Dim('batch'), external_data=False).",
     ],
     solution_code="""
+import warnings
+
 import numpy as np
 import onnxruntime as ort
 import torch
@@ -597,16 +599,18 @@ from course_utils.paths import artifact_path
 model = lesson02.temperature_cnn()
 path = artifact_path("solution_temperature_cnn.onnx", lesson="02")
 batch = Dim("batch")  # one Dim for both inputs: their batches are the same size
-torch.onnx.export(
-    model,
-    (torch.rand(2, 1, 8, 8), torch.ones(2, 1)),
-    path,
-    input_names=["image", "temperature"],
-    output_names=["probabilities"],
-    dynamic_shapes={"image": {0: batch}, "temperature": {0: batch}},
-    external_data=False,
-    verbose=False,
-)
+with warnings.catch_warnings():  # torch notes that the shared name "batch" is used once: harmless
+    warnings.simplefilter("ignore", UserWarning)
+    torch.onnx.export(
+        model,
+        (torch.rand(2, 1, 8, 8), torch.ones(2, 1)),
+        path,
+        input_names=["image", "temperature"],
+        output_names=["probabilities"],
+        dynamic_shapes={"image": {0: batch}, "temperature": {0: batch}},
+        external_data=False,
+        verbose=False,
+    )
 session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
 assert [i.name for i in session.get_inputs()] == ["image", "temperature"]
 image, temperature = load_digits().x_test[:3], np.full((3, 1), 2.0, dtype=np.float32)

@@ -84,7 +84,7 @@ def _check_build_graph(answer: Any) -> str:
     expect(
         len(dims) == 2 and dims[1] == 3 and not isinstance(dims[0], int),
         "'x' must have shape [N, 3]: a dynamic batch, then 3 values",
-        expected="['N', 3]",
+        expected="[N, 3]",
         why="any number of rows must work, so the first dimension needs a name instead of a number",
         got=shape_text(dims),
     )
