@@ -10,10 +10,16 @@ Modules by concern (import the one you need; heavy frameworks load only when use
 * :mod:`course_utils.inspect`    model cards: what a .onnx file holds (``python -m course_utils.inspect FILE``)
 * :mod:`course_utils.netron`     ``show_netron(model)``: Netron's graph view in a notebook, with a static fallback
 * :mod:`course_utils.graph_view` the static (server-less) picture of a graph
+* :mod:`course_utils.providers`  the execution-provider table and ``switch_provider`` (``python -m course_utils.providers``)
+* :mod:`course_utils.provider_switch_view` the provider switcher widget (ipywidgets)
 * :mod:`course_utils.runtime`    run a model with ONNX Runtime, with input checks and clear provider errors
+* :mod:`course_utils.versions`   IR versions, lowering, runtime limits and the ORT compatibility table
+* :mod:`course_utils.opsets`     the opset explorer: operator schemas, diffs, conversion plans (``opsets_view``: its widget)
+* :mod:`course_utils.compat`     will this runtime run this model? (``python -m course_utils.compat MODEL``)
 * :mod:`course_utils.verify`     checker + shape inference reports, numeric parity reports
 * :mod:`course_utils.torch_export` one-line explanations of torch.onnx.export failures
 * :mod:`course_utils.tf_convert`  one-line explanations of tf2onnx failures (Keras 3)
+* :mod:`course_utils.diagrams`   the pipeline picture as deterministic SVG, ``pipeline(highlight=...)``
 * :mod:`course_utils.history`    the ONNX timeline, with sources
 * :mod:`course_utils.exercises`  checks with feedback, hints and solutions
 * :mod:`course_utils.lessons`    each lesson's exercises
@@ -48,10 +54,29 @@ _LAZY: dict[str, str] = {
     "show_netron": "netron",
     "NetronView": "netron",
     "plot_timeline": "history",
+    "pipeline": "diagrams",
+    "Diagram": "diagrams",
     "run_onnx": "runtime",
     "make_session": "runtime",
     "available_providers": "runtime",
-    "runtime_limits": "runtime",
+    "runtime_limits": "versions",
+    "limits_for": "versions",
+    "ORT_COMPATIBILITY": "versions",
+    "ir_version_issues": "versions",
+    "lower_ir_version": "versions",
+    "check_compatibility": "compat",
+    "schema_diff": "opsets",
+    "op_signature": "opsets",
+    "conversion_plan": "opsets",
+    "convert_at_opset": "opsets",
+    "export_at_opset": "opsets",
+    "OpsetExplorer": "opsets_view",
+    "provider_problem": "runtime",
+    "PROVIDERS": "providers",
+    "SwitchReport": "providers",
+    "provider_table": "providers",
+    "switch_provider": "providers",
+    "provider_switcher": "provider_switch_view",
     "check_model": "verify",
     "compare_outputs": "verify",
     "check_parity": "verify",

@@ -1,10 +1,8 @@
 """A short history of ONNX as data: dated events, each with its source, and a timeline plot.
 
-Every event comes from the course's fact sheet (``/work/shared/reference/onnx-history.md`` when the course
-was written); an event without a primary source is kept, but marked ``verified=False`` and drawn hollow, so
-a lesson can say "commonly cited" instead of stating it as fact. Dates are as precise as their source
-(``"2025"``, ``"2021-04"``, ``"2019-11-14"``); the timeline draws a date known only to the month or the year
-in the middle of that span.
+Each event names the source that dates it (a release, a tag, an announcement, a pull request). Dates are as
+precise as their source (``"2021-04"``, ``"2019-11-14"``); the timeline draws a date known only to the month or
+the year in the middle of that span.
 
     >>> from course_utils.history import EVENTS, plot_timeline, timeline_table
     >>> print(timeline_table())          # when / what / source, one row per event
@@ -28,13 +26,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVENTS",
-    "RELEASES",
     "Event",
-    "Release",
     "event",
     "events",
     "plot_timeline",
-    "releases_table",
     "timeline_table",
 ]
 
@@ -46,9 +41,8 @@ class Event:
     """One dated fact about ONNX.
 
     ``when`` is ``"YYYY"``, ``"YYYY-MM"`` or ``"YYYY-MM-DD"``, as precise as the source allows; ``key`` is a
-    short identifier (used by exercises); ``label`` is the few words drawn on the timeline; ``source`` names
-    where the fact comes from (``url`` links it when it is online); ``verified`` is False when no primary
-    source was found.
+    short identifier; ``label`` is the few words drawn on the timeline; ``source`` names where the fact comes
+    from (``url`` links it when it is online).
     """
 
     key: str
@@ -56,7 +50,6 @@ class Event:
     label: str
     detail: str
     source: str
-    verified: bool = True
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -107,21 +100,6 @@ class Event:
         length = (date(middle.year + 1, 1, 1) - year_start).days
         return middle.year + (middle - year_start).days / length
 
-    @property
-    def status(self) -> str:
-        """``"verified"`` or ``"commonly cited"`` (no primary source found)."""
-        return "verified" if self.verified else "commonly cited"
-
-
-@dataclass(frozen=True)
-class Release:
-    """One ONNX release and the file-format versions it writes by default (onnx ``docs/Versioning.md``)."""
-
-    onnx: str
-    released: str
-    ir_version: int
-    opset: int
-
 
 EVENTS: tuple[Event, ...] = (
     Event(
@@ -140,14 +118,6 @@ EVENTS: tuple[Event, ...] = (
         "Microsoft Cognitive Toolkit blog, Sept 2017",
     ),
     Event(
-        "partners_join",
-        "2017-10",
-        "hardware and cloud partners join",
-        "IBM, Huawei, Intel, AMD, Arm, Qualcomm, then AWS (MXNet) join (Oct-Nov)",
-        "secondary sources only",
-        verified=False,
-    ),
-    Event(
         "onnx_1_0",
         "2017-12-04",
         "ONNX 1.0 (IR 3, opset 1)",
@@ -157,11 +127,11 @@ EVENTS: tuple[Event, ...] = (
     ),
     Event(
         "ort_open_source",
-        "2018-12",
+        "2018-12-04",
         "ONNX Runtime open-sourced",
-        "ONNX Runtime open-sourced",
-        "no primary announcement found",
-        verified=False,
+        "ONNX Runtime open-sourced on GitHub (MIT licence)",
+        'Azure blog "ONNX Runtime is now open source" (2018-12-04); microsoft/onnxruntime releases',
+        url="https://github.com/microsoft/onnxruntime/releases",
     ),
     Event(
         "lf_ai",
@@ -196,35 +166,18 @@ EVENTS: tuple[Event, ...] = (
     ),
     Event(
         "torch_dynamo_default",
-        "2025",
+        "2025-10-15",
         "PyTorch 2.9: dynamo=True default",
-        "PyTorch 2.9: torch.onnx.export defaults to dynamo=True",
-        "pytorch/pytorch PR #159646",
+        "PyTorch 2.9 released: torch.onnx.export defaults to dynamo=True",
+        "PyTorch 2.9 release, 2025-10-15; pytorch/pytorch PR #159646",
         url="https://github.com/pytorch/pytorch/pull/159646",
     ),
 )
 
-RELEASES: tuple[Release, ...] = (
-    Release("1.0", "2017-12", 3, 1),
-    Release("1.2", "2018", 3, 7),
-    Release("1.4.1", "2019-01", 4, 9),
-    Release("1.5", "2019-04", 5, 10),
-    Release("1.6", "2019-09", 6, 11),
-    Release("1.7", "2020-05", 7, 12),
-    Release("1.10", "2021-07", 8, 15),
-    Release("1.14", "2023-05", 9, 19),
-    Release("1.16", "2024-03", 10, 21),
-    Release("1.18", "2025-05", 11, 23),
-    Release("1.19", "2025-08", 12, 24),
-    Release("1.20", "2025-12", 13, 25),
-    Release("1.22", "2026-06", 13, 27),
-)
 
-
-def events(*, verified_only: bool = False) -> list[Event]:
-    """The events in date order (ties keep their listed order); only sourced ones with ``verified_only``."""
-    chosen = [e for e in EVENTS if e.verified or not verified_only]
-    return sorted(chosen, key=lambda e: e.sort_key)
+def events() -> list[Event]:
+    """The events in date order (ties keep their listed order)."""
+    return sorted(EVENTS, key=lambda e: e.sort_key)
 
 
 def event(key: str) -> Event:
@@ -240,25 +193,9 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 
 def timeline_table(items: Iterable[Event] | None = None) -> str:
-    """The events as a plain-text table: when, what happened, source (in date order by default).
-
-    Events without a primary source say so in the source column: ``unverified (commonly cited): ...``.
-    """
+    """The events as a plain-text table: when, what happened, source (in date order by default)."""
     chosen = events() if items is None else list(items)
-
-    def source(e: Event) -> str:
-        return e.source if e.verified else f"unverified (commonly cited): {e.source}"
-
-    return _table(["when", "what", "source"], ([e.when, e.detail, source(e)] for e in chosen))
-
-
-def releases_table(items: Iterable[Release] | None = None) -> str:
-    """ONNX releases with the IR version and default opset each writes, as a plain-text table."""
-    chosen = RELEASES if items is None else tuple(items)
-    return _table(
-        ["onnx", "released", "IR version", "opset"],
-        ([r.onnx, r.released, str(r.ir_version), str(r.opset)] for r in chosen),
-    )
+    return _table(["when", "what", "source"], ([e.when, e.detail, e.source] for e in chosen))
 
 
 _Box = tuple[float, float, float, float]  # x0, x1, y0, y1 in data units
@@ -320,12 +257,10 @@ def plot_timeline(ax: Axes | None = None, items: Iterable[Event] | None = None) 
 
     Each event is a marker on the axis with a stem up or down to its label (date and a few words); labels
     are placed so that none overlaps another label or crosses a stem (with more stem heights when the events
-    are crowded). Filled markers and solid stems are
-    events with a primary source; hollow markers and dashed stems are commonly cited ones. Pass ``ax`` to
-    draw into your own figure; by default the current Axes (``plt.gca()``) is used.
+    are crowded). Pass ``ax`` to draw into your own figure; by default the current Axes (``plt.gca()``) is
+    used.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
     from matplotlib.textpath import TextPath
 
     ax = ax or plt.gca()
@@ -356,10 +291,9 @@ def plot_timeline(ax: Axes | None = None, items: Iterable[Event] | None = None) 
         if _all_clear(xs, widths, line_height, heights):
             break
     ax.set_ylim(-(levels + 1), levels + 1)
-    for item, x, text, h in zip(chosen, xs, labels, heights, strict=True):
-        ax.vlines(x, 0, h, color=colour, linewidth=1, linestyles="solid" if item.verified else "dashed")
-        face = colour if item.verified else "white"
-        ax.plot(x, 0, "o", markersize=6, markeredgecolor=colour, markerfacecolor=face, zorder=3)
+    for x, text, h in zip(xs, labels, heights, strict=True):
+        ax.vlines(x, 0, h, color=colour, linewidth=1)
+        ax.plot(x, 0, "o", markersize=6, color=colour, zorder=3)
         ax.annotate(
             text,
             (x, h),
@@ -375,13 +309,4 @@ def plot_timeline(ax: Axes | None = None, items: Iterable[Event] | None = None) 
     for spine in ("left", "right", "top"):
         ax.spines[spine].set_visible(False)
     ax.set_title(f"ONNX, {first}–{chosen[-1].date.year}: {len(chosen)} events")
-    ax.legend(
-        handles=[
-            Line2D([], [], marker="o", color=colour, linestyle="-", label="primary source"),
-            Line2D([], [], marker="o", color=colour, markerfacecolor="white", linestyle="--", label="commonly cited"),
-        ],
-        loc="upper right",
-        fontsize=fontsize,
-        frameon=False,
-    )
     return ax

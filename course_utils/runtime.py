@@ -5,7 +5,10 @@
   rank, fixed dimension or dtype gives one line saying what was expected, what was given, and the fix.
 * :func:`make_session` builds an ``onnxruntime.InferenceSession`` with named session options
   (``graph_optimization_level="disable_all"``, ``intra_op_num_threads=1``, ...).
-* :func:`available_providers` and :func:`runtime_limits` say what this installation can run.
+* :func:`available_providers` says which execution providers this installation has; :func:`runtime_limits`
+  (which IR version and opsets it reads) lives in :mod:`course_utils.versions` and is importable from here too.
+* :func:`provider_problem` says why a provider cannot be used here, with the install command from
+  :data:`course_utils.providers.PROVIDERS` (the course's one table of execution providers).
 
 Errors raised (all from :mod:`course_utils.errors`): :class:`InputMismatchError`,
 :class:`ProviderUnavailableError`, :class:`UnsupportedOpsetError` (and its subclass
@@ -15,14 +18,12 @@ Errors raised (all from :mod:`course_utils.errors`): :class:`InputMismatchError`
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import os
 import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -33,6 +34,7 @@ import onnxruntime as ort
 from .errors import InputMismatchError, ProviderUnavailableError, UnsupportedIRVersionError, UnsupportedOpsetError
 from .graph import shape_text
 from .modelio import ModelSource, load_model, require_embedded_weights
+from .versions import RuntimeLimits, runtime_limits  # re-exported: their home is course_utils.versions
 
 __all__ = [
     "RuntimeLimits",
@@ -40,6 +42,7 @@ __all__ = [
     "clear_session_cache",
     "make_session",
     "numpy_dtype",
+    "provider_problem",
     "run_onnx",
     "runtime_limits",
     "to_numpy",
@@ -65,19 +68,6 @@ _ORT_TO_NUMPY: dict[str, np.dtype[Any]] = {
     "tensor(complex64)": np.dtype(np.complex64),
     "tensor(complex128)": np.dtype(np.complex128),
 }
-
-# Where to get an execution provider this installation lacks (the pip package, or what else it needs).
-_PROVIDER_SOURCES: dict[str, str] = {
-    "CUDAExecutionProvider": "pip install onnxruntime-gpu (instead of onnxruntime) on a machine with an NVIDIA GPU and matching CUDA/cuDNN",
-    "TensorrtExecutionProvider": "pip install onnxruntime-gpu plus NVIDIA TensorRT, on a machine with an NVIDIA GPU",
-    "OpenVINOExecutionProvider": "pip install onnxruntime-openvino (Intel CPUs, GPUs and NPUs)",
-    "DmlExecutionProvider": "pip install onnxruntime-directml (Windows with a DirectX 12 GPU)",
-    "CoreMLExecutionProvider": "the standard onnxruntime wheel on macOS (Apple hardware)",
-    "QNNExecutionProvider": "pip install onnxruntime-qnn (Qualcomm hardware)",
-    "ROCMExecutionProvider": "an onnxruntime build for AMD ROCm GPUs",
-    "MIGraphXExecutionProvider": "an onnxruntime build for AMD GPUs with MIGraphX",
-}
-
 
 # --------------------------------------------------------------------------------------------- arrays
 
@@ -138,26 +128,36 @@ def _provider_list(providers: Sequence[ProviderSpec] | ProviderSpec | None) -> l
     return list(providers)
 
 
-def _check_providers(providers: Sequence[ProviderSpec]) -> None:
+def provider_problem(name: str) -> str | None:
+    """Why ``name`` cannot be used by this onnxruntime installation, in one line with the fix; None if it can.
+
+    A provider ORT knows but this package lacks gets its install command (from
+    :data:`course_utils.providers.PROVIDERS`); a misspelt name gets the closest real one.
+    """
     available = available_providers()
-    for spec in providers:
-        name = _provider_name(spec)
-        if name in available:
-            continue
-        have = ", ".join(available)
-        if name in ort.get_all_providers():
-            source = _PROVIDER_SOURCES.get(name, "an onnxruntime build that includes it")
-            raise ProviderUnavailableError(
-                f"'{name}' is not available in this onnxruntime {ort.__version__} (available: {have}). "
-                f"To get it: {source}."
-            )
-        lowered = {p.lower(): p for p in ort.get_all_providers()}
-        guesses = [lowered[g] for g in difflib.get_close_matches(name.lower(), lowered, n=1, cutoff=0.4)]
-        guesses += [p for p in ort.get_all_providers() if name.lower() and p.lower().startswith(name.lower())]
-        hint = f" Did you mean '{guesses[0]}'?" if guesses else ""
-        raise ProviderUnavailableError(
-            f"'{name}' is not an ONNX Runtime execution provider name.{hint} Available here: {have}."
+    if name in available:
+        return None
+    have = ", ".join(available)
+    if name in ort.get_all_providers():
+        from .providers import provider_info  # providers.py builds on this module, so import it when needed
+
+        info = provider_info(name)
+        source = info.install if info is not None else "an onnxruntime build that includes it"
+        return (
+            f"'{name}' is not available in this onnxruntime {ort.__version__} (available: {have}). To get it: {source}."
         )
+    lowered = {p.lower(): p for p in ort.get_all_providers()}
+    guesses = [lowered[g] for g in difflib.get_close_matches(name.lower(), lowered, n=1, cutoff=0.4)]
+    guesses += [p for p in ort.get_all_providers() if name.lower() and p.lower().startswith(name.lower())]
+    hint = f" Did you mean '{guesses[0]}'?" if guesses else ""
+    return f"'{name}' is not an ONNX Runtime execution provider name.{hint} Available here: {have}."
+
+
+def _check_providers(providers: Sequence[ProviderSpec]) -> None:
+    for spec in providers:
+        problem = provider_problem(_provider_name(spec))
+        if problem is not None:
+            raise ProviderUnavailableError(problem)
 
 
 # ------------------------------------------------------------------------------------------- sessions
@@ -217,6 +217,9 @@ def _session_options(options: Mapping[str, Any]) -> ort.SessionOptions:
 def make_session(
     model_or_path: ModelSource,
     providers: Sequence[ProviderSpec] | ProviderSpec | None = None,
+    *,
+    config_entries: Mapping[str, str] | None = None,
+    allow_fallback: bool = False,
     **session_options: Any,
 ) -> ort.InferenceSession:
     """A new ``onnxruntime.InferenceSession`` for a model given as a path, bytes or ``onnx.ModelProto``.
@@ -225,7 +228,12 @@ def make_session(
     ``["CUDAExecutionProvider", "CPUExecutionProvider"]`` to use a GPU (a single name such as
     ``"CPUExecutionProvider"``, or one ``(name, options)`` pair, means that one provider). ``session_options`` set attributes of
     ``onnxruntime.SessionOptions``; ``graph_optimization_level`` also accepts a name such as ``"disable_all"``
-    or ``"ORT_ENABLE_ALL"``.
+    or ``"ORT_ENABLE_ALL"``. ``config_entries`` are passed to ``SessionOptions.add_session_config_entry``
+    (e.g. ``{"session.intra_op.allow_spinning": "0"}``).
+
+    ``allow_fallback=True`` does what ``ort.InferenceSession`` does: a provider that is missing or fails to load
+    is skipped (ONNX Runtime warns) and the session runs on the rest; compare ``session.get_providers()`` with
+    what you asked for (:mod:`course_utils.providers` does). Without it, such a provider raises.
 
     Raises :class:`ProviderUnavailableError` for a provider this installation lacks (or that failed to load),
     :class:`UnsupportedOpsetError` for a model newer than the runtime (:class:`UnsupportedIRVersionError` when
@@ -233,8 +241,11 @@ def make_session(
     :func:`course_utils.modelio.load_model` for a missing or broken file.
     """
     providers = _provider_list(providers) or ["CPUExecutionProvider"]
-    _check_providers(providers)
+    if not allow_fallback:
+        _check_providers(providers)
     options = _session_options(session_options)
+    for key, value in (config_entries or {}).items():
+        options.add_session_config_entry(key, str(value))
     if isinstance(model_or_path, str | os.PathLike):
         load_model(model_or_path, load_external_data=False)  # clear errors for missing/broken files
         source: str | bytes = str(model_or_path)  # by path, so ONNX Runtime finds external data beside it
@@ -249,8 +260,9 @@ def make_session(
         raise AssertionError("unreachable")
     try:
         with warnings.catch_warnings():
-            # We check the providers ourselves and raise; ORT's fallback warning would only repeat it.
-            warnings.simplefilter("ignore", UserWarning)
+            if not allow_fallback:
+                # We check the providers ourselves and raise; ORT's fallback warning would only repeat it.
+                warnings.simplefilter("ignore", UserWarning)
             session = ort.InferenceSession(source, sess_options=options, providers=providers)
     except Exception as error:  # ORT raises its own pybind types (Fail, InvalidGraph, ...)
         translated = _translate_load_error(error)
@@ -258,7 +270,7 @@ def make_session(
             raise translated from None
         raise
     missing = [_provider_name(p) for p in providers if _provider_name(p) not in session.get_providers()]
-    if missing:
+    if missing and not allow_fallback:
         # get_available_providers() lists what the package was built with, not what can load here.
         fix = (
             "check that TensorRT's libraries (libnvinfer) are installed and match this onnxruntime build"
@@ -539,61 +551,3 @@ def run_onnx(
     wanted = list(output_names) if output_names is not None else all_outputs
     results = session.run(wanted, feed)
     return dict(zip(wanted, results, strict=True))
-
-
-# ----------------------------------------------------------------------------------------- versions
-
-
-@dataclass(frozen=True)
-class RuntimeLimits:
-    """The newest model versions the installed onnxruntime loads, measured by :func:`runtime_limits`."""
-
-    onnxruntime_version: str
-    max_ir_version: int
-    max_opset: dict[str, int]
-
-    def __str__(self) -> str:
-        opsets = ", ".join(f"{domain} {v}" for domain, v in sorted(self.max_opset.items()))
-        return f"onnxruntime {self.onnxruntime_version}: IR version <= {self.max_ir_version}; opsets <= {opsets}"
-
-    def __repr__(self) -> str:
-        return str(self)
-
-
-def _probe_model(ir_version: int, opsets: dict[str, int]) -> bytes:
-    helper = onnx.helper
-    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
-    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe", [x], [y])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
-    model.ir_version = ir_version
-    return model.SerializeToString()
-
-
-@functools.cache
-def runtime_limits() -> RuntimeLimits:
-    """Measure the highest IR version and opsets this onnxruntime accepts.
-
-    ONNX Runtime has no API that reports them (onnxruntime issue #14932), so this loads tiny models stamped
-    with far-future versions and reads the limits from the refusals.
-    """
-    too_new = 10_000
-
-    def refusal(ir_version: int, opsets: dict[str, int]) -> str:
-        try:
-            ort.InferenceSession(_probe_model(ir_version, opsets), providers=["CPUExecutionProvider"])
-        except Exception as error:
-            return str(error)
-        return ""
-
-    ir_text = refusal(too_new, {"": 7})
-    ir_match = re.search(r"max supported IR version: (\d+)", ir_text)
-    max_opset: dict[str, int] = {}
-    for domain, label in (("", "ai.onnx"), ("ai.onnx.ml", "ai.onnx.ml")):
-        opsets = {"": 7, domain: too_new} if domain else {"": too_new}
-        match = re.search(r"is till opset (\d+)", refusal(8, opsets))
-        if match:
-            max_opset[label] = int(match.group(1))
-    if ir_match is None or "ai.onnx" not in max_opset:
-        raise RuntimeError(f"could not measure the limits of onnxruntime {ort.__version__}: {ir_text[:200]}")
-    return RuntimeLimits(ort.__version__, int(ir_match.group(1)), max_opset)

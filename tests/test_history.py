@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from course_utils import history
-from course_utils.history import EVENTS, RELEASES, Event, event, events, plot_timeline, releases_table, timeline_table
+from course_utils.history import EVENTS, Event, event, events, plot_timeline, timeline_table
 
 
 def test_every_event_names_a_source_and_unique_key():
@@ -21,11 +21,35 @@ def test_every_event_names_a_source_and_unique_key():
         assert e.url == "" or e.url.startswith("https://"), e.key
 
 
-def test_unverified_facts_are_the_ones_without_primary_source():
-    # The fact sheet marks these two as unverified; the lesson must not state them as fact.
-    unverified = {e.key for e in EVENTS if not e.verified}
-    assert unverified == {"partners_join", "ort_open_source"}
-    assert all(e.status == "commonly cited" for e in EVENTS if not e.verified)
+# Every event, checked against the dated facts the course teaches from: (when, words its detail must contain).
+FACTS = {
+    "first_commit": ("2017-09-06", "first commit"),
+    "announced": ("2017-09", "Microsoft and Facebook"),
+    "onnx_1_0": ("2017-12-04", "IR version 3, opset 1"),
+    "ort_open_source": ("2018-12-04", "ONNX Runtime open-sourced"),
+    "lf_ai": ("2019-11-14", "graduate project of LF AI"),
+    "apache_license": ("2021-01", "Apache-2.0"),
+    "ort_web": ("2021-04", "onnxruntime-web"),
+    "onnxjs_retired": ("2021-08", "ONNX.js retired"),
+    "torch_dynamo_default": ("2025-10-15", "PyTorch 2.9"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(FACTS))
+def test_each_event_has_the_date_and_fact_of_its_source(key):
+    when, words = FACTS[key]
+    assert event(key).when == when
+    assert words in event(key).detail
+
+
+def test_the_timeline_states_only_sourced_facts():
+    # Partners said to have joined in late 2017 have no primary source: not drawn as a fact.
+    assert {e.key for e in EVENTS} == set(FACTS)
+    assert "Azure blog" in event("ort_open_source").source
+    assert "2025-10-15" in event("torch_dynamo_default").source
+    text = " ".join(f"{e.detail} {e.source}" for e in EVENTS).lower()
+    for research_talk in ("commonly cited", "unverified", "our source", "fact sheet"):
+        assert research_talk not in text
 
 
 def test_events_are_in_date_order_and_month_only_dates_sort_after_known_days():
@@ -33,12 +57,8 @@ def test_events_are_in_date_order_and_month_only_dates_sort_after_known_days():
     assert [e.sort_key for e in ordered] == sorted(e.sort_key for e in ordered)
     keys = [e.key for e in ordered]
     assert keys.index("first_commit") < keys.index("announced")  # 2017-09-06 before "sometime in 2017-09"
-    assert keys[-1] == "torch_dynamo_default"
-
-
-def test_verified_only_drops_commonly_cited_events():
-    assert all(e.verified for e in events(verified_only=True))
-    assert len(events(verified_only=True)) == len(EVENTS) - sum(not e.verified for e in EVENTS)
+    assert keys[0] == "first_commit" and keys[-1] == "torch_dynamo_default"
+    assert keys.index("onnx_1_0") < keys.index("ort_open_source") < keys.index("lf_ai")
 
 
 @pytest.mark.parametrize(
@@ -85,19 +105,13 @@ def test_event_lookup_lists_keys_when_missing():
         event("no_such_event")
 
 
-def test_timeline_table_has_a_row_per_event_and_flags_unverified():
+def test_timeline_table_has_a_row_per_event_with_its_source():
     lines = timeline_table().splitlines()
     assert lines[0].split() == ["when", "what", "source"]
     assert len(lines) == 2 + len(EVENTS)
-    flagged = [ln for ln in lines if "unverified (commonly cited)" in ln]
-    assert len(flagged) == sum(not e.verified for e in EVENTS)
+    for e, line in zip(events(), lines[2:], strict=True):
+        assert line.startswith(e.when) and e.source in line
     assert timeline_table([event("lf_ai")]).count("\n") == 2
-
-
-def test_releases_are_monotonic():
-    assert [r.ir_version for r in RELEASES] == sorted(r.ir_version for r in RELEASES)
-    assert [r.opset for r in RELEASES] == sorted(r.opset for r in RELEASES)
-    assert len(releases_table().splitlines()) == 2 + len(RELEASES)
 
 
 def test_plot_draws_every_event_into_the_given_axes():
@@ -108,7 +122,7 @@ def test_plot_draws_every_event_into_the_given_axes():
         labels = [t.get_text() for t in ax.texts]
         assert len(labels) == len(EVENTS)
         assert all(any(e.label in text for text in labels) for e in EVENTS)
-        assert "10 events" in ax.get_title()
+        assert f"{len(EVENTS)} events" in ax.get_title() and "2017–2025" in ax.get_title()
         left, right = ax.get_xlim()
         assert left < min(e.year for e in EVENTS) and right > max(e.year for e in EVENTS)
     finally:

@@ -1,225 +1,255 @@
-"""Lesson 01's exercises: right answers pass, each kind of wrong answer gets feedback, solutions stay correct."""
+"""Lesson 01's exercises: the hidden solutions pass, plausible wrong answers fail without giving the fix away."""
 
 from __future__ import annotations
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
+import torch
 
-from course_utils.data import load_digits
-from course_utils.exercises import Feedback
-from course_utils.history import event
+from course_utils import artifact_path, load_digits, load_digits_cnn
+from course_utils.diagrams import STAGES
+from course_utils.exercises import exercises_of
 from course_utils.lessons import lesson01
-from course_utils.lessons.lesson01 import DIGITS_CONTRACT, TIMELINE_KEYS, _signature_problems, _toy_model
-from course_utils.runtime import runtime_limits
+from course_utils.lessons.lesson01 import STATEMENTS, calibrated, predict, stages
 
 
-def run_solution(exercise, **names) -> Feedback:
-    """Execute an exercise's published solution (which ends in .check(...)) and return its feedback."""
-    namespace = {"lesson01": lesson01, **names}
-    *body, last = exercise.solution_code.strip().splitlines()
-    exec("\n".join(body), namespace)
-    return eval(last, namespace)
+def assert_not_yet(exercise, feedback, *fragments):
+    """A wrong answer: not passed, says what is wrong (the fragments), and names none of the giveaways."""
+    assert not feedback.passed, feedback
+    for fragment in fragments:
+        assert fragment in str(feedback), (fragment, str(feedback))
+    assert exercise.leaks(feedback) == [], str(feedback)
+    assert "Traceback" not in str(feedback)
+
+
+@pytest.fixture(scope="module")
+def lesson_namespace():
+    """What the notebook has defined when its Solutions cell runs."""
+    return {
+        "lesson01": lesson01,
+        "ort": ort,
+        "np": np,
+        "torch": torch,
+        "cnn": load_digits_cnn(),
+        "digits": load_digits(),
+        "artifact_path": artifact_path,
+    }
+
+
+def test_lesson_has_three_exercises_with_escalating_hints():
+    assert [e.id for e in exercises_of("01")] == ["01.1", "01.2", "01.3"]
+    for exercise in exercises_of("01"):
+        assert len(exercise.hints) >= 2 and exercise.giveaways
+        assert exercise.solution_code.strip().splitlines()[-1].startswith(f"lesson01.{_name(exercise)}.check(")
+        assert "course_utils" not in exercise.solution_code  # real APIs only
+
+
+def _name(exercise) -> str:
+    return next(name for name, value in vars(lesson01).items() if value is exercise)
+
+
+@pytest.mark.parametrize("exercise", [predict, stages, calibrated], ids=lambda e: e.id)
+def test_hidden_solution_passes(exercise, lesson_namespace):
+    run = exercise.run_solution(lesson_namespace)
+    assert run.passed, run
+    assert "def " not in str(run) and "torch.onnx.export" not in str(run)
 
 
 # --------------------------------------------------------------------------------------------- 01.1
 
 
-def test_pick_providers_solution_passes():
-    assert run_solution(lesson01.pick_providers).passed
+def hard_coded_name(path, images):
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {"image": images})[0].argmax(axis=1)
+
+
+def untouched_starting_code(path, images):
+    return None
+
+
+def returns_scores(path, images):
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: images})[0]
+
+
+def argmax_over_images(path, images):
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: images})[0].argmax(axis=0)
+
+
+def returns_float_classes(path, images):
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    scores = session.run(None, {session.get_inputs()[0].name: images})[0]
+    return scores.argmax(axis=1).astype(np.float32)
+
+
+def lowest_score(path, images):
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: images})[0].argmin(axis=1)
 
 
 @pytest.mark.parametrize(
-    "wrong,complaint",
+    "wrong,fragments",
     [
-        (lambda preferred, available: list(preferred), "drop what is not installed"),
-        (lambda preferred, available: [p for p in available if p in preferred], "your order"),
-        (lambda preferred, available: [p for p in preferred if p in available], "always end with"),
-        (lambda preferred, available: None, "drop what is not installed"),
+        (hard_coded_name, ["raised ValueError", "named 'pixels'", "missing from input feed"]),
+        (untouched_starting_code, ["shape ()", "one class number per image"]),
+        (returns_scores, ["shape (360, 10)", "one class per image"]),
+        (argmax_over_images, ["shape (10,)"]),
+        (returns_float_classes, ["float32 values"]),
+        (lowest_score, ["differ from the model's"]),
     ],
+    ids=lambda v: getattr(v, "__name__", ""),
 )
-def test_pick_providers_wrong_answers_say_which_rule_broke(wrong, complaint):
-    feedback = lesson01.pick_providers.check(wrong)
-    assert not feedback.passed
-    assert complaint in feedback.message
+def test_predict_wrong_answers(wrong, fragments):
+    assert_not_yet(predict, predict.check(wrong), *fragments)
 
 
-def test_pick_providers_duplicated_cpu_is_caught():
-    def keeps_cpu_twice(preferred, available):
-        return [p for p in preferred if p in available] + ["CPUExecutionProvider"]
-
-    feedback = lesson01.pick_providers.check(keeps_cpu_twice)
-    assert not feedback.passed
-
-
-def test_pick_providers_not_a_function():
-    feedback = lesson01.pick_providers.check(["CPUExecutionProvider"])
-    assert not feedback.passed and "function itself" in feedback.message
+def test_predict_not_a_function():
+    assert_not_yet(predict, predict.check(np.zeros(360)), "function itself")
 
 
 # --------------------------------------------------------------------------------------------- 01.2
 
 
-def test_versions_solution_passes():
-    assert run_solution(lesson01.versions, runtime_limits=runtime_limits).passed
+RIGHT = {
+    "no_translation": "export",
+    "opset_declared": "onnx",
+    "weights_beside": "onnx",
+    "scores_differ": "check",
+    "ir_too_new": "session",
+    "gpu_same_file": "provider",
+}
 
 
-def test_versions_accepting_everything_fails():
-    feedback = lesson01.versions.check(lambda model: [])
-    assert not feedback.passed and "accepted a model it should reject" in feedback.message
+def test_stages_statements_and_keys():
+    assert set(STATEMENTS) == set(RIGHT)
+    assert set(RIGHT.values()) <= {s.key for s in STAGES}
+    assert stages.check(dict(RIGHT)).passed
 
 
-def test_versions_rejecting_everything_fails():
-    feedback = lesson01.versions.check(lambda model: ["no"])
-    assert not feedback.passed and "rejected a model this runtime loads" in feedback.message
+@pytest.mark.parametrize(
+    "wrong,fragments",
+    [
+        ({k: "check" for k in RIGHT}, ["5 of 6 statements"]),  # "the checker finds everything"
+        ({**RIGHT, "ir_too_new": "provider", "gpu_same_file": "session"}, ["2 of 6", "ir_too_new", "4 of 6 right"]),
+        ({**RIGHT, "scores_differ": "outputs"}, ["1 of 6", "scores_differ"]),  # parity read as "the outputs"
+        ({**RIGHT, "weights_beside": "export"}, ["weights_beside"]),
+        ({k: None for k in RIGHT}, ["name no stage", "one of train, export"]),  # the untouched starting cell
+        ({**RIGHT, "ir_too_new": "runtime"}, ["name no stage", "'runtime'"]),
+        ({"no_translation": "export"}, ["each statement", "missing"]),
+    ],
+)
+def test_stages_wrong_answers(wrong, fragments):
+    assert_not_yet(stages, stages.check(wrong), *fragments)
 
 
-def test_versions_forgetting_the_ml_domain_fails():
-    limits = runtime_limits()
-
-    def only_core(model):
-        problems = []
-        if model.ir_version > limits.max_ir_version:
-            problems.append("ir")
-        for entry in model.opset_import:
-            if entry.domain in ("", "ai.onnx") and not 7 <= entry.version <= limits.max_opset["ai.onnx"]:
-                problems.append("opset")
-        return problems
-
-    feedback = lesson01.versions.check(only_core)
-    assert not feedback.passed and "ai.onnx.ml" in feedback.message
-
-
-def test_toy_models_really_load_where_the_checker_says_so():
-    # The check's "fine" models must be loadable by this onnxruntime, or the exercise teaches a falsehood.
-    import onnxruntime as ort
-
-    limits = runtime_limits()
-    for model in (
-        _toy_model(),
-        _toy_model(ir_version=limits.max_ir_version, opset=limits.max_opset["ai.onnx"], ml_opset=1),
-    ):
-        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    with pytest.raises(Exception, match="IR version"):
-        ort.InferenceSession(
-            _toy_model(ir_version=limits.max_ir_version + 1).SerializeToString(), providers=["CPUExecutionProvider"]
-        )
+def test_stages_feedback_never_names_the_right_stage_of_a_wrong_answer():
+    feedback = stages.check({**RIGHT, "ir_too_new": "provider"})
+    assert "session" not in str(feedback).replace("Session", "")  # no "ir_too_new ... session"
 
 
 # --------------------------------------------------------------------------------------------- 01.3
 
 
-def centroid_model(batch: int | str = "batch", input_name: str = "image") -> onnx.ModelProto:
-    """A nearest-centroid digits classifier written directly in ONNX (logits = 2 x.c - |c|^2), no framework."""
-    digits = load_digits()
-    flat = digits.x_train.reshape(len(digits.x_train), -1)
-    centroids = np.stack([flat[digits.y_train == k].mean(axis=0) for k in range(10)]).astype(np.float32)
-    helper = onnx.helper
-    x = helper.make_tensor_value_info(input_name, onnx.TensorProto.FLOAT, [batch, 1, 8, 8])
-    y = helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, [batch, 10])
-    weight = onnx.numpy_helper.from_array(2 * centroids.T, "weight")
-    bias = onnx.numpy_helper.from_array(-(centroids**2).sum(axis=1), "bias")
-    nodes = [
-        helper.make_node("Flatten", [input_name], ["flat"]),
-        helper.make_node("MatMul", ["flat", "weight"], ["scores"]),
-        helper.make_node("Add", ["scores", "bias"], ["logits"]),
-    ]
-    graph = helper.make_graph(nodes, "centroids", [x], [y], [weight, bias])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
+class Calibrated(torch.nn.Module):
+    def __init__(self, classifier, *, probabilities=True):
+        super().__init__()
+        self.classifier, self.probabilities = classifier, probabilities
+
+    def forward(self, image, temperature):
+        scores = self.classifier(image) / temperature
+        return torch.softmax(scores, dim=1) if self.probabilities else scores
 
 
-def save(model: onnx.ModelProto, tmp_path, name: str = "model.onnx"):
-    path = tmp_path / name
-    onnx.save(model, path)
+class Baked(torch.nn.Module):
+    def __init__(self, classifier):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, image):
+        return torch.softmax(self.classifier(image) / 2.0, dim=1)
+
+
+def export_legacy(model, args, path, input_names, dynamic=True):
+    # The legacy exporter is fast; what the checker sees is the same kind of file.
+    axes = {"image": {0: "batch"}, "probabilities": {0: "batch"}} if dynamic else None
+    torch.onnx.export(
+        model,
+        args,
+        path,
+        input_names=input_names,
+        output_names=["probabilities"],
+        dynamic_axes=axes,
+        dynamo=False,
+        opset_version=17,
+    )
     return path
 
 
-def test_ci_gate_passes_an_accurate_model_that_meets_the_contract(tmp_path):
-    path = save(centroid_model(), tmp_path)
-    feedback = lesson01.ci_gate.check(path, min_accuracy=0.85)
+@pytest.fixture(scope="module")
+def digits_and_cnn():
+    return load_digits(), load_digits_cnn()
+
+
+def example(digits):
+    return (torch.from_numpy(digits.x_test[:2]), torch.tensor([2.0]))
+
+
+def test_calibrated_passes_a_legacy_export(tmp_path, digits_and_cnn):
+    digits, cnn = digits_and_cnn
+    path = export_legacy(Calibrated(cnn).eval(), example(digits), tmp_path / "ok.onnx", ["image", "temperature"])
+    feedback = calibrated.check(path)
     assert feedback.passed, feedback
-    assert "accuracy 0.8" in feedback.message or "accuracy 0.9" in feedback.message
 
 
-def test_ci_gate_rejects_low_accuracy(tmp_path):
-    path = save(centroid_model(), tmp_path)
-    feedback = lesson01.ci_gate.check(path)  # nearest centroid is good, not 0.98 good
-    assert not feedback.passed and "not accurate enough" in feedback.message
-    assert feedback.expected == ">= 0.98"
+def test_calibrated_rejects_a_baked_temperature(tmp_path, digits_and_cnn):
+    digits, cnn = digits_and_cnn
+    path = export_legacy(Baked(cnn).eval(), (example(digits)[0],), tmp_path / "baked.onnx", ["image"])
+    assert_not_yet(calibrated, calibrated.check(path), "1 input(s)", "not a constant")
 
 
-def test_ci_gate_rejects_fixed_batch_with_the_fix(tmp_path):
-    path = save(centroid_model(batch=2), tmp_path)
-    feedback = lesson01.ci_gate.check(path)
-    assert not feedback.passed and "DIGITS_CONTRACT" in feedback.message
-    assert "fixed to 2" in feedback.got and "dynamic_shapes" in feedback.hint
+def test_calibrated_rejects_a_fixed_batch(tmp_path, digits_and_cnn):
+    digits, cnn = digits_and_cnn
+    path = tmp_path / "fixed.onnx"
+    export_legacy(Calibrated(cnn).eval(), example(digits), path, ["image", "temperature"], dynamic=False)
+    assert_not_yet(calibrated, calibrated.check(path), "rejects 5 images", "Expected: 2")
 
 
-def test_ci_gate_rejects_wrong_input_name(tmp_path):
-    path = save(centroid_model(input_name="input.1"), tmp_path)
-    feedback = lesson01.ci_gate.check(path)
-    assert not feedback.passed and "'image' is missing" in feedback.got
+def test_calibrated_rejects_scores_that_are_not_probabilities(tmp_path, digits_and_cnn):
+    digits, cnn = digits_and_cnn
+    model = Calibrated(cnn, probabilities=False).eval()
+    path = export_legacy(model, example(digits), tmp_path / "scores.onnx", ["image", "temperature"])
+    assert_not_yet(calibrated, calibrated.check(path), "not probabilities", "sum to 1")
+
+
+def test_calibrated_rejects_an_untrained_classifier(tmp_path, digits_and_cnn):
+    from course_utils.models import DigitsCNN
+
+    digits, _ = digits_and_cnn
+    torch.manual_seed(0)
+    untrained = Calibrated(DigitsCNN()).eval()
+    path = export_legacy(untrained, example(digits), tmp_path / "untrained.onnx", ["image", "temperature"])
+    assert_not_yet(calibrated, calibrated.check(path), "differ from the trained classifier")
 
 
 @pytest.mark.parametrize(
-    "setup,fragment",
-    [
-        (lambda tmp: tmp / "missing.onnx", "No model file"),
-        (lambda tmp: (tmp / "notes.onnx").write_text("hello") and tmp / "notes.onnx", "not an ONNX model"),
-        (lambda tmp: "just a string that is no path.onnx", "No model file"),
-        (lambda tmp: 42, "pass the path"),
-    ],
+    "answer,fragment",
+    [(None, "no model yet"), (42, "path of the exported file"), ("missing.onnx", "No model file")],
 )
-def test_ci_gate_learner_mistakes_give_one_line_feedback(tmp_path, setup, fragment):
-    feedback = lesson01.ci_gate.check(setup(tmp_path))
-    assert not feedback.passed
-    assert fragment.lower() in str(feedback).lower()
-    assert "Traceback" not in str(feedback)
+def test_calibrated_learner_mistakes(answer, fragment):
+    assert_not_yet(calibrated, calibrated.check(answer), fragment)
 
 
-def test_ci_gate_reports_a_checker_failure(tmp_path):
-    model = centroid_model()
-    model.graph.node[1].input[1] = "no_such_tensor"  # a dangling edge: invalid graph
-    path = save(model, tmp_path)
-    feedback = lesson01.ci_gate.check(path)
-    assert not feedback.passed and "checker rejects" in feedback.message
-
-
-def test_signature_problems_list_every_difference():
-    assert _signature_problems(_toy_model(), DIGITS_CONTRACT) == []
-    problems = _signature_problems(_toy_model(input_type=onnx.TensorProto.DOUBLE, classes=5), DIGITS_CONTRACT)
-    assert any("float64" in p for p in problems)
-    assert any("dimension 1 is 5" in p for p in problems)
-
-
-# --------------------------------------------------------------------------------------------- 01.4
-
-
-def test_timeline_solution_passes():
-    assert run_solution(lesson01.timeline, event=event, TIMELINE_KEYS=TIMELINE_KEYS).passed
-
-
-def test_timeline_wrong_order_names_the_pair():
-    feedback = lesson01.timeline.check(list(TIMELINE_KEYS), [])
-    assert not feedback.passed and "happened later" in feedback.message
-
-
-def test_timeline_right_order_but_wrong_unverified_set():
-    order = sorted(TIMELINE_KEYS, key=lambda k: event(k).sort_key)
-    feedback = lesson01.timeline.check(order, [])
-    assert not feedback.passed and "commonly cited" in feedback.message
-    assert "ort_open_source" in feedback.expected
-
-
-def test_timeline_missing_keys():
-    feedback = lesson01.timeline.check(["lf_ai"], [])
-    assert not feedback.passed and "exactly once" in feedback.message
-
-
-def test_every_exercise_has_hints_and_a_solution():
-    for exercise in (lesson01.pick_providers, lesson01.versions, lesson01.ci_gate, lesson01.timeline):
-        assert exercise.id.startswith("01.")
-        assert len(exercise.hints) >= 2
-        assert ".check(" in exercise.solution_code
+def test_calibrated_rejects_an_invalid_graph(tmp_path):
+    helper = onnx.helper
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["nothing_produces_this"], ["probabilities"])],
+        "broken",
+        [helper.make_tensor_value_info("image", onnx.TensorProto.FLOAT, ["batch", 1, 8, 8])],
+        [helper.make_tensor_value_info("probabilities", onnx.TensorProto.FLOAT, ["batch", 10])],
+    )
+    path = tmp_path / "broken.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    assert_not_yet(calibrated, calibrated.check(path), "checker rejects")

@@ -101,7 +101,13 @@ def test_lesson_structure(path):
     for section in ("## Summary", "## Exercises", "## Solutions"):
         assert any(h.startswith(section) for h in headings), f"{path.name} needs a '{section}' section"
     checks = [c for c in code_cells(nb) if re.search(r"\.check\(", c.source)]
-    assert len(checks) >= 3, f"{path.name}: at least three exercises, each a cell that ends in .check(...)"
+    assert len(checks) >= 3, f"{path.name}: at least three exercises, each ending in a .check(...) call"
+    solutions_at = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Solutions" in c.source)
+    solution_code = [c.source for c in nb.cells[solutions_at:] if c.cell_type == "code"]
+    assert any("run_solution(" in source for source in solution_code), f"{path.name}: Solutions must run_solution()"
+    # Solutions stay hidden until asked: the notebook runs them through run_solution and never holds their code.
+    shown = [s for s in solution_code if ".solution()" in s or ".check(" in s]
+    assert not shown, f"{path.name}: the Solutions section shows solution code: {shown[0][:80]!r}"
 
 
 CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)

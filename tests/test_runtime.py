@@ -227,17 +227,6 @@ def test_make_session_options_by_name():
 # -------------------------------------------------------------------------------------------- versions
 
 
-def test_runtime_limits_are_the_real_boundary():
-    limits = runtime_limits()
-    assert limits.onnxruntime_version == ort.__version__
-    assert "ai.onnx" in limits.max_opset and "ai.onnx.ml" in limits.max_opset
-    at_limit = _scale_model()
-    at_limit.ir_version = limits.max_ir_version
-    at_limit.opset_import[0].version = limits.max_opset["ai.onnx"]
-    np.testing.assert_array_equal(run_onnx(at_limit, X)["y"], X * 2)
-    assert str(limits).startswith(f"onnxruntime {ort.__version__}: IR version <= {limits.max_ir_version}")
-
-
 def test_ir_version_too_new_is_one_line_with_the_fix():
     model = _scale_model()
     model.ir_version = runtime_limits().max_ir_version + 1

@@ -11,21 +11,13 @@ import torch
 from course_test_helpers import build_one_op_model
 from onnx import TensorProto, helper
 
-from course_utils.errors import (
-    InputMismatchError,
-    ModelFileNotFoundError,
-    UnsupportedIRVersionError,
-    UnsupportedOpsetError,
-)
-from course_utils.runtime import run_onnx
+from course_utils.errors import InputMismatchError, ModelFileNotFoundError
 from course_utils.verify import (
     DEFAULT_TOLERANCES,
     check_model,
     check_parity,
     compare_outputs,
     default_tolerance,
-    ir_version_issues,
-    lower_ir_version,
 )
 
 RNG = np.random.default_rng(0)
@@ -320,63 +312,3 @@ def test_check_model_names_string_tensors_string():
     report = check_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]))
     assert report.inputs[0].dtype == "string" and "string [N]" in str(report)
     assert "object" not in str(report)
-
-
-def _ir10_model() -> onnx.ModelProto:
-    """A model at opset 18 (first shipped with IR 8) stamped IR 10, with IR-10-only metadata_props everywhere
-    the torch exporter puts them, including inside an If node's subgraphs."""
-    model = _matmul_model()
-    model.opset_import[0].version = 18
-    model.ir_version = 10
-    graph = model.graph
-    helper.set_metadata_props(graph.node[0], {"pkg.torch.onnx.stack_trace": "model.py, line 3"})
-    helper.set_metadata_props(graph.input[0], {"pkg.torch.onnx.original_node_name": "x"})
-    helper.set_metadata_props(graph, {"pkg.torch.export.ExportedProgram.graph_signature": "..."})
-    y = helper.make_tensor_value_info("y2", TensorProto.FLOAT, ["N", 4])
-    branch = helper.make_graph([helper.make_node("Identity", ["y"], ["y2"])], "branch", [], [y])
-    helper.set_metadata_props(branch.node[0], {"namespace": "branch"})
-    flag = onnx.numpy_helper.from_array(np.array(True), "flag")
-    graph.initializer.append(flag)
-    graph.node.append(helper.make_node("If", ["flag"], ["z"], then_branch=branch, else_branch=branch))
-    graph.output.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 4]))
-    return model
-
-
-def test_ir_version_issues_lists_what_a_reader_of_that_version_does_not_know():
-    model = _ir10_model()
-    assert check_model(model).passed  # the checker does not look at this
-    issues = ir_version_issues(model, 9)
-    assert len(issues) == 1 and "metadata_props (IR 10)" in issues[0]
-    assert issues[0] == "metadata_props (IR 10) on 3 nodes, 1 value and 1 graph"  # the If has two subgraphs
-    assert ir_version_issues(model) == []  # measured against its own IR 10: nothing newer
-    assert any("opset 18 of ai.onnx" in i and "IR 8" in i for i in ir_version_issues(model, 7))
-
-
-def test_ir_version_issues_finds_newer_element_types_and_opset_pairing():
-    model = _matmul_model()  # opset 21, first shipped with IR 10
-    model.graph.initializer.append(helper.make_tensor("q", TensorProto.INT4, [2], [1, -1]))
-    model.ir_version = 9
-    issues = ir_version_issues(model)
-    assert any("INT4" in i and "'q'" in i and "IR 10" in i for i in issues)
-    assert any("opset 21 of ai.onnx" in i and "find_min_ir_version_for" in i for i in issues)
-
-
-def test_lower_ir_version_strips_only_metadata_and_keeps_the_numbers():
-    model = _ir10_model()
-    lowered = lower_ir_version(model, 9)
-    assert lowered.ir_version == 9 and model.ir_version == 10  # a copy: the original is untouched
-    assert ir_version_issues(lowered) == [] and check_model(lowered).passed
-    assert not lowered.graph.node[0].metadata_props and not lowered.graph.node[1].attribute[0].g.node[0].metadata_props
-    x = np.arange(6, dtype=np.float32).reshape(2, 3)
-    assert compare_outputs(run_onnx(model, x), run_onnx(lowered, x)).passed
-
-
-def test_lower_ir_version_refuses_what_it_cannot_drop():
-    model = _matmul_model()
-    model.opset_import[0].version = 18
-    model.graph.initializer.append(helper.make_tensor("q", TensorProto.INT4, [2], [1, -1]))
-    with pytest.raises(UnsupportedIRVersionError, match=r"cannot lower the model to IR 9: .*INT4.*Re-export") as info:
-        lower_ir_version(model, 9)
-    assert isinstance(info.value, UnsupportedOpsetError) and "\n" not in str(info.value)
-    with pytest.raises(UnsupportedIRVersionError, match=r"opset 18 of ai.onnx"):
-        lower_ir_version(_ir10_model(), 7)

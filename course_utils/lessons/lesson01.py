@@ -1,330 +1,346 @@
-"""Exercises of lesson 01 (what ONNX is and why): provider fallback, a version gate, a CI gate, the timeline.
+"""Exercises of lesson 01 (what ONNX is and why): run any classifier with the real calls, place problems on the
+pipeline, and export a model with two inputs (a transfer task).
 
-from course_utils.lessons import lesson01
-lesson01.pick_providers.check(my_function)
-lesson01.pick_providers.hint()        # .hint(2) for more
-lesson01.pick_providers.solution()
+    from course_utils.lessons import lesson01
+    lesson01.predict.check(my_function)
+    lesson01.predict.hint()        # again for a more specific hint
+    lesson01.predict.solution()    # only when you want to see it
 """
 
 from __future__ import annotations
 
-import itertools
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import onnx
 
-from ..exercises import Exercise, expect
-from ..history import event
-from ._answers import expect_valid_model, load_answer, run_answer
+from ..diagrams import STAGES
+from ..exercises import Exercise, NotYet, expect
 
-__all__ = [
-    "DIGITS_CONTRACT",
-    "TIMELINE_KEYS",
-    "ci_gate",
-    "pick_providers",
-    "timeline",
-    "versions",
-]
-
-#: What a digits classifier must look like to be deployed: names, dtypes, shapes (a str = any dynamic size).
-DIGITS_CONTRACT: dict[str, dict[str, tuple[str, tuple[int | str, ...]]]] = {
-    "inputs": {"image": ("float32", ("batch", 1, 8, 8))},
-    "outputs": {"logits": ("float32", ("batch", 10))},
-}
-
-#: The events exercise 01.4 asks to order, deliberately shuffled.
-TIMELINE_KEYS: tuple[str, ...] = ("lf_ai", "ort_open_source", "onnxjs_retired", "announced", "onnx_1_0")
-
-_CPU = "CPUExecutionProvider"
+__all__ = ["STATEMENTS", "calibrated", "predict", "stages"]
 
 
 # ------------------------------------------------------------------------------------------ 01.1
 
 
-def _check_pick_providers(fn: Callable[[Sequence[str], Sequence[str]], Sequence[str]]) -> str:
-    expect(callable(fn), "pass your function itself, e.g. check(pick_providers)", got=type(fn).__name__)
-    gpu_box = ["TensorrtExecutionProvider", "CUDAExecutionProvider", _CPU]
-    cases = [
-        # (preferred, available, expected, what the case is about)
-        (["CUDAExecutionProvider", _CPU], ["AzureExecutionProvider", _CPU], [_CPU], "drop what is not installed"),
-        (gpu_box, gpu_box, gpu_box, "keep every available provider, in your order"),
-        (
-            ["CoreMLExecutionProvider", _CPU],
-            [_CPU, "CoreMLExecutionProvider"],
-            ["CoreMLExecutionProvider", _CPU],
-            "your order of preference wins over the order of `available`",
-        ),
-        (
-            ["CUDAExecutionProvider"],
-            ["CUDAExecutionProvider", _CPU],
-            ["CUDAExecutionProvider", _CPU],
-            "always end with CPUExecutionProvider, the fallback for nodes the GPU cannot run",
-        ),
-        ([], ["AzureExecutionProvider", _CPU], [_CPU], "an empty wish list still gives a working session"),
-        ([_CPU, "CUDAExecutionProvider", _CPU], [_CPU], [_CPU], "CPUExecutionProvider appears exactly once"),
+def _centroid_classifier(input_name: str, output_name: str) -> onnx.ModelProto:
+    """A digits classifier written directly in ONNX (nearest centroid: scores = 2 x.c - |c|^2), no framework.
+
+    The exercise's checker runs the learner's function on two of these, with different input and output
+    names, so an answer that guesses the names instead of reading them from the session fails.
+    """
+    from ..data import load_digits
+
+    digits = load_digits()
+    flat = digits.x_train.reshape(len(digits.x_train), -1)
+    centroids = np.stack([flat[digits.y_train == k].mean(axis=0) for k in range(10)]).astype(np.float32)
+    helper = onnx.helper
+    x = helper.make_tensor_value_info(input_name, onnx.TensorProto.FLOAT, ["batch", 1, 8, 8])
+    y = helper.make_tensor_value_info(output_name, onnx.TensorProto.FLOAT, ["batch", 10])
+    weight = onnx.numpy_helper.from_array(2 * centroids.T, "weight")
+    bias = onnx.numpy_helper.from_array(-(centroids**2).sum(axis=1), "bias")
+    nodes = [
+        helper.make_node("Flatten", [input_name], ["flat"]),
+        helper.make_node("MatMul", ["flat", "weight"], ["product"]),
+        helper.make_node("Add", ["product", "bias"], [output_name]),
     ]
-    for preferred, available, expected, why in cases:
-        got = fn(list(preferred), list(available))
+    graph = helper.make_graph(nodes, "nearest_centroid", [x], [y], [weight, bias])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def _check_predict(fn: Callable[[str, np.ndarray], Any]) -> str:
+    from ..data import load_digits
+    from ..paths import artifact_path
+
+    expect(
+        callable(fn),
+        "check needs your function itself, not what it returns",
+        expected="a function predict(path, images)",
+        got=type(fn).__name__,
+    )
+    images = load_digits().x_test
+    for input_name, output_name in (("pixels", "scores"), ("image", "logits")):
+        model = _centroid_classifier(input_name, output_name)
+        path = artifact_path(f"exercise_01_1_{input_name}.onnx", lesson="01")
+        onnx.save(model, path)
+        flat = images.reshape(len(images), -1)
+        weight, bias = (onnx.numpy_helper.to_array(t) for t in model.graph.initializer)
+        right = (flat @ weight + bias).argmax(axis=1)
+        where = f"a classifier whose input is named '{input_name}' and output '{output_name}'"
+        try:
+            result = fn(str(path), images)
+        except Exception as error:  # the learner's code may fail in any way: report it as feedback
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise NotYet(
+                f"predict raised {type(error).__name__} on {where}: {first_line}",
+                why="exporters choose input and output names, so they differ from model to model; "
+                "code that serves any model cannot assume them",
+            ) from None
+        got = np.asarray(result)
         expect(
-            got is not None and list(got) == expected,
-            f"pick_providers({preferred}, {available}) is wrong: {why}",
-            expected=expected,
-            got=None if got is None else list(got),
+            got.shape == right.shape,
+            f"predict returned an array of shape {got.shape} for {len(images)} images",
+            why="the caller wants one class per image, not the model's raw scores",
+            expected=f"shape {right.shape}: one class number per image",
+            got=f"shape {got.shape}",
         )
-    return f"all {len(cases)} cases right: available providers in your order, CPU last as the fallback"
+        expect(
+            np.issubdtype(got.dtype, np.integer),
+            f"predict returned {got.dtype} values",
+            why="a class is a whole number 0-9, usable as an index",
+            expected="integer class numbers",
+            got=str(got.dtype),
+        )
+        wrong = int(np.sum(got != right))
+        expect(
+            wrong == 0,
+            f"{wrong} of {len(images)} predicted classes differ from the model's on {where}",
+            why="each image's class is the position of its highest score",
+            expected="the model's own classes for all images",
+            got=f"{len(images) - wrong} of {len(images)} agree",
+        )
+    return "right classes from two models with different input and output names, read from each session"
 
 
-pick_providers = Exercise(
+predict = Exercise(
     "01.1",
-    "Choose execution providers with a CPU fallback",
-    _check_pick_providers,
+    "Run any classifier with the real calls",
+    _check_predict,
     hints=[
-        "Walk through `preferred` in order and keep the names that are also in `available`.",
-        "Leave CPUExecutionProvider out of that walk, then append it once at the end: "
-        "`[p for p in preferred if p in available and p != 'CPUExecutionProvider'] + ['CPUExecutionProvider']`.",
+        "`session.run(None, feed)` needs a feed `{input name: array}`. The name is chosen at export time and "
+        "differs between models: which call asks the session what it expects?",
+        "`session.get_inputs()` lists the inputs; each has `.name`, `.shape` and `.type`. `session.run` returns a "
+        "list with one array per output; the first holds one row of 10 scores per image.",
+        "name = session.get_inputs()[0].name; (scores,) = session.run(None, {name: images}); "
+        "return scores.argmax(axis=1)",
     ],
     solution_code="""
-def pick_providers(preferred, available):
-    # ONNX Runtime tries providers in list order; CPU last runs whatever the others cannot.
-    chosen = [p for p in preferred if p in available and p != "CPUExecutionProvider"]
-    return [*dict.fromkeys(chosen), "CPUExecutionProvider"]  # dict.fromkeys drops repeats, keeps order
+def predict(path, images):
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name  # chosen at export: read it, never guess it
+    (scores,) = session.run(None, {name: images})
+    return scores.argmax(axis=1)  # the class with the highest score, per image
 
-lesson01.pick_providers.check(pick_providers)
+lesson01.predict.check(predict)
 """,
+    giveaways=("get_inputs", "argmax", "axis=1"),
 )
 
 
 # ------------------------------------------------------------------------------------------ 01.2
 
+#: Statements for exercise 01.2: at which stage of the pipeline diagram does each belong?
+STATEMENTS: dict[str, str] = {
+    "no_translation": "torch.onnx.export stops with an error: one operation in forward() has no ONNX equivalent.",
+    "opset_declared": "The model declares that its nodes follow version 20 of the ai.onnx operator set.",
+    "weights_beside": "Next to model.onnx lies model.onnx.data, which holds the weights.",
+    "scores_differ": "Fed the same images, the exported model's scores differ from PyTorch's by 0.3.",
+    "ir_too_new": "Creating the session fails: 'Unsupported model IR version: 14, max supported IR version: 13'.",
+    "gpu_same_file": "The same .onnx file runs on an NVIDIA GPU once onnxruntime-gpu is installed and CUDA asked for.",
+}
 
-def _toy_model(
-    input_name: str = "image",
-    input_type: int = onnx.TensorProto.FLOAT,
-    batch: int | str = "N",
-    classes: int = 10,
-    output_name: str = "logits",
-    *,
-    ir_version: int = 8,
-    opset: int = 17,
-    ml_opset: int | None = None,
-) -> onnx.ModelProto:
-    """A tiny classifier-shaped model (Flatten + MatMul) with a chosen signature and versions, to test checks."""
-    helper = onnx.helper
-    x = helper.make_tensor_value_info(input_name, input_type, [batch, 1, 8, 8])
-    y = helper.make_tensor_value_info(output_name, input_type, [batch, classes])
-    np_type = helper.tensor_dtype_to_np_dtype(input_type)
-    weight = onnx.numpy_helper.from_array(np.zeros((64, classes), dtype=np_type), "weight")
-    nodes = [
-        helper.make_node("Flatten", [input_name], ["flat"]),
-        helper.make_node("MatMul", ["flat", "weight"], [output_name]),
-    ]
-    graph = helper.make_graph(nodes, "toy", [x], [y], [weight])
-    opsets = [helper.make_opsetid("", opset)]
-    if ml_opset is not None:
-        opsets.append(helper.make_opsetid("ai.onnx.ml", ml_opset))
-    model = helper.make_model(graph, opset_imports=opsets)
-    model.ir_version = ir_version
-    return model
+_RIGHT_STAGES: dict[str, str] = {
+    "no_translation": "export",
+    "opset_declared": "onnx",
+    "weights_beside": "onnx",
+    "scores_differ": "check",
+    "ir_too_new": "session",
+    "gpu_same_file": "provider",
+}
+
+_STAGE_KEYS = tuple(s.key for s in STAGES)
 
 
-def _check_versions(fn: Callable[[onnx.ModelProto], Sequence[str]]) -> str:
-    from ..runtime import runtime_limits
-
-    expect(callable(fn), "pass your function itself, e.g. check(version_problems)", got=type(fn).__name__)
-    limits = runtime_limits()
-    top_ir, top_opset, top_ml = limits.max_ir_version, limits.max_opset["ai.onnx"], limits.max_opset["ai.onnx.ml"]
-    fine = {
-        "IR 8, opset 17 (what tf2onnx writes)": _toy_model(),
-        f"the newest this runtime reads (IR {top_ir}, opset {top_opset}, ai.onnx.ml {top_ml})": _toy_model(
-            ir_version=top_ir, opset=top_opset, ml_opset=top_ml
-        ),
-        "opset 7, the oldest ONNX Runtime guarantees": _toy_model(ir_version=3, opset=7),
-    }
-    for what, model in fine.items():
-        found = fn(model)
-        expect(
-            found is not None and list(found) == [],
-            f"your function rejected a model this runtime loads: {what}",
-            expected="[]",
-            got=found,
-        )
-    broken = {
-        f"IR version {top_ir + 1}, newer than this runtime reads": _toy_model(ir_version=top_ir + 1),
-        f"ai.onnx opset {top_opset + 1}, newer than this runtime knows": _toy_model(opset=top_opset + 1),
-        f"ai.onnx.ml opset {top_ml + 1}, newer than this runtime knows": _toy_model(ml_opset=top_ml + 1),
-        "ai.onnx opset 6, older than ONNX Runtime guarantees": _toy_model(ir_version=3, opset=6),
-    }
-    for what, model in broken.items():
-        found = fn(model)
-        expect(
-            bool(found),
-            f"your function accepted a model it should reject: {what}",
-            expected="a non-empty list of problems",
-            got=found,
-        )
-    return f"accepts the {len(fine)} loadable models and rejects all {len(broken)} others"
+def _check_stages(where: Any) -> str:
+    expect(
+        isinstance(where, dict),
+        "answer with a dict {statement key: stage key}",
+        got=type(where).__name__,
+    )
+    missing, unknown = sorted(set(STATEMENTS) - set(where)), sorted(set(where) - set(STATEMENTS))
+    expect(
+        not missing and not unknown,
+        "the dict must answer each statement of STATEMENTS once",
+        expected=sorted(STATEMENTS),
+        got=f"missing {missing}, unknown {unknown}",
+    )
+    not_stages = sorted(k for k, v in where.items() if v not in _STAGE_KEYS)
+    expect(
+        not not_stages,
+        f"{len(not_stages)} answer(s) name no stage of the diagram: {not_stages}",
+        why="each answer is the key of one box of pipeline()",
+        expected=f"one of {', '.join(_STAGE_KEYS)}",
+        got=", ".join(repr(where[k]) for k in not_stages),
+    )
+    wrong = sorted(k for k in STATEMENTS if where[k] != _RIGHT_STAGES[k])
+    expect(
+        not wrong,
+        f"{len(wrong)} of {len(STATEMENTS)} statements sit at a stage that neither reports nor holds them: {wrong}",
+        why="knowing where a problem shows up tells you which tool to reach for first",
+        expected=f"{len(STATEMENTS)} of {len(STATEMENTS)} right",
+        got=f"{len(STATEMENTS) - len(wrong)} of {len(STATEMENTS)} right",
+    )
+    return "every statement at its stage: exporter, file, checks, session, execution provider"
 
 
-versions = Exercise(
+stages = Exercise(
     "01.2",
-    "Gate models on the versions the runtime reads",
-    _check_versions,
+    "Place each problem on the pipeline",
+    _check_stages,
     hints=[
-        "`runtime_limits()` measures what this onnxruntime reads: `.max_ir_version` and "
-        "`.max_opset['ai.onnx']` / `.max_opset['ai.onnx.ml']`. A model states its own in `model.ir_version` and "
-        "`model.opset_import` (each entry has `.domain`, '' meaning ai.onnx, and `.version`).",
-        "Compare model.ir_version with max_ir_version; for each opset_import entry compare .version with "
-        "max_opset[domain or 'ai.onnx']; and reject an ai.onnx opset below 7.",
+        "Read each box of the diagram: its title and the tools or contents listed under it. A statement belongs "
+        "to the box whose tool reports it, or whose content it describes.",
+        "Two statements describe what the file holds; one is found by comparing numbers (listed in one box); "
+        "one happens when the runtime loads the file; one is about the hardware that runs the nodes.",
+        "export: the exporter fails. onnx: what the file declares and stores. check: parity. session: loading. "
+        "provider: a GPU without changing the file.",
     ],
     solution_code="""
-def version_problems(model):
-    limits = runtime_limits()
-    problems = []
-    if model.ir_version > limits.max_ir_version:
-        problems.append(f"IR version {model.ir_version} > {limits.max_ir_version}, the newest this runtime reads")
-    for entry in model.opset_import:
-        domain = entry.domain or "ai.onnx"
-        top = limits.max_opset.get(domain)
-        if top is not None and entry.version > top:
-            problems.append(f"{domain} opset {entry.version} > {top}, the newest this runtime knows")
-        if domain == "ai.onnx" and entry.version < 7:
-            problems.append(f"ai.onnx opset {entry.version} < 7, the oldest ONNX Runtime guarantees")
-    return problems
-
-lesson01.versions.check(version_problems)
+where = {
+    "no_translation": "export",  # the exporter meets an operation it cannot write as ONNX
+    "opset_declared": "onnx",  # the file declares its opset (and IR version)
+    "weights_beside": "onnx",  # the weights are part of the model: here as external data
+    "scores_differ": "check",  # a parity test compares the numbers
+    "ir_too_new": "session",  # the runtime reads the file when the session is created
+    "gpu_same_file": "provider",  # the execution provider picks the hardware; the file stays the same
+}
+lesson01.stages.check(where)
 """,
+    giveaways=tuple(f"'{k}': '{v}'" for k, v in _RIGHT_STAGES.items())
+    + tuple(f"{k} -> {v}" for k, v in _RIGHT_STAGES.items()),
 )
 
 
 # ------------------------------------------------------------------------------------------ 01.3
 
 
-def _signature_problems(model: onnx.ModelProto, wanted: Mapping[str, Any]) -> list[str]:
-    """What differs between a model's inputs/outputs and a contract like :data:`DIGITS_CONTRACT` (for 01.3)."""
-    from ..verify import tensor_info
-
-    problems: list[str] = []
-    for kind, values in (("inputs", model.graph.input), ("outputs", model.graph.output)):
-        have = {v.name: v for v in values}
-        for name, (dtype, shape) in wanted[kind].items():
-            if name not in have:
-                problems.append(f"{kind[:-1]} '{name}' is missing (the model has: {', '.join(have) or 'none'})")
-                continue
-            info = tensor_info(have[name])
-            got_dtype, got_shape = info.dtype, info.shape or ()
-            if got_dtype != dtype:
-                problems.append(f"{kind[:-1]} '{name}' is {got_dtype}, the contract says {dtype}")
-            if len(got_shape) != len(shape):
-                problems.append(f"{kind[:-1]} '{name}' has rank {len(got_shape)}, the contract says {len(shape)}")
-                continue
-            for axis, (want, got) in enumerate(zip(shape, got_shape, strict=True)):
-                if isinstance(want, str) and not isinstance(got, str):
-                    problems.append(f"{kind[:-1]} '{name}' dimension {axis} is fixed to {got}; it must be dynamic")
-                elif isinstance(want, int) and got != want:
-                    problems.append(f"{kind[:-1]} '{name}' dimension {axis} is {got}, the contract says {want}")
-    return problems
+def _temperature_feed(model: onnx.ModelProto, value: float) -> np.ndarray:
+    """The temperature as the model declares it: shape (1,) as asked, or a scalar if exported that way."""
+    declared = next(i for i in model.graph.input if i.name == "temperature")
+    rank = len(declared.type.tensor_type.shape.dim)
+    return np.full((1,) * rank, value, dtype=np.float32)
 
 
-def _ci_gate(path: str | os.PathLike[str], min_accuracy: float = 0.98) -> str:
-    from ..data import load_digits
+def _check_calibrated(path: Any) -> str:
+    import onnxruntime as ort
 
+    from ..errors import CourseError
+    from ..modelio import load_model
+
+    expect(path is not None, "there is no model yet", expected="the path of the .onnx file you exported", got=None)
     expect(
         isinstance(path, str | os.PathLike),
-        "pass the path of the .onnx file you exported",
+        "check needs the path of the exported file",
+        expected="a str or pathlib.Path",
         got=type(path).__name__,
-        hint="e.g. artifact_path('digits_cnn_fixed.onnx', lesson='01')",
     )
-    model = load_answer(path)
-    expect_valid_model(model)
-    problems = _signature_problems(model, DIGITS_CONTRACT)
+    try:
+        model = load_model(path)
+        onnx.checker.check_model(model, full_check=True)
+    except CourseError as error:
+        raise NotYet(str(error)) from None
+    except onnx.checker.ValidationError as error:
+        raise NotYet(f"the ONNX checker rejects the model: {str(error).strip().splitlines()[0]}") from None
+    inputs = [i.name for i in model.graph.input]
+    outputs = [o.name for o in model.graph.output]
     expect(
-        not problems,
-        "the model does not meet DIGITS_CONTRACT",
-        expected="input image float32 [batch, 1, 8, 8], output logits float32 [batch, 10]",
-        got="; ".join(problems),
-        hint="export with input_names=['image'], output_names=['logits'] and "
-        "dynamic_shapes={'x': {0: torch.export.Dim('batch')}} so any batch size works",
+        sorted(inputs) == ["image", "temperature"],
+        f"the model has {len(inputs)} input(s): {inputs}",
+        why="the temperature must be chosen when the model runs, so it has to be an input, not a constant",
+        expected="two inputs, named 'image' and 'temperature'",
+        got=inputs,
     )
+    expect(
+        "probabilities" in outputs,
+        "the model has no output named 'probabilities'",
+        why="the serving code asks for outputs by name",
+        got=outputs,
+    )
+    from ..data import load_digits, load_digits_cnn
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     digits = load_digits()
-    logits = run_answer(path, {"image": digits.x_test}, "running the model on the 360 test digits failed")["logits"]
-    accuracy = float(np.mean(logits.argmax(axis=1) == digits.y_test))
-    expect(
-        accuracy >= min_accuracy,
-        "the model runs but is not accurate enough",
-        expected=f">= {min_accuracy:.2f}",
-        got=f"{accuracy:.4f}",
-        hint="export the trained model: course_utils.load_digits_cnn() (in eval mode), not a fresh DigitsCNN()",
-    )
-    return f"checker passed, signature meets the contract, accuracy {accuracy:.4f} on 360 test digits"
+    cnn = load_digits_cnn()
+    import torch
+
+    for batch, temperature in ((5, 2.0), (3, 0.5)):
+        images = digits.x_test[:batch]
+        feed = {"image": images, "temperature": _temperature_feed(model, temperature)}
+        try:
+            got = session.run(["probabilities"], feed)[0]
+        except Exception as error:  # onnxruntime's own message says which dimension it rejected
+            raise NotYet(
+                f"the session rejects {batch} images at temperature {temperature}: {str(error).strip()}",
+                why="a server runs whatever number of requests arrive together, not only the example's count",
+            ) from None
+        with torch.no_grad():
+            scores = cnn(torch.from_numpy(images)).numpy() / temperature
+        exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+        expected = exp / exp.sum(axis=1, keepdims=True)
+        sums = got.sum(axis=1)
+        expect(
+            got.shape == expected.shape and bool(np.allclose(sums, 1.0, atol=1e-5)) and bool((got >= 0).all()),
+            "the outputs are not probabilities",
+            why="each row must be >= 0 and sum to 1 so a server can read it as confidence",
+            expected=f"shape {expected.shape}, rows summing to 1",
+            got=f"shape {got.shape}, row sums from {sums.min():.3f} to {sums.max():.3f}",
+        )
+        largest = float(np.abs(got - expected).max())
+        expect(
+            largest <= 1e-5,
+            f"at temperature {temperature} the probabilities differ from the trained classifier's by up to "
+            f"{largest:.2g}",
+            why="parity: the exported model must give the numbers of the trained PyTorch model, at every temperature",
+            expected="differences <= 1e-5",
+            got=f"{largest:.2g}",
+        )
+    return "two inputs, any batch size, and the trained model's probabilities at temperatures 2.0 and 0.5"
 
 
-ci_gate = Exercise(
+calibrated = Exercise(
     "01.3",
-    "Make the CI gate pass",
-    _ci_gate,
+    "Export a model with two inputs (transfer)",
+    _check_calibrated,
     hints=[
-        "The CI report names the problem: the batch dimension was frozen to the example's size at export.",
-        "Export again with `dynamic_shapes={'x': {0: torch.export.Dim('batch')}}` (x is the name of "
-        "DigitsCNN.forward's argument), keeping input_names=['image'] and output_names=['logits'].",
+        "forward(image, temperature) receives both tensors; the probabilities are the classifier's scores divided "
+        "by the temperature, turned into probabilities along the class axis. The export's example is a tuple with "
+        "one tensor per forward() argument.",
+        "torch.softmax(self.classifier(image) / temperature, dim=1). Name both inputs when you export, and let "
+        "the first dimension of the image vary; the temperature keeps its shape (1,).",
+        'torch.onnx.export(model, (images, torch.tensor([2.0])), path, input_names=["image", "temperature"], '
+        'output_names=["probabilities"], dynamic_shapes={"image": {0: torch.export.Dim("batch")}, '
+        '"temperature": None}, external_data=False)',
     ],
     solution_code="""
-fixed_path = artifact_path("digits_cnn_fixed.onnx", lesson="01")
+class Calibrated(torch.nn.Module):
+    def __init__(self, classifier):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, image, temperature):
+        return torch.softmax(self.classifier(image) / temperature, dim=1)
+
+
+calibrated_model = Calibrated(cnn).eval()
+example = (torch.from_numpy(digits.x_test[:2]), torch.tensor([2.0]))
+solution_path = artifact_path("solution_01_3_calibrated.onnx", lesson="01")
 torch.onnx.export(
-    cnn, (torch.from_numpy(digits.x_test[:2]),), fixed_path,
-    input_names=["image"], output_names=["logits"],
-    dynamic_shapes={"x": {0: torch.export.Dim("batch")}},  # any batch size, not just 2
+    calibrated_model, example, solution_path,
+    input_names=["image", "temperature"], output_names=["probabilities"],
+    dynamic_shapes={"image": {0: torch.export.Dim("batch")}, "temperature": None},
     external_data=False, verbose=False,
 )
-lesson01.ci_gate.check(fixed_path)
+session = ort.InferenceSession(solution_path, providers=["CPUExecutionProvider"])
+images, temperature = digits.x_test[:5], np.array([2.0], dtype=np.float32)
+(probabilities,) = session.run(None, {"image": images, "temperature": temperature})
+with torch.no_grad():
+    expected = calibrated_model(torch.from_numpy(images), torch.from_numpy(temperature)).numpy()
+np.testing.assert_allclose(probabilities, expected, rtol=1e-4, atol=1e-6)
+lesson01.calibrated.check(solution_path)
 """,
-)
-
-
-# ------------------------------------------------------------------------------------------ 01.4
-
-
-def _check_timeline(order: Sequence[str], commonly_cited: Sequence[str]) -> str:
-    order, cited = list(order), set(commonly_cited)
-    expect(
-        sorted(order) == sorted(TIMELINE_KEYS),
-        "order must contain each key of TIMELINE_KEYS exactly once",
-        expected=sorted(TIMELINE_KEYS),
-        got=sorted(order),
-    )
-    right = sorted(TIMELINE_KEYS, key=lambda k: event(k).sort_key)
-    for first, second in itertools.pairwise(order):
-        a, b = event(first), event(second)
-        expect(
-            a.sort_key <= b.sort_key,
-            f"'{first}' is placed before '{second}', but it happened later",
-            hint="print(timeline_table()) lists every event with its date",
-        )
-    unverified = {k for k in TIMELINE_KEYS if not event(k).verified}
-    expect(
-        cited == unverified,
-        "the order is right; the set of commonly cited (unverified) events is not",
-        expected=sorted(unverified),
-        got=sorted(cited),
-        hint="in the table, unverified events say so in the source column",
-    )
-    return f"right order ({' -> '.join(right)}) and the unverified one spotted"
-
-
-timeline = Exercise(
-    "01.4",
-    "Put ONNX's history in order",
-    _check_timeline,
-    hints=[
-        "Use the table printed in section 2, or `event(key).when` for each key.",
-        "`sorted(TIMELINE_KEYS, key=lambda k: event(k).sort_key)` orders them; `event(k).verified` tells "
-        "which have a primary source.",
-    ],
-    solution_code="""
-order = sorted(TIMELINE_KEYS, key=lambda k: event(k).sort_key)
-commonly_cited = [k for k in TIMELINE_KEYS if not event(k).verified]
-lesson01.timeline.check(order, commonly_cited)
-""",
+    giveaways=("dynamic_shapes", "dynamic_axes", "Dim(", "softmax", "input_names"),
 )

@@ -1,0 +1,326 @@
+"""Exercises of lesson 05 (ONNX Runtime: sessions and execution providers).
+
+    from course_utils.lessons import lesson05
+    lesson05.used_fallback.check(used_fallback)     # your function
+    lesson05.used_fallback.hint()                   # again for a more specific one
+    lesson05.used_fallback.solution()
+
+* 05.1 write ``used_fallback(session, requested)``: did a requested provider silently go missing?
+* 05.2 a session that shares the CPU politely: two intra-op threads that do not spin.
+* 05.3 feed a session through ``IOBinding``.
+* 05.4 (transfer) choose the ``providers=`` list for machines the lesson did not show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..exercises import Exercise, NotYet, expect
+
+__all__ = ["MACHINES", "io_binding", "polite_session", "provider_lists", "used_fallback"]
+
+CPU = "CPUExecutionProvider"
+SPINNING = "session.intra_op.allow_spinning"
+
+
+def _digits_model() -> str:
+    from ..providers import course_model
+
+    return str(course_model("DigitsCNN"))
+
+
+def _session(requested: list[Any]) -> Any:
+    import warnings
+
+    import onnxruntime as ort
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ORT's "not in available provider names": the point of the exercise
+        return ort.InferenceSession(_digits_model(), providers=requested)
+
+
+# ------------------------------------------------------------------------------------------ 05.1
+
+
+def _check_used_fallback(function: Any) -> str:
+    expect(
+        callable(function),
+        "pass your function itself (used_fallback, without calling it)",
+        got=type(function).__name__,
+    )
+    cases: list[tuple[str, list[Any], bool]] = [
+        ("CUDA first, then CPU (this wheel has no CUDA)", ["CUDAExecutionProvider", CPU], True),
+        ("only CPU", [CPU], False),
+        ("CPU first, then CUDA", [CPU, "CUDAExecutionProvider"], True),
+        ("Azure, then CPU (both in this wheel)", ["AzureExecutionProvider", CPU], False),
+        (
+            "CUDA with options, then CPU",
+            [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}), CPU],
+            True,
+        ),
+        ("CPU with options", [(CPU, {"arena_extend_strategy": "kSameAsRequested"})], False),
+    ]
+    for label, requested, expected in cases:
+        session = _session(requested)
+        try:
+            got = function(session, requested)
+        except Exception as error:  # the learner's code may fail in any way: say where
+            raise NotYet(
+                f"your function raised {type(error).__name__} for the case '{label}'",
+                why="requested lists hold names or (name, options) pairs, as providers= accepts",
+                got=str(error)[:200],
+            ) from None
+        expect(
+            isinstance(got, bool | np.bool_),
+            "return True or False",
+            expected="a bool",
+            got=type(got).__name__,
+        )
+        expect(
+            bool(got) == expected,
+            f"wrong answer for the case '{label}'",
+            why="a fallback means some provider you asked for is not among those the session actually uses",
+            expected=expected,
+            got=bool(got),
+        )
+    return "used_fallback spots every provider that went missing, with or without options"
+
+
+used_fallback = Exercise(
+    "05.1",
+    "Detect the silent fallback",
+    _check_used_fallback,
+    hints=[
+        "Compare what you asked for with what the session reports it uses after it was created.",
+        "session.get_providers() lists the providers the session really has; an entry of requested may be a "
+        "name or a (name, options) tuple.",
+        "Take the name of each requested entry (entry[0] for a tuple) and return True if any of those names "
+        "is missing from session.get_providers().",
+    ],
+    solution_code="""\
+def used_fallback(session, requested):
+    used = set(session.get_providers())
+    names = [entry[0] if isinstance(entry, tuple) else entry for entry in requested]
+    return any(name not in used for name in names)
+
+
+lesson05.used_fallback.check(used_fallback)""",
+    giveaways=("get_providers", "entry[0]", "isinstance"),
+)
+
+
+# ------------------------------------------------------------------------------------------ 05.2
+
+
+def _check_polite_session(session: Any) -> str:
+    import onnxruntime as ort
+
+    expect(session is not None, "no session yet: create one and pass it")
+    expect(
+        isinstance(session, ort.InferenceSession),
+        "pass the onnxruntime.InferenceSession you created",
+        got=type(session).__name__,
+    )
+    options = session.get_session_options()
+    threads = options.intra_op_num_threads
+    expect(
+        threads == 2,
+        "the session does not use two intra-op threads",
+        why="0 means one thread per physical core: on a shared machine that is every core",
+        expected="2 threads per operator",
+        got=f"{threads}" + (" (ONNX Runtime's default)" if threads == 0 else ""),
+    )
+    try:
+        spinning = options.get_session_config_entry(SPINNING)
+    except RuntimeError:
+        spinning = None  # never set: ORT's default, which spins
+    expect(
+        spinning == "0",
+        "the session's idle threads still spin",
+        why="spinning threads keep the cores busy between runs, which slows PyTorch or anything else in the "
+        "process (ORT#13808)",
+        expected=f"config entry {SPINNING!r} switched off",
+        got="not set (ONNX Runtime's default: spinning)" if spinning is None else repr(spinning),
+    )
+    expect(
+        session.get_providers()[0] == CPU, "threads settings are about the CPU provider", got=session.get_providers()
+    )
+    return "two intra-op threads, no spinning: read back from the session itself"
+
+
+polite_session = Exercise(
+    "05.2",
+    "Share the CPU politely: two threads that do not spin",
+    _check_polite_session,
+    hints=[
+        "Both settings live on onnxruntime.SessionOptions, which you pass to InferenceSession as its second argument.",
+        "The thread count is an attribute of SessionOptions; spinning is a session config entry (a string key "
+        "and a string value), set with a method of SessionOptions.",
+        f"options.intra_op_num_threads = 2 and options.add_session_config_entry({SPINNING!r}, '0').",
+    ],
+    solution_code=f'''\
+options = ort.SessionOptions()
+options.intra_op_num_threads = 2
+options.add_session_config_entry("{SPINNING}", "0")
+solution_polite = ort.InferenceSession(digits_path, options, providers=["CPUExecutionProvider"])
+
+lesson05.polite_session.check(solution_polite)''',
+    giveaways=("add_session_config_entry", "intra_op_num_threads =", '"0")'),
+)
+
+
+# ------------------------------------------------------------------------------------------ 05.3
+
+
+def _check_io_binding(binding: Any, images: Any = None) -> str:
+    import onnxruntime as ort
+
+    expect(binding is not None, "no binding yet: pass the IOBinding you ran")
+    expect(
+        type(binding).__name__ == "IOBinding",
+        "pass the onnxruntime IOBinding object you ran the session with",
+        got=type(binding).__name__,
+    )
+    outputs = [value for value in binding.get_outputs() if value.is_tensor()]
+    expect(
+        len(outputs) == 1,
+        "the binding holds no output yet",
+        why="outputs appear in the binding only after the session has run with it",
+        expected="one output (the logits)",
+        got=f"{len(outputs)} outputs",
+    )
+    logits = outputs[0].numpy()
+    from ..data import load_digits
+
+    x = load_digits().x_test[:64]
+    reference = ort.InferenceSession(_digits_model(), providers=[CPU]).run(None, {"image": x})[0]
+    expect(
+        logits.shape == reference.shape,
+        "the output has the wrong shape",
+        why="the exercise feeds the first 64 test images, one row of 10 logits each",
+        expected=list(reference.shape),
+        got=list(logits.shape),
+    )
+    expect(
+        bool(np.allclose(logits, reference, rtol=1e-4, atol=1e-5)),
+        "the logits differ from session.run on the same 64 images",
+        why="IOBinding changes where data lives, never the result",
+        got=f"max abs difference {float(np.max(np.abs(logits - reference))):.3g}",
+    )
+    return "64 images in, 64 x 10 logits out, through IOBinding"
+
+
+io_binding = Exercise(
+    "05.3",
+    "Feed a session through IOBinding",
+    _check_io_binding,
+    hints=[
+        "A session makes the binding object; you bind the input and the output on it, then run the session with it.",
+        "session.io_binding(), then binding.bind_cpu_input(name, array) and binding.bind_output(name); run it with "
+        "session.run_with_iobinding(binding).",
+        "The input name is 'image' and the output 'logits'; bind digits.x_test[:64].",
+    ],
+    solution_code="""\
+solution_binding = digits_session.io_binding()
+solution_binding.bind_cpu_input("image", digits.x_test[:64])
+solution_binding.bind_output("logits")
+digits_session.run_with_iobinding(solution_binding)
+
+lesson05.io_binding.check(solution_binding)""",
+    giveaways=("bind_cpu_input", "run_with_iobinding", "bind_output"),
+)
+
+
+# ------------------------------------------------------------------------------------------ 05.4
+
+#: The machines of exercise 05.4: a description, and what a right providers= list has.
+MACHINES: dict[str, str] = {
+    "gpu_server": "A Linux server with an NVIDIA GPU; onnxruntime-gpu and TensorRT are installed. You want the "
+    "fastest inference and can afford TensorRT's engine build at start-up.",
+    "intel_laptop": "A laptop with an Intel Core Ultra CPU (it has an NPU); onnxruntime-openvino is installed.",
+    "mac": "A MacBook with Apple silicon and the standard onnxruntime wheel from PyPI.",
+    "windows_amd": "A Windows desktop with an AMD Radeon GPU; onnxruntime-directml is installed.",
+}
+
+# The right list for each machine (feedback never names it).
+_ANSWERS: dict[str, list[str]] = {
+    "gpu_server": ["TensorrtExecutionProvider", "CUDAExecutionProvider", CPU],
+    "intel_laptop": ["OpenVINOExecutionProvider", CPU],
+    "mac": ["CoreMLExecutionProvider", CPU],
+    "windows_amd": ["DmlExecutionProvider", CPU],
+}
+
+
+def _names(entries: Any) -> list[str]:
+    return [e[0] if isinstance(e, tuple) else e for e in entries]
+
+
+def _check_provider_lists(answers: Any) -> str:
+    expect(isinstance(answers, dict), "answer with a dict {machine: providers list}", got=type(answers).__name__)
+    missing = [m for m in MACHINES if m not in answers]
+    expect(not missing, "some machines have no answer yet", expected=sorted(MACHINES), got=sorted(answers))
+    import onnxruntime as ort
+
+    known = set(ort.get_all_providers())
+    for machine, right in _ANSWERS.items():
+        given = answers[machine]
+        expect(
+            isinstance(given, list | tuple) and len(given) > 0,
+            f"{machine}: give a non-empty list, as providers= takes",
+            got=repr(given),
+        )
+        names = _names(given)
+        unknown = [n for n in names if n not in known]
+        expect(
+            not unknown,
+            f"{machine}: not an ONNX Runtime provider name",
+            why="a misspelt name is an error, not a preference: print(onnxruntime.get_all_providers()) lists them",
+            got=unknown,
+        )
+        expect(
+            names[-1] == CPU,
+            f"{machine}: the list does not end with the provider that runs everything",
+            why="nodes an accelerator cannot take must still run somewhere",
+            got=names,
+        )
+        expect(
+            set(names) == set(right),
+            f"{machine}: this list does not make the best use of the machine",
+            why="each entry should reach hardware this machine has, through a package installed on it; a provider "
+            "the package lacks is skipped with only a warning",
+            expected=f"{len(right)} providers, the machine's accelerator(s) first",
+            got=names,
+        )
+        expect(
+            names == right,
+            f"{machine}: the right providers, in an order that wastes the fastest one",
+            why="ONNX Runtime offers each node to the providers in list order; the first that can run it gets it",
+            got=names,
+        )
+    return "a providers= list for each machine, accelerators first and the CPU last"
+
+
+provider_lists = Exercise(
+    "05.4",
+    "Choose the providers= list for a machine you have not seen (transfer)",
+    _check_provider_lists,
+    hints=[
+        "For each machine, ask: which provider reaches its accelerator, and is that provider in the package "
+        "installed there? The lesson's provider table answers both.",
+        "Every list ends with the provider that can run any node. Only one machine needs three entries: the one "
+        "whose accelerator has two providers, the faster one first.",
+        "NVIDIA: TensorRT, CUDA, CPU. Intel: OpenVINO, CPU. Apple: CoreML, CPU. Windows + any DirectX 12 GPU: "
+        "DirectML (its ORT name starts with Dml), CPU.",
+    ],
+    solution_code="""\
+solution_lists = {
+    "gpu_server": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+    "intel_laptop": ["OpenVINOExecutionProvider", "CPUExecutionProvider"],
+    "mac": ["CoreMLExecutionProvider", "CPUExecutionProvider"],
+    "windows_amd": ["DmlExecutionProvider", "CPUExecutionProvider"],
+}
+lesson05.provider_lists.check(solution_lists)""",
+    giveaways=("TensorrtExecutionProvider", "OpenVINOExecutionProvider", "CoreMLExecutionProvider", "Dml"),
+)

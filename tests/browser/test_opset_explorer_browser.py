@@ -1,0 +1,57 @@
+"""The opset explorer in a real browser: JupyterLab runs a notebook that shows the widget, Chromium moves the
+opset slider with the keyboard, and the schema diff the widget shows must change with it.
+
+ReduceMean is the subject: at opset 13 compared with 13 nothing changes; five steps right (opset 18) its
+``axes`` attribute has become an input. The screenshot lands in ``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lab_harness import open_notebook, run_all_cells, running_lab
+
+pytestmark = pytest.mark.browser
+
+CELL = (
+    "from course_utils.opsets_view import OpsetExplorer\n\n"
+    'OpsetExplorer(["ReduceMean", "Split"], opset=13, base_opset=13)'
+)
+WAIT_MS = 60_000  # each wait in the page: the kernel computing a diff on a busy 2-core machine
+
+
+def test_moving_the_slider_changes_the_schema_diff(chromium: Any, tmp_path: Path, screenshot_dir: Path) -> None:
+    from playwright.sync_api import expect
+
+    with running_lab(tmp_path, {"explorer.ipynb": [CELL]}) as lab:
+        page = chromium.new_page()
+        try:
+            open_notebook(page, lab, "explorer.ipynb")
+            diff = page.locator("pre.opset-explorer")
+            run_all_cells(page, diff)
+            expect(diff).to_contain_text("opset 13 uses ReduceMean-13", timeout=WAIT_MS)
+            expect(diff).to_contain_text("nothing changes")
+            before = diff.inner_text()
+
+            handle = page.get_by_role("slider")
+            handle.focus()
+            for _ in range(5):
+                handle.press("ArrowRight")
+            expect(handle).to_have_attribute("aria-valuenow", "18.0", timeout=WAIT_MS)
+            expect(diff).to_contain_text("opset 18 uses ReduceMean-18", timeout=WAIT_MS)
+            expect(diff).to_contain_text("attribute 'axes' (INTS) became input 'axes'")
+            assert diff.inner_text() != before
+
+            # And back: the diff follows the slider both ways.
+            for _ in range(5):
+                handle.press("ArrowLeft")
+            expect(handle).to_have_attribute("aria-valuenow", "13.0", timeout=WAIT_MS)
+            expect(diff).to_contain_text("nothing changes", timeout=WAIT_MS)
+            page.screenshot(path=str(screenshot_dir / "opset_explorer_jupyterlab.png"))
+        except Exception:
+            page.screenshot(path=str(screenshot_dir / "opset_explorer_jupyterlab_failed.png"))
+            raise
+        finally:
+            page.close()

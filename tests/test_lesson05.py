@@ -1,0 +1,190 @@
+"""Lesson 05's exercise checks: every solution passes; plausible wrong answers get feedback that never gives the fix."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+import pytest
+
+from course_utils import paths
+from course_utils.data import load_digits
+from course_utils.exercises import Exercise, Feedback
+from course_utils.lessons import lesson05
+from course_utils.providers import course_model
+
+pytest.importorskip("torch")
+
+CPU = "CPUExecutionProvider"
+SPINNING = "session.intra_op.allow_spinning"
+
+
+@pytest.fixture(scope="module")
+def namespace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """What the notebook has defined when its exercises run (in a temporary artifacts folder)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(paths, "ARTIFACTS_DIR", tmp_path_factory.mktemp("artifacts"))
+        digits_path = str(course_model("DigitsCNN"))
+        session = ort.InferenceSession(digits_path, providers=[CPU])
+        yield {
+            "ort": ort,
+            "digits": load_digits(),
+            "digits_path": digits_path,
+            "digits_session": session,
+            "lesson05": lesson05,
+        }
+
+
+def wrong(exercise: Exercise, feedback: Feedback) -> None:
+    assert not feedback.passed, feedback
+    assert exercise.leaks(feedback) == [], feedback
+
+
+@pytest.mark.parametrize(
+    "exercise",
+    [lesson05.used_fallback, lesson05.polite_session, lesson05.io_binding, lesson05.provider_lists],
+    ids=lambda e: e.id,
+)
+def test_solutions_pass(exercise: Exercise, namespace: dict[str, Any]):
+    run = exercise.run_solution(namespace)
+    assert run.passed, run.detail
+    assert len(exercise.hints) >= 2 and exercise.giveaways
+
+
+def test_hints_escalate():
+    exercise = lesson05.used_fallback
+    first, second = exercise.hint(), exercise.hint()
+    assert first.title.startswith("Hint 1") and second.title.startswith("Hint 2")
+
+
+# ------------------------------------------------------------------------------------------ 05.1
+
+
+def test_used_fallback_wrong_answers(namespace: dict[str, Any]):
+    exercise = lesson05.used_fallback
+    # Compares the lists as they are: a (name, options) pair never equals a name.
+    fb = exercise.check(lambda session, requested: session.get_providers() != requested)
+    wrong(exercise, fb)
+    assert "CPU with options" in fb.message
+    # Looks only at the first requested provider.
+    fb = exercise.check(lambda session, requested: requested[0] not in session.get_providers())
+    wrong(exercise, fb)
+    assert "CPU first, then CUDA" in fb.message
+    # Asks whether CPU is used: always True.
+    wrong(exercise, exercise.check(lambda session, requested: CPU in session.get_providers()))
+    # Calls the function instead of passing it.
+    wrong(exercise, exercise.check(True))
+    # Returns the list of missing names instead of a bool.
+    fb = exercise.check(lambda session, requested: [r for r in requested if r not in session.get_providers()])
+    wrong(exercise, fb)
+    assert fb.message == "return True or False"
+
+
+# ------------------------------------------------------------------------------------------ 05.2
+
+
+def _session(path: str, threads: int | None = None, entries: dict[str, str] | None = None) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    for key, value in (entries or {}).items():
+        options.add_session_config_entry(key, value)
+    return ort.InferenceSession(path, options, providers=[CPU])
+
+
+def test_polite_session_wrong_answers(namespace: dict[str, Any]):
+    exercise, path = lesson05.polite_session, namespace["digits_path"]
+    fb = exercise.check(_session(path, threads=2))  # threads set, spinning left on
+    wrong(exercise, fb)
+    assert "spin" in fb.message and "not set" in (fb.got or "")
+    fb = exercise.check(_session(path, entries={SPINNING: "0"}))  # spinning off, default threads
+    wrong(exercise, fb)
+    assert "two intra-op threads" in fb.message
+    # The inter-op pool's key instead of the intra-op one.
+    wrong(exercise, exercise.check(_session(path, threads=2, entries={"session.inter_op.allow_spinning": "0"})))
+    wrong(exercise, exercise.check(_session(path, threads=2, entries={SPINNING: "1"})))
+    wrong(exercise, exercise.check(ort.SessionOptions()))  # the options, not the session
+    wrong(exercise, exercise.check(None))
+
+
+# ------------------------------------------------------------------------------------------ 05.3
+
+
+def test_io_binding_wrong_answers(namespace: dict[str, Any]):
+    exercise, session, digits = lesson05.io_binding, namespace["digits_session"], namespace["digits"]
+    unrun = session.io_binding()
+    unrun.bind_cpu_input("image", digits.x_test[:64])
+    unrun.bind_output("logits")
+    fb = exercise.check(unrun)  # bound but never run
+    wrong(exercise, fb)
+    assert "no output yet" in fb.message
+    few = session.io_binding()
+    few.bind_cpu_input("image", digits.x_test[:8])
+    few.bind_output("logits")
+    session.run_with_iobinding(few)
+    fb = exercise.check(few)  # the wrong images
+    wrong(exercise, fb)
+    assert "shape" in fb.message
+    shifted = session.io_binding()
+    shifted.bind_cpu_input("image", digits.x_test[1:65])
+    shifted.bind_output("logits")
+    session.run_with_iobinding(shifted)
+    wrong(exercise, exercise.check(shifted))
+    wrong(exercise, exercise.check(session.run(None, {"image": digits.x_test[:64]})[0]))  # plain run's array
+
+
+# ------------------------------------------------------------------------------------------ 05.4
+
+RIGHT = {
+    "gpu_server": ["TensorrtExecutionProvider", "CUDAExecutionProvider", CPU],
+    "intel_laptop": ["OpenVINOExecutionProvider", CPU],
+    "mac": ["CoreMLExecutionProvider", CPU],
+    "windows_amd": ["DmlExecutionProvider", CPU],
+}
+
+
+def test_provider_lists_wrong_answers():
+    exercise = lesson05.provider_lists
+    assert exercise.check(RIGHT).passed
+    # No CPU at the end of the GPU server's list.
+    fb = exercise.check({**RIGHT, "gpu_server": ["CUDAExecutionProvider"]})
+    wrong(exercise, fb)
+    assert "does not end with" in fb.message
+    # TensorRT left out: CUDA then CPU is valid, but not the fastest.
+    fb = exercise.check({**RIGHT, "gpu_server": ["CUDAExecutionProvider", CPU]})
+    wrong(exercise, fb)
+    assert "best use" in fb.message
+    # A misspelt name (ORT would only warn and skip it).
+    fb = exercise.check({**RIGHT, "intel_laptop": ["OpenVINOProvider", CPU]})
+    wrong(exercise, fb)
+    assert "not an ONNX Runtime provider name" in fb.message
+    # CUDA on a Mac.
+    wrong(exercise, exercise.check({**RIGHT, "mac": ["CUDAExecutionProvider", CPU]}))
+    # The AMD GPU through a provider the package does not have.
+    wrong(exercise, exercise.check({**RIGHT, "windows_amd": ["MIGraphXExecutionProvider", CPU]}))
+    # A machine forgotten.
+    wrong(exercise, exercise.check({k: v for k, v in RIGHT.items() if k != "mac"}))
+
+
+def test_provider_lists_order_matters():
+    exercise = lesson05.provider_lists
+    with warnings.catch_warnings():
+        fb = exercise.check({**RIGHT, "gpu_server": ["CUDAExecutionProvider", "TensorrtExecutionProvider", CPU]})
+    assert not fb.passed and "order" in fb.message
+    # This feedback may name what the learner wrote (it is their own answer), never the fix.
+    assert "list order" in (fb.why or "")
+
+
+def test_exercise_machines_match_the_checker():
+    assert set(lesson05.MACHINES) == set(RIGHT)
+
+
+def test_checkers_need_no_notebook_state(tmp_path: Path):
+    # A learner may check in a fresh kernel: the checker exports its own reference model when needed.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(paths, "ARTIFACTS_DIR", tmp_path)
+        fb = lesson05.used_fallback.check(lambda session, requested: False)
+    assert not fb.passed and (tmp_path / "05" / "switcher" / "digits_cnn.onnx").exists()

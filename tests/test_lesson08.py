@@ -1,0 +1,219 @@
+"""Lesson 08's exercise checks: every hidden solution passes; plausible wrong answers get feedback that says what
+is wrong without giving the fix away."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from course_utils import paths
+from course_utils.exercises import exercises_of
+from course_utils.lessons import lesson08
+from course_utils.lessons.lesson08 import digits_cnn_at, squeeze_model
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Solutions write to a temporary artifacts folder, never over a learner's files."""
+    with pytest.MonkeyPatch.context() as mp:
+        folder = tmp_path_factory.mktemp("artifacts")
+        mp.setattr(paths, "ARTIFACTS_DIR", folder)
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return lesson08.sklearn_pipeline()
+
+
+def _assert_not_yet(exercise, feedback) -> None:
+    assert not feedback.passed, feedback
+    assert exercise.leaks(feedback) == [], f"feedback gives the fix away: {feedback}"
+
+
+def test_every_solution_passes(pipeline):
+    exercises = exercises_of("08")
+    assert [e.id for e in exercises] == ["08.1", "08.2", "08.3", "08.4"]
+    for exercise in exercises:
+        run = exercise.run_solution({"lesson08": lesson08, "pipeline": pipeline})
+        assert run.passed, run
+        assert exercise.solution_code.strip().splitlines()[-1].startswith(f"lesson08.{_name(exercise)}.check(")
+        assert len(exercise.hints) >= 3
+
+
+def _name(exercise) -> str:
+    return next(n for n in lesson08.__all__ if getattr(lesson08, n) is exercise)
+
+
+# ------------------------------------------------------------------------------------------------- 08.1
+
+
+def _squeeze13(axes_value=(0, 2), dtype=np.int64, keep_attribute=False, as_input=False) -> onnx.ModelProto:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])
+    inits = [] if as_input else [numpy_helper.from_array(np.array(axes_value, dtype), "axes")]
+    inputs = [x, helper.make_tensor_value_info("axes", TensorProto.INT64, [2])] if as_input else [x]
+    attrs = {"axes": [0, 2]} if keep_attribute else {}
+    node = helper.make_node("Squeeze", ["x", "axes"], ["y"], **attrs)
+    graph = helper.make_graph([node], "s", inputs, [y], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=7)
+
+
+def test_predict_node_accepts_a_constant_node_as_well():
+    model = _squeeze13()
+    constant = helper.make_node("Constant", [], ["axes"], value=model.graph.initializer[0])
+    del model.graph.initializer[:]
+    model.graph.node.insert(0, constant)
+    assert lesson08.predict_node.check(model).passed
+
+
+@pytest.mark.parametrize(
+    "wrong,message",
+    [
+        (squeeze_model(), "does not import ai.onnx opset 13"),  # the untouched opset-11 model
+        ("bump", "carries an attribute that Squeeze-13 does not define"),  # only the opset number changed
+        (_squeeze13(keep_attribute=True), "carries an attribute"),  # the input added, the attribute kept
+        (_squeeze13(dtype=np.int32), "wrong element type"),
+        (_squeeze13(axes_value=(1, 2)), "does not hold the axes"),
+        (_squeeze13(as_input=True), "is not a constant of the graph"),
+    ],
+)
+def test_predict_node_wrong_answers(wrong, message):
+    if wrong == "bump":
+        wrong = squeeze_model()
+        wrong.opset_import[0].version = 13
+    feedback = lesson08.predict_node.check(wrong)
+    _assert_not_yet(lesson08.predict_node, feedback)
+    assert message in feedback.message
+
+
+def test_predict_node_without_axes_input():
+    model = _squeeze13()
+    del model.graph.node[0].input[1]
+    feedback = lesson08.predict_node.check(model)
+    _assert_not_yet(lesson08.predict_node, feedback)
+    assert "squeeze every size-1 dimension" in feedback.message
+
+
+# ------------------------------------------------------------------------------------------------- 08.2
+
+
+@pytest.mark.parametrize(
+    "answer,message",
+    [
+        (("Conv", 11, "no adapter"), "every Conv node converts"),
+        (("Gemm", 13, "no adapter"), "every Gemm node converts"),
+        (("Softmax", 13, "no adapter"), "not an operator of the DigitsCNN graph"),
+    ],
+)
+def test_breaking_node_wrong_operator(answer, message):
+    feedback = lesson08.breaking_node.check(*answer)
+    _assert_not_yet(lesson08.breaking_node, feedback)
+    assert message in feedback.message
+
+
+def test_breaking_node_right_operator_wrong_version_or_cause():
+    wrong_version = lesson08.breaking_node.check("Relu", 13, "no adapter")
+    assert not wrong_version.passed and "14" not in str(wrong_version)
+    wrong_cause = lesson08.breaking_node.check("Relu", 14, "operator does not exist")
+    assert not wrong_cause.passed and "does exist at opset 13" in wrong_cause.message
+    unknown_cause = lesson08.breaking_node.check("Relu", 14, "bug")
+    assert not unknown_cause.passed and "cause must be one of" in unknown_cause.message
+    assert not lesson08.breaking_node.check(None, None, None).passed
+
+
+# ------------------------------------------------------------------------------------------------- 08.3
+
+
+def _export(tmp_path: Path, name: str, **kwargs) -> Path:
+    path = tmp_path / name
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            lesson08_cnn(), (torch.zeros(1, 1, 8, 8),), path, external_data=False, verbose=False, **kwargs
+        )
+    return path
+
+
+def lesson08_cnn():
+    from course_utils import load_digits_cnn
+
+    return load_digits_cnn()
+
+
+def test_old_runtime_wrong_answers(tmp_path):
+    exercise = lesson08.old_runtime
+    default = _export(tmp_path, "default.onnx")  # the dynamo exporter's own choice: opset 20, IR 10
+    feedback = exercise.check(default)
+    _assert_not_yet(exercise, feedback)
+    assert "cannot run it" in feedback.message and "IR version 10 > 8" in feedback.got
+    only_opset = _export(tmp_path, "dynamo18.onnx", opset_version=18)  # the opset right, the IR still 10
+    feedback = exercise.check(only_opset)
+    _assert_not_yet(exercise, feedback)
+    assert "IR version 10 > 8" in feedback.got and "opset" not in feedback.got.split("IR version 10 > 8")[0]
+    hacked = onnx.load(default)
+    hacked.ir_version = 8  # the number lowered by hand, the opset left at 20
+    feedback = exercise.check(hacked)
+    _assert_not_yet(exercise, feedback)
+    assert "ai.onnx opset 20 > 18" in feedback.got
+
+
+def test_old_runtime_wrong_network():
+    other = digits_cnn_at(18)
+    weights = other.graph.initializer[0]
+    weights.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weights) * 0, weights.name))
+    feedback = lesson08.old_runtime.check(other)
+    _assert_not_yet(lesson08.old_runtime, feedback)
+    assert "differ from the trained DigitsCNN" in feedback.message
+
+
+def test_old_runtime_missing_file(tmp_path):
+    feedback = lesson08.old_runtime.check(tmp_path / "nothing.onnx")
+    assert not feedback.passed and "there is no file at" in feedback.message
+    assert not lesson08.old_runtime.check(42).passed
+
+
+# ------------------------------------------------------------------------------------------------- 08.4
+
+
+def test_sklearn_wrong_answers(pipeline, tmp_path):
+    from skl2onnx import to_onnx
+
+    from course_utils import load_digits
+
+    digits = load_digits()
+    x = digits.flat(digits.x_test)
+    exercise = lesson08.sklearn_old_runtime
+    default = to_onnx(pipeline, x[:1])  # skl2onnx's own choice: newer than 1.14 reads
+    feedback = exercise.check(default, pipeline)
+    _assert_not_yet(exercise, feedback)
+    assert "cannot run it" in feedback.message
+    next_row = to_onnx(pipeline, x[:1], target_opset=19)  # the opset of the next release in the table (1.15)
+    feedback = exercise.check(next_row, pipeline)
+    _assert_not_yet(exercise, feedback)
+    assert "ai.onnx opset 19 > 18" in feedback.got
+    # A single target_opset is also right: skl2onnx then picks an ai.onnx.ml opset that goes with it.
+    assert exercise.check(to_onnx(pipeline, x[:1], target_opset=18), pipeline).passed
+    other = lesson08.sklearn_pipeline()
+    other.set_params(decisiontreeclassifier__max_depth=2).fit(digits.flat(digits.x_train), digits.y_train)
+    wrong_model = to_onnx(other, x[:1], target_opset={"": 18, "ai.onnx.ml": 3})
+    feedback = exercise.check(wrong_model, pipeline)
+    _assert_not_yet(exercise, feedback)
+    assert "labels differ" in feedback.message
+
+
+def test_squeeze_model_is_what_the_exercise_says():
+    model = squeeze_model()
+    onnx.checker.check_model(model, full_check=True)
+    assert [a.name for a in model.graph.node[0].attribute] == ["axes"] and model.opset_import[0].version == 11
+    buffer = io.BytesIO(model.SerializeToString())
+    assert onnx.load(buffer).graph.node[0].op_type == "Squeeze"
