@@ -139,6 +139,12 @@ class LatencyStats:
         """p90 / p50: how much slower the slow runs are than the typical one (NaN for a zero median)."""
         return self.p90_ms / self.p50_ms if self.p50_ms > 0 else math.nan
 
+    def __str__(self) -> str:
+        return (
+            f"{self.runs} runs: p50 {self.p50_ms:.4g} ms, p90 {self.p90_ms:.4g} ms, p99 {self.p99_ms:.4g} ms, "
+            f"mean {self.mean_ms:.4g} ms, min {self.min_ms:.4g} ms, spread p90/p50 {self.spread:.2f}"
+        )
+
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:
     """Linear interpolation between closest ranks (numpy's default), on already sorted values."""

@@ -60,6 +60,7 @@ def test_latency_stats_match_numpy() -> None:
     assert stats.mean_ms == pytest.approx(np.mean(samples))
     assert stats.iqr_ms == pytest.approx(np.percentile(samples, 75) - np.percentile(samples, 25))
     assert stats.spread == pytest.approx(stats.p90_ms / stats.p50_ms)
+    assert str(latency_stats([1.0, 2.0, 3.0])).startswith("3 runs: p50 2 ms, p90 2.8 ms, p99 2.98 ms, mean 2 ms")
     single = latency_stats([2.0])
     assert (single.p50_ms, single.p99_ms, single.iqr_ms) == (2.0, 2.0, 0.0)
     with pytest.raises(ValueError, match="zero times"):
