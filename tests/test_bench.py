@@ -338,7 +338,7 @@ def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.
     assert view.png[:8] == b"\x89PNG\r\n\x1a\n" and view.plot.value == view.png
     assert view.progress.value == 1.0 and not view.button.disabled
     assert view.status.value.startswith("done: digits_cnn, batch 1, 1 threads: 2 engines")
-    assert repr(view).startswith("BenchView(digits_cnn: ort-all, ort-basic; done")
+    assert repr(view) == "BenchView(digits_cnn: ort-all, ort-basic; batch 1, 1 threads)"
     view.engines.value = ()
     view.level.value = "(none)"
     assert view.selected_engines() == []  # run() then uses the model's default engines
