@@ -5,10 +5,14 @@ Modules by concern (import the one you need; heavy frameworks load only when use
 * :mod:`course_utils.paths`      where data and generated artifacts live
 * :mod:`course_utils.data`       the digits dataset and the small trained models in ``data/``
 * :mod:`course_utils.models`     PyTorch models the lessons export (ResNet-18, DigitsCNN); imports torch
+* :mod:`course_utils.graph`      one home for graph queries: dims, types (numpy names), inputs, walkers
+* :mod:`course_utils.render`     plurals, byte sizes, and text/HTML tables from one list of rows
+* :mod:`course_utils.protowire`  the protobuf wire reader (a file's first bytes, field by field)
 * :mod:`course_utils.modelio`    load a model from a path, bytes or ModelProto, with one-line errors
 * :mod:`course_utils.errors`     the errors a learner can cause, each with its fix
 * :mod:`course_utils.inspect`    model cards: what a .onnx file holds (``python -m course_utils.inspect FILE``)
 * :mod:`course_utils.netron`     ``show_netron(model)``: Netron's graph view in a notebook, with a static fallback
+* :mod:`course_utils.netron_server` the local Netron server behind ``show_netron`` (patched: offline, no expiry)
 * :mod:`course_utils.graph_view` the static (server-less) picture of a graph
 * :mod:`course_utils.providers`  the execution-provider table and ``switch_provider`` (``python -m course_utils.providers``)
 * :mod:`course_utils.provider_switch_view` the provider switcher widget (ipywidgets)

@@ -488,7 +488,7 @@ def render_svg(model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODES
     too wide for a notebook cell keep their first boxes and collapse the rest into one.
     The SVG has no ids and no scripts, so several can share a page and the bytes are deterministic.
     """
-    model = load_model(model_or_path)
+    model = load_model(model_or_path, load_external_data=False)
     return _render_svg(model, max_nodes=max_nodes, height=height)
 
 
@@ -572,14 +572,21 @@ def _render_svg_counted(model: onnx.ModelProto, *, max_nodes: int, height: int) 
     )
 
 
-def static_html(model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODES, height: int = 500) -> str:
-    """The summary and the SVG picture in one self-contained ``<div>`` (inline styles, no ids, no scripts)."""
-    model = load_model(model_or_path)
-    return _static_html(model, max_nodes=max_nodes, height=height)
+def static_html(
+    model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODES, height: int = 500, summary: str | None = None
+) -> str:
+    """The summary and the SVG picture in one self-contained ``<div>`` (inline styles, no ids, no scripts).
+
+    ``summary`` is the text above the picture, :func:`model_summary` unless given (a caller that has it already
+    passes it, so the model is not summarised twice). External weights are never read: the picture needs none.
+    """
+    model = load_model(model_or_path, load_external_data=False)
+    return _static_html(model, max_nodes=max_nodes, height=height, summary=summary)
 
 
-def _static_html(model: onnx.ModelProto, *, max_nodes: int, height: int) -> str:
-    summary = summarize(model).brief(_SUMMARY_VALUES)
+def _static_html(model: onnx.ModelProto, *, max_nodes: int, height: int, summary: str | None) -> str:
+    if summary is None:
+        summary = summarize(model).brief(_SUMMARY_VALUES)
     picture = _render_svg_counted(model, max_nodes=max_nodes, height=height)
     svg = picture.svg
     what = {

@@ -1,7 +1,9 @@
 """Loading ONNX models from whatever a learner has: a path, bytes, or an ``onnx.ModelProto``.
 
 Every helper that accepts a model goes through :func:`load_model`, so a missing file, a file that is not
-ONNX, or weights missing beside a model give the same clear one-line error everywhere.
+ONNX, weights missing beside a model, or a text form of a model under a binary name (a textproto saved as
+``model.onnx``) give the same clear one-line error everywhere. :func:`text_form` tells which text form some
+bytes are in.
 """
 
 from __future__ import annotations
@@ -132,7 +134,11 @@ def require_embedded_weights(model: onnx.ModelProto, source: ModelSource) -> Non
 
 
 def external_data_files(model: onnx.ModelProto) -> list[str]:
-    """Names of the external data files a model's initializers point to (empty for self-contained models)."""
+    """Names of the external data files a model's tensors point to (empty for self-contained models).
+
+    Every tensor that can hold data counts (:func:`course_utils.graph.tensors`): initializers, sparse
+    initializers and tensor attributes, in subgraphs and functions too.
+    """
     files: set[str] = set()
     for tensor in graph.tensors(model):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:

@@ -18,7 +18,7 @@ when the kernel exits); ``netron_mode()`` tells which mode is in force. The stat
 * **a static picture first**: an SVG of the graph (op types, edges, inputs/outputs with shapes) and a short
   summary, drawn in Python by :mod:`course_utils.graph_view`. It needs no server and no JavaScript, so it is
   what readers of the notebook on GitHub, nbviewer or an exported HTML page see;
-* **then the interactive Netron view**, swapped in by a small script once it finds a URL the browser can
+* **then the interactive Netron view**, swapped in by a small script (``course_utils/js/netron-live.js``) once it finds a URL the browser can
   reach: ``<base_url>proxy/<port>/…`` through jupyter-server-proxy (JupyterHub, Binder, any user prefix),
   else ``http://127.0.0.1:<port>/…`` when the page itself is local (JupyterLab on a laptop, VS Code).
   If neither answers (or the notebook is untrusted, so scripts do not run), the static picture stays.
@@ -213,7 +213,7 @@ def show_netron(model_or_path: ModelSource, *, height: int = 500, max_nodes: int
     require_embedded_weights(model, model_or_path)
     name = _display_name(model_or_path, model)
     summary = model_summary(model)
-    picture = static_html(model, max_nodes=max_nodes, height=height)
+    picture = static_html(model, max_nodes=max_nodes, height=height, summary=summary)
     if mode == "static":
         return NetronView(summary, picture, mode=mode, height=height, name=name)
     size = _size_estimate(model_or_path, model)

@@ -33,6 +33,7 @@ from onnx import version_converter
 
 from .errors import CourseError, UnsupportedOpsetError
 from .graph import graph_inputs
+from .graph import shape as graph_shape
 from .modelio import ModelSource, load_model
 from .render import text_table
 
@@ -616,9 +617,8 @@ def example_inputs(model_or_path: ModelSource, seed: int = 0) -> dict[str, np.nd
     rng = np.random.default_rng(seed)
     feed: dict[str, np.ndarray] = {}
     for value in graph_inputs(model.graph):
-        tensor = value.type.tensor_type
-        shape = [d.dim_value if d.HasField("dim_value") else 1 for d in tensor.shape.dim]
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)
+        shape = [d if isinstance(d, int) else 1 for d in graph_shape(value.type) or ()]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)
         if np.issubdtype(dtype, np.floating):
             feed[value.name] = rng.standard_normal(shape).astype(dtype)
         elif dtype == np.bool_:

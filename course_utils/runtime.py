@@ -333,7 +333,7 @@ def _session_for(
 
 
 def _describe(arg: Any) -> str:
-    return f"'{arg.name}' ({_dtype_name(arg.type)} {shape_text(arg.shape)})"
+    return f"'{arg.name}' ({_dtype_name(arg.type)}{'' if arg.shape is None else shape_text(arg.shape)})"
 
 
 def _var(name: str) -> str:

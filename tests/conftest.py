@@ -1,9 +1,9 @@
 """Models the unit tests build, shared: one tiny graph, built one way, instead of a builder in every test file.
 
-The builder itself is :func:`course_test_helpers.build_one_op_model` (importable, for ``parametrize`` lists);
-``one_op_model`` (the same, as a fixture) builds ``y = Op(x, w)``: one node, one weight, the smallest model every helper of
-course_utils accepts; the other fixtures are its common uses. Lesson tests keep their own models, which are the
-lesson's exercise answers.
+The builder is :func:`course_test_helpers.build_one_op_model` (``y = Op(x, w)``: one node, one weight, the
+smallest model every helper of course_utils accepts), importable where a test needs other sizes or ops or builds
+models inside ``parametrize`` lists; these fixtures are its common uses. Lesson tests keep their own models, which
+are the lessons' exercise answers.
 """
 
 from __future__ import annotations
@@ -12,13 +12,7 @@ from pathlib import Path
 
 import onnx
 import pytest
-from course_test_helpers import OneOpModel, build_one_op_model
-
-
-@pytest.fixture
-def one_op_model() -> OneOpModel:
-    """The factory :func:`build_one_op_model`, for tests that need the tiny graph with other sizes or ops."""
-    return build_one_op_model
+from course_test_helpers import build_one_op_model
 
 
 @pytest.fixture

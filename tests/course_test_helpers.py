@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,6 @@ def export_digits_cnn(path: Path) -> Path:
             dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
         )
     return path
-
-
-OneOpModel = Callable[..., onnx.ModelProto]
 
 
 def build_one_op_model(

@@ -37,6 +37,9 @@ CANONICAL_CALLS = [
     "numpy_helper.to_array(",
     "onnx.utils.extract_model(",
     "np.testing.assert_allclose(",
+    "ort.SessionOptions()",
+    "onnx.version_converter.convert_version(",
+    "save_as_external_data=True",
 ]
 # The files the blocks write, in the empty folder they run in.
 WRITTEN = [
@@ -114,6 +117,7 @@ def test_every_block_runs_top_to_bottom_in_an_empty_folder(tmp_path):
     assert result.stdout.count("ran block_") == len(python_blocks())
     for name in WRITTEN:
         onnx.checker.check_model(str(tmp_path / name), full_check=True)
+    assert (tmp_path / "external.onnx.data").stat().st_size > 0
     # The dynamic batch the exporters were asked for is in the files.
     for name in ("model.onnx", "model_legacy.onnx", "keras_fn.onnx"):
         dim = onnx.load(tmp_path / name).graph.input[0].type.tensor_type.shape.dim[0]

@@ -18,13 +18,13 @@ from course_utils.errors import (
 from course_utils.modelio import external_data_files, load_model, model_bytes
 
 
-def tiny_model(weight_size: int = 4) -> onnx.ModelProto:
+def add_model(weight_size: int = 4) -> onnx.ModelProto:
     """y = x + w with a float32 weight of ``weight_size`` values (big ones go to external data)."""
     return build_one_op_model("Add", np.arange(weight_size), [weight_size], opset=17)
 
 
 def test_accepts_path_bytes_and_proto(tmp_path):
-    model = tiny_model()
+    model = add_model()
     path = tmp_path / "m.onnx"
     onnx.save(model, path)
     assert load_model(model) is model
@@ -35,7 +35,7 @@ def test_accepts_path_bytes_and_proto(tmp_path):
 
 
 def test_missing_file_names_nearby_models(tmp_path):
-    onnx.save(tiny_model(), tmp_path / "real.onnx")
+    onnx.save(add_model(), tmp_path / "real.onnx")
     with pytest.raises(ModelFileNotFoundError, match=r"No model file at .*typo\.onnx.*real\.onnx"):
         load_model(tmp_path / "typo.onnx")
 
@@ -61,12 +61,12 @@ def test_not_onnx_whatever_the_suffix(tmp_path, name):
 @pytest.mark.parametrize("suffix,fmt", [(".textproto", "textproto"), (".json", "json")])
 def test_text_forms_load(tmp_path, suffix, fmt):
     path = tmp_path / f"tiny{suffix}"
-    onnx.save(tiny_model(), path, format=fmt)
+    onnx.save(add_model(), path, format=fmt)
     assert load_model(path).graph.name == "tiny"
 
 
 def test_truncated_file(tmp_path):
-    data = tiny_model(1000).SerializeToString()
+    data = add_model(1000).SerializeToString()
     path = tmp_path / "truncated.onnx"
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(NotAnOnnxModelError, match="truncated"):
@@ -91,7 +91,7 @@ def test_wrong_type():
 
 def test_external_data_missing_and_present(tmp_path):
     path = tmp_path / "big.onnx"
-    onnx.save(tiny_model(4096), path, save_as_external_data=True, location="big.onnx.data", size_threshold=0)
+    onnx.save(add_model(4096), path, save_as_external_data=True, location="big.onnx.data", size_threshold=0)
     assert external_data_files(onnx.load(path, load_external_data=False)) == ["big.onnx.data"]
     loaded = load_model(path)
     assert numpy_helper.to_array(loaded.graph.initializer[0])[-1] == 4095
@@ -108,7 +108,7 @@ def test_errors_render_as_one_line_in_ipython():
 
 def test_truncated_at_a_field_boundary(tmp_path):
     """Cut just before opset_import: protobuf parses what is left, but the model is incomplete."""
-    model = tiny_model()
+    model = add_model()
     without_opsets = onnx.ModelProto()
     without_opsets.CopyFrom(model)
     del without_opsets.opset_import[:]
@@ -120,7 +120,7 @@ def test_truncated_at_a_field_boundary(tmp_path):
 
 def test_external_weights_need_a_path(tmp_path):
     path = tmp_path / "big.onnx"
-    onnx.save(tiny_model(4096), path, save_as_external_data=True, location="big.onnx.data", size_threshold=0)
+    onnx.save(add_model(4096), path, save_as_external_data=True, location="big.onnx.data", size_threshold=0)
     unloaded = onnx.load(path, load_external_data=False)
     for source in (unloaded, unloaded.SerializeToString()):
         with pytest.raises(ExternalDataMissingError, match=r"Pass the \.onnx file's path instead"):
@@ -134,7 +134,7 @@ def test_sessions_and_checks_explain_unloaded_external_weights(tmp_path):
     from course_utils.verify import check_model
 
     path = tmp_path / "big.onnx"
-    onnx.save(tiny_model(64), path, save_as_external_data=True, location="big.onnx.data", size_threshold=0)
+    onnx.save(add_model(64), path, save_as_external_data=True, location="big.onnx.data", size_threshold=0)
     unloaded = onnx.load(path, load_external_data=False)
     x = np.ones(64, dtype=np.float32)
     with pytest.raises(ExternalDataMissingError, match=r"big\.onnx\.data"):
@@ -152,7 +152,7 @@ def test_empty_modelproto_is_not_a_model():
 
 @pytest.mark.parametrize("location", ["../outside.data", "/etc/hostname"])
 def test_external_data_outside_the_folder(tmp_path, location):
-    model = tiny_model(16)
+    model = add_model(16)
     tensor = model.graph.initializer[0]
     onnx.external_data_helper.set_external_data(tensor, location=location)
     tensor.data_location = TensorProto.EXTERNAL
@@ -211,7 +211,7 @@ def test_renamed_text_still_loads_under_its_own_suffix(textproto_named_onnx: Pat
 
 def test_external_weights_of_sparse_initializers_are_found() -> None:
     # onnx's own walker (what this module used before course_utils.graph) skips sparse initializers.
-    model = tiny_model()
+    model = add_model()
     values = numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "s")
     indices = numpy_helper.from_array(np.array([0, 3], np.int64), "s_indices")
     model.graph.sparse_initializer.append(onnx.helper.make_sparse_tensor(values, indices, [4]))

@@ -32,13 +32,6 @@ def make_model(scale: float = 1.0) -> onnx.ModelProto:
 
 
 @pytest.fixture
-def model_file(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.onnx"
-    onnx.save(make_model(), str(path))
-    return path
-
-
-@pytest.fixture
 def static(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COURSE_NETRON", "static")
 
@@ -70,25 +63,25 @@ def get(
 # --------------------------------------------------------------------------------------------- static mode
 
 
-def test_static_mode_is_the_picture_only_and_deterministic(static: None, model_file: Path) -> None:
+def test_static_mode_is_the_picture_only_and_deterministic(static: None, tiny_model_file: Path) -> None:
     stop_server()
-    first = show_netron(model_file)._repr_mimebundle_()
-    second = show_netron(model_file)._repr_mimebundle_()
+    first = show_netron(tiny_model_file)._repr_mimebundle_()
+    second = show_netron(tiny_model_file)._repr_mimebundle_()
     assert first == second
     assert set(first) == {"text/plain", "text/html"}
-    assert first["text/plain"] == model_summary(model_file)
-    assert first["text/html"] == static_html(model_file)
+    assert first["text/plain"] == model_summary(tiny_model_file)
+    assert first["text/html"] == static_html(tiny_model_file)
     assert "<script" not in first["text/html"]
     assert netron_server._server is None, "static mode must not start a server"
 
 
-def test_accepts_path_model_and_bytes(static: None, model_file: Path) -> None:
-    model = onnx.load(str(model_file))
+def test_accepts_path_model_and_bytes(static: None, tiny_model_file: Path) -> None:
+    model = onnx.load(str(tiny_model_file))
     views = [
-        show_netron(model_file),
-        show_netron(str(model_file)),
+        show_netron(tiny_model_file),
+        show_netron(str(tiny_model_file)),
         show_netron(model),
-        show_netron(model_file.read_bytes()),
+        show_netron(tiny_model_file.read_bytes()),
     ]
     assert len({view.summary for view in views}) == 1
     assert all(isinstance(view, NetronView) and view.url is None for view in views)
@@ -126,13 +119,13 @@ def test_model_proto_with_unloaded_external_weights_is_refused_in_both_modes(
     assert netron_server._server is None
 
 
-def test_invalid_mode_and_height_are_refused(monkeypatch: pytest.MonkeyPatch, model_file: Path) -> None:
+def test_invalid_mode_and_height_are_refused(monkeypatch: pytest.MonkeyPatch, tiny_model_file: Path) -> None:
     monkeypatch.setenv("COURSE_NETRON", "sometimes")
     with pytest.raises(ValueError, match="COURSE_NETRON"):
-        show_netron(model_file)
+        show_netron(tiny_model_file)
     monkeypatch.setenv("COURSE_NETRON", "static")
     with pytest.raises(ValueError, match="height"):
-        show_netron(model_file, height=10)
+        show_netron(tiny_model_file, height=10)
 
 
 def test_unset_mode_means_auto(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,12 +138,12 @@ def test_unset_mode_means_auto(monkeypatch: pytest.MonkeyPatch) -> None:
 # --------------------------------------------------------------------------------------------- live mode
 
 
-def test_live_view_has_fallback_script_and_same_text(live: None, model_file: Path) -> None:
-    view = show_netron(model_file, height=640)
+def test_live_view_has_fallback_script_and_same_text(live: None, tiny_model_file: Path) -> None:
+    view = show_netron(tiny_model_file, height=640)
     bundle = view._repr_mimebundle_()
-    assert bundle["text/plain"] == model_summary(model_file)
+    assert bundle["text/plain"] == model_summary(tiny_model_file)
     page = bundle["text/html"]
-    assert static_html(model_file, height=640) in page  # the fallback is there before any script runs
+    assert static_html(tiny_model_file, height=640) in page  # the fallback is there before any script runs
     assert page.count("<script>") == 1
     config = json.loads(re.search(r"var cfg = (\{.*?\});", page).group(1))  # type: ignore[union-attr]
     server = get_server()
@@ -163,13 +156,13 @@ def test_live_view_has_fallback_script_and_same_text(live: None, model_file: Pat
     assert '"proxy/"' in page and "http://127.0.0.1:" in page
 
 
-def test_one_loopback_server_reused_and_no_leak_on_rerun(live: None, model_file: Path) -> None:
-    first = show_netron(model_file)
+def test_one_loopback_server_reused_and_no_leak_on_rerun(live: None, tiny_model_file: Path) -> None:
+    first = show_netron(tiny_model_file)
     server = get_server()
     host, port = server._httpd.socket.getsockname()[:2]
     assert host == "127.0.0.1"  # loopback only, never 0.0.0.0
     for _ in range(5):  # re-running the cell
-        again = show_netron(model_file)
+        again = show_netron(tiny_model_file)
     assert again.port == first.port and again.model_path == first.model_path
     assert get_server() is server and server.model_count() == 1
     show_netron(make_model(scale=2.0))
@@ -178,16 +171,16 @@ def test_one_loopback_server_reused_and_no_leak_on_rerun(live: None, model_file:
 
 
 def test_without_netron_the_picture_stays_with_a_reason(
-    live: None, model_file: Path, monkeypatch: pytest.MonkeyPatch
+    live: None, tiny_model_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def missing() -> Path:
         raise ImportError("No module named 'netron'")
 
     monkeypatch.setattr(netron_server, "_netron_dir", missing)
-    view = show_netron(model_file)
+    view = show_netron(tiny_model_file)
     assert view.url is None and netron_server._server is None
     page = view._repr_mimebundle_()["text/html"]
-    assert "pip install netron" in page and static_html(model_file) in page and "<script" not in page
+    assert "pip install netron" in page and static_html(tiny_model_file) in page and "<script" not in page
 
 
 def test_old_models_are_dropped_beyond_the_limit(live: None) -> None:
@@ -200,8 +193,8 @@ def test_old_models_are_dropped_beyond_the_limit(live: None) -> None:
     assert status == 404
 
 
-def test_serves_netron_patched_and_the_model(live: None, model_file: Path) -> None:
-    view = show_netron(model_file)
+def test_serves_netron_patched_and_the_model(live: None, tiny_model_file: Path) -> None:
+    view = show_netron(tiny_model_file)
     server = get_server()
     status, headers, body = get(server.port, f"/{server.token}/")
     assert status == 200 and headers["content-type"].startswith("text/html")
@@ -217,7 +210,7 @@ def test_serves_netron_patched_and_the_model(live: None, model_file: Path) -> No
     assert gzip.decompress(body) == (netron_server._netron_dir() / "view.js").read_bytes()
     # The model, with Netron's cache-busting query.
     status, headers, body = get(server.port, f"/{server.token}/{view.model_path}?cb=123")
-    assert status == 200 and body == model_file.read_bytes()
+    assert status == 200 and body == tiny_model_file.read_bytes()
     assert view.model_path.endswith("/tiny.onnx")  # Netron shows the file's name
     # The probe the notebook's script reads, readable cross-origin (direct URL from the notebook's origin).
     status, headers, body = get(server.port, f"/{server.token}/course-probe")
@@ -265,24 +258,24 @@ def test_old_models_are_dropped_beyond_the_byte_limit() -> None:
         server.stop()
 
 
-def test_default_limits_suit_a_binder_session(live: None, model_file: Path) -> None:
-    show_netron(model_file)
+def test_default_limits_suit_a_binder_session(live: None, tiny_model_file: Path) -> None:
+    show_netron(tiny_model_file)
     server = get_server()
     assert server.max_bytes <= 256 << 20 and server.max_models <= 16  # Binder: ~2 GB for the whole session
 
 
 def test_model_too_big_for_the_server_gets_the_picture_and_a_way_out(
-    live: None, model_file: Path, monkeypatch: pytest.MonkeyPatch
+    live: None, tiny_model_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(netron_server, "MAX_BYTES", 64)  # the tiny model (~120 bytes) plays a huge one
-    view = show_netron(model_file)
+    view = show_netron(tiny_model_file)
     assert view.url is None and view.mode == "static"
     assert netron_server._server is None  # checked before anything is read or served
     assert view.note is not None and "\n" not in view.note
-    assert "too big for the embedded Netron view" in view.note and f"`netron {model_file}`" in view.note
+    assert "too big for the embedded Netron view" in view.note and f"`netron {tiny_model_file}`" in view.note
     page = view._repr_mimebundle_()["text/html"]
-    assert html.escape(view.note) in page and static_html(model_file) in page and "<script" not in page
-    assert view._repr_mimebundle_()["text/plain"] == model_summary(model_file)
+    assert html.escape(view.note) in page and static_html(tiny_model_file) in page and "<script" not in page
+    assert view._repr_mimebundle_()["text/plain"] == model_summary(tiny_model_file)
     # Without a file, the note says how to get one.
     note = show_netron(make_model()).note
     assert note is not None and "onnx.save(model, 'model.onnx')" in note and "`netron model.onnx`" in note
@@ -301,8 +294,8 @@ def test_external_weights_are_served_inside_one_file(live: None, tmp_path: Path)
     assert numpy_helper.to_array(weight).tolist() == [[3.0, 3.0], [3.0, 3.0]]
 
 
-def test_hostile_paths_get_404(live: None, model_file: Path) -> None:
-    view = show_netron(model_file)
+def test_hostile_paths_get_404(live: None, tiny_model_file: Path) -> None:
+    view = show_netron(tiny_model_file)
     server = get_server()
     t, m = server.token, view.model_path.split("/")[1]
     hostile = [
@@ -345,8 +338,8 @@ def test_hostile_paths_get_404(live: None, model_file: Path) -> None:
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "TRACE", "PROPFIND", "CONNECT", "BREW"])
-def test_other_methods_get_a_plain_405(live: None, model_file: Path, method: str) -> None:
-    view = show_netron(model_file)
+def test_other_methods_get_a_plain_405(live: None, tiny_model_file: Path, method: str) -> None:
+    view = show_netron(tiny_model_file)
     server = get_server()
     for path in (f"/{server.token}/", f"/{server.token}/{view.model_path}", "/etc/passwd"):
         status, headers, body = get(server.port, path, {"Content-Length": "5"}, method=method, body=b"x=..%")
@@ -378,8 +371,8 @@ def secrets_like(token: str) -> str:
     return token[::-1]
 
 
-def test_requests_are_not_logged(live: None, model_file: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    view = show_netron(model_file)
+def test_requests_are_not_logged(live: None, tiny_model_file: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    view = show_netron(tiny_model_file)
     capfd.readouterr()
     get(view.port, f"{view.page_path}course-probe")  # type: ignore[arg-type]
     get(view.port, "/nothing-here")  # type: ignore[arg-type]
@@ -387,7 +380,7 @@ def test_requests_are_not_logged(live: None, model_file: Path, capfd: pytest.Cap
     assert out == "" and err == ""
 
 
-def test_aborted_downloads_are_silent(live: None, model_file: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_aborted_downloads_are_silent(live: None, tiny_model_file: Path, capfd: pytest.CaptureFixture[str]) -> None:
     server = get_server()
     capfd.readouterr()
     for _ in range(3):
@@ -409,18 +402,18 @@ def _refuses(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_stop_server_frees_the_port(live: None, model_file: Path) -> None:
-    port = show_netron(model_file).port
+def test_stop_server_frees_the_port(live: None, tiny_model_file: Path) -> None:
+    port = show_netron(tiny_model_file).port
     assert port is not None and not _refuses(port)
     old = get_server()
     stop_server()
     assert _refuses(port)
     # A later call starts a fresh server.
-    again = show_netron(model_file).port
+    again = show_netron(tiny_model_file).port
     assert get_server() is not old and again is not None and not _refuses(again)
 
 
-def test_server_stops_when_the_interpreter_exits(model_file: Path) -> None:
+def test_server_stops_when_the_interpreter_exits(tiny_model_file: Path) -> None:
     # atexit runs handlers last-in first-out: one registered before importing course_utils.netron runs after
     # netron's own, and sees whether the port was closed by it (not merely by the process dying).
     script = textwrap.dedent(
@@ -432,7 +425,7 @@ def test_server_stops_when_the_interpreter_exits(model_file: Path) -> None:
         atexit.register(after_netron)
         os.environ["COURSE_NETRON"] = "auto"
         from course_utils.netron import show_netron
-        port = show_netron({str(model_file)!r}).port
+        port = show_netron({str(tiny_model_file)!r}).port
         print(port, flush=True)
         """
     )
@@ -478,15 +471,15 @@ def test_patch_refuses_a_netron_page_it_does_not_know(doctor, says: str) -> None
 
 
 def test_a_netron_the_patch_does_not_fit_leaves_the_picture_with_a_reason(
-    live: None, model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live: None, tiny_model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A copy of Netron's web files whose page lost its build date: serving it would bring back the expiry lock.
     fake = tmp_path / "netron"
     fake.mkdir()
     (fake / "index.html").write_text(re.sub(r'<meta name="date"[^>]*>', "", _netron_index()), encoding="utf-8")
     monkeypatch.setattr(netron_server, "_netron_dir", lambda: fake)
-    view = show_netron(model_file)
+    view = show_netron(tiny_model_file)
     assert view.url is None and view.mode == "static" and netron_server._server is None
     assert view.note is not None and "Interactive view unavailable" in view.note and "pip install" not in view.note
     page = view._repr_mimebundle_()["text/html"]
-    assert "<script" not in page and static_html(model_file) in page
+    assert "<script" not in page and static_html(tiny_model_file) in page

@@ -134,7 +134,7 @@ def test_missing_model_file_is_one_line(tmp_path):
             np.ones((2, 8, 8, 1), np.float32),
             r"NHWC -> NCHW.*\.transpose\(0, 3, 1, 2\)",
         ),
-        (_scale_model(), {"X": X}, r"Unknown input name 'X' \(did you mean 'x'\?\).*'x' \(float32 \[N, 3\]\)"),
+        (_scale_model(), {"X": X}, r"Unknown input name 'X' \(did you mean 'x'\?\).*'x' \(float32\[N, 3\]\)"),
         (_two_input_model(), {"a": X[0]}, r"Missing input 'b'"),
         (_two_input_model(), X[0], r"single array but the model has 2 inputs: 'a'.*'b'"),
         (_two_input_model(), [X[0]], r"Got 1 input arrays but the model has 2"),

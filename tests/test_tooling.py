@@ -141,6 +141,15 @@ def test_lab_stays_offline():
     assert "NeverCheckForUpdate" in COURSE.read_text(encoding="utf-8")
 
 
+ISA_VARIABLES = (
+    "ONEDNN_MAX_CPU_ISA",
+    "ATEN_CPU_CAPABILITY",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "OPENBLAS_CORETYPE",
+    "NPY_DISABLE_CPU_FEATURES",
+)
+
+
 def _course_with_a_stub_environment(tmp_path: Path) -> Path:
     """A copy of ./course whose .venv is stubs that print what they were given: runs `test` without the suite."""
     root = tmp_path / "repo"
@@ -149,7 +158,8 @@ def _course_with_a_stub_environment(tmp_path: Path) -> Path:
     for name in ("course", "requirements.txt", "pyproject.toml"):
         (root / name).write_bytes((REPO_ROOT / name).read_bytes())
     (root / "course").chmod(0o755)
-    stub = '#!/bin/sh\necho "STUB $(basename "$0") ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA-unset} ARGS $*"\n'
+    shown = " ".join(f"{name}=[${{{name}-unset}}]" for name in ISA_VARIABLES)
+    stub = f'#!/bin/sh\necho "STUB $(basename "$0") {shown} ARGS $*"\n'
     for name in ("python", "ruff", "mypy"):
         (bin_dir / name).write_text(stub)
         (bin_dir / name).chmod(0o755)
@@ -165,11 +175,15 @@ def _course_with_a_stub_environment(tmp_path: Path) -> Path:
 
 
 def _run_course_test(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "CI")}
+    env = {k: v for k, v in os.environ.items() if k not in (*ISA_VARIABLES, "CI")}
     env["PATH"] = f"{root.parent / 'fake-bin'}{os.pathsep}{env['PATH']}"
     return subprocess.run(
         [str(root / "course"), "test", *args], capture_output=True, text=True, timeout=60, env=env, cwd=root
     )
+
+
+def _stub_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stdout.splitlines() if line.startswith("STUB ")]
 
 
 @pytest.mark.parametrize("flag", [["--isa", "avx2"], ["--isa=AVX2"]], ids=["separate", "equals"])
@@ -178,19 +192,35 @@ def test_course_test_isa_flag_sets_onednn_max_cpu_isa(tmp_path, flag):
     result = _run_course_test(root, "-k", "netron", *flag, "-x")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ONEDNN_MAX_CPU_ISA=AVX2: oneDNN (PyTorch, TensorFlow) uses at most AVX2" in result.stdout  # says so
-    stubs = [line for line in result.stdout.splitlines() if line.startswith("STUB ")]
+    stubs = _stub_lines(result)
     assert [line.split()[1] for line in stubs] == ["ruff", "ruff", "mypy", "python"]
-    assert all("ONEDNN_MAX_CPU_ISA=AVX2 " in line for line in stubs)
+    # Below AVX-512 the other run-time dispatchers are capped too, and every tool sees it.
+    capped = (
+        "ONEDNN_MAX_CPU_ISA=[AVX2] ATEN_CPU_CAPABILITY=[avx2] MKL_ENABLE_INSTRUCTIONS=[AVX2] OPENBLAS_CORETYPE=[Haswell]"
+        " NPY_DISABLE_CPU_FEATURES=[X86_V4 AVX512_ICL AVX512_SPR]"
+    )
+    assert all(capped in line for line in stubs)
     # pytest gets every other argument, in order, and not the flag.
     assert stubs[-1].endswith("--nbval-sanitize-with tests/nbval_sanitize.cfg -k netron -x")
+
+
+def test_course_test_isa_flag_at_avx512_limits_only_onednn(tmp_path):
+    root = _course_with_a_stub_environment(tmp_path)
+    result = _run_course_test(root, "--isa", "avx512_core")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _stub_lines(result)[-1].startswith(
+        "STUB python ONEDNN_MAX_CPU_ISA=[AVX512_CORE] ATEN_CPU_CAPABILITY=[unset] MKL_ENABLE_INSTRUCTIONS=[unset]"
+    )
 
 
 def test_course_test_without_the_flag_leaves_the_isa_alone(tmp_path):
     root = _course_with_a_stub_environment(tmp_path)
     result = _run_course_test(root)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ONEDNN_MAX_CPU_ISA" not in result.stdout.replace("ONEDNN_MAX_CPU_ISA=unset", "")
-    assert result.stdout.splitlines()[-1].endswith("--nbval-sanitize-with tests/nbval_sanitize.cfg")
+    stubs = _stub_lines(result)
+    assert len(stubs) == 4 and all(f"{name}=[unset]" in line for line in stubs for name in ISA_VARIABLES)
+    assert "--isa" not in result.stdout and "oneDNN" not in result.stdout
+    assert stubs[-1].endswith("--nbval-sanitize-with tests/nbval_sanitize.cfg")
 
 
 @pytest.mark.parametrize(
@@ -205,4 +235,4 @@ def test_course_test_isa_flag_refuses_what_onednn_does_not_know(tmp_path, flag, 
     result = _run_course_test(root, *flag)
     assert result.returncode == 2
     assert message in result.stdout
-    assert "STUB" not in result.stdout  # nothing ran
+    assert _stub_lines(result) == []  # nothing ran

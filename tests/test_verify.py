@@ -310,5 +310,5 @@ def test_check_model_names_string_tensors_string():
     o = helper.make_tensor_value_info("out", TensorProto.STRING, ["N"])
     graph = helper.make_graph([helper.make_node("Identity", ["text"], ["out"])], "s", [s], [o])
     report = check_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]))
-    assert report.inputs[0].dtype == "string" and "string [N]" in str(report)
+    assert report.inputs[0].dtype == "string" and "string[N]" in str(report)
     assert "object" not in str(report)
