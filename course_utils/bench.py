@@ -884,6 +884,8 @@ def figure_png(fig: Any, dpi: int = 80) -> bytes:
 
 
 def _stderr_progress(engine: str, samples: Sequence[float], fraction: float, index: int, count: int) -> None:
+    if fraction < 1.0 and not sys.stderr.isatty():
+        return  # a log file (CI) gets one line per engine, not ten updates a second
     median = statistics.median(samples) if samples else math.nan
     sys.stderr.write(
         f"\r[{index + 1}/{count}] {engine:<14} {fraction:>4.0%}  runs {len(samples):>6}  p50 {median:8.3f} ms"
