@@ -139,6 +139,12 @@ class LatencyStats:
         """p90 / p50: how much slower the slow runs are than the typical one (NaN for a zero median)."""
         return self.p90_ms / self.p50_ms if self.p50_ms > 0 else math.nan
 
+    def __str__(self) -> str:
+        return (
+            f"{self.runs} runs: p50 {self.p50_ms:.4g} ms, p90 {self.p90_ms:.4g} ms, p99 {self.p99_ms:.4g} ms, "
+            f"mean {self.mean_ms:.4g} ms, min {self.min_ms:.4g} ms, spread p90/p50 {self.spread:.2f}"
+        )
+
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:
     """Linear interpolation between closest ranks (numpy's default), on already sorted values."""
@@ -878,6 +884,8 @@ def figure_png(fig: Any, dpi: int = 80) -> bytes:
 
 
 def _stderr_progress(engine: str, samples: Sequence[float], fraction: float, index: int, count: int) -> None:
+    if fraction < 1.0 and not sys.stderr.isatty():
+        return  # a log file (CI) gets one line per engine, not ten updates a second
     median = statistics.median(samples) if samples else math.nan
     sys.stderr.write(
         f"\r[{index + 1}/{count}] {engine:<14} {fraction:>4.0%}  runs {len(samples):>6}  p50 {median:8.3f} ms"

@@ -128,8 +128,9 @@ class BenchView:
         self.redraws += 1
 
     def __repr__(self) -> str:
+        # No timings or run counts: the text form stays the same from one run to the next (nbval compares it).
         engines = ", ".join(self.selected_engines()) or "default engines"
-        return f"BenchView({self.model.value}: {engines}; {self.status.value})"
+        return f"BenchView({self.model.value}: {engines}; batch {self.batch.value}, {self.threads.value} threads)"
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, Any]:
         bundle: dict[str, Any] = self.widget._repr_mimebundle_(include=include, exclude=exclude) or {}

@@ -226,9 +226,10 @@ class Exercise:
         scope.setdefault("__name__", f"solution_{self.id}")
         try:
             tree = ast.parse(self.solution_code)
-            if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+            final = tree.body.pop() if tree.body else None
+            if not isinstance(final, ast.Expr):
                 return SolutionRun(self.id, False, "the solution does not end in a .check(...) call")
-            last = ast.Expression(tree.body.pop().value)
+            last = ast.Expression(final.value)
             exec(compile(tree, f"<solution {self.id}>", "exec"), scope)
             feedback = eval(compile(last, f"<solution {self.id}>", "eval"), scope)
         except Exception as e:  # a broken solution is a course bug: say so, don't crash the notebook

@@ -475,9 +475,20 @@ class SwitchReport:
             for label, value in self._rows(measured)
         )
         return (
-            f"<div class='course-switch-report'><table>{body}</table>{self._bars_html()}</div>"
+            f"<div class='course-switch-report'><table>{body}</table>{self._bars_html()}{self._nodes_html()}</div>"
             if self.placement
             else f"<div class='course-switch-report'><table>{body}</table></div>"
+        )
+
+    def _nodes_html(self) -> str:
+        """Which nodes each provider ran, by name, folded away (a ResNet has dozens)."""
+        return "".join(
+            f"<details class='course-node-list' data-provider='{html.escape(place.provider)}'>"
+            f"<summary>nodes on {html.escape(_short(place.provider))}: {len(place.nodes)}</summary>"
+            "<ol style='margin:2px 0'>"
+            + "".join(f"<li><code>{html.escape(name)}</code> ({html.escape(op)})</li>" for name, op in place.nodes)
+            + "</ol></details>"
+            for place in self.placement
         )
 
     def _bars_html(self) -> str:

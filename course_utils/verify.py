@@ -210,9 +210,21 @@ def check_model(model_or_path: ModelSource, *, full_check: bool = True) -> Check
     inferred = model
     try:
         inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
-        outputs = [tensor_info(o) for o in inferred.graph.output]
-        unknown = [o.name for o in outputs if o.shape is None or None in o.shape]
-        detail = "every output shape is known" if not unknown else f"shape unknown for: {', '.join(unknown)}"
+        # Exporters declare the shapes of the outputs (and often of every tensor), so reading them back proves
+        # nothing: infer again with those declarations removed and see which outputs follow from the inputs.
+        undeclared = onnx.ModelProto()
+        undeclared.CopyFrom(model)
+        del undeclared.graph.value_info[:]
+        for output in undeclared.graph.output:
+            if output.type.HasField("tensor_type"):
+                output.type.tensor_type.ClearField("shape")
+        derived = onnx.shape_inference.infer_shapes(undeclared, data_prop=True).graph.output
+        unknown = [o.name for o in derived if tensor_info(o).shape is None]
+        detail = (
+            "consistent; every output shape follows from the inputs"
+            if not unknown
+            else f"consistent; no shape derived for: {', '.join(unknown)}"
+        )
         steps.append(CheckStep("shape inference (strict)", True, detail))
     except Exception as error:
         steps.append(CheckStep("shape inference (strict)", False, _one_line(error)))

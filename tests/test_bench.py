@@ -60,6 +60,7 @@ def test_latency_stats_match_numpy() -> None:
     assert stats.mean_ms == pytest.approx(np.mean(samples))
     assert stats.iqr_ms == pytest.approx(np.percentile(samples, 75) - np.percentile(samples, 25))
     assert stats.spread == pytest.approx(stats.p90_ms / stats.p50_ms)
+    assert str(latency_stats([1.0, 2.0, 3.0])).startswith("3 runs: p50 2 ms, p90 2.8 ms, p99 2.98 ms, mean 2 ms")
     single = latency_stats([2.0])
     assert (single.p50_ms, single.p99_ms, single.iqr_ms) == (2.0, 2.0, 0.0)
     with pytest.raises(ValueError, match="zero times"):
@@ -337,7 +338,7 @@ def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.
     assert view.png[:8] == b"\x89PNG\r\n\x1a\n" and view.plot.value == view.png
     assert view.progress.value == 1.0 and not view.button.disabled
     assert view.status.value.startswith("done: digits_cnn, batch 1, 1 threads: 2 engines")
-    assert repr(view).startswith("BenchView(digits_cnn: ort-all, ort-basic; done")
+    assert repr(view) == "BenchView(digits_cnn: ort-all, ort-basic; batch 1, 1 threads)"
     view.engines.value = ()
     view.level.value = "(none)"
     assert view.selected_engines() == []  # run() then uses the model's default engines

@@ -1,9 +1,11 @@
-"""Lesson 02's exercise checks: every solution passes; the typical wrong answers get specific feedback."""
+"""Lesson 02's exercise checks: every hidden solution passes; plausible wrong answers fail, and their feedback
+says what is wrong without naming the fix (no giveaway leaks)."""
 
 from __future__ import annotations
 
-import ast
+import copy
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,10 +25,17 @@ from course_utils import load_digits, load_digits_cnn  # noqa: E402
 from course_utils.lessons import lesson02  # noqa: E402
 from course_utils.models import DigitsCNN  # noqa: E402
 from course_utils.runtime import run_onnx  # noqa: E402
-from course_utils.verify import compare_outputs  # noqa: E402
 
 logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
 pytestmark = pytest.mark.slow  # each check needs an export (about a second)
+
+EXERCISES = [
+    lesson02.dynamic_batch,
+    lesson02.control_flow,
+    lesson02.parity,
+    lesson02.older_runtime,
+    lesson02.two_inputs,
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,41 +58,39 @@ def export(model, path: Path, example, **kwargs) -> Path:
     kwargs.setdefault("external_data", False)
     if kwargs.get("dynamo", True):
         kwargs.setdefault("verbose", False)
+    examples = example if isinstance(example, tuple) else (example,)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), str(path), **kwargs)
+        torch.onnx.export(model, examples, str(path), **kwargs)
     return path
 
 
-def run_solution(exercise: Exercise) -> Feedback:
-    """Execute the solution text as a notebook cell would; return the value of its last line (the check)."""
-    tree = ast.parse(exercise.solution_code)
-    last = ast.Expression(tree.body.pop().value)
-    namespace = {"lesson02": lesson02}
+def wrong(exercise: Exercise, feedback: Feedback) -> Feedback:
+    """A wrong answer: not passed, and the feedback leaks none of the exercise's giveaways."""
+    assert not feedback.passed, str(feedback)
+    assert exercise.leaks(feedback) == [], str(feedback)
+    return feedback
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_solutions_pass(artifacts, exercise):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        exec(compile(tree, "<solution>", "exec"), namespace)
-    return eval(compile(last, "<solution>", "eval"), namespace)
-
-
-@pytest.mark.parametrize(
-    "exercise",
-    [lesson02.dynamic_batch, lesson02.control_flow, lesson02.parity, lesson02.older_runtime],
-    ids=lambda e: e.id,
-)
-def test_solutions_pass(artifacts, exercise):
-    feedback = run_solution(exercise)
-    assert feedback.passed, str(feedback)
-    assert exercise.hints and exercise.solution().text
+        run = exercise.run_solution({"lesson02": lesson02})
+    assert run.passed, str(run)
+    assert len(exercise.hints) >= 2 and exercise.giveaways
+    written = re.findall(r'artifact_path\("([^"]+)"', exercise.solution_code)
+    assert all(name.startswith("solution_") or name == "digits_cnn.onnx" for name in written), written
+    assert "course_utils.runtime" not in exercise.solution_code and "course_utils.verify" not in exercise.solution_code
 
 
 def test_exercise_ids():
-    assert [e.id for e in (lesson02.dynamic_batch, lesson02.control_flow, lesson02.parity, lesson02.older_runtime)] == [
-        "02.1",
-        "02.2",
-        "02.3",
-        "02.4",
-    ]
+    assert [e.id for e in EXERCISES] == ["02.1", "02.2", "02.3", "02.4", "02.5"]
+
+
+def test_hints_escalate_to_the_fix():
+    exercise = lesson02.dynamic_batch
+    assert "rand(2" not in exercise.hints[0] and "rand(2" in exercise.hints[-1]
 
 
 # ------------------------------------------------------------------------------------------------ 02.1
@@ -91,21 +98,17 @@ def test_exercise_ids():
 
 def test_dynamic_batch_frozen_by_an_example_of_one(tmp_path):
     path = export(
-        lesson02.patch_classifier(),
-        tmp_path / "p.onnx",
-        torch.rand(1, 1, 8, 8),
-        dynamic_shapes={"x": {0: Dim("batch")}},
+        lesson02.patch_classifier(), tmp_path / "p.onnx", torch.rand(1, 1, 8, 8), dynamic_shapes={"x": {0: Dim("b")}}
     )
-    feedback = lesson02.dynamic_batch.check(path)
-    assert not feedback.passed
-    assert feedback.message == "the batch dimension is still fixed"
-    assert "[1, 1, 8, 8]" in feedback.got and "torch.rand(2, 1, 8, 8)" in feedback.hint
+    feedback = wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(path))
+    assert feedback.message == "the batch dimension is fixed" and "[1, 1, 8, 8]" in feedback.got
+    assert "without a word" in feedback.why
 
 
 def test_dynamic_batch_without_dynamic_shapes(tmp_path):
     path = export(lesson02.patch_classifier(), tmp_path / "p.onnx", torch.rand(3, 1, 8, 8))
-    feedback = lesson02.dynamic_batch.check(path)
-    assert not feedback.passed and "dynamic_shapes" in feedback.hint and "[3, 1, 8, 8]" in feedback.got
+    feedback = wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(path))
+    assert "[3, 1, 8, 8]" in feedback.got and "Nothing in the export" in feedback.why
 
 
 def test_dynamic_batch_other_weights(tmp_path):
@@ -113,15 +116,15 @@ def test_dynamic_batch_other_weights(tmp_path):
         lesson02.patch_classifier(seed=1),
         tmp_path / "p.onnx",
         torch.rand(2, 1, 8, 8),
-        dynamic_shapes={"x": {0: Dim("batch")}},
+        dynamic_shapes={"x": {0: Dim("b")}},
     )
-    feedback = lesson02.dynamic_batch.check(path)
-    assert not feedback.passed and "differ from lesson02.patch_classifier()" in feedback.message
+    feedback = wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(path))
+    assert "differ from lesson02.patch_classifier()" in feedback.message
 
 
 def test_dynamic_batch_missing_or_wrong_answer(tmp_path):
-    missing = lesson02.dynamic_batch.check(tmp_path / "nothing.onnx")
-    assert not missing.passed and "No model file" in missing.message
+    missing = wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(tmp_path / "nothing.onnx"))
+    assert "no file at" in missing.message
     assert "pass the path" in lesson02.dynamic_batch.check(42).message
     assert "no answer yet" in lesson02.dynamic_batch.check(None).message
 
@@ -130,10 +133,10 @@ def test_dynamic_batch_missing_or_wrong_answer(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("scale", "wrong"),
+    ("scale", "wrong_inputs"),
     [(1.0, "raw 0..16 and faint raw (max 12)"), (16.0, "scaled [0, 1] and faint scaled (max 0.75)")],
 )
-def test_control_flow_traced_branch_is_caught(tmp_path, scale, wrong):
+def test_control_flow_traced_branch_is_caught(tmp_path, scale, wrong_inputs):
     path = export(
         lesson02.auto_scale_cnn(),
         tmp_path / "a.onnx",
@@ -142,10 +145,9 @@ def test_control_flow_traced_branch_is_caught(tmp_path, scale, wrong):
         input_names=["image"],
         dynamic_axes={"image": {0: "batch"}},
     )
-    feedback = lesson02.control_flow.check(path)
-    assert not feedback.passed
-    assert feedback.message == f"for {wrong} pixels your ONNX model's scores differ from PyTorch's"
-    assert "torch.where" in feedback.hint
+    feedback = wrong(lesson02.control_flow, lesson02.control_flow.check(path))
+    assert feedback.message == f"for {wrong_inputs} pixels your ONNX model's scores differ from PyTorch's"
+    assert "only one of the model's two paths" in feedback.why
 
 
 def test_control_flow_with_torch_cond(tmp_path):
@@ -183,95 +185,78 @@ class _NormalizeScale(lesson02.AutoScaleCNN):
 
 
 @pytest.mark.parametrize(
-    ("module", "wrong"),
+    ("module", "wrong_inputs"),
     [(_ClampScale, "faint raw (max 12)"), (_ElementwiseScale, "raw 0..16"), (_NormalizeScale, "faint scaled")],
     ids=["clamp", "elementwise", "normalize"],
 )
-def test_control_flow_wrong_fixes_are_caught(tmp_path, module, wrong):
+def test_control_flow_wrong_fixes_are_caught(tmp_path, module, wrong_inputs):
     path = export(module().eval(), tmp_path / "w.onnx", torch.rand(2, 1, 8, 8), dynamic_shapes={"x": {0: Dim("batch")}})
-    feedback = lesson02.control_flow.check(path)
-    assert not feedback.passed and wrong in feedback.message, str(feedback)
+    feedback = wrong(lesson02.control_flow, lesson02.control_flow.check(path))
+    assert wrong_inputs in feedback.message and "not by the model's rule" in feedback.why
 
 
 # ------------------------------------------------------------------------------------------------ 02.3
 
 
-def _reference_and_report(model, artifacts, rows: int = 360, **tol):
-    x = load_digits().x_test[:rows]
-    with torch.no_grad():
-        reference = model(torch.from_numpy(x))
-    return compare_outputs(reference, run_onnx(artifacts / "02" / "digits_cnn.onnx", x), **tol)
-
-
-def _fresh_cnn():
+def _fresh_cnn() -> DigitsCNN:
     model = DigitsCNN()
     model.load_state_dict(load_digits_cnn().state_dict())
     return model
 
 
-def test_parity_training_mode_is_named(artifacts):
-    model = _fresh_cnn()
-    report = _reference_and_report(model, artifacts)
-    assert not report.passed  # train-mode BatchNorm really does give other numbers
-    feedback = lesson02.parity.check(report, model)
-    assert feedback.message == "the PyTorch model is in training mode" and "model.eval()" in feedback.hint
-
-
-def test_parity_loose_tolerance_is_refused(artifacts):
-    model = _fresh_cnn().eval()
-    report = _reference_and_report(model, artifacts, atol=1.0)
-    feedback = lesson02.parity.check(report, model)
-    assert not feedback.passed and "looser tolerance" in feedback.message
-
-
-def test_parity_needs_the_whole_test_set_and_a_report(artifacts):
-    model = _fresh_cnn().eval()
-    partial = lesson02.parity.check(_reference_and_report(model, artifacts, rows=10), model)
-    assert not partial.passed and partial.message == "compare on the whole test set"
-    assert "compare_outputs" in lesson02.parity.check(np.zeros(3), model).hint
-    assert "also pass the PyTorch model" in lesson02.parity.check(_reference_and_report(model, artifacts)).message
-
-
-def test_parity_failing_report_is_not_accepted(artifacts):
-    model = _fresh_cnn().eval()
-    x = load_digits().x_test
-    report = compare_outputs(np.zeros((360, 10), np.float32), run_onnx(artifacts / "02" / "digits_cnn.onnx", x))
-    feedback = lesson02.parity.check(report, model)
-    assert not feedback.passed and feedback.message == "the parity report does not pass yet"
-
-
-def test_parity_self_comparison_with_an_untrained_model_is_refused(artifacts):
-    # ONNX Runtime compared with itself proves nothing; the checker recomputes PyTorch's side from the model.
-    onnx_path = artifacts / "02" / "digits_cnn.onnx"
-    x = load_digits().x_test
-    report = compare_outputs(run_onnx(onnx_path, x), run_onnx(onnx_path, x))
-    assert report.passed
-    feedback = lesson02.parity.check(report, DigitsCNN().eval())
-    assert not feedback.passed
-    assert feedback.message == "the PyTorch model you passed does not give the export's numbers"
-    assert "load_state_dict" in feedback.hint
-
-
-def test_parity_self_comparison_with_the_trained_model_is_refused(artifacts):
-    onnx_path = artifacts / "02" / "digits_cnn.onnx"
-    x = load_digits().x_test
-    report = compare_outputs(run_onnx(onnx_path, x), run_onnx(onnx_path, x))
-    feedback = lesson02.parity.check(report, _fresh_cnn().eval())
-    assert not feedback.passed and "compares something with itself" in feedback.message
+def _logits(model, rows: int = 360) -> np.ndarray:
     with torch.no_grad():
-        reference = _fresh_cnn().eval()(torch.from_numpy(x))
-    itself = lesson02.parity.check(compare_outputs(reference, reference), _fresh_cnn().eval())
-    assert not itself.passed and "compares something with itself" in itself.message
+        return model(torch.from_numpy(load_digits().x_test[:rows])).numpy()
+
+
+def test_parity_training_mode_is_caught_without_naming_the_fix(artifacts):
+    model = _fresh_cnn()
+    feedback = wrong(lesson02.parity, lesson02.parity.check(model, _logits(model)))
+    assert feedback.message.startswith("the reference differs from ONNX Runtime's logits by up to")
+    assert "BatchNorm" in feedback.why and model.training  # the check ran a copy, not the learner's model
+
+
+def test_parity_eval_after_the_reference_is_caught(artifacts):
+    model = _fresh_cnn()
+    reference = _logits(model)  # computed in training mode
+    model.eval()  # too late
+    feedback = wrong(lesson02.parity, lesson02.parity.check(model, reference))
+    assert feedback.message == "the reference is not what the model you passed computes on the test digits"
+
+
+def test_parity_onnx_output_as_reference_is_caught(artifacts):
+    onnx_logits = run_onnx(artifacts / "02" / "digits_cnn.onnx", load_digits().x_test)["logits"]
+    feedback = wrong(lesson02.parity, lesson02.parity.check(_fresh_cnn(), onnx_logits))
+    assert "not what the model you passed computes" in feedback.message
+
+
+def test_parity_untrained_model_is_caught(artifacts):
+    model = DigitsCNN().eval()
+    feedback = wrong(lesson02.parity, lesson02.parity.check(model, _logits(model)))
+    assert "differs from ONNX Runtime's logits" in feedback.message
+
+
+def test_parity_needs_the_whole_test_set_and_the_model(artifacts):
+    model = _fresh_cnn().eval()
+    partial = wrong(lesson02.parity, lesson02.parity.check(model, _logits(model, rows=10)))
+    assert partial.message.startswith("compare on the whole test set")
+    assert "pass the PyTorch model first" in lesson02.parity.check(_logits(model), model).message
+
+
+def test_parity_passes_with_a_tensor_reference_and_leaves_the_model_alone(artifacts):
+    model = _fresh_cnn().eval()
+    before = copy.deepcopy(model.state_dict())
+    with torch.no_grad():
+        reference = model(torch.from_numpy(load_digits().x_test))
+    assert lesson02.parity.check(model, reference).passed
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
 def test_parity_needs_the_lessons_export(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "ARTIFACTS_DIR", tmp_path)
     model = _fresh_cnn().eval()
-    x = load_digits().x_test
-    with torch.no_grad():
-        report = compare_outputs(model(torch.from_numpy(x)), model(torch.from_numpy(x)) + 1e-6)
-    feedback = lesson02.parity.check(report, model)
-    assert not feedback.passed and "digits_cnn.onnx" in feedback.message and "section 1" in feedback.hint
+    feedback = wrong(lesson02.parity, lesson02.parity.check(model, _logits(model)))
+    assert "digits_cnn.onnx" in feedback.message
 
 
 # ------------------------------------------------------------------------------------------------ 02.4
@@ -281,8 +266,8 @@ def test_older_runtime_default_opset_is_too_new(tmp_path):
     path = export(
         load_digits_cnn(), tmp_path / "d.onnx", torch.rand(2, 1, 8, 8), dynamic_shapes={"x": {0: Dim("batch")}}
     )
-    feedback = lesson02.older_runtime.check(path)
-    assert not feedback.passed and "supports up to 18" in feedback.message and "opset_version=18" in feedback.hint
+    feedback = wrong(lesson02.older_runtime, lesson02.older_runtime.check(path))
+    assert "implements operators up to opset 18" in feedback.message
 
 
 @pytest.fixture(scope="module")
@@ -298,23 +283,40 @@ def opset18_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_older_runtime_ir_version_is_named(opset18_export):
-    path = opset18_export
-    assert onnx.load(path).ir_version > 9  # the fact the exercise rests on
-    feedback = lesson02.older_runtime.check(path)
-    assert not feedback.passed and feedback.message.startswith("the model has IR version")
-    assert "lower_ir_version(model, 9)" in feedback.hint and "dynamo=False" in feedback.hint
+    assert onnx.load(opset18_export).ir_version > 9  # the fact the exercise rests on
+    feedback = wrong(lesson02.older_runtime, lesson02.older_runtime.check(opset18_export))
+    assert feedback.message.startswith("the file declares IR version 10")
 
 
-def test_older_runtime_lowering_the_number_by_hand_is_not_enough(opset18_export, tmp_path):
-    # The torch exporter writes IR-10-only fields (metadata_props on nodes and values); onnx.checker does not
-    # flag them after `model.ir_version = 9`, so the check must.
+def test_older_runtime_metadata_props_left_in_an_ir9_file_are_harmless(opset18_export, tmp_path):
+    # Protobuf readers skip fields they do not know: an IR 9 reader ignores metadata_props (IR 10).
     model = onnx.load(opset18_export)
+    assert any(node.metadata_props for node in model.graph.node)
     model.ir_version = 9
     path = tmp_path / "d.onnx"
     onnx.save(model, path)
     feedback = lesson02.older_runtime.check(path)
-    assert not feedback.passed and "IR 9 does not have" in feedback.message
-    assert "metadata_props (IR 10)" in feedback.got and "lower_ir_version" in feedback.hint
+    assert feedback.passed and "harmless" in feedback.message
+
+
+def test_older_runtime_newer_element_type_is_caught(tmp_path):
+    # A bfloat16 tensor needs IR 4+, fine for IR 9; an opset-18 file declaring IR 3 lacks much more: the check
+    # names what the declared IR version does not have.
+    model = onnx.load(
+        export(
+            load_digits_cnn(),
+            tmp_path / "d.onnx",
+            torch.rand(2, 1, 8, 8),
+            dynamo=False,
+            opset_version=18,
+            input_names=["image"],
+            dynamic_axes={"image": {0: "batch"}},
+        )
+    )
+    model.ir_version = 3
+    onnx.save(model, tmp_path / "ir3.onnx")
+    feedback = wrong(lesson02.older_runtime, lesson02.older_runtime.check(tmp_path / "ir3.onnx"))
+    assert "does not have" in feedback.message and "opset 18" in feedback.got
 
 
 def test_older_runtime_legacy_exporter_also_passes(tmp_path):
@@ -333,5 +335,80 @@ def test_older_runtime_legacy_exporter_also_passes(tmp_path):
 
 def test_older_runtime_fixed_batch(tmp_path):
     path = export(load_digits_cnn(), tmp_path / "d.onnx", torch.rand(2, 1, 8, 8), dynamo=False, opset_version=18)
-    feedback = lesson02.older_runtime.check(path)
-    assert not feedback.passed and feedback.message == "the batch dimension is still fixed"
+    feedback = wrong(lesson02.older_runtime, lesson02.older_runtime.check(path))
+    assert feedback.message == "the batch dimension is fixed"
+
+
+# ------------------------------------------------------------------------------------------------ 02.5
+
+
+def _two_inputs_export(path: Path, batch: int = 2, **kwargs) -> Path:
+    kwargs.setdefault("input_names", ["image", "temperature"])
+    kwargs.setdefault("output_names", ["probabilities"])
+    return export(lesson02.temperature_cnn(), path, (torch.rand(batch, 1, 8, 8), torch.ones(batch, 1)), **kwargs)
+
+
+def test_two_inputs_without_output_name(tmp_path):
+    dim = Dim("batch")
+    path = _two_inputs_export(
+        tmp_path / "t.onnx", output_names=None, dynamic_shapes={"image": {0: dim}, "temperature": {0: dim}}
+    )
+    feedback = wrong(lesson02.two_inputs, lesson02.two_inputs.check(path))
+    assert feedback.message == "the ONNX output should be called probabilities"
+
+
+def test_two_inputs_fixed_batch(tmp_path):
+    path = _two_inputs_export(tmp_path / "t.onnx")  # no dynamic_shapes at all
+    feedback = wrong(lesson02.two_inputs, lesson02.two_inputs.check(path))
+    assert feedback.message == "the batch dimension of input image is fixed"
+
+
+def test_two_inputs_example_batch_of_one(tmp_path):
+    dim = Dim("batch")
+    path = _two_inputs_export(tmp_path / "t.onnx", batch=1, dynamic_shapes={"image": {0: dim}, "temperature": {0: dim}})
+    model = onnx.load(path)
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[1].type.tensor_type.shape.dim]
+    feedback = lesson02.two_inputs.check(path)
+    if dims[0] == 1:  # torch.export specialized the size-1 example
+        wrong(lesson02.two_inputs, feedback)
+    else:
+        assert feedback.passed
+
+
+def test_two_inputs_wrong_input_names(tmp_path):
+    dim = Dim("batch")
+    path = _two_inputs_export(
+        tmp_path / "t.onnx", input_names=["x", "t"], dynamic_shapes={"image": {0: dim}, "temperature": {0: dim}}
+    )
+    feedback = wrong(lesson02.two_inputs, lesson02.two_inputs.check(path))
+    assert "image and temperature" in feedback.message
+
+
+# ------------------------------------------------------------------------------------------------ section 8.1
+
+
+def _tiny(op_type: str = "Relu", declared: list | None = None) -> onnx.ModelProto:
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((4, 3), np.float32), "W")
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node(op_type, ["h"], ["y"])]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, declared or ["N", 3])],
+        [weight],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10)
+
+
+def test_check_model_derives_output_shapes_instead_of_reading_the_declared_ones():
+    # Lesson 02 section 8.1: a typo'd operator leaves the declared output shape in place, but nothing derives it.
+    from course_utils.verify import check_model
+
+    good = check_model(_tiny()).steps[1]
+    assert good.passed and good.detail == "consistent; every output shape follows from the inputs"
+    typo = check_model(_tiny("Relux")).steps[1]
+    assert typo.passed and typo.detail == "consistent; no shape derived for: y"
+    contradiction = check_model(_tiny(declared=["N", 5])).steps[1]
+    assert not contradiction.passed and "differ" in contradiction.detail

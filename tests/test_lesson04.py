@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from course_test_helpers import export_digits_cnn
 from onnx import TensorProto, helper, numpy_helper
 
 from course_utils import paths
-from course_utils.exercises import Exercise, Feedback
+from course_utils.exercises import EXERCISES, Exercise, Feedback, SolutionRun
 from course_utils.lessons import lesson04
 
 torch = pytest.importorskip("torch")
@@ -29,13 +28,9 @@ def digits_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield path
 
 
-def run_solution(exercise: Exercise) -> Feedback:
-    """Execute the solution text as a notebook cell would; return the value of its last line (the check)."""
-    tree = ast.parse(exercise.solution_code)
-    last = ast.Expression(tree.body.pop().value)
-    namespace = {"lesson04": lesson04}
-    exec(compile(tree, "<solution>", "exec"), namespace)
-    return eval(compile(last, "<solution>", "eval"), namespace)
+def run_solution(exercise: Exercise) -> SolutionRun:
+    """Run the hidden solution as the notebook's Solutions cell does."""
+    return exercise.run_solution({"lesson04": lesson04})
 
 
 def _affine(
@@ -64,6 +59,7 @@ def _affine(
 
 def assert_not_yet(feedback: Feedback, *fragments: str) -> None:
     assert not feedback.passed, f"a wrong answer passed: {feedback}"
+    assert EXERCISES[feedback.exercise].leaks(feedback) == [], f"feedback gives the fix away:\n{feedback}"
     text = str(feedback)
     for fragment in fragments:
         assert fragment in text, f"feedback lacks {fragment!r}:\n{text}"
@@ -89,7 +85,7 @@ def test_build_graph_accepts_a_saved_file(tmp_path: Path) -> None:
         (42, ["pass an onnx.ModelProto", "int"]),
         ("nowhere/affine.onnx", ["there is no file at nowhere/affine.onnx yet"]),
         (_affine(in_name="inp"), ["exactly one input, named 'x'", "['inp']"]),
-        (_affine(shape=["N", 4]), ["shape [N, 3]", "['N', 4]"]),
+        (_affine(shape=["N", 4]), ["shape [N, 3]", "[N, 4]"]),
         (_affine(shape=[2, 3]), ["shape [N, 3]"]),
         (_affine(add=2.0), ["y is not 2 * x + 1"]),
         (_affine(mul=1.0, add=2.0), ["y is not 2 * x + 1"]),
@@ -124,30 +120,43 @@ def test_build_graph_reports_a_broken_graph() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ 04.2
-def test_largest_initializer_solution_passes(digits_path: Path) -> None:
-    feedback = run_solution(lesson04.largest_initializer)
-    assert feedback.passed, str(feedback)
-    assert "classifier.1.weight" in feedback.message
+def test_bytes_per_op_solution_passes(digits_path: Path) -> None:
+    run = run_solution(lesson04.bytes_per_op)
+    assert run.passed, str(run)
+    assert "Gemm 133,928 B" in run.detail and "Conv 19,200 B" in run.detail
 
 
-def _sizes(path: Path) -> dict[str, int]:
-    return {t.name: numpy_helper.to_array(t).nbytes for t in onnx.load(path).graph.initializer}
+TRUTH = {"Conv": 19_200, "BatchNormalization": 768, "Gemm": 133_928}
 
 
-def test_largest_initializer_rejects_wrong_answers(digits_path: Path) -> None:
-    sizes = _sizes(digits_path)
-    ranked = sorted(sizes, key=sizes.get, reverse=True)
-    check = lesson04.largest_initializer.check
-    assert_not_yet(check(digits_path, None, None), "no answer yet")
-    assert_not_yet(check(digits_path, "fc.weight", 1), "no initializer called 'fc.weight'", "the names look like")
-    assert_not_yet(check(digits_path, ranked[1], sizes[ranked[1]]), "another initializer takes more")
-    elements = onnx.numpy_helper.to_array(
-        next(t for t in onnx.load(digits_path).graph.initializer if t.name == ranked[0])
-    ).size
-    assert_not_yet(check(digits_path, ranked[0], elements), "right initializer, wrong size", str(sizes[ranked[0]]))
-    assert_not_yet(check(digits_path, ranked[0], "big"), "whole number of bytes")
-    assert_not_yet(check(digits_path, ranked[0], True), "whole number of bytes")
-    assert check(digits_path, ranked[0], np.int64(sizes[ranked[0]])).passed
+def test_bytes_per_op_is_not_on_any_printed_card(digits_path: Path) -> None:
+    # The model card prints initializer sizes, never their sums per operator type.
+    from course_utils.inspect import summarize
+
+    card = str(summarize(digits_path))
+    assert all(f"{TRUTH[op]:,}" not in card and str(TRUTH[op]) not in card for op in ("Conv", "Gemm"))
+
+
+def test_bytes_per_op_rejects_wrong_answers(digits_path: Path) -> None:
+    check = lesson04.bytes_per_op.check
+    assert check(digits_path, dict(TRUTH)).passed
+    assert check(digits_path, {k: np.int64(v) for k, v in TRUTH.items()}).passed
+    assert_not_yet(check(digits_path, None), "no answer yet")
+    # the card's largest initializer, as if it answered the question
+    assert_not_yet(check(digits_path, {"Gemm": 131_072}), "operator types that read initializers")
+    # counted by name prefix instead of operator type
+    assert_not_yet(check(digits_path, {"features": 19_968, "classifier": 133_928}), "operator types")
+    # values instead of bytes
+    values = {k: v // 4 for k, v in TRUTH.items()}
+    assert_not_yet(check(digits_path, values), "the bytes for", "count of values")
+    # only each node's weight (its second input), no biases or BatchNorm statistics
+    model = onnx.load(digits_path)
+    sizes = {t.name: numpy_helper.to_array(t).nbytes for t in model.graph.initializer}
+    weights_only = dict(TRUTH)
+    weights_only["Conv"] = sum(sizes[n.input[1]] for n in model.graph.node if n.op_type == "Conv")
+    assert_not_yet(check(digits_path, weights_only), "the bytes for Conv", "only one of the initializers")
+    assert_not_yet(check(digits_path, {**TRUTH, "Conv": "19 KiB"}), "whole number of bytes")
+    assert_not_yet(check(_affine(), dict(TRUTH)), "digits_cnn.onnx")
 
 
 # ------------------------------------------------------------------------------------------------ 04.3
@@ -208,11 +217,9 @@ def test_cut_classifier_rejects_wrong_answers(digits_path: Path, tmp_path: Path)
 
 
 def test_hints_and_solutions_exist() -> None:
-    for exercise in (
-        lesson04.build_graph,
-        lesson04.largest_initializer,
-        lesson04.add_metadata,
-        lesson04.cut_classifier,
-    ):
-        assert exercise.id.startswith("04.") and len(exercise.hints) >= 2
+    exercises = (lesson04.build_graph, lesson04.bytes_per_op, lesson04.add_metadata, lesson04.cut_classifier)
+    assert [e.id for e in exercises] == ["04.1", "04.2", "04.3", "04.4"]
+    for exercise in exercises:
+        assert len(exercise.hints) >= 2 and exercise.giveaways
         assert ".check(" in exercise.solution_code.strip().splitlines()[-1]
+        assert "course_utils.inspect" not in exercise.solution_code  # real APIs only

@@ -77,10 +77,26 @@ def test_used_fallback_wrong_answers(namespace: dict[str, Any]):
     wrong(exercise, exercise.check(lambda session, requested: CPU in session.get_providers()))
     # Calls the function instead of passing it.
     wrong(exercise, exercise.check(True))
+    # The starting cell's answer.
+    wrong(exercise, exercise.check(lambda session, requested: False))
     # Returns the list of missing names instead of a bool.
     fb = exercise.check(lambda session, requested: [r for r in requested if r not in session.get_providers()])
     wrong(exercise, fb)
     assert fb.message == "return True or False"
+
+
+def test_used_fallback_asks_the_session_not_this_machine(monkeypatch: pytest.MonkeyPatch):
+    """The expected answers come from each session, so the check also holds where CUDA is installed."""
+
+    def right(session: Any, requested: list[Any]) -> bool:
+        names = [entry[0] if isinstance(entry, tuple) else entry for entry in requested]
+        return any(name not in session.get_providers() for name in names)
+
+    monkeypatch.setattr(lesson05, "_absent_provider", lambda: "TensorrtExecutionProvider")
+    assert lesson05.used_fallback.check(right).passed
+    fb = lesson05.used_fallback.check(lambda session, requested: False)
+    wrong(lesson05.used_fallback, fb)
+    assert "Tensorrt first, then CPU" in fb.message
 
 
 # ------------------------------------------------------------------------------------------ 05.2
@@ -134,6 +150,7 @@ def test_io_binding_wrong_answers(namespace: dict[str, Any]):
     session.run_with_iobinding(shifted)
     wrong(exercise, exercise.check(shifted))
     wrong(exercise, exercise.check(session.run(None, {"image": digits.x_test[:64]})[0]))  # plain run's array
+    wrong(exercise, exercise.check(None))  # the starting cell's answer
 
 
 # ------------------------------------------------------------------------------------------ 05.4
@@ -167,6 +184,8 @@ def test_provider_lists_wrong_answers():
     wrong(exercise, exercise.check({**RIGHT, "windows_amd": ["MIGraphXExecutionProvider", CPU]}))
     # A machine forgotten.
     wrong(exercise, exercise.check({k: v for k, v in RIGHT.items() if k != "mac"}))
+    # The starting cell's answer: the CPU everywhere.
+    wrong(exercise, exercise.check({key: [CPU] for key in RIGHT}))
 
 
 def test_provider_lists_order_matters():

@@ -161,6 +161,9 @@ def test_text_without_measurements_is_deterministic(tiny_path: Path):
     assert "warm latency" in first.text() and "median" in str(first)
     html = first.html(measured=False)
     assert "data-provider='CPUExecutionProvider'" in html and "nodes per provider" in html
+    # Which nodes, not only how many: each node's name and op_type, in graph order.
+    assert "<summary>nodes on CPU: 3</summary>" in html
+    assert html.index("<code>gemm</code> (Gemm)") < html.index("<code>relu</code> (Relu)")
     for label, _ in first._rows(measured=False):
         assert label in html
 
@@ -205,6 +208,23 @@ def test_optimization_level_changes_the_nodes_that_run(artifacts: Path):
     assert course_model("DigitsCNN") == digits  # exported once, then reused
     with pytest.raises(ValueError, match="Unknown course model"):
         course_model("AlexNet")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "input_shape", "op_type"),
+    [("ResNet-18", (1, 3, 224, 224), "GlobalAveragePool"), ("Keras CNN", (1, 8, 8, 1), "Softmax")],
+)
+def test_the_widgets_other_course_models_export_and_run(
+    artifacts: Path, name: str, input_shape: tuple[int, ...], op_type: str
+):
+    path = course_model(name)
+    assert path.parent == artifacts / "05" / "switcher" and path.exists()
+    report = switch_provider(path, CPU, runs=1, warmup=0)
+    assert report.used == (CPU,) and report.matches_reference
+    assert op_type in report.placement[0].op_counts
+    (arg,) = ort.InferenceSession(path, providers=[CPU]).get_inputs()
+    assert [d if isinstance(d, int) else 1 for d in arg.shape] == list(input_shape)
 
 
 # --------------------------------------------------------------------------------------------- CLI

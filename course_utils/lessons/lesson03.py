@@ -5,12 +5,15 @@
     lesson03.layout.check(nchw_to_nhwc)      # 03.2 find why a layout conversion is wrong
     lesson03.forest.check(model, rf)         # 03.3 convert a random forest with plain tensor outputs
     lesson03.feed.check(make_feed)           # 03.4 feed a session the dtype it declares
+    lesson03.rgb_keras.check(path)           # 03.5 (transfer) convert a 3-channel Keras functional model
 
-TensorFlow is imported only by the check of 03.1, scikit-learn only by 03.3's.
+Feedback says what is wrong and why, never the fix; ``.hint()`` and ``.solution()`` give it on request.
+TensorFlow/Keras are imported only by the checks of 03.1 and 03.5, scikit-learn only by 03.3's.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,7 +28,7 @@ from ..runtime import numpy_dtype
 from ..verify import compare_outputs
 from ._answers import expect_valid_model, load_answer, run_answer
 
-__all__ = ["feed", "forest", "keras_nchw", "layout"]
+__all__ = ["RGB_SHAPE", "feed", "forest", "keras_nchw", "layout", "rgb_keras", "rgb_keras_model"]
 
 
 def _load(source: Any, what: str) -> onnx.ModelProto:
@@ -48,15 +51,16 @@ def _check_keras_nchw(source: ModelSource) -> str:
     shape = inputs[0].shape
     expect(
         shape is not None and len(shape) == 4 and tuple(shape[1:]) == (1, 8, 8),
-        "the input is not channels-first: the exercise wants the PyTorch layout (N, 1, 8, 8)",
+        "the input is not channels-first",
+        why="the serving code sends PyTorch-style (N, 1, 8, 8) images; a model that reads (N, 8, 8, 1) rejects them",
         expected="[batch, 1, 8, 8]",
         got=inputs[0].shape_text,
-        hint="tf2onnx.convert.from_function(..., inputs_as_nchw=['image']) inserts the transpose for you",
     )
     assert shape is not None  # the expect above rules None out
     expect(
         not isinstance(shape[0], int),  # a name or an unknown (None) dim is dynamic
-        "the batch dimension is fixed; give the tf.TensorSpec a None batch so any batch size works",
+        "the batch dimension is fixed",
+        why="a session built from this file accepts only that batch size",
         expected="a dynamic first dimension",
         got=inputs[0].shape_text,
     )
@@ -68,8 +72,8 @@ def _check_keras_nchw(source: ModelSource) -> str:
     expect(
         parity.passed,
         "the converted model does not give Keras' probabilities on the NCHW test images",
+        why="the check compares with course_utils.load_digits_keras() in inference mode on the test digits",
         got=str(parity).splitlines()[0],
-        hint="convert the committed model (course_utils.load_digits_keras()) in inference mode: training=False",
     )
     return (
         f"channels-first input {inputs[0].shape_text}; parity with Keras on 360 test digits "
@@ -82,19 +86,23 @@ keras_nchw = Exercise(
     "Convert the Keras model with a channels-first input",
     _check_keras_nchw,
     hints=[
-        "The Keras model takes (N, 8, 8, 1). tf2onnx can add the transpose at the model's input: look for "
-        "`inputs_as_nchw` in tf2onnx.convert.from_function (the CLI has --inputs-as-nchw).",
-        "Reuse `spec` from section 2 and `serve` from section 3: "
-        "`tf2onnx.convert.from_function(serve, input_signature=spec, opset=17, inputs_as_nchw=['image'], "
-        "output_path=...)`.",
+        "You could transpose in the client, but the exercise wants the model itself to take (N, 1, 8, 8). Which "
+        "tool writes the model's input? Read the options of tf2onnx.convert.from_function (help(...)).",
+        "tf2onnx can insert the layout change at a named model input for you: one argument of from_function "
+        "takes a list of input names that should be channels-first (the CLI has the same option).",
+        "Reuse `spec` and `serve` from sections 2 and 3: tf2onnx.convert.from_function(serve, "
+        "input_signature=spec, opset=17, inputs_as_nchw=['image'], output_path=...).",
     ],
     solution_code="""
-nchw_path = artifact_path("digits_keras_nchw.onnx", lesson="03")
+nchw_path = artifact_path("solution_digits_keras_nchw.onnx", lesson="03")
 tf2onnx.convert.from_function(
     serve, input_signature=spec, opset=17, inputs_as_nchw=["image"], output_path=str(nchw_path)
 )
+session = ort.InferenceSession(nchw_path, providers=["CPUExecutionProvider"])
+assert session.get_inputs()[0].shape[1:] == [1, 8, 8]  # channels-first now
 lesson03.keras_nchw.check(nchw_path)
 """,
+    giveaways=("inputs_as_nchw", "inputs-as-nchw"),
 )
 
 
@@ -119,13 +127,19 @@ def _check_layout(fn: Callable[[np.ndarray], np.ndarray]) -> str:
             got=got.shape,
         )
         if not np.array_equal(got, want):
-            hint = "np.transpose moves axes; reshape only re-reads the same memory order with a new shape"
             message = f"right shape, wrong values for {shape} ({why})"
+            reason = "each pixel's channel values must end up together on the last axis, in the same order"
             if np.array_equal(got, x.reshape(want.shape)):
-                message += ": this is a reshape, which keeps the memory order and scrambles the pixels"
-                if shape[1] == 1:
-                    message += " (with one channel it happens to work)"
-            raise NotYet(message, expected="x.transpose(0, 2, 3, 1)", got="different pixel order", hint=hint)
+                reason = (
+                    "a reshape keeps the values in memory order and only re-reads them with a new shape: with more "
+                    "than one channel, values of different channels and pixels get mixed"
+                )
+            raise NotYet(
+                message,
+                why=reason,
+                expected="the same pixel values, channels moved to the last axis",
+                got="the values in another order",
+            )
     return "the same pixels in the channels-last order, for 1 and 3 channels"
 
 
@@ -134,16 +148,20 @@ layout = Exercise(
     "Find why this layout conversion is wrong",
     _check_layout,
     hints=[
-        "Compare `x.reshape(...)` and `x.transpose(...)` on a small array with 3 channels, e.g. "
-        "np.arange(2 * 3 * 2 * 2).reshape(2, 3, 2, 2): which one keeps each pixel's 3 values together?",
-        "NCHW has axes (0=N, 1=C, 2=H, 3=W); NHWC wants (N, H, W, C), i.e. axes 0, 2, 3, 1 in that order.",
+        "Try it on a small array with 3 channels, e.g. x = np.arange(2 * 3 * 2 * 2).reshape(2, 3, 2, 2): does "
+        "nchw_to_nhwc(x)[0, 0, 0] hold the 3 channel values of the first pixel, x[0, :, 0, 0]?",
+        "A reshape re-reads the same memory order; moving an axis needs another operation. NCHW has axes "
+        "(0=N, 1=C, 2=H, 3=W); NHWC wants them in the order N, H, W, C.",
+        "return x.transpose(0, 2, 3, 1)",
     ],
     solution_code="""
 def nchw_to_nhwc(x):
     return x.transpose(0, 2, 3, 1)  # move axes; reshape would keep the memory order
 
+
 lesson03.layout.check(nchw_to_nhwc)
 """,
+    giveaways=("transpose(0, 2, 3, 1)", "0, 2, 3, 1", "np.transpose", ".transpose("),
 )
 
 
@@ -151,22 +169,33 @@ lesson03.layout.check(nchw_to_nhwc)
 
 
 def _check_forest(source: ModelSource, estimator: Any) -> str:
+    from sklearn.ensemble import RandomForestClassifier
+
     expect(
-        hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_"),
-        "pass the fitted scikit-learn classifier as the second argument",
+        isinstance(estimator, RandomForestClassifier) and hasattr(estimator, "classes_"),
+        "pass the fitted random forest as the second argument",
+        why="the exercise converts a forest; the check compares the ONNX model with the estimator you pass",
+        expected="a fitted RandomForestClassifier",
         got=type(estimator).__name__,
-        hint="fit it first: RandomForestClassifier(...).fit(X_train, y_train)",
     )
     model = _load(source, "your converted model")
     expect_valid_model(model)
+    ops = sorted({n.op_type for n in model.graph.node})
+    expect(
+        any(op.startswith("TreeEnsemble") for op in ops),
+        "this ONNX model holds no trees",
+        why="a converted random forest computes with a TreeEnsembleClassifier node (ai.onnx.ml); this is the "
+        "conversion of another model",
+        got=", ".join(ops),
+    )
     kinds = {o.name: o.type.WhichOneof("value") for o in model.graph.output}
     not_tensors = [name for name, kind in kinds.items() if kind != "tensor_type"]
     expect(
         not not_tensors,
-        f"output {not_tensors[0] if not_tensors else ''} is not a tensor but a ZipMap (a list of dicts)",
+        f"output {not_tensors[0] if not_tensors else ''} is not a tensor but a sequence of maps (one dict per row)",
+        why="a list of dicts is slow to build and cannot be compared, sliced or batched like an array",
         expected="two tensors: labels (N,) and probabilities (N, 10)",
         got=", ".join(f"{n}: {k}" for n, k in kinds.items()),
-        hint="convert with options={'zipmap': False}",
     )
     expect(len(kinds) == 2, "a classifier converts to two outputs, labels and probabilities", got=list(kinds))
     digits = load_digits()
@@ -179,8 +208,8 @@ def _check_forest(source: ModelSource, estimator: Any) -> str:
     expect(
         parity.passed,
         "the ONNX model does not match the estimator you passed",
+        why="the ONNX model must be the conversion of the very estimator you pass",
         got=str(parity).splitlines()[0] + "; " + "; ".join(parity.notes or ()),
-        hint="convert the same fitted estimator you pass here",
     )
     return f"tensor outputs {list(actual)}; labels equal and probabilities within tolerance on 360 digits"
 
@@ -190,13 +219,20 @@ forest = Exercise(
     "Convert a random forest with plain tensor outputs",
     _check_forest,
     hints=[
-        "skl2onnx wraps a classifier's probabilities in a ZipMap (one dict per row) unless you ask otherwise.",
-        "`to_onnx(rf, X_train[:1], options={'zipmap': False})` gives the probabilities as a (N, 10) tensor.",
+        "Print the converted model's outputs (rf_onnx.graph.output): which operator makes the probabilities a "
+        "sequence of maps? Section 7 met it.",
+        "skl2onnx converters take per-model options; one of them switches that last operator off.",
+        "to_onnx(rf, X_train[:1], options={'zipmap': False}) gives the probabilities as a (N, 10) tensor.",
     ],
     solution_code="""
 rf_onnx = to_onnx(rf, X_train[:1], options={"zipmap": False})
+session = ort.InferenceSession(rf_onnx.SerializeToString(), providers=["CPUExecutionProvider"])
+label, probabilities = session.run(None, {"X": X_test})
+np.testing.assert_array_equal(label, rf.predict(X_test))
+np.testing.assert_allclose(probabilities, rf.predict_proba(X_test), rtol=1e-4, atol=1e-5)
 lesson03.forest.check(rf_onnx, rf)
 """,
+    giveaways=("zipmap': false", 'zipmap": false', "zipmap=false", "options="),
 )
 
 
@@ -229,18 +265,17 @@ def _check_feed(fn: Callable[[ort.InferenceSession, np.ndarray], Mapping[str, np
             isinstance(feed_dict, Mapping) and list(feed_dict) == [name],
             f"the feed must be a dict keyed by the session's input name ({why})",
             expected=f"{{'{name}': ...}}",
+            why="ONNX Runtime matches inputs by name, and each model names its inputs its own way",
             got=list(feed_dict) if isinstance(feed_dict, Mapping) else type(feed_dict).__name__,
-            hint="session.get_inputs()[0].name",
         )
         value = np.asarray(feed_dict[name])
         want = numpy_dtype(session.get_inputs()[0].type)
         expect(
             value.dtype == want,
             f"wrong dtype for {why}",
-            expected=str(want),
+            why="ONNX Runtime never converts dtypes: it rejects a feed whose dtype differs from the declared one",
+            expected=f"the dtype the session declares ({session.get_inputs()[0].type})",
             got=str(value.dtype),
-            hint="session.get_inputs()[0].type is a string like 'tensor(float)'; "
-            "course_utils.runtime.numpy_dtype turns it into a numpy dtype",
         )
         expect(
             np.array_equal(value, x.astype(want)),
@@ -255,15 +290,132 @@ feed = Exercise(
     "Feed a session the dtype it declares",
     _check_feed,
     hints=[
-        "Ask the session: `session.get_inputs()[0]` has `.name` and `.type` ('tensor(float)', 'tensor(double)', ...).",
-        "`numpy_dtype(inp.type)` (from course_utils.runtime) gives the numpy dtype; return "
-        "`{inp.name: x.astype(that_dtype)}`.",
+        "Ask the session, not the data: session.get_inputs()[0] describes the input the model declares. Print "
+        "its attributes.",
+        "session.get_inputs()[0].type is a string such as 'tensor(float)', 'tensor(double)' or 'tensor(int64)'. "
+        "Map each string to a NumPy dtype, then cast.",
+        "inp = session.get_inputs()[0]; dtypes = {'tensor(float)': np.float32, 'tensor(double)': np.float64, "
+        "'tensor(int64)': np.int64}; return {inp.name: np.asarray(x).astype(dtypes[inp.type])}.",
     ],
     solution_code="""
+ONNX_TO_NUMPY = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64}
+
+
 def make_feed(session, x):
-    inp = session.get_inputs()[0]
-    return {inp.name: np.asarray(x).astype(numpy_dtype(inp.type))}
+    declared = session.get_inputs()[0]  # its name and type, as the model declares them
+    return {declared.name: np.asarray(x).astype(ONNX_TO_NUMPY[declared.type])}
+
 
 lesson03.feed.check(make_feed)
 """,
+    giveaways=("astype(", "get_inputs()[0].type", "numpy_dtype", "np.float32)"),
+)
+
+
+# ------------------------------------------------------------------------------------------ 03.5
+
+#: The input of the 3-channel Keras model of exercise 03.5, channels-last as Keras builds it: (height, width, channels).
+RGB_SHAPE: tuple[int, int, int] = (16, 16, 3)
+
+
+@functools.cache
+def rgb_keras_model() -> Any:
+    """A small Keras *functional* model for 16x16 RGB images: input ``photo`` (N, 16, 16, 3), five class
+    probabilities out. Seeded weights, built once per session (the check compares with this very object)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    photo = keras.Input(RGB_SHAPE, name="photo")
+    h = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(photo)
+    h = keras.layers.MaxPooling2D()(h)
+    h = keras.layers.Flatten()(h)
+    scores = keras.layers.Dense(5, activation="softmax")(h)
+    return keras.Model(photo, scores, name="rgb_classifier")
+
+
+def _rgb_photos(batch: int) -> np.ndarray:
+    """Channels-first photos (N, 3, 16, 16) with distinct values per channel, row and column."""
+    height, width, channels = RGB_SHAPE
+    return np.random.default_rng(batch).random((batch, channels, height, width), dtype=np.float32)
+
+
+def _check_rgb_keras(source: ModelSource) -> str:
+    model = _load(source, "the path of your converted model")
+    inputs = list(expect_valid_model(model).inputs)
+    expect(len(inputs) == 1, "the model should have one input, the photos", got=[i.name for i in inputs])
+    height, width, channels = RGB_SHAPE
+    shape = inputs[0].shape
+    expect(
+        shape is not None and len(shape) == 4 and tuple(shape[1:]) == (channels, height, width),
+        "the input is not channels-first",
+        why="the client sends PyTorch-style photos (N, 3, 16, 16)",
+        expected=f"[batch, {channels}, {height}, {width}]",
+        got=inputs[0].shape_text,
+    )
+    assert shape is not None  # the expect above rules None out
+    expect(
+        isinstance(shape[0], str),
+        "the batch dimension is fixed",
+        why="a session built from this file accepts only that batch size",
+        expected="a dynamic first dimension",
+        got=inputs[0].shape_text,
+    )
+    outputs = [o.name for o in model.graph.output]
+    expect(
+        outputs == ["scores"],
+        "the model should have one output called scores",
+        why="the client reads the result by name; converters name outputs their own way (output_0, Identity:0)",
+        expected=["scores"],
+        got=outputs,
+    )
+    keras_model = rgb_keras_model()
+    for batch in (1, 6):
+        photos = _rgb_photos(batch)
+        expected = np.asarray(keras_model(photos.transpose(0, 2, 3, 1), training=False))
+        actual = _run(model, [photos])
+        parity = compare_outputs([expected], list(actual.values()), names=["scores"])
+        expect(
+            parity.passed,
+            f"with a batch of {batch} your model's scores differ from the Keras model's",
+            why="the check feeds channels-first photos to your model and the same photos, channels-last, to "
+            "lesson03.rgb_keras_model(); with 3 channels, a layout change that mixes channels and pixels shows",
+            got=str(parity).splitlines()[0],
+        )
+    return f"channels-first input {inputs[0].shape_text} and Keras' scores for 3-channel photos, batches of 1 and 6"
+
+
+rgb_keras = Exercise(
+    "03.5",
+    "Convert a 3-channel Keras functional model (transfer)",
+    _check_rgb_keras,
+    hints=[
+        "Start from section 3: a tf.function with an input_signature. What are the name, dtype and shape of this "
+        "model's input (rgb.inputs, rgb.input_shape)?",
+        "Return a dict from the tf.function to name the output, and ask tf2onnx for a channels-first input as in "
+        "exercise 03.1. Then read the input shape of your file.",
+        "spec = (tf.TensorSpec((None, 16, 16, 3), tf.float32, name='photo'),); a tf.function returning "
+        "{'scores': rgb(photo, training=False)}; tf2onnx.convert.from_function(fn, input_signature=spec, opset=17, "
+        "inputs_as_nchw=['photo'], output_path=...).",
+    ],
+    solution_code="""
+rgb = lesson03.rgb_keras_model()
+rgb_spec = (tf.TensorSpec((None, 16, 16, 3), tf.float32, name="photo"),)
+
+
+@tf.function(input_signature=rgb_spec, autograph=False)  # no Python control flow to convert
+def serve_rgb(photo):
+    return {"scores": rgb(photo, training=False)}
+
+
+rgb_path = artifact_path("solution_rgb_nchw.onnx", lesson="03")
+tf2onnx.convert.from_function(
+    serve_rgb, input_signature=rgb_spec, opset=17, inputs_as_nchw=["photo"], output_path=str(rgb_path)
+)
+photos = np.random.default_rng(0).random((4, 3, 16, 16), dtype=np.float32)
+session = ort.InferenceSession(rgb_path, providers=["CPUExecutionProvider"])
+(scores,) = session.run(None, {"photo": photos})
+np.testing.assert_allclose(scores, rgb(photos.transpose(0, 2, 3, 1), training=False), rtol=1e-4, atol=1e-5)
+lesson03.rgb_keras.check(rgb_path)
+""",
+    giveaways=("inputs_as_nchw", "inputs-as-nchw", '{"scores"', "{'scores'"),
 )

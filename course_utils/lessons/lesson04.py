@@ -1,5 +1,5 @@
-"""Exercises of lesson 04 (inside a .onnx file): build a graph by hand, find the largest weight, add metadata,
-cut the classifier head out of a real model.
+"""Exercises of lesson 04 (inside a .onnx file): build a graph by hand, count the weight bytes each operator
+type reads (a transfer task: a graph walk no demo cell does), add metadata, cut the classifier head out.
 
     from course_utils.lessons import lesson04
     lesson04.build_graph.check(model)
@@ -11,8 +11,6 @@ Exercises 04.2-04.4 work on the DigitsCNN that the lesson exports to ``artifacts
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,10 +19,9 @@ from onnx import numpy_helper
 
 from ..exercises import Exercise, NotYet, expect
 from ..graph import dtype_name, graph_inputs, shape, shape_text
-from ..paths import relative_to_repo
 from ._answers import expect_valid_model, load_answer
 
-__all__ = ["REQUIRED_METADATA", "add_metadata", "build_graph", "cut_classifier", "largest_initializer"]
+__all__ = ["REQUIRED_METADATA", "add_metadata", "build_graph", "bytes_per_op", "cut_classifier"]
 
 #: The metadata exercise 04.3 asks for: exact values, except ``author`` which may be any non-empty text.
 REQUIRED_METADATA: dict[str, str | None] = {
@@ -36,18 +33,11 @@ REQUIRED_METADATA: dict[str, str | None] = {
 
 def _load_answer(answer: Any) -> onnx.ModelProto:
     """The learner's model from a path, bytes or ModelProto; a missing or broken file is feedback, not a crash."""
-    expect(answer is not None, "no answer yet: pass your model (an onnx.ModelProto or the path you saved it to)")
-    expect(
-        isinstance(answer, onnx.ModelProto | bytes | bytearray | str | os.PathLike),
-        "pass an onnx.ModelProto or the path of a .onnx file",
-        got=type(answer).__name__,
+    return load_answer(
+        answer,
+        wrong_type="pass an onnx.ModelProto or the path of a .onnx file",
+        missing="no answer yet: pass your model (an onnx.ModelProto or the path you saved it to)",
     )
-    if isinstance(answer, str | os.PathLike) and not Path(answer).exists():
-        raise NotYet(
-            f"there is no file at {relative_to_repo(answer)} yet",
-            hint="save your model there first (onnx.save(model, path)), or pass the onnx.ModelProto itself",
-        )
-    return load_answer(answer)
 
 
 def _run_ort(model: onnx.ModelProto, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -60,8 +50,9 @@ def _run_ort(model: onnx.ModelProto, feed: dict[str, np.ndarray]) -> list[np.nda
         first = str(e).strip().splitlines()[0]
         raise NotYet(
             "ONNX Runtime could not run the model",
+            why="a model must import an opset and IR version this ONNX Runtime knows (onnx.helper picks the newest "
+            "the onnx package knows, which can be newer)",
             got=first[:300],
-            hint="pin an opset ONNX Runtime knows: opset_imports=[helper.make_opsetid('', 21)], ir_version=10",
         ) from None
 
 
@@ -79,8 +70,8 @@ def _check_build_graph(answer: Any) -> str:
         [v.name for v in inputs] == ["x"],
         "the model needs exactly one input, named 'x'",
         expected=["x"],
+        why="a caller feeds the model by input name; constants are not inputs",
         got=[v.name for v in inputs],
-        hint="graph inputs are make_tensor_value_info(...) entries; the constants belong in initializers",
     )
     x_type = inputs[0].type.tensor_type
     expect(
@@ -93,9 +84,9 @@ def _check_build_graph(answer: Any) -> str:
     expect(
         len(dims) == 2 and dims[1] == 3 and not isinstance(dims[0], int),
         "'x' must have shape [N, 3]: a dynamic batch, then 3 values",
-        expected="['N', 3]",
+        expected="[N, 3]",
+        why="any number of rows must work, so the first dimension needs a name instead of a number",
         got=shape_text(dims),
-        hint='make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])',
     )
     outputs = [v.name for v in model.graph.output]
     expect(outputs == ["y"], "the model needs exactly one output, named 'y'", expected=["y"], got=outputs)
@@ -103,22 +94,20 @@ def _check_build_graph(answer: Any) -> str:
     expect(
         "Constant" not in ops,
         "the constants 2 and 1 should be initializers, not Constant nodes",
+        why="the exercise practises initializers, the way a file stores weights",
         got=ops,
-        hint="numpy_helper.from_array(np.array(2.0, dtype=np.float32), 'two'), and pass [two, one] to make_graph",
     )
     expect(
         ops == ["Add", "Mul"],
         "build it from one Mul and one Add node",
         expected=["Add", "Mul"],
         got=ops,
-        hint="Mul(x, two) -> tmp, then Add(tmp, one) -> y",
     )
     expect(
         len(model.graph.initializer) >= 1,
         "the constants 2 and 1 should be initializers",
         expected="initializers holding 2 and 1",
         got="no initializers",
-        hint="numpy_helper.from_array(np.array(2.0, dtype=np.float32), 'two'), and pass [two, one] to make_graph",
     )
     expect_valid_model(
         model, "every node input must be a graph input, an initializer, or an earlier node's output; shapes must agree"
@@ -134,8 +123,8 @@ def _check_build_graph(answer: Any) -> str:
             ok,
             "y is not 2 * x + 1",
             expected=want[0].tolist(),
+            why="onnx's reference evaluator runs your graph by the operator specifications",
             got=np.asarray(ref)[0].tolist(),
-            hint="check which initializer feeds Mul and which feeds Add",
         )
         (got,) = _run_ort(model, {"x": x})
         expect(
@@ -151,10 +140,12 @@ build_graph = Exercise(
     "Build y = 2 * x + 1 by hand",
     _check_build_graph,
     hints=[
-        "You need: make_tensor_value_info for 'x' and 'y', two initializers (numpy_helper.from_array), "
-        "two make_node calls, then make_graph and make_model.",
-        "Initializers are float32 scalars: np.array(2.0, dtype=np.float32). Pin the opset ONNX Runtime knows: "
-        "make_model(graph, opset_imports=[helper.make_opsetid('', 21)], ir_version=10).",
+        "Section 5 built a model with the same parts: value infos for the input and output, initializers, nodes, "
+        "a graph, a model. Which of them does y = 2 * x + 1 need, and how many of each?",
+        "make_tensor_value_info for 'x' and 'y' (shape ['N', 3]), two float32 scalar initializers "
+        "(numpy_helper.from_array(np.array(2.0, dtype=np.float32), 'two')), a Mul node then an Add node.",
+        "make_model(graph, opset_imports=[helper.make_opsetid('', 21)], ir_version=10) pins versions every "
+        "recent ONNX Runtime reads; nodes: Mul(x, two) -> twice, Add(twice, one) -> y.",
     ],
     solution_code="""
 import numpy as np
@@ -169,53 +160,85 @@ graph = helper.make_graph(nodes, "affine", [x], [y], [two, one])
 answer = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10)
 lesson04.build_graph.check(answer)
 """,
+    giveaways=("make_node(", "from_array(", "make_opsetid", "make_tensor_value_info("),
 )
 
 
 # ------------------------------------------------------------------------------------------ 04.2
 
 
-def _check_largest(model_or_path: Any, name: Any, nbytes: Any) -> str:
-    model = _load_answer(model_or_path)
+def _initializer_bytes_per_op(model: onnx.ModelProto) -> dict[str, int]:
+    """Bytes of initializers read by each operator type (an initializer counts once per operator type)."""
     sizes = {t.name: numpy_helper.to_array(t).nbytes for t in model.graph.initializer}
-    expect(bool(sizes), "this model has no initializers: pass the exported digits_cnn.onnx")
-    expect(name is not None, "no answer yet: set `name` to the initializer's name")
-    expect(
-        name in sizes,
-        f"there is no initializer called {name!r}",
-        got=name,
-        hint=f"the names look like {', '.join(repr(n) for n in list(sizes)[:3])}: list them with "
-        "[t.name for t in model.graph.initializer]",
-    )
-    largest = max(sizes.values())
-    expect(
-        sizes[name] == largest,
-        f"{name!r} takes {sizes[name]:,} bytes, but another initializer takes more",
-        hint="compute numpy_helper.to_array(t).nbytes for every initializer t and take the maximum",
-    )
-    expect(
-        isinstance(nbytes, int | np.integer) and not isinstance(nbytes, bool),
-        "`nbytes` should be a whole number of bytes",
-        got=repr(nbytes),
-    )
-    expect(
-        int(nbytes) == largest,
-        f"right initializer, wrong size: {name!r} takes {largest:,} bytes",
-        expected=largest,
-        got=nbytes,
-        hint="bytes = number of values x bytes per value (4 for float32); array.nbytes does it for you",
-    )
-    return f"{name} is the largest initializer: {largest:,} bytes of {sum(sizes.values()):,} in total"
+    seen: dict[str, set[str]] = {}
+    for node in model.graph.node:
+        seen.setdefault(node.op_type, set()).update(name for name in node.input if name in sizes)
+    return {op: sum(sizes[name] for name in names) for op, names in seen.items() if names}
 
 
-largest_initializer = Exercise(
+def _check_bytes_per_op(model_or_path: Any, answer: Any) -> str:
+    model = _load_answer(model_or_path)
+    expect(
+        [v.name for v in _graph_inputs(model)] == ["image"] and len(model.graph.initializer) == 16,
+        "pass the lesson's digits_cnn.onnx (section 1's export) as the first argument",
+        why="the check computes the right numbers from the model you pass",
+        got=f"{len(model.graph.initializer)} initializers",
+    )
+    expect(answer is not None, "no answer yet: set `bytes_per_op` to a dict {operator type: bytes}")
+    expect(
+        isinstance(answer, dict) and all(isinstance(k, str) for k in answer),
+        "the answer should be a dict keyed by operator type (op_type)",
+        got=type(answer).__name__,
+    )
+    truth = _initializer_bytes_per_op(model)
+    expect(
+        sorted(answer) == sorted(truth),
+        "your dict does not list the operator types that read initializers",
+        why="keys are op_type values of the nodes (the graph's operators), and only nodes that read an "
+        "initializer hold weights",
+        expected=f"{len(truth)} operator types",
+        got=sorted(answer),
+    )
+    sizes = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for op, want in truth.items():
+        value = answer[op]
+        expect(
+            isinstance(value, int | np.integer) and not isinstance(value, bool),
+            f"the value for {op} should be a whole number of bytes",
+            got=repr(value),
+        )
+        if int(value) == want:
+            continue
+        readers = [n for n in model.graph.node if n.op_type == op]
+        values = sum(sizes[name].size for name in {i for n in readers for i in n.input if i in sizes})
+        second = sum(sizes[n.input[1]].nbytes for n in readers if len(n.input) > 1 and n.input[1] in sizes)
+        if int(value) == values:
+            why = "that is a count of values, not of bytes: each value takes as many bytes as its dtype's size"
+        elif int(value) == second:
+            why = "that counts only one of the initializers each node reads; the others are weights too"
+        else:
+            why = "count every initializer that the nodes of this type read, in bytes"
+        raise NotYet(f"the bytes for {op} are wrong", why=why, got=int(value))
+    total = sum(truth.values())
+    share = {op: n / total for op, n in truth.items()}
+    biggest = max(share, key=share.__getitem__)
+    return (
+        f"{', '.join(f'{op} {n:,} B' for op, n in truth.items())}: {biggest} holds {share[biggest]:.0%} of the weights"
+    )
+
+
+bytes_per_op = Exercise(
     "04.2",
-    "Which initializer is largest?",
-    _check_largest,
+    "How many bytes of weights does each operator type read? (transfer)",
+    _check_bytes_per_op,
     hints=[
-        "Load the model with onnx.load and turn each initializer into a numpy array with numpy_helper.to_array.",
-        "sizes = {t.name: numpy_helper.to_array(t).nbytes for t in model.graph.initializer}; "
-        "then max(sizes, key=sizes.get). (course_utils.inspect.initializer_sizes(path) sorts them for you.)",
+        "Two lists to join: model.graph.initializer (name -> tensor) and model.graph.node (op_type, and the names "
+        "of the tensors each node reads in node.input).",
+        "Make a dict from initializer name to numpy_helper.to_array(t).nbytes; then, for every node, add the "
+        "bytes of each input name found in that dict to the node's op_type.",
+        "sizes = {t.name: numpy_helper.to_array(t).nbytes for t in model.graph.initializer}; for node in "
+        "model.graph.node: for name in node.input: if name in sizes: answer[node.op_type] = "
+        "answer.get(node.op_type, 0) + sizes[name].",
     ],
     solution_code="""
 import onnx
@@ -223,11 +246,16 @@ from onnx import numpy_helper
 
 from course_utils.paths import artifact_path
 
-path = artifact_path("digits_cnn.onnx", lesson="04")
-sizes = {t.name: numpy_helper.to_array(t).nbytes for t in onnx.load(path).graph.initializer}
-name = max(sizes, key=sizes.get)
-lesson04.largest_initializer.check(path, name, sizes[name])
+model = onnx.load(artifact_path("digits_cnn.onnx", lesson="04"))
+sizes = {t.name: numpy_helper.to_array(t).nbytes for t in model.graph.initializer}
+bytes_per_op = {}
+for node in model.graph.node:
+    for name in node.input:
+        if name in sizes:  # an initializer: a weight this node reads
+            bytes_per_op[node.op_type] = bytes_per_op.get(node.op_type, 0) + sizes[name]
+lesson04.bytes_per_op.check(model, bytes_per_op)
 """,
+    giveaways=("numpy_helper.to_array", "node.input:", ".nbytes", "133928", "133,928", "19200", "19,200"),
 )
 
 
@@ -241,7 +269,7 @@ def _check_metadata(answer: Any) -> str:
     expect(
         not duplicates,
         f"metadata key(s) {', '.join(duplicates)} appear more than once",
-        hint="keys must be unique: set each once, e.g. with onnx.helper.set_model_props(model, {...})",
+        why="keys must be unique: a reader keeps one value per key, and which one is not defined",
     )
     meta = {p.key: p.value for p in model.metadata_props}
     missing = [k for k in REQUIRED_METADATA if k not in meta]
@@ -250,14 +278,13 @@ def _check_metadata(answer: Any) -> str:
         f"missing metadata: {', '.join(missing)}",
         expected=sorted(REQUIRED_METADATA),
         got=sorted(meta),
-        hint="model.metadata_props is a list of key/value entries: onnx.helper.set_model_props(model, {...})",
     )
     for key, want in REQUIRED_METADATA.items():
         if want is None:
             expect(meta[key].strip() != "", f"'{key}' is empty: write your name (any text)", got=repr(meta[key]))
         else:
             expect(meta[key] == want, f"'{key}' has another value", expected=repr(want), got=repr(meta[key]))
-    expect_valid_model(model, "only metadata_props should change; start again from onnx.load(digits_path)")
+    expect_valid_model(model, "adding metadata should change nothing else in the model")
     expect(
         [v.name for v in _graph_inputs(model)] == ["image"] and any(n.op_type == "Conv" for n in model.graph.node),
         "this is not the digits CNN any more: add metadata to the exported digits_cnn.onnx",
@@ -276,9 +303,10 @@ add_metadata = Exercise(
     "Add metadata a deployment can read",
     _check_metadata,
     hints=[
+        "Section 6 added metadata to a model: which field of the ModelProto holds it, and which onnx.helper "
+        "function sets it?",
         "onnx.helper.set_model_props(model, {'labels': ..., 'dataset': ..., 'author': ...}) replaces "
-        "model.metadata_props with these key/value pairs; then onnx.save the model.",
-        "The values are exact strings: labels '0,1,2,3,4,5,6,7,8,9' (no spaces), dataset 'scikit-learn digits 8x8'.",
+        "model.metadata_props with these key/value pairs. The values are exact strings (no spaces in labels).",
     ],
     solution_code="""
 import onnx
@@ -289,10 +317,11 @@ model = onnx.load(artifact_path("digits_cnn.onnx", lesson="04"))
 onnx.helper.set_model_props(
     model, {"labels": "0,1,2,3,4,5,6,7,8,9", "dataset": "scikit-learn digits 8x8", "author": "Ada Lovelace"}
 )
-out = artifact_path("digits_cnn_meta.onnx", lesson="04")
+out = artifact_path("solution_digits_cnn_meta.onnx", lesson="04")
 onnx.save(model, out)
 lesson04.add_metadata.check(out)
 """,
+    giveaways=("set_model_props", "metadata_props.add"),
 )
 
 
@@ -301,21 +330,21 @@ lesson04.add_metadata.check(out)
 
 def _check_cut_classifier(answer: Any) -> str:
     model = _load_answer(answer)
-    expect_valid_model(model, "onnx.utils.extract_model(src, dst, input_names, output_names) keeps the graph valid")
+    expect_valid_model(model, "a cut must keep every tensor a node reads")
     ops = sorted(n.op_type for n in model.graph.node)
     expect(
         "Conv" not in ops and "MaxPool" not in ops,
         "the cut still holds the convolution part",
         expected="only the classifier: Gemm, Relu, Gemm",
+        why="the head starts where the features are flattened, after the last pooling",
         got=ops,
-        hint="start the cut at the tensor the first Gemm reads (the Flatten output), not at 'image'",
     )
     expect(
         ops.count("Gemm") == 2,
         "the classifier head has two Gemm nodes (the two Linear layers)",
         expected=["Gemm", "Gemm", "Relu"],
+        why="the head must end at the model's logits",
         got=ops,
-        hint="end the cut at the model's output 'logits'",
     )
     inputs = _graph_inputs(model)
     expect(len(inputs) == 1, "the cut should have one input: the flattened features", got=[v.name for v in inputs])
@@ -325,7 +354,6 @@ def _check_cut_classifier(answer: Any) -> str:
         "the input should be the flattened features, shape [batch, 512]",
         expected="rank 2",
         got=f"rank {rank}",
-        hint="use Flatten's output as the input name, so Flatten stays out of the cut",
     )
     expect(
         len(model.graph.output) == 1,
@@ -355,8 +383,12 @@ cut_classifier = Exercise(
     "Cut the classifier head out of the model",
     _check_cut_classifier,
     hints=[
-        "Find the name of the tensor the first Gemm reads: [list(n.input) for n in model.graph.node if n.op_type == 'Gemm'].",
-        "onnx.utils.extract_model(str(src), str(dst), input_names=[<Flatten output>], output_names=['logits']).",
+        "Section 6 cut out the feature extractor with onnx.utils.extract_model. The head is the other end: which "
+        "tensor does it start from?",
+        "Find the name of the tensor the first Gemm reads: [list(n.input) for n in model.graph.node if "
+        "n.op_type == 'Gemm'].",
+        "onnx.utils.extract_model(str(src), str(dst), input_names=[<the first Gemm's input 0>], "
+        "output_names=['logits']).",
     ],
     solution_code="""
 import onnx
@@ -366,8 +398,9 @@ from course_utils.paths import artifact_path
 src = artifact_path("digits_cnn.onnx", lesson="04")
 model = onnx.load(src)
 first_gemm = next(n for n in model.graph.node if n.op_type == "Gemm")
-dst = artifact_path("digits_head.onnx", lesson="04")
+dst = artifact_path("solution_digits_head.onnx", lesson="04")
 onnx.utils.extract_model(str(src), str(dst), input_names=[first_gemm.input[0]], output_names=["logits"])
 lesson04.cut_classifier.check(dst)
 """,
+    giveaways=("extract_model(", "input_names=", "first gemm"),
 )

@@ -143,9 +143,9 @@ bn_level = Exercise(
     hints=[
         "Build one session per level and save the graph each one runs: a SessionOptions attribute names a file "
         "for the optimized model.",
-        "For each level: options.graph_optimization_level = level; options.optimized_model_filepath = "
-        "'solution_<level>.onnx'; create the session; load that file with onnx.load and count nodes whose op_type "
-        "is 'BatchNormalization'.",
+        "For each level name: options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, name); "
+        "options.optimized_model_filepath = str(artifact_path(f'digits_{name}.onnx', lesson='06')); create the "
+        "session; load that file with onnx.load and count the nodes whose op_type is 'BatchNormalization'.",
         "The answer is the lowest level with a count of 0. Levels in order: ORT_DISABLE_ALL, ORT_ENABLE_BASIC, "
         "ORT_ENABLE_EXTENDED, ORT_ENABLE_LAYOUT, ORT_ENABLE_ALL.",
     ],

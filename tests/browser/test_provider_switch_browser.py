@@ -61,6 +61,11 @@ def test_switching_provider_and_threads_updates_the_result(chromium: Any, tmp_pa
             expect(result.locator("tr[data-row='threads'] td")).to_contain_text("1")
             expect(result.locator(".course-bar[data-provider='CPUExecutionProvider']")).to_be_visible()
             expect(widget.locator(".course-switch-status")).to_contain_text("done")
+            # Which nodes, not only how many: unfold the CPU provider's list.
+            nodes = result.locator("details.course-node-list[data-provider='CPUExecutionProvider']")
+            nodes.locator("summary").click()
+            expect(nodes.locator("li").first).to_contain_text("(Conv)")
+            expect(nodes.locator("li")).to_have_count(9)
             assert "ORT default" not in result.locator("tr[data-row='threads'] td").inner_text()
             page.screenshot(path=str(screenshot_dir / "provider_switcher_fallback.png"))
         except Exception:
