@@ -23,6 +23,7 @@ Modules by concern (import the one you need; heavy frameworks load only when use
 * :mod:`course_utils.bench`      timing harness, engines, tables (``python -m course_utils.bench``); ``bench_view``: live plots
 * :mod:`course_utils.flops`      FLOPs counted from the ONNX graph (Conv, Gemm, MatMul)
 * :mod:`course_utils.profiling`  read ONNX Runtime profiles: time per op type, slowest nodes
+* :mod:`course_utils.quantize`   int8 variants that fuse, calibration readers, size/speed/accuracy reports
 * :mod:`course_utils.verify`     checker + shape inference reports, numeric parity reports
 * :mod:`course_utils.torch_export` one-line explanations of torch.onnx.export failures
 * :mod:`course_utils.tf_convert`  one-line explanations of tf2onnx failures (Keras 3)
@@ -66,6 +67,12 @@ _LAZY: dict[str, str] = {
     "measure": "bench",
     "register_engine": "bench",
     "count_flops": "flops",
+    "ImageCalibrationReader": "quantize",
+    "QuantConfig": "quantize",
+    "QuantReport": "quantize",
+    "photo_crops": "quantize",
+    "runtime_ops": "quantize",
+    "int8_case": "setup_check",
     "read_trace": "profiling",
     "live_benchmark": "bench_view",
     "pipeline": "diagrams",
