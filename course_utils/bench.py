@@ -1117,6 +1117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(report)
     print(f"harness overhead: {overhead:.2f} µs per timed run (measured on an Identity model)")
+    problems = report.problems()
+    if problems:  # the table is what was measured; comparing its rows needs a quieter run
+        print(f"noisy: rerun on an idle machine ({'; '.join(problems)})")
     if args.json:
         report.to_json(args.json)
         sys.stderr.write(f"wrote {args.json}\n")

@@ -310,6 +310,17 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
 
 
+def test_cli_says_when_the_run_is_noisy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(bench, "machine_load", lambda: 4.0)
+    code = bench.main([str(tiny_model(tmp_path / "t.onnx")), "--engines", "ort-all", "--budget", "0.05", "--no-peak"])
+    out = capsys.readouterr().out
+    assert code == 0 and "machine load: 4.00 per core" in out
+    assert out.splitlines()[-1].startswith("noisy: rerun on an idle machine (")
+    assert "machine load 4.00 per core, above 1.25: the CPU is busy" in out.splitlines()[-1]
+
+
 def test_peak_scales_per_core_unless_measured_higher(monkeypatch: pytest.MonkeyPatch) -> None:
     measured = {1: 100.0, 2: 150.0}  # a busy machine: two threads measured below 2 x one core
     monkeypatch.setattr(bench, "_best_matmul_gflops", lambda n, threads, budget_s: measured[threads])
@@ -339,6 +350,11 @@ def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.
     assert view.progress.value == 1.0 and not view.button.disabled
     assert view.status.value.startswith("done: digits_cnn, batch 1, 1 threads: 2 engines")
     assert repr(view) == "BenchView(digits_cnn: ort-all, ort-basic; batch 1, 1 threads)"
+    monkeypatch.setattr(bench, "machine_load", lambda: 3.0)  # a busy machine: the status says so
+    view.run()
+    assert (
+        view.status.value.startswith("done: digits_cnn") and "(noisy: rerun on an idle machine: " in view.status.value
+    )
     view.engines.value = ()
     view.level.value = "(none)"
     assert view.selected_engines() == []  # run() then uses the model's default engines
