@@ -12,6 +12,7 @@ The calls you know, plus a reader::
     trace = read_trace(trace_path)
     trace.by_op_type()                         # {op type: total ms}, slowest first
     trace.top_nodes(10)                        # the ten slowest nodes
+    trace.share("BatchNormalization")          # its fraction of kernel time: the most removing it can save
     plot_op_types(trace)                       # a bar chart (matplotlib)
 
 The file is a Chrome trace: open it in https://ui.perfetto.dev (Open trace file) or chrome://tracing (Load).
@@ -79,6 +80,14 @@ class Trace:
         runs = max(self.model_runs, 1)
         rows = tuple((node, op, ms / runs, 100 * ms / total) for node, (op, ms) in list(self.by_node().items())[:k])
         return NodeTable(rows)
+
+    def share(self, *op_types: str) -> float:
+        """The fraction (0 to 1) of all kernel time spent in nodes of ``op_types``: the most that removing those
+        nodes can save of the kernel time (0.0 for an empty trace or op types it does not hold)."""
+        total = sum(e.dur_us for e in self.kernels)
+        if not total:
+            return 0.0
+        return sum(e.dur_us for e in self.kernels if e.op_type in op_types) / total
 
     @property
     def total_ms(self) -> float:
