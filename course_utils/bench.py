@@ -70,6 +70,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import CourseError
+from .render import html_table, text_table
 
 __all__ = [
     "COURSE_MODELS",
@@ -757,10 +758,8 @@ class BenchReport:
         return table
 
     def __str__(self) -> str:
-        table = self._rows()
-        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
-        lines.insert(1, "  ".join("-" * w for w in widths))
+        header, *rows = self._rows()
+        lines = text_table(rows, header, rule=True)
         if self.peak_gflops:
             lines.append(f"measured peak: {self.peak_gflops:.1f} GFLOP/s fp32")
         if self.load_per_core is not None:
@@ -772,14 +771,12 @@ class BenchReport:
         return str(self)
 
     def _repr_html_(self) -> str:
-        table = self._rows()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in table[0])
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table[1:])
+        header, *rows = self._rows()
         foot = f"<p>measured peak: {self.peak_gflops:.1f} GFLOP/s fp32</p>" if self.peak_gflops else ""
         if self.load_per_core is not None:
             foot += f"<p>machine load: {self.load_per_core:.2f} per core (1-minute average)</p>"
         foot += "".join(f"<p>note: {html.escape(n)}</p>" for n in self.notes)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{foot}"
+        return html_table(rows, header) + foot
 
     def to_dict(self) -> dict[str, Any]:
         """``{"peak_gflops", "rows": [row.as_dict(), ...], "notes", "load_per_core"}``: what :meth:`to_json`

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CourseError
+from .render import html_table, text_table
 
 __all__ = ["KernelEvent", "NodeTable", "NotATraceError", "Trace", "plot_op_types", "read_trace"]
 
@@ -115,20 +116,15 @@ class NodeTable:
         return out
 
     def __str__(self) -> str:
-        rows = self._rows()
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+        header, *rows = self._rows()
+        return "\n".join(text_table(rows, header))
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
-        import html
-
-        rows = self._rows()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
-        return f"<table><tr>{head}</tr>{body}</table>"
+        header, *rows = self._rows()
+        return html_table(rows, header)
 
 
 def _events(data: Any) -> list[dict[str, Any]]:

@@ -189,7 +189,7 @@ def test_register_engine_with_extra_columns(tmp_path: Path, scratch_engine: list
     # text and HTML come from the same rows; the extra column appears in both, '-' where a row lacks it
     text, html = str(report), report._repr_html_()
     assert text.splitlines()[0].split()[-1] == "agreement"
-    assert "<th>agreement</th>" in html
+    assert ">agreement</th>" in html
     assert text.splitlines()[3].split()[-1] == "-"
     data = json.loads(report.to_json(tmp_path / "r.json"))
     assert data == json.loads((tmp_path / "r.json").read_text())
