@@ -203,6 +203,13 @@ def _reference(module: nn.Module, *inputs: np.ndarray) -> np.ndarray:
         return module(*(torch.from_numpy(x) for x in inputs)).numpy()
 
 
+def _expect_same_numbers(reference: np.ndarray, actual: np.ndarray, what: str, why: str, **more: Any) -> None:
+    """Feedback ``what`` unless ``actual`` matches ``reference`` within the float32 tolerance."""
+    report = compare_outputs(reference, actual)
+    got = f"max abs error {report.max_abs:.1e}" if report.max_abs is not None else str(report).splitlines()[0]
+    expect(report.passed, what, why=why, got=got, **more)
+
+
 # ------------------------------------------------------------------------------------------------ 02.1
 
 
@@ -213,13 +220,12 @@ def _check_dynamic_batch(path: Any) -> str:
     reference_model = patch_classifier()
     for batch in (1, 7):
         x = digits[:batch]
-        report = compare_outputs(_reference(reference_model, x), _run(model, x))
-        expect(
-            report.passed,
+        _expect_same_numbers(
+            _reference(reference_model, x),
+            _run(model, x),
             f"with a batch of {batch} the numbers differ from lesson02.patch_classifier()'s",
             why="the check compares with the seeded model the exercise defines; another model (other weights, "
             "training mode) computes other numbers",
-            got=f"max abs error {report.max_abs:.1e}" if report.max_abs is not None else str(report).splitlines()[0],
         )
     return "the batch dimension is symbolic, and batches of 1 and 7 give PyTorch's numbers"
 
@@ -455,16 +461,13 @@ def _check_missing_operator(path: Any) -> str:
     reference_model = column_median_classifier()
     for batch in (1, 6):
         for kind, x in _median_inputs(batch).items():
-            report = compare_outputs(_reference(reference_model, x), _run(model, x))
-            expect(
-                report.passed,
+            _expect_same_numbers(
+                _reference(reference_model, x),
+                _run(model, x),
                 f"for a batch of {batch} {kind} your model's scores differ from lesson02.column_median_classifier()'s",
                 why="a replacement for an operator must compute exactly what the original computes, for every input: "
                 "a summary that is close on smooth images drifts on others",
                 expected="every score within the float32 tolerance of the PyTorch model's",
-                got=f"max abs error {report.max_abs:.1e}"
-                if report.max_abs is not None
-                else str(report).splitlines()[0],
             )
     return "a dynamic batch, and PyTorch's scores for digits and random images at batches of 1 and 6"
 
@@ -568,12 +571,11 @@ def _check_two_inputs(path: Any) -> str:
     for batch in (1, 5):
         image = digits[:batch]
         temperature = np.linspace(0.5, 3.0, batch, dtype=np.float32).reshape(batch, 1)
-        report = compare_outputs(_reference(reference_model, image, temperature), _run(model, image, temperature))
-        expect(
-            report.passed,
+        _expect_same_numbers(
+            _reference(reference_model, image, temperature),
+            _run(model, image, temperature),
             f"with a batch of {batch} the probabilities differ from lesson02.temperature_cnn()'s",
             why="the check compares with the model the exercise defines, on test digits and varied temperatures",
-            got=f"max abs error {report.max_abs:.1e}" if report.max_abs is not None else str(report).splitlines()[0],
         )
     return "two inputs with a shared dynamic batch, and PyTorch's probabilities for batches of 1 and 5"
 
