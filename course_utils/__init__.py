@@ -20,6 +20,9 @@ Modules by concern (import the one you need; heavy frameworks load only when use
 * :mod:`course_utils.versions`   IR versions, lowering, runtime limits and the ORT compatibility table
 * :mod:`course_utils.opsets`     the opset explorer: operator schemas, diffs, conversion plans (``opsets_view``: its widget)
 * :mod:`course_utils.compat`     will this runtime run this model? (``python -m course_utils.compat MODEL``)
+* :mod:`course_utils.bench`      timing harness, engines, tables (``python -m course_utils.bench``); ``bench_view``: live plots
+* :mod:`course_utils.flops`      FLOPs counted from the ONNX graph (Conv, Gemm, MatMul)
+* :mod:`course_utils.profiling`  read ONNX Runtime profiles: time per op type, slowest nodes
 * :mod:`course_utils.verify`     checker + shape inference reports, numeric parity reports
 * :mod:`course_utils.torch_export` one-line explanations of torch.onnx.export failures
 * :mod:`course_utils.tf_convert`  one-line explanations of tf2onnx failures (Keras 3)
@@ -58,6 +61,13 @@ _LAZY: dict[str, str] = {
     "show_netron": "netron",
     "NetronView": "netron",
     "plot_timeline": "history",
+    "benchmark": "bench",
+    "load_target": "bench",
+    "measure": "bench",
+    "register_engine": "bench",
+    "count_flops": "flops",
+    "read_trace": "profiling",
+    "live_benchmark": "bench_view",
     "pipeline": "diagrams",
     "Diagram": "diagrams",
     "run_onnx": "runtime",

@@ -14,7 +14,8 @@ or 2 with a one-line error for a file that is not a model)::
 
 The target is the installed onnxruntime (its limits measured, its kernels listed, and the model loaded in a
 session to be sure) or an older release from ONNX Runtime's published compatibility table
-(:data:`course_utils.versions.ORT_COMPATIBILITY`). Checked: the IR version, the opset of each domain, the
+(:data:`course_utils.versions.ORT_COMPATIBILITY`: releases 1.0 to 1.20, the ones that page lists). Another release
+is refused with a ValueError that says so, rather than guessed. Checked: the IR version, the opset of each domain, the
 operators (standard ones newer than the runtime's opset; for the installed runtime, ones it has no kernel or
 function for), domains it does not know (custom operators), and external data files beside the model.
 """
@@ -333,7 +334,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--onnxruntime",
         metavar="VERSION",
-        help=f"target release, e.g. 1.14 (default: the installed {runtime_limits().onnxruntime_version})",
+        help=(
+            "target release: 1.0 to 1.20 (ONNX Runtime's published table) or the installed one "
+            f"(default: {runtime_limits().onnxruntime_version}, measured)"
+        ),
     )
     args = parser.parse_args(argv)
     try:

@@ -153,6 +153,24 @@ def subgraphs(nodes: Sequence[NodeProto], prefix: str = "") -> Iterator[tuple[st
                 yield from subgraphs(graph.node, path + " > ")
 
 
+def graphs(model: ModelProto) -> Iterator[GraphProto]:
+    """The model's main graph, then every subgraph of it and of each model-local function's body, depth first."""
+    yield model.graph
+    for _, graph in subgraphs(model.graph.node):
+        yield graph
+    for function in model.functions:
+        for _, graph in subgraphs(function.node):
+            yield graph
+
+
+def nodes(model: ModelProto) -> Iterator[NodeProto]:
+    """Every node of the model: main graph, subgraphs at any depth, and model-local function bodies."""
+    for graph in graphs(model):
+        yield from graph.node
+    for function in model.functions:
+        yield from function.node
+
+
 def subgraph_node_count(graph: GraphProto) -> int:
     """Nodes inside the graph's subgraphs, at any depth (not counting the graph's own nodes)."""
     return sum(len(sub.node) for _, sub in subgraphs(graph.node))

@@ -28,6 +28,7 @@ import dataclasses
 import heapq
 import html
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import onnx
@@ -72,6 +73,7 @@ _CATEGORIES: dict[str, tuple[str, str]] = {
     "io": ("#f6f6f6", "#222222"),
     "elided": ("#fff8e0", "#5a4a00"),
 }
+_HIGHLIGHT = "#ff8c00"  # the outline of highlighted nodes: orange, visible on every fill above
 _OP_FAMILY: dict[str, str] = {}
 for _family, _ops in {
     "layer": "Conv ConvTranspose ConvInteger QLinearConv Gemm MatMul MatMulInteger QLinearMatMul Einsum LSTM GRU RNN Attention",
@@ -116,6 +118,7 @@ class _Item:
     preds: list[int] = field(default_factory=list)
     hidden_ops: Counter[str] = field(default_factory=Counter)  # for "elided": op types of the nodes it stands for
     hidden_values: Counter[str] = field(default_factory=Counter)  # ... and of graph inputs/outputs ("output": 3)
+    highlighted: bool = False
     layer: int = 0
     slot: int = 0
     order: float = 0.0
@@ -158,8 +161,9 @@ def _shape_text(dims: list[int]) -> str:
     return "×".join(str(d) for d in dims) if dims else "scalar"
 
 
-def _build_items(graph: onnx.GraphProto, max_nodes: int) -> tuple[list[_Item], int]:
-    """Items and edges to draw; returns (items, number of hidden nodes)."""
+def _build_items(graph: onnx.GraphProto, max_nodes: int, highlight: Collection[str] = ()) -> tuple[list[_Item], int]:
+    """Items and edges to draw; returns (items, number of hidden nodes). A node whose name or op type is in
+    ``highlight`` is marked."""
     constants: dict[str, list[int]] = {init.name: list(init.dims) for init in graph.initializer}
     all_nodes = list(graph.node)
     # Fold Constant nodes, and Identity nodes that merely rename a weight (the TorchScript exporter emits many),
@@ -211,7 +215,9 @@ def _build_items(graph: onnx.GraphProto, max_nodes: int) -> tuple[list[_Item], i
         weights = [_shape_text(constants[i]) for i in node.input if i in constants]
         tooltip = f"{_node_op(node)} {node.name}".strip()
         node_item[index] = len(items)
-        items.append(_Item("node", _node_op(node), ", ".join(weights), tooltip, _OP_FAMILY.get(node.op_type, "other")))
+        item = _Item("node", _node_op(node), ", ".join(weights), tooltip, _OP_FAMILY.get(node.op_type, "other"))
+        item.highlighted = bool(highlight) and (node.name in highlight or node.op_type in highlight)
+        items.append(item)
 
     for index, node in enumerate(nodes):
         target = node_item[index]
@@ -480,20 +486,23 @@ def _edge_path(layout: _Layout, src: _Item, dst: _Item, lane: int | None) -> tup
     return path, tx, ty
 
 
-def render_svg(model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODES, height: int = 500) -> str:
+def render_svg(
+    model_or_path: ModelSource,
+    *,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    height: int = 500,
+    highlight: Collection[str] = (),
+) -> str:
     """An ``<svg>`` picture of the model's main graph, about ``height`` pixels tall (deep graphs wrap into columns).
 
     Nodes show their op type and the shapes of their weights; graph inputs and outputs show name and type.
     Graphs with more than ``max_nodes`` nodes are summarised (first and last nodes, the middle collapsed); rows
     too wide for a notebook cell keep their first boxes and collapse the rest into one.
+    ``highlight`` names nodes (by node name or op type) to outline in orange, e.g. the nodes a conversion changed.
     The SVG has no ids and no scripts, so several can share a page and the bytes are deterministic.
     """
     model = load_model(model_or_path, load_external_data=False)
-    return _render_svg(model, max_nodes=max_nodes, height=height)
-
-
-def _render_svg(model: onnx.ModelProto, *, max_nodes: int, height: int) -> str:
-    return _render_svg_counted(model, max_nodes=max_nodes, height=height).svg
+    return _render_svg_counted(model, max_nodes=max_nodes, height=height, highlight=highlight).svg
 
 
 @dataclass
@@ -506,8 +515,10 @@ class _Picture:
     hidden_values: int  # graph inputs/outputs inside collapsed boxes
 
 
-def _render_svg_counted(model: onnx.ModelProto, *, max_nodes: int, height: int) -> _Picture:
-    items, middle = _build_items(model.graph, max_nodes)
+def _render_svg_counted(
+    model: onnx.ModelProto, *, max_nodes: int, height: int, highlight: Collection[str] = ()
+) -> _Picture:
+    items, middle = _build_items(model.graph, max_nodes, highlight)
     before = len(items)
     items = _collapse_wide_layers(items)
     elided = [item for item in items if item.kind == "elided"]
@@ -538,6 +549,8 @@ def _render_svg_counted(model: onnx.ModelProto, *, max_nodes: int, height: int) 
         fill, ink = _CATEGORIES[item.family]
         rx = _NODE_H / 2 if item.kind in ("input", "output") else 4
         stroke = ' stroke="#999999"' if item.family in ("other", "io", "elided") else ""
+        if item.highlighted:
+            stroke = f' stroke="{_HIGHLIGHT}" stroke-width="3"'
         title = html.escape(_truncate(item.title, w, _TITLE_CHAR_W))
         detail = html.escape(_truncate(item.detail, w, _DETAIL_CHAR_W))
         out.append(f"<g><title>{html.escape(item.tooltip)}</title>")

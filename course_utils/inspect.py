@@ -38,7 +38,7 @@ from .graph import dtype_name, graph_inputs, op_name, shape_text, subgraphs, ten
 from .modelio import ModelSource, load_model
 from .paths import relative_to_repo
 from .protowire import ProtoField, protobuf_fields
-from .render import counts_text, format_bytes, html_table, plural, text_table
+from .render import counts_text, format_bytes, format_flops, html_table, plural, text_table
 
 __all__ = [
     "CardChanges",
@@ -249,6 +249,9 @@ class ModelCard:
     external_files: tuple[tuple[str, int | None], ...]
     graph_metadata: tuple[tuple[str, str], ...] = ()
     producer_name: str = ""  # without its version: what the brief summary names, so it survives an upgrade
+    #: FLOPs of one run at batch 1 in Conv/ConvTranspose/Gemm/MatMul (course_utils.flops); None if not countable
+    flops: int | None = None
+    flops_unknown: int = 0  # such nodes whose shapes could not be inferred (not in ``flops``)
 
     # --- numbers derived from the fields
     @property
@@ -326,6 +329,13 @@ class ModelCard:
         ]
         if self.initializers:
             rows.append(("largest", [i.text() for i in self.largest(3)]))
+        if self.flops or self.flops_unknown:
+            compute = (
+                f"{format_flops(self.flops or 0)} per run at batch 1 in Conv/Gemm/MatMul (multiply + add = 2 FLOPs)"
+            )
+            if self.flops_unknown:
+                compute += f"; {plural(self.flops_unknown, 'node')} with unknown shapes not counted"
+            rows.append(("compute", [compute]))
         meta = [f"{k} = {_short(v)}" for k, v in self.metadata]
         rows.append(("metadata", capped(meta) or ["none"]))
         if self.graph_metadata:  # graph.metadata_props (IR 10+): exporters put notes about the graph here
@@ -440,6 +450,7 @@ def summarize(model_or_path: ModelSource) -> ModelCard:
     )
 
     producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
+    flops, flops_unknown = _compute(model)
     return ModelCard(
         source=source,
         file_bytes=file_bytes,
@@ -467,7 +478,20 @@ def summarize(model_or_path: ModelSource) -> ModelCard:
         ),
         external=tuple(external),
         external_files=external_files,
+        flops=flops,
+        flops_unknown=flops_unknown,
     )
+
+
+def _compute(model: onnx.ModelProto) -> tuple[int | None, int]:
+    """(FLOPs at batch 1, nodes not counted for unknown shapes); (None, 0) where the graph cannot be counted."""
+    from .flops import count_flops
+
+    try:
+        report = count_flops(model, batch=1)
+    except Exception:  # a card must never fail because FLOPs cannot be counted (odd or broken graphs)
+        return None, 0
+    return report.total, len(report.unknown)
 
 
 @dataclass(frozen=True)

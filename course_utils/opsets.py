@@ -524,7 +524,8 @@ class OpsetTrial:
     """A model at another opset (converted or re-exported), checked, run and compared with the original.
 
     ``error`` is the exact one-line failure when the model could not be produced at that opset (``model`` is
-    then None). ``op_changes`` lists, per operator, the definition and node count before and after.
+    then None). ``op_changes`` lists, per operator, the definition and node count before and after;
+    ``changed_ops`` names those whose definition changed (what a picture of ``model`` highlights).
     """
 
     model_name: str
@@ -539,6 +540,7 @@ class OpsetTrial:
     parity: ParityReport | None = None
     run_error: str | None = None
     model: onnx.ModelProto | None = field(default=None, repr=False, compare=False)
+    changed_ops: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -566,11 +568,16 @@ class OpsetTrial:
         if self.run_error is not None:
             lines.append(f"  run: FAILED ({self.run_error})")
         elif self.parity is not None:
-            worst = self.parity.max_abs
-            err = "-" if worst is None else f"{worst:.1e}"
-            lines.append(
-                f"  run + parity with the original: {'passed' if self.parity.passed else 'FAILED'} (max abs err {err})"
-            )
+            # The tolerance, not the measured error: the error's digits differ between CPUs (AVX2 vs AVX-512),
+            # and this text is stored in notebooks. A failure shows the error, which is then far above it.
+            tolerances = sorted({(o.rtol, o.atol) for o in self.parity.outputs if o.rtol is not None})
+            within = ", ".join(f"rtol {r:g}, atol {a:g}" for r, a in tolerances) or "no numeric output"
+            if self.parity.passed:
+                lines.append(f"  run + parity with the original: passed (within {within})")
+            else:
+                worst = self.parity.max_abs
+                err = "-" if worst is None else f"{worst:.1e}"
+                lines.append(f"  run + parity with the original: FAILED (max abs err {err}; allowed {within})")
         return lines
 
     def __str__(self) -> str:
@@ -582,7 +589,9 @@ class OpsetTrial:
 
 def _op_changes(
     before: onnx.ModelProto, after: onnx.ModelProto, from_opset: int | None, to_opset: int
-) -> tuple[str, ...]:
+) -> tuple[tuple[str, str, bool], ...]:
+    """``(operator, line, definition changed)`` for each ``ai.onnx`` operator whose definition or node count
+    differs."""
     old_counts = Counter(n.op_type for n in before.graph.node if n.domain in ("", "ai.onnx"))
     new_counts = Counter(n.op_type for n in after.graph.node if n.domain in ("", "ai.onnx"))
     lines = []
@@ -606,7 +615,7 @@ def _op_changes(
         if old not in ("-", "?") and new not in ("-", "?") and from_opset is not None:
             diff = schema_diff(op, from_opset, to_opset)
             detail = f": {'; '.join(diff.changes)}" if diff.changes else ""
-        lines.append(f"{op}: {old} -> {new}, {count}{detail}")
+        lines.append((op, f"{op}: {old} -> {new}, {count}{detail}", old != new))
     return tuple(lines)
 
 
@@ -648,6 +657,7 @@ def _finish(
         parity = compare_outputs(reference, list(actual.values()) if isinstance(reference, list) else actual)
     except (CourseError, RuntimeError, ValueError) as error:  # ORT raises its own RuntimeError subclasses
         run_error = str(error).strip().splitlines()[0]
+    changes = _op_changes(before, after, from_opset, to_opset) if before is not None else ()
     return OpsetTrial(
         name,
         how,
@@ -656,11 +666,12 @@ def _finish(
         None if before is None else before.ir_version,
         after.ir_version,
         None,
-        _op_changes(before, after, from_opset, to_opset) if before is not None else (),
+        tuple(line for _, line, _ in changes),
         check,
         parity,
         run_error,
         after,
+        tuple(op for op, _, redefined in changes if redefined),
     )
 
 
@@ -759,10 +770,13 @@ def demo_net() -> Any:
 
 @dataclass(frozen=True)
 class Exploration:
-    """What the explorer shows for one setting: its text, and the model at the chosen opset when one was made."""
+    """What the explorer shows for one setting: its text, the model at the chosen opset when one was made, and
+    ``changed``: the nodes (names, or op types for a re-export, whose node names differ) whose definition changed,
+    for :func:`course_utils.graph_view.render_svg`'s ``highlight``."""
 
     text: str
     model: onnx.ModelProto | None = field(default=None, repr=False, compare=False)
+    changed: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return self.text
@@ -782,12 +796,13 @@ def explore(subject: Any, opset: int, base_opset: int) -> Exploration:
         if isinstance(subject, tuple):
             module, example = subject
             trial = export_at_opset(module, example, opset, reference_opset=base_opset)
-            return Exploration(str(trial), trial.model)
+            return Exploration(str(trial), trial.model, trial.changed_ops)
         if isinstance(subject, str) and not subject.endswith(".onnx"):
             diff = schema_diff(subject, base_opset, opset)
             return Exploration(f"{diff}\n\n{diff.new}")
         plan = conversion_plan(subject, opset)
         trial = convert_at_opset(subject, opset)
-        return Exploration(f"{plan}\n\n{trial}", trial.model)
+        changed = tuple(n.node or n.op_type for n in plan.changing)
+        return Exploration(f"{plan}\n\n{trial}", trial.model, changed)
     except (CourseError, ValueError) as error:
         return Exploration(f"{type(error).__name__}: {error}")

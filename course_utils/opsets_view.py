@@ -5,8 +5,9 @@
     OpsetExplorer({"DigitsCNN, opset 18 file": "artifacts/08/digits_cnn_18.onnx"}, opset=13, base_opset=18)
 
 A thin view: every word it shows comes from :func:`course_utils.opsets.explore` (headless, tested), and for a
-model the picture below is :func:`course_utils.graph_view.render_svg` of the model at the slider's opset. Its
-text/plain is the text, so a notebook's stored output is deterministic and readable without a kernel.
+model the picture below is :func:`course_utils.graph_view.render_svg` of the model at the slider's opset, with
+the nodes whose definition changed outlined (``highlight=``). Its text/plain is the text, so a notebook's stored
+output is deterministic and readable without a kernel.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class OpsetExplorer:
         found = explore(self.subjects[self.picker.value], self.slider.value, self.base.value)
         self.text = found.text
         self.result.value = f"<pre class='opset-explorer' style='white-space:pre-wrap'>{html.escape(self.text)}</pre>"
-        self.picture.value = "" if found.model is None else render_svg(found.model, height=320)
+        self.picture.value = "" if found.model is None else _picture(found.model, found.changed)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = self.view._repr_mimebundle_(**kwargs)
@@ -88,3 +89,10 @@ class OpsetExplorer:
 
     def __repr__(self) -> str:
         return self.text
+
+
+def _picture(model: onnx.ModelProto, changed: tuple[str, ...]) -> str:
+    """The graph at the chosen opset, its changed nodes outlined, with a caption that says so."""
+    what = f"outlined in orange: the nodes whose definition changed ({', '.join(changed)})" if changed else ""
+    caption = what or "no node's definition changed at this opset"
+    return f"<div style='color:#555'>{html.escape(caption)}</div>" + render_svg(model, height=320, highlight=changed)

@@ -52,6 +52,14 @@ def format_bytes(n: int) -> str:
     return f"{value:.1f} {units[0]}"
 
 
+def format_flops(n: int) -> str:
+    """``3_630_000_000`` -> ``"3.63 GFLOP"``: floating-point operations in decimal units, three digits."""
+    for scale, unit in ((1e12, "TFLOP"), (1e9, "GFLOP"), (1e6, "MFLOP"), (1e3, "kFLOP")):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} FLOP"
+
+
 def _lines(cell: Cell) -> list[str]:
     return [cell] if isinstance(cell, str) else list(cell) or [""]
 

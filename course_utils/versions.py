@@ -25,6 +25,7 @@ import onnx
 import onnxruntime as ort
 
 from .errors import UnsupportedIRVersionError
+from .graph import dtype_name, graphs, nodes, tensors
 from .modelio import ModelSource, load_model
 from .render import plural
 
@@ -109,37 +110,28 @@ class _IRFeatures:
         self.count("device_configurations on nodes", 11, int(len(node.device_configurations) > 0))
         for attribute in node.attribute:
             where = f"attribute {attribute.name} of {node.name or node.op_type}"
-            if attribute.HasField("t"):
-                self.tensor(attribute.t, where)
-            for tensor in attribute.tensors:
-                self.tensor(tensor, where)
             if attribute.HasField("tp"):
                 self.type_proto(attribute.tp, where)
             for tp in attribute.type_protos:
                 self.type_proto(tp, where)
-            if attribute.HasField("g"):
-                self.graph(attribute.g)
-            for graph in attribute.graphs:
-                self.graph(graph)
 
-    def graph(self, graph: onnx.GraphProto) -> None:
-        self.meta("graphs", graph)
-        self.count("sparse initializers", 6, len(graph.sparse_initializer))
-        for value in [*graph.input, *graph.output, *graph.value_info]:
-            self.value(value)
-        for tensor in graph.initializer:
-            self.tensor(tensor, "an initializer")
-        for node in graph.node:
+    def model(self, model: onnx.ModelProto) -> None:
+        """Walk everything once, with course_utils.graph's walkers (subgraphs, function bodies, tensors)."""
+        for graph in graphs(model):
+            self.meta("graphs", graph)
+            self.count("sparse initializers", 6, len(graph.sparse_initializer))
+            for value in [*graph.input, *graph.output, *graph.value_info]:
+                self.value(value)
+        for node in nodes(model):
             self.node(node)
-
-    def function(self, function: onnx.FunctionProto) -> None:
-        self.meta("functions", function)
-        self.count("overload on functions", 10, int(bool(function.overload)))
-        self.count("attribute defaults (attribute_proto) in functions", 9, int(len(function.attribute_proto) > 0))
-        for value in function.value_info:
-            self.value(value)
-        for node in function.node:
-            self.node(node)
+        for tensor in tensors(model):
+            self.tensor(tensor, "a tensor attribute")
+        for function in model.functions:
+            self.meta("functions", function)
+            self.count("overload on functions", 10, int(bool(function.overload)))
+            self.count("attribute defaults (attribute_proto) in functions", 9, int(len(function.attribute_proto) > 0))
+            for value in function.value_info:
+                self.value(value)
 
 
 def _names(names: list[str], limit: int = 3) -> str:
@@ -162,10 +154,8 @@ def ir_version_issues(model_or_path: ModelSource, ir_version: int | None = None)
     model = load_model(model_or_path, load_external_data=False)
     target = model.ir_version if ir_version is None else ir_version
     found = _IRFeatures()
-    found.graph(model.graph)
+    found.model(model)
     found.count("model-local functions", 8, len(model.functions))
-    for function in model.functions:
-        found.function(function)
     found.count("training_info", 7, len(model.training_info))
     found.count("multi-device configuration", 11, len(model.configuration))
 
@@ -185,34 +175,27 @@ def ir_version_issues(model_or_path: ModelSource, ir_version: int | None = None)
         issues.append(f"metadata_props (IR 10) on {listed}")
     for type_name, where in sorted(found.types.items(), key=lambda kv: (-_TYPE_IR_VERSION[kv[0]], kv[0])):
         if _TYPE_IR_VERSION[type_name] > target:
-            issues.append(f"element type {type_name} (IR {_TYPE_IR_VERSION[type_name]}) in {_names(where)}")
+            shown = dtype_name(getattr(onnx.TensorProto, type_name))  # the course's one type vocabulary
+            issues.append(f"element type {shown} (IR {_TYPE_IR_VERSION[type_name]}) in {_names(where)}")
     for (feature, needs), n in sorted(found.counts.items(), key=lambda kv: (-kv[0][1], kv[0][0])):
         if needs > target:
             issues.append(f"{feature} (IR {needs}): {n}")
     return issues
 
 
-def _strip_metadata(graph: onnx.GraphProto) -> None:
-    del graph.metadata_props[:]
-    for value in [*graph.input, *graph.output, *graph.value_info]:
-        del value.metadata_props[:]
-    for tensor in graph.initializer:
+def _strip_metadata(model: onnx.ModelProto) -> None:
+    for graph in graphs(model):
+        del graph.metadata_props[:]
+        for value in [*graph.input, *graph.output, *graph.value_info]:
+            del value.metadata_props[:]
+    for node in nodes(model):
+        del node.metadata_props[:]
+    for tensor in tensors(model):
         del tensor.metadata_props[:]
-    for node in graph.node:
-        _strip_node_metadata(node)
-
-
-def _strip_node_metadata(node: onnx.NodeProto) -> None:
-    del node.metadata_props[:]
-    for attribute in node.attribute:
-        if attribute.HasField("t"):
-            del attribute.t.metadata_props[:]
-        for tensor in attribute.tensors:
-            del tensor.metadata_props[:]
-        if attribute.HasField("g"):
-            _strip_metadata(attribute.g)
-        for graph in attribute.graphs:
-            _strip_metadata(graph)
+    for function in model.functions:
+        del function.metadata_props[:]
+        for value in function.value_info:
+            del value.metadata_props[:]
 
 
 def lower_ir_version(model_or_path: ModelSource, ir_version: int) -> onnx.ModelProto:
@@ -230,13 +213,7 @@ def lower_ir_version(model_or_path: ModelSource, ir_version: int) -> onnx.ModelP
     model = onnx.ModelProto()
     model.CopyFrom(source)
     if ir_version < 10:
-        _strip_metadata(model.graph)
-        for function in model.functions:
-            del function.metadata_props[:]
-            for value in function.value_info:
-                del value.metadata_props[:]
-            for node in function.node:
-                _strip_node_metadata(node)
+        _strip_metadata(model)
     model.ir_version = ir_version
     issues = ir_version_issues(model)
     if issues:

@@ -176,3 +176,24 @@ def test_text_and_html_tables_render_the_same_rows() -> None:
     ruled = text_table([["2017", "x"]], ["when", "what"], rule=True)
     assert ruled == ["when  what", "----  ----", "2017  x"]
     assert text_table([["a", "b"]], min_widths=(5,), sep=" ") == ["a     b"]
+
+
+def test_graphs_and_nodes_reach_subgraphs_and_function_bodies():
+    import onnx
+    from onnx import helper
+
+    from course_utils.graph import graphs, nodes
+
+    inner = helper.make_graph([helper.make_node("Identity", ["a"], ["b"], name="inner")], "then", [], [])
+    other = helper.make_graph([helper.make_node("Identity", ["a"], ["c"], name="other")], "else", [], [])
+    branch = helper.make_node("If", ["cond"], ["out"], name="if", then_branch=inner, else_branch=other)
+    fn_body = helper.make_graph([helper.make_node("Identity", ["x"], ["y"], name="fn_inner")], "g", [], [])
+    fn_if = helper.make_node("If", ["c"], ["y2"], name="fn_if", then_branch=fn_body, else_branch=fn_body)
+    function = helper.make_function("my.fns", "F", ["c"], ["y2"], [fn_if], [helper.make_opsetid("", 18)])
+    graph = helper.make_graph([branch], "main", [], [])
+    model = helper.make_model(graph, functions=[function])
+    names_of_graphs = [g.name for g in graphs(model)]
+    assert names_of_graphs[0] == "main" and sorted(names_of_graphs[1:]) == ["else", "g", "g", "then"]
+    names = [n.name for n in nodes(model)]
+    assert names.count("fn_inner") == 2 and {"if", "inner", "other", "fn_if"} <= set(names)
+    assert isinstance(model, onnx.ModelProto)

@@ -253,6 +253,30 @@ def test_small_graph_is_drawn_completely() -> None:
     assert_no_overlaps(svg)
 
 
+def outlined(svg: str) -> list[str]:
+    """Labels of the boxes drawn with the highlight outline (stroke-width 3)."""
+    found = []
+    for group in parse(svg).iter(f"{SVG}g"):
+        rect = group.find(f"{SVG}rect")
+        bold = [t.text or "" for t in group.iter(f"{SVG}text") if t.get("font-weight") == "bold"]
+        if rect is not None and rect.get("stroke-width") == "3":
+            found += bold
+    return found
+
+
+def test_highlight_outlines_the_named_nodes_only() -> None:
+    model = small_model()
+    model.graph.node[2].name = "skip_add"
+    plain = render_svg(model)
+    assert outlined(plain) == []
+    assert outlined(render_svg(model, highlight=["Relu"])) == ["Relu"]  # by op type
+    assert outlined(render_svg(model, highlight={"skip_add"})) == ["Add"]  # by node name
+    assert outlined(render_svg(model, highlight=["Relu", "skip_add", "NoSuchOp"])) == ["Relu", "Add"]
+    # The layout does not move: only the outline differs, and the same call gives the same bytes.
+    assert boxes(render_svg(model, highlight=["Relu"])) == boxes(plain)
+    assert render_svg(model, highlight=["Relu"]) == render_svg(model, highlight=("Relu",))
+
+
 def test_picture_is_deterministic_and_has_no_ids_or_scripts() -> None:
     first, second = static_html(small_model()), static_html(small_model())
     assert first == second

@@ -567,3 +567,27 @@ def test_main_in_process(digits_path: Path, capsys: pytest.CaptureFixture[str], 
     assert main([str(tmp_path / "missing.onnx")]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("error: No model file")
+
+
+def test_card_counts_flops_of_conv_gemm_and_matmul(tmp_path):
+    from course_test_helpers import export_digits_cnn
+
+    card = summarize(export_digits_cnn(tmp_path / "digits.onnx"))
+    # by hand: Conv 1->16 3x3 at 8x8, Conv 16->32 3x3 at 8x8, Gemm 512x64, Gemm 64x10; 2 FLOPs per multiply-add
+    expected = 2 * (16 * 64 * 9 * 1 + 32 * 64 * 9 * 16 + 512 * 64 + 64 * 10)
+    assert card.flops == expected == 675_072 and card.flops_unknown == 0
+    assert "675 kFLOP per run at batch 1" in str(card) and "675 kFLOP" in card._repr_html_()
+    assert card.to_dict()["flops"] == expected
+
+
+def test_card_without_countable_nodes_has_no_compute_row():
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    card = summarize(helper.make_model(graph))
+    assert card.flops == 0 and "compute" not in str(card)

@@ -74,7 +74,7 @@ def test_ir_version_issues_finds_newer_element_types_and_opset_pairing():
     model.graph.initializer.append(helper.make_tensor("q", TensorProto.INT4, [2], [1, -1]))
     model.ir_version = 9
     issues = ir_version_issues(model)
-    assert any("INT4" in i and "'q'" in i and "IR 10" in i for i in issues)
+    assert any("int4" in i and "'q'" in i and "IR 10" in i for i in issues)
     assert any("opset 21 of ai.onnx" in i and "find_min_ir_version_for" in i for i in issues)
 
 
@@ -92,7 +92,7 @@ def test_lower_ir_version_refuses_what_it_cannot_drop():
     model = _matmul_model()
     model.opset_import[0].version = 18
     model.graph.initializer.append(helper.make_tensor("q", TensorProto.INT4, [2], [1, -1]))
-    with pytest.raises(UnsupportedIRVersionError, match=r"cannot lower the model to IR 9: .*INT4.*Re-export") as info:
+    with pytest.raises(UnsupportedIRVersionError, match=r"cannot lower the model to IR 9: .*int4.*Re-export") as info:
         lower_ir_version(model, 9)
     assert isinstance(info.value, UnsupportedOpsetError) and "\n" not in str(info.value)
     with pytest.raises(UnsupportedIRVersionError, match=r"opset 18 of ai.onnx"):

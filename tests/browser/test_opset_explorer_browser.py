@@ -55,3 +55,42 @@ def test_moving_the_slider_changes_the_schema_diff(chromium: Any, tmp_path: Path
             raise
         finally:
             page.close()
+
+
+MODEL_CELL = (
+    "from course_utils.lessons.lesson08 import digits_cnn_at\n"
+    "from course_utils.opsets_view import OpsetExplorer\n\n"
+    'OpsetExplorer({"DigitsCNN at opset 18": digits_cnn_at(18)}, opset=21, base_opset=18)'
+)
+
+
+def test_the_model_picture_outlines_the_changed_nodes(chromium: Any, tmp_path: Path, screenshot_dir: Path) -> None:
+    """A model subject: at opset 21 the converted graph's one redefined node (Flatten-21) is outlined in the live
+    picture; three steps left (opset 18, the file's own) nothing is."""
+    from playwright.sync_api import expect
+
+    with running_lab(tmp_path, {"models.ipynb": [MODEL_CELL]}) as lab:
+        page = chromium.new_page()
+        try:
+            open_notebook(page, lab, "models.ipynb")
+            text = page.locator("pre.opset-explorer")
+            run_all_cells(page, text)
+            expect(text).to_contain_text("Flatten: Flatten-13 -> Flatten-21", timeout=WAIT_MS)
+            outlined = page.locator("svg rect[stroke-width='3']")
+            expect(outlined).to_have_count(1, timeout=WAIT_MS)
+            expect(page.get_by_text("outlined in orange")).to_be_visible()
+            page.screenshot(path=str(screenshot_dir / "opset_explorer_model_jupyterlab.png"))
+
+            handle = page.get_by_role("slider")
+            handle.focus()
+            for _ in range(3):
+                handle.press("ArrowLeft")
+            expect(handle).to_have_attribute("aria-valuenow", "18.0", timeout=WAIT_MS)
+            expect(text).to_contain_text("no operator changed", timeout=WAIT_MS)
+            expect(outlined).to_have_count(0, timeout=WAIT_MS)
+            expect(page.locator("svg rect").first).to_be_visible()  # the graph is still drawn
+        except Exception:
+            page.screenshot(path=str(screenshot_dir / "opset_explorer_model_jupyterlab_failed.png"))
+            raise
+        finally:
+            page.close()

@@ -1,0 +1,344 @@
+"""course_utils.bench: statistics, the timing harness, the engine registry, reports (text, HTML, JSON) and the
+command line. Speed is never asserted; only what was measured and how."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from course_utils import bench
+from course_utils.bench import (
+    BenchReport,
+    BenchRow,
+    Prepared,
+    UnknownEngineError,
+    UnknownModelError,
+    benchmark,
+    latency_stats,
+    load_target,
+    measure,
+    register_engine,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_model(path: Path) -> Path:
+    """A Conv + Relu on (N, 2, 6, 6): 2*3*36*2*9 FLOPs per image (pad 1, 3 filters)."""
+    weight = numpy_helper.from_array(np.ones((3, 2, 3, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1] * 4), helper.make_node("Relu", ["c"], ["y"])],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 6, 6])],
+        [weight],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    return path
+
+
+TINY_FLOPS = 2 * 3 * 36 * 2 * 9
+
+
+# ------------------------------------------------------------------------------------------- statistics
+
+
+def test_latency_stats_match_numpy() -> None:
+    samples = [5.0, 1.0, 2.0, 4.0, 3.0, 100.0, 2.5, 3.5]
+    stats = latency_stats(samples)
+    for q, value in ((50, stats.p50_ms), (90, stats.p90_ms), (99, stats.p99_ms)):
+        assert value == pytest.approx(np.percentile(samples, q))
+    assert stats.runs == 8 and stats.min_ms == 1.0
+    assert stats.mean_ms == pytest.approx(np.mean(samples))
+    assert stats.iqr_ms == pytest.approx(np.percentile(samples, 75) - np.percentile(samples, 25))
+    assert stats.spread == pytest.approx(stats.p90_ms / stats.p50_ms)
+    assert str(latency_stats([1.0, 2.0, 3.0])).startswith("3 runs: p50 2 ms, p90 2.8 ms, p99 2.98 ms, mean 2 ms")
+    single = latency_stats([2.0])
+    assert (single.p50_ms, single.p99_ms, single.iqr_ms) == (2.0, 2.0, 0.0)
+    with pytest.raises(ValueError, match="zero times"):
+        latency_stats([])
+
+
+def test_median_resists_one_pause() -> None:
+    stats = latency_stats([1.0] * 99 + [500.0])
+    assert stats.p50_ms == 1.0 and stats.mean_ms > 5
+
+
+# ------------------------------------------------------------------------------------------- the harness
+
+
+def test_measure_warms_up_and_times_each_run() -> None:
+    calls: list[int] = []
+    timings = measure(lambda: calls.append(1), budget_s=0.01, warmup_runs=7, warmup_s=0.0, min_runs=50)
+    assert timings.warmup_runs == 7
+    assert len(calls) == 7 + len(timings.samples_ms)
+    assert len(timings.samples_ms) >= 50
+    assert all(s >= 0 for s in timings.samples_ms)
+
+
+def test_measure_bounds_and_progress() -> None:
+    seen: list[tuple[int, float]] = []
+    timings = measure(
+        lambda: None,
+        budget_s=60.0,
+        warmup_runs=1,
+        warmup_s=0.0,
+        min_runs=1,
+        max_runs=200,
+        on_progress=lambda s, f: seen.append((len(s), f)),
+    )
+    assert len(timings.samples_ms) == 200  # max_runs stops it long before the budget
+    assert seen[-1] == (200, 1.0)  # the final call always comes
+    with pytest.raises(ValueError):
+        measure(lambda: None, budget_s=0)
+    with pytest.raises(ValueError):
+        measure(lambda: None, min_runs=5, max_runs=2)
+
+
+class FakeClock:
+    """perf_counter_ns for measure(): time moves only when the benchmarked call runs (``step_ms`` per call)."""
+
+    def __init__(self, step_ms: float) -> None:
+        self.now = 0
+        self.step = int(step_ms * 1e6)
+        self.calls = 0
+
+    def __call__(self) -> int:
+        return self.now
+
+    def run(self) -> None:
+        self.calls += 1
+        self.now += self.step
+
+
+def fake_measure(monkeypatch: pytest.MonkeyPatch, step_ms: float, **options) -> tuple[bench.Timings, FakeClock]:
+    clock = FakeClock(step_ms)
+    monkeypatch.setattr(bench.time, "perf_counter_ns", clock)
+    return measure(clock.run, **options), clock
+
+
+def test_measure_min_runs_beats_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    timings, clock = fake_measure(monkeypatch, 2, budget_s=0.003, warmup_runs=1, warmup_s=0.0, min_runs=4)
+    assert timings.samples_ms == (2.0, 2.0, 2.0, 2.0)  # past the budget after 2 runs, but 4 are required
+    assert clock.calls == 5 and timings.warmup_runs == 1
+
+
+def test_measure_stops_at_three_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    timings, _ = fake_measure(monkeypatch, 2, budget_s=0.003, warmup_runs=1, warmup_s=0.0, min_runs=10)
+    assert len(timings.samples_ms) == 5  # 10 runs would take 20 ms; it stops once 9 ms (3 budgets) are spent
+
+
+def test_slow_warmup_stops_after_one_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    timings, _ = fake_measure(monkeypatch, 5, budget_s=0.003, warmup_runs=3, warmup_s=0.0, min_runs=1)
+    assert timings.warmup_runs == 1
+    timings, _ = fake_measure(monkeypatch, 0.01, budget_s=1.0, warmup_runs=3, warmup_s=0.001, min_runs=1)
+    assert timings.warmup_runs == 100  # 3 runs at least, and until warmup_s has passed
+
+
+def test_harness_overhead_is_a_small_positive_number() -> None:
+    overhead = bench.harness_overhead_us(runs=2000)
+    assert 0.0 <= overhead < 1000  # microseconds per run; printed by the lesson, not asserted tighter
+
+
+# ------------------------------------------------------------------------------------------- engines
+
+
+@pytest.fixture()
+def scratch_engine():
+    names: list[str] = []
+    yield names
+    for name in names:
+        bench.ENGINES.pop(name, None)
+
+
+def test_register_engine_with_extra_columns(tmp_path: Path, scratch_engine: list[str]) -> None:
+    import onnxruntime as ort
+
+    def make(target: bench.BenchTarget, threads: int) -> Prepared:
+        session = ort.InferenceSession(str(target.onnx_path), providers=["CPUExecutionProvider"])
+        closed.append(False)
+        return Prepared(
+            lambda: session.run(None, dict(target.feed)), extra={"agreement": 0.975}, close=lambda: closed.append(True)
+        )
+
+    closed: list[bool] = []
+    scratch_engine.append("test-int8")
+    register_engine("test-int8", make, description="a lesson-07 style engine")
+    with pytest.raises(ValueError, match="already registered"):
+        register_engine("test-int8", make)
+    register_engine("test-int8", make, replace=True)
+    target = load_target(tiny_model(tmp_path / "tiny.onnx"), batch=2)
+    assert target.flops == 2 * TINY_FLOPS and target.feed["x"].shape == (2, 2, 6, 6)
+    report = benchmark(target, ["test-int8", "ort-all"], threads=1, budget_s=0.05, peak_gflops=100.0)
+    assert closed == [False, True]
+    row = report.row("test-int8")
+    assert row.extra == {"agreement": 0.975}
+    assert row.as_dict()["agreement"] == 0.975
+    assert list(row.as_dict())[:10] == list(bench._STANDARD)
+    assert row.runs == len(row.samples_ms) >= 5
+    assert row.gflops_per_s == pytest.approx(2 * TINY_FLOPS / (row.p50_ms / 1e3) / 1e9, rel=0.01)
+    assert row.pct_of_peak == pytest.approx(row.gflops_per_s, abs=0.06)  # 100 GFLOP/s peak: % == GFLOP/s
+    # text and HTML come from the same rows; the extra column appears in both, '-' where a row lacks it
+    text, html = str(report), report._repr_html_()
+    assert text.splitlines()[0].split()[-1] == "agreement"
+    assert "<th>agreement</th>" in html
+    assert text.splitlines()[3].split()[-1] == "-"
+    data = json.loads(report.to_json(tmp_path / "r.json"))
+    assert data == json.loads((tmp_path / "r.json").read_text())
+    assert [r["engine"] for r in data["rows"]] == ["test-int8", "ort-all"]
+    assert "agreement" not in data["rows"][1]
+    assert report.speedup("ort-all", "test-int8") == pytest.approx(row.p50_ms / report.row("ort-all").p50_ms)
+
+
+def test_unknown_engine_and_model(tmp_path: Path) -> None:
+    target = load_target(tiny_model(tmp_path / "tiny.onnx"))
+    with pytest.raises(UnknownEngineError, match="Registered: ort-all"):
+        benchmark(target, ["ort-fast"])
+    with pytest.raises(UnknownModelError, match="does not exist"):
+        load_target(tmp_path / "nope.onnx")
+    (tmp_path / "x.txt").write_text("x")
+    with pytest.raises(UnknownModelError, match=r"not an \.onnx file.*digits_cnn"):
+        load_target(tmp_path / "x.txt")
+    with pytest.raises(ValueError, match="batch"):
+        load_target(tmp_path / "tiny.onnx", batch=0)
+
+
+def test_framework_engine_skipped_on_onnx_target(tmp_path: Path) -> None:
+    target = load_target(tiny_model(tmp_path / "tiny.onnx"))
+    assert bench.default_engines(target) == ["ort-disable", "ort-all"]
+    report = benchmark(target, ["torch-eager", "ort-basic"], budget_s=0.02)
+    assert [r.engine for r in report.rows] == ["ort-basic"]
+    assert report.notes == ("torch-eager skipped on tiny: it needs a torch model, the target is ONNX only",)
+    assert report.rows[0].pct_of_peak is None
+
+
+def test_course_model_with_torch_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "_artifact", lambda name: tmp_path / name)
+    target = load_target("digits_cnn", batch=3)
+    assert target.framework_kind == "torch" and target.onnx_path == tmp_path / "digits_cnn.onnx"
+    assert target.flops == 3 * 675_072
+    events: list[tuple[str, int, int]] = []
+    report = benchmark(
+        target, None, threads=1, budget_s=0.05, on_progress=lambda e, s, f, i, n: events.append((e, i, n))
+    )
+    assert [r.engine for r in report.rows] == ["torch-eager", "ort-disable", "ort-all"]
+    assert {(e, i, n) for e, i, n in events} == {("torch-eager", 0, 3), ("ort-disable", 1, 3), ("ort-all", 2, 3)}
+    assert all(r.batch == 3 and r.threads == 1 for r in report.rows)
+
+
+def test_reference_evaluator_engine(tmp_path: Path) -> None:
+    target = load_target(tiny_model(tmp_path / "tiny.onnx"))
+    report = benchmark(target, ["onnx-reference"], budget_s=0.02)
+    assert report.rows[0].engine == "onnx-reference" and report.rows[0].runs >= 5
+
+
+def test_report_rows_are_one_source() -> None:
+    row = BenchRow("e", "m", 1, 2, 1.23456, 2.0, 3.0, 10, 12.5, None)
+    report = BenchReport((row,), None, ("a note",))
+    cells = report._rows()
+    assert cells[0] == list(bench._STANDARD)
+    assert cells[1] == ["e", "m", "1", "2", "1.235", "2.000", "3.000", "10", "12.5", "-"]
+    assert "a note" in str(report) and "a note" in report._repr_html_()
+    assert row.throughput_per_s == pytest.approx(1 / 1.23456e-3)
+
+
+def test_plot_has_one_line_per_engine() -> None:
+    fig = bench.plot_latencies({"a": [1.0, 2.0, 1.5], "b": [0.1] * 10, "empty": []}, title="t", done=False)
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["a", "b"]
+    assert "running" in fig._suptitle.get_text()
+    assert bench.figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------------------------------- command line
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "course_utils.bench", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_writes_json_and_reports_progress(tmp_path: Path) -> None:
+    model = tiny_model(tmp_path / "tiny.onnx")
+    result = run_cli(
+        str(model),
+        "--engines",
+        "ort-disable",
+        "ort-all",
+        "--threads",
+        "1",
+        "--batch",
+        "2",
+        "--budget",
+        "0.1",
+        "--json",
+        "out.json",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert [r["engine"] for r in data["rows"]] == ["ort-disable", "ort-all"]
+    assert all(r["batch"] == 2 and r["threads"] == 1 and r["model"] == "tiny" for r in data["rows"])
+    assert data["peak_gflops"] > 0 and all(r["pct_of_peak"] > 0 for r in data["rows"])
+    assert "[2/2] ort-all" in result.stderr and "peak" in result.stderr  # progress goes to stderr
+    assert result.stdout.splitlines()[0].split()[:3] == ["engine", "model", "batch"]
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    result = run_cli("missing.onnx", "--no-peak", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: 'missing.onnx' does not exist")
+    result = run_cli(str(tiny_model(tmp_path / "t.onnx")), "--engines", "ort-turbo", "--no-peak", cwd=tmp_path)
+    assert result.returncode == 2 and "No engine named 'ort-turbo'" in result.stderr
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    result = run_cli(str(tmp_path / "broken.onnx"), "--no-peak", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_peak_scales_per_core_unless_measured_higher(monkeypatch: pytest.MonkeyPatch) -> None:
+    measured = {1: 100.0, 2: 150.0}  # a busy machine: two threads measured below 2 x one core
+    monkeypatch.setattr(bench, "_best_matmul_gflops", lambda n, threads, budget_s: measured[threads])
+    assert bench.measure_peak_gflops(threads=1) == 100.0
+    assert bench.measure_peak_gflops(threads=2) == 200.0
+    measured[2] = 230.0  # a CPU whose two cores together beat 2 x one (memory, turbo): the direct one counts
+    assert bench.measure_peak_gflops(threads=2) == 230.0
+    with pytest.raises(ValueError, match="threads"):
+        bench.measure_peak_gflops(threads=0)
+
+
+def test_real_peak_is_positive() -> None:
+    assert bench.measure_peak_gflops(threads=1, n=128, budget_s=0.05) > 0
+
+
+def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_utils.bench_view import BenchView
+
+    monkeypatch.setattr(bench, "_artifact", lambda name: tmp_path / name)
+    view = BenchView("digits_cnn", ["ort-all"], threads=1, level="basic", budget_s=0.3)
+    view.redraw_every_s = 0.0  # redraw at every progress report
+    assert view.selected_engines() == ["ort-all", "ort-basic"]
+    report = view.run()
+    assert [r.engine for r in report.rows] == ["ort-all", "ort-basic"]
+    assert view.redraws >= 3  # during the run, and once at the end
+    assert view.png[:8] == b"\x89PNG\r\n\x1a\n" and view.plot.value == view.png
+    assert view.progress.value == 1.0 and not view.button.disabled
+    assert view.status.value.startswith("done: digits_cnn, batch 1, 1 threads: 2 engines")
+    assert repr(view) == "BenchView(digits_cnn: ort-all, ort-basic; batch 1, 1 threads)"
+    view.engines.value = ()
+    view.level.value = "(none)"
+    assert view.selected_engines() == []  # run() then uses the model's default engines
