@@ -11,6 +11,9 @@ The calls a learner already knows (``ort.InferenceSession``, ``session.run``, ``
   exported with :meth:`BenchReport.to_json`;
 * :func:`measure_peak_gflops` measures this CPU's fp32 peak with matrix products, and
   :func:`harness_overhead_us` the harness's own cost per timed run;
+* :func:`speed_verdict` and :func:`budget_verdict` turn measured rows into a :class:`Verdict` (faster, slower,
+  about the same; meets or misses a latency budget), or say "noisy: rerun on an idle machine" when the rows
+  cannot support a conclusion (too few runs, a wide p90/p50 spread, a busy machine: :func:`machine_load`);
 * ``python -m course_utils.bench MODEL [MODEL ...] [--engines ...] [--threads N] [--batch N] [--json FILE]``
   reproduces the lesson's table (progress on stderr).
 
@@ -67,6 +70,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import CourseError
+from .render import html_table, text_table
 
 __all__ = [
     "COURSE_MODELS",
@@ -80,7 +84,9 @@ __all__ = [
     "Timings",
     "UnknownEngineError",
     "UnknownModelError",
+    "Verdict",
     "benchmark",
+    "budget_verdict",
     "course_model_onnx",
     "default_engines",
     "figure_png",
@@ -88,12 +94,15 @@ __all__ = [
     "harness_overhead_us",
     "latency_stats",
     "load_target",
+    "machine_load",
     "main",
     "measure",
     "measure_peak_gflops",
     "ort_session_options",
     "plot_latencies",
     "register_engine",
+    "row_problems",
+    "speed_verdict",
 ]
 
 Needs = Literal["onnx", "torch", "keras"]
@@ -699,11 +708,13 @@ def _fmt(value: Any) -> str:
 
 @dataclass(frozen=True)
 class BenchReport:
-    """Rows of one benchmark, the peak they are compared with, and notes (engines skipped, and why)."""
+    """Rows of one benchmark, the peak they are compared with, notes (engines skipped, and why) and the
+    machine's load per core when it ended (:func:`machine_load`; ``None`` where the OS does not report it)."""
 
     rows: tuple[BenchRow, ...]
     peak_gflops: float | None = None
     notes: tuple[str, ...] = ()
+    load_per_core: float | None = None
 
     def row(self, engine: str, model: str | None = None) -> BenchRow:
         """The row of ``engine`` (on ``model`` when several models were run)."""
@@ -715,6 +726,21 @@ class BenchReport:
     def speedup(self, engine: str, baseline: str, model: str | None = None) -> float:
         """How many times faster ``engine`` is than ``baseline`` (ratio of medians)."""
         return self.row(baseline, model).p50_ms / self.row(engine, model).p50_ms
+
+    def verdict(self, engine: str, baseline: str, model: str | None = None, **checks: Any) -> Verdict:
+        """:func:`speed_verdict` of two rows of this report, with the load the report recorded."""
+        return speed_verdict(
+            self.row(engine, model), self.row(baseline, model), load_per_core=self.load_per_core, **checks
+        )
+
+    def budget_verdict(self, engine: str, budget_ms: float, model: str | None = None, **checks: Any) -> Verdict:
+        """:func:`budget_verdict` of one row of this report, with the load the report recorded."""
+        return budget_verdict(self.row(engine, model), budget_ms, load_per_core=self.load_per_core, **checks)
+
+    def problems(self, **checks: Any) -> tuple[str, ...]:
+        """Why this report's numbers may not be trusted (every row's :func:`row_problems`, and a busy machine);
+        empty when none."""
+        return _problems(self.rows, self.load_per_core, **checks)
 
     def _columns(self) -> list[str]:
         extra: list[str] = []
@@ -732,12 +758,12 @@ class BenchReport:
         return table
 
     def __str__(self) -> str:
-        table = self._rows()
-        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
-        lines.insert(1, "  ".join("-" * w for w in widths))
+        header, *rows = self._rows()
+        lines = text_table(rows, header, rule=True)
         if self.peak_gflops:
             lines.append(f"measured peak: {self.peak_gflops:.1f} GFLOP/s fp32")
+        if self.load_per_core is not None:
+            lines.append(f"machine load: {self.load_per_core:.2f} per core (1-minute average)")
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -745,19 +771,25 @@ class BenchReport:
         return str(self)
 
     def _repr_html_(self) -> str:
-        table = self._rows()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in table[0])
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table[1:])
+        header, *rows = self._rows()
         foot = f"<p>measured peak: {self.peak_gflops:.1f} GFLOP/s fp32</p>" if self.peak_gflops else ""
+        if self.load_per_core is not None:
+            foot += f"<p>machine load: {self.load_per_core:.2f} per core (1-minute average)</p>"
         foot += "".join(f"<p>note: {html.escape(n)}</p>" for n in self.notes)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{foot}"
+        return html_table(rows, header) + foot
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"peak_gflops", "rows": [row.as_dict(), ...], "notes"}``: what :meth:`to_json` writes."""
-        return {"peak_gflops": self.peak_gflops, "rows": [r.as_dict() for r in self.rows], "notes": list(self.notes)}
+        """``{"peak_gflops", "rows": [row.as_dict(), ...], "notes", "load_per_core"}``: what :meth:`to_json`
+        writes."""
+        return {
+            "peak_gflops": self.peak_gflops,
+            "rows": [r.as_dict() for r in self.rows],
+            "notes": list(self.notes),
+            "load_per_core": self.load_per_core,
+        }
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The report as JSON (``{"peak_gflops", "rows": [...], "notes"}``); written to ``path`` when given."""
+        """The report as JSON (:meth:`to_dict`); written to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=2)
         if path is not None:
             Path(path).write_text(text + "\n", encoding="utf-8")
@@ -835,7 +867,148 @@ def benchmark(
                 timings.samples_ms,
             )
         )
-    return BenchReport(tuple(rows), None if peak_gflops is None else round(peak_gflops, 1), tuple(notes))
+    load = machine_load()
+    return BenchReport(
+        tuple(rows),
+        None if peak_gflops is None else round(peak_gflops, 1),
+        tuple(notes),
+        None if load is None else round(load, 2),
+    )
+
+
+# ------------------------------------------------------------------------------------------- verdicts
+
+#: Fewer timed runs than this and the percentiles rest on a handful of samples.
+MIN_RUNS = 20
+#: p90/p50 above this: the slow runs are much slower than the typical one; something else shared the CPU.
+MAX_SPREAD = 1.5
+#: 1-minute load average per core above this: more runnable threads than cores. A benchmark using every core
+#: contributes at most 1.0 itself, so this leaves room for it and flags real competition.
+MAX_LOAD_PER_CORE = 1.25
+#: Two medians closer than this (as a ratio) are "about the same": run-to-run variation on a quiet machine.
+SAME_WITHIN = 0.10
+
+
+def machine_load() -> float | None:
+    """The 1-minute load average divided by the number of cores (``os.getloadavg``), or ``None`` where the OS
+    has no load average (Windows). Above about 1 per core, threads queue for a core and timings stretch."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+    return load / (os.cpu_count() or 1)
+
+
+def row_problems(row: BenchRow, *, min_runs: int = MIN_RUNS, max_spread: float = MAX_SPREAD) -> tuple[str, ...]:
+    """Why one row's numbers are not to be trusted: too few timed runs, or a p90/p50 spread above
+    ``max_spread``. Empty when neither."""
+    problems = []
+    if row.runs < min_runs:
+        problems.append(f"{row.engine}: {row.runs} runs, fewer than {min_runs}")
+    spread = row.p90_ms / row.p50_ms if row.p50_ms > 0 else math.inf
+    if spread > max_spread:
+        problems.append(f"{row.engine}: spread p90/p50 {spread:.2f}, above {max_spread}")
+    return tuple(problems)
+
+
+def _problems(
+    rows: Iterable[BenchRow],
+    load_per_core: float | None,
+    *,
+    min_runs: int = MIN_RUNS,
+    max_spread: float = MAX_SPREAD,
+    max_load_per_core: float = MAX_LOAD_PER_CORE,
+) -> tuple[str, ...]:
+    problems = [p for row in rows for p in row_problems(row, min_runs=min_runs, max_spread=max_spread)]
+    if load_per_core is not None and load_per_core > max_load_per_core:
+        problems.append(f"machine load {load_per_core:.2f} per core, above {max_load_per_core}: the CPU is busy")
+    return tuple(problems)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What measured rows allow you to say. ``measured``: the numbers the conclusion rests on;
+    ``conclusion``: ``"faster"``, ``"slower"``, ``"about the same"``, ``"meets"``, ``"misses"``, or ``"noisy"``
+    (then ``problems`` says why, and ``claim`` is empty: no conclusion is drawn); ``ratio``: baseline p50 /
+    engine p50 for a speed verdict, p99 / budget for a budget verdict."""
+
+    measured: str
+    conclusion: str
+    claim: str
+    ratio: float
+    problems: tuple[str, ...] = ()
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the rows were good enough to conclude anything."""
+        return not self.problems
+
+    def __str__(self) -> str:
+        if self.problems:
+            return f"{self.measured}\nnoisy: rerun on an idle machine ({'; '.join(self.problems)})"
+        return f"{self.measured}\nverdict: {self.claim}"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _describe(row: BenchRow) -> str:
+    spread = row.p90_ms / row.p50_ms if row.p50_ms > 0 else math.nan
+    return f"{row.engine} p50 {row.p50_ms:.4g} ms ({row.runs} runs, spread {spread:.2f})"
+
+
+def speed_verdict(
+    row: BenchRow,
+    baseline: BenchRow,
+    *,
+    load_per_core: float | None = None,
+    same_within: float = SAME_WITHIN,
+    **checks: Any,
+) -> Verdict:
+    """Is ``row``'s engine faster than ``baseline``'s, from their medians, and may we say so?
+
+    Noisy (no conclusion) when either row has too few runs or too wide a spread, or the machine was busy
+    (``load_per_core`` above ``max_load_per_core``); ``checks`` override ``min_runs``, ``max_spread`` and
+    ``max_load_per_core``. Otherwise: faster or slower by the ratio of medians, or about the same when the
+    medians are within ``same_within`` of each other.
+    """
+    ratio = baseline.p50_ms / row.p50_ms if row.p50_ms > 0 else math.nan
+    measured = f"{row.model}: {_describe(row)} vs {_describe(baseline)}"
+    problems = _problems((row, baseline), load_per_core, **checks)
+    if problems:
+        return Verdict(measured, "noisy", "", ratio, problems)
+    if 1 / (1 + same_within) <= ratio <= 1 + same_within:
+        conclusion, claim = "about the same", f"{row.engine} and {baseline.engine} are about as fast ({ratio:.2f}x)"
+    elif ratio > 1:
+        conclusion, claim = "faster", f"{row.engine} is {ratio:.2f}x faster than {baseline.engine}"
+    else:
+        conclusion, claim = "slower", f"{row.engine} is {1 / ratio:.2f}x slower than {baseline.engine}"
+    return Verdict(measured, conclusion, claim, ratio)
+
+
+def budget_verdict(row: BenchRow, budget_ms: float, *, load_per_core: float | None = None, **checks: Any) -> Verdict:
+    """Does ``row``'s p99 latency fit in ``budget_ms`` (e.g. 1000/30 ms per frame at 30 fps)?
+
+    The p99, not the median: a median under budget still leaves half the frames late; a p99 under budget leaves
+    at most one in a hundred. Noisy rows (see :func:`speed_verdict`) give no conclusion. With fewer than 100
+    runs the p99 is close to the slowest run, a pessimistic estimate; the measured line says so.
+    """
+    if budget_ms <= 0:
+        raise ValueError(f"budget_ms must be positive, got {budget_ms}")
+    ratio = row.p99_ms / budget_ms
+    measured = f"{row.model}: {row.engine} p99 {row.p99_ms:.4g} ms, p50 {row.p50_ms:.4g} ms ({row.runs} runs)"
+    measured += f" vs a budget of {budget_ms:.4g} ms"
+    if row.runs < 100:
+        measured += f" (p99 of {row.runs} runs is close to the slowest run)"
+    problems = _problems((row,), load_per_core, **checks)
+    if problems:
+        return Verdict(measured, "noisy", "", ratio, problems)
+    if row.p99_ms <= budget_ms:
+        claim = f"{row.engine} meets the budget: at most 1 run in 100 is over it (p99 at {ratio:.0%} of it)"
+        return Verdict(measured, "meets", claim, ratio)
+    late = "at least half of the runs are" if row.p50_ms > budget_ms else "more than 1 run in 100 is"
+    claim = f"{row.engine} misses the budget: {late} over it (p99 at {ratio:.0%} of it)"
+    return Verdict(measured, "misses", claim, ratio)
 
 
 # ------------------------------------------------------------------------------------------- plots
@@ -946,6 +1119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(report)
     print(f"harness overhead: {overhead:.2f} µs per timed run (measured on an Identity model)")
+    problems = report.problems()
+    if problems:  # the table is what was measured; comparing its rows needs a quieter run
+        print(f"noisy: rerun on an idle machine ({'; '.join(problems)})")
     if args.json:
         report.to_json(args.json)
         sys.stderr.write(f"wrote {args.json}\n")

@@ -120,6 +120,9 @@ class BenchView:
         self.progress.value = 1.0
         runs = sum(r.runs for r in self.report.rows)
         self.status.value = f"done: {title}: {len(self.report.rows)} engines, {runs} runs"
+        problems = self.report.problems()
+        if problems:  # the plot is still worth seeing; its comparisons are not worth concluding from
+            self.status.value += f" (noisy: rerun on an idle machine: {'; '.join(problems)})"
         return self.report
 
     def _draw(self, samples: dict[str, list[float]], title: str, *, done: bool) -> None:

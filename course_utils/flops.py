@@ -23,6 +23,8 @@ from typing import Any
 
 import onnx
 
+from .render import html_table, text_table
+
 __all__ = ["FlopReport", "NodeFlops", "conv_flops", "count_flops", "gemm_flops", "matmul_flops"]
 
 COUNTED = ("Conv", "ConvTranspose", "Gemm", "MatMul", "FusedConv", "FusedGemm", "FusedMatMul")
@@ -105,10 +107,9 @@ class FlopReport:
         return rows
 
     def __str__(self) -> str:
-        rows = self._rows()
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        header, *rows = self._rows()
         lines = [f"FLOPs per run at batch {self.batch} (2 x multiply-accumulates of Conv/Gemm/MatMul):"]
-        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        lines += ["  " + line for line in text_table(rows, header)]
         if self.unknown:
             lines.append(f"  shapes unknown (not counted): {', '.join(self.unknown)}")
         return "\n".join(lines)
@@ -117,12 +118,8 @@ class FlopReport:
         return str(self)
 
     def _repr_html_(self) -> str:
-        import html
-
-        rows = self._rows()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
-        return f"<p>FLOPs per run at batch {self.batch}</p><table><tr>{head}</tr>{body}</table>"
+        header, *rows = self._rows()
+        return html_table(rows, header, caption=f"FLOPs per run at batch {self.batch}")
 
 
 def _with_batch(model: onnx.ModelProto, batch: int) -> onnx.ModelProto:

@@ -334,7 +334,11 @@ class ModelCard:
                 f"{format_flops(self.flops or 0)} per run at batch 1 in Conv/Gemm/MatMul (multiply + add = 2 FLOPs)"
             )
             if self.flops_unknown:
-                compute += f"; {plural(self.flops_unknown, 'node')} with unknown shapes not counted"
+                # e.g. after ONNX Runtime's fusions: onnx's shape inference knows no com.microsoft operator
+                compute += (
+                    f"; {plural(self.flops_unknown, 'node')} not counted: their shapes cannot be inferred"
+                    " (onnx's shape inference stops at operators it does not know)"
+                )
             rows.append(("compute", [compute]))
         meta = [f"{k} = {_short(v)}" for k, v in self.metadata]
         rows.append(("metadata", capped(meta) or ["none"]))

@@ -12,6 +12,7 @@ The calls you know, plus a reader::
     trace = read_trace(trace_path)
     trace.by_op_type()                         # {op type: total ms}, slowest first
     trace.top_nodes(10)                        # the ten slowest nodes
+    trace.share("BatchNormalization")          # its fraction of kernel time: the most removing it can save
     plot_op_types(trace)                       # a bar chart (matplotlib)
 
 The file is a Chrome trace: open it in https://ui.perfetto.dev (Open trace file) or chrome://tracing (Load).
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CourseError
+from .render import html_table, text_table
 
 __all__ = ["KernelEvent", "NodeTable", "NotATraceError", "Trace", "plot_op_types", "read_trace"]
 
@@ -80,6 +82,14 @@ class Trace:
         rows = tuple((node, op, ms / runs, 100 * ms / total) for node, (op, ms) in list(self.by_node().items())[:k])
         return NodeTable(rows)
 
+    def share(self, *op_types: str) -> float:
+        """The fraction (0 to 1) of all kernel time spent in nodes of ``op_types``: the most that removing those
+        nodes can save of the kernel time (0.0 for an empty trace or op types it does not hold)."""
+        total = sum(e.dur_us for e in self.kernels)
+        if not total:
+            return 0.0
+        return sum(e.dur_us for e in self.kernels if e.op_type in op_types) / total
+
     @property
     def total_ms(self) -> float:
         """Kernel time of all node runs in the trace, in milliseconds."""
@@ -106,20 +116,15 @@ class NodeTable:
         return out
 
     def __str__(self) -> str:
-        rows = self._rows()
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+        header, *rows = self._rows()
+        return "\n".join(text_table(rows, header))
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
-        import html
-
-        rows = self._rows()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
-        return f"<table><tr>{head}</tr>{body}</table>"
+        header, *rows = self._rows()
+        return html_table(rows, header)
 
 
 def _events(data: Any) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ import onnxruntime as ort
 from .errors import ProviderUnavailableError
 from .modelio import ModelSource
 from .paths import artifact_path, relative_to_repo
+from .render import html_table, text_table
 from .runtime import make_session, numpy_dtype, provider_problem
 
 __all__ = [
@@ -322,27 +323,21 @@ class ProviderTable:
         return rows
 
     def __str__(self) -> str:
-        rows = self._rows()
+        header, *rows = self._rows()
         # The two last columns are long prose: print them below each row instead of in a column.
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        lines = []
-        for index, row in enumerate(rows):
-            lines.append("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)).rstrip())
-            if index:
-                lines.extend(f"    {label}: {text}" for label, text in zip(rows[0][4:], row[4:], strict=True) if text)
-        return "\n".join(lines)
+        lines = text_table([row[:4] for row in rows], header[:4])
+        out = lines[:1]
+        for line, row in zip(lines[1:], rows, strict=True):
+            out.append(line)
+            out.extend(f"    {label}: {text}" for label, text in zip(header[4:], row[4:], strict=True) if text)
+        return "\n".join(out)
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
-        rows = self._rows()
-        head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in rows[0])
-        body = "".join(
-            "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in row) + "</tr>"
-            for row in rows[1:]
-        )
-        return f"<table class='course-provider-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        header, *rows = self._rows()
+        return html_table(rows, header)
 
 
 def provider_table(runs_on: str | None = None, *, include_plugins: bool = True, install: bool = True) -> ProviderTable:
@@ -463,22 +458,13 @@ class SwitchReport:
 
     def text(self, measured: bool = True) -> str:
         """The report as aligned text; ``measured=False`` leaves out latency and the exact difference."""
-        rows = self._rows(measured)
-        width = max(len(label) for label, _ in rows)
-        return "\n".join(f"{label.ljust(width)}  {value}" for label, value in rows)
+        return "\n".join(text_table(self._rows(measured)))
 
     def html(self, measured: bool = True) -> str:
-        """The report as an HTML table with a bar chart of nodes per provider."""
-        body = "".join(
-            f"<tr data-row='{html.escape(label)}'><th style='text-align:left;padding-right:1em'>{html.escape(label)}</th>"
-            f"<td style='text-align:left'>{html.escape(value)}</td></tr>"
-            for label, value in self._rows(measured)
-        )
-        return (
-            f"<div class='course-switch-report'><table>{body}</table>{self._bars_html()}{self._nodes_html()}</div>"
-            if self.placement
-            else f"<div class='course-switch-report'><table>{body}</table></div>"
-        )
+        """The report as an HTML table (a label cell per row) with a bar chart of nodes per provider."""
+        table = html_table(self._rows(measured), row_labels=True)
+        extra = self._bars_html() + self._nodes_html() if self.placement else ""
+        return f"<div class='course-switch-report'>{table}{extra}</div>"
 
     def _nodes_html(self) -> str:
         """Which nodes each provider ran, by name, folded away (a ResNet has dozens)."""

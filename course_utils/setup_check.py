@@ -27,6 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from .data import Digits
 from .paths import ARTIFACTS_DIR, REPO_ROOT
+from .render import html_table, text_table
 
 __all__ = [
     "Check",
@@ -126,31 +127,23 @@ class SetupReport:
         verdict = "ready for the course" if self.passed else "NOT ready: fix the [FAIL] lines"
         return f"{len(self.checks)} checks: {n[OK]} ok, {n[WARN]} warnings, {n[FAIL]} failed -> {verdict}"
 
+    def _rows(self) -> list[list[str | list[str]]]:
+        """One row per check: mark, name, detail (and the fix, when not ok); text and HTML both render these."""
+        return [
+            [_MARK[c.status], c.name, [c.detail, *([f"fix: {c.fix}"] if c.fix and c.status != OK else [])]]
+            for c in self.checks
+        ]
+
     def __str__(self) -> str:
-        width = max((len(c.name) for c in self.checks), default=0)
-        lines = []
-        for c in self.checks:
-            lines.append(f"{_MARK[c.status]} {c.name:<{width}}  {c.detail}")
-            if c.fix and c.status != OK:
-                lines.append(f"       {'':<{width}}  fix: {c.fix}")
-        lines.append(self.summary())
-        return "\n".join(lines)
+        return "\n".join([*text_table(self._rows()), self.summary()])
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
-        colour = {OK: "#1a7f37", WARN: "#9a6700", FAIL: "#cf222e"}
-        rows = "".join(
-            f"<tr><td style='color:{colour[c.status]};font-weight:bold'>{c.status}</td>"
-            f"<td>{html.escape(c.name)}</td><td>{html.escape(c.detail)}</td>"
-            f"<td>{html.escape(c.fix if c.status != OK else '')}</td></tr>"
-            for c in self.checks
-        )
-        return (
-            "<table><thead><tr><th>status</th><th>check</th><th>detail</th><th>how to fix</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table><p><b>{html.escape(self.summary())}</b></p>"
-        )
+        flags = [{OK: True, WARN: None, FAIL: False}[c.status] for c in self.checks]
+        table = html_table(self._rows(), ["status", "check", "detail / how to fix"], flags=flags)
+        return f"{table}<p><b>{html.escape(self.summary())}</b></p>"
 
     def overview(self) -> str:
         """Status and name of each check, without machine-specific details (what the notebook compares)."""

@@ -189,7 +189,7 @@ def test_register_engine_with_extra_columns(tmp_path: Path, scratch_engine: list
     # text and HTML come from the same rows; the extra column appears in both, '-' where a row lacks it
     text, html = str(report), report._repr_html_()
     assert text.splitlines()[0].split()[-1] == "agreement"
-    assert "<th>agreement</th>" in html
+    assert ">agreement</th>" in html
     assert text.splitlines()[3].split()[-1] == "-"
     data = json.loads(report.to_json(tmp_path / "r.json"))
     assert data == json.loads((tmp_path / "r.json").read_text())
@@ -310,6 +310,17 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
 
 
+def test_cli_says_when_the_run_is_noisy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(bench, "machine_load", lambda: 4.0)
+    code = bench.main([str(tiny_model(tmp_path / "t.onnx")), "--engines", "ort-all", "--budget", "0.05", "--no-peak"])
+    out = capsys.readouterr().out
+    assert code == 0 and "machine load: 4.00 per core" in out
+    assert out.splitlines()[-1].startswith("noisy: rerun on an idle machine (")
+    assert "machine load 4.00 per core, above 1.25: the CPU is busy" in out.splitlines()[-1]
+
+
 def test_peak_scales_per_core_unless_measured_higher(monkeypatch: pytest.MonkeyPatch) -> None:
     measured = {1: 100.0, 2: 150.0}  # a busy machine: two threads measured below 2 x one core
     monkeypatch.setattr(bench, "_best_matmul_gflops", lambda n, threads, budget_s: measured[threads])
@@ -339,6 +350,101 @@ def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.
     assert view.progress.value == 1.0 and not view.button.disabled
     assert view.status.value.startswith("done: digits_cnn, batch 1, 1 threads: 2 engines")
     assert repr(view) == "BenchView(digits_cnn: ort-all, ort-basic; batch 1, 1 threads)"
+    monkeypatch.setattr(bench, "machine_load", lambda: 3.0)  # a busy machine: the status says so
+    view.run()
+    assert (
+        view.status.value.startswith("done: digits_cnn") and "(noisy: rerun on an idle machine: " in view.status.value
+    )
     view.engines.value = ()
     view.level.value = "(none)"
     assert view.selected_engines() == []  # run() then uses the model's default engines
+
+
+# ------------------------------------------------------------------------------------------- verdicts
+
+
+def synthetic_row(engine: str, p50: float, *, runs: int = 200, spread: float = 1.05, p99: float | None = None):
+    """A measured row without measuring: p90 = spread x p50; p99 defaults to 1.2 x p90."""
+    p90 = p50 * spread
+    return BenchRow(engine, "m", 1, 2, p50, p90, p99 if p99 is not None else 1.2 * p90, runs, 1.0, None)
+
+
+def test_verdict_quiet_faster_slower_same() -> None:
+    ort_row, torch_row = synthetic_row("ort-all", 20.0), synthetic_row("torch-eager", 30.0)
+    faster = bench.speed_verdict(ort_row, torch_row, load_per_core=0.3)
+    assert (faster.conclusion, faster.trusted, faster.problems) == ("faster", True, ())
+    assert faster.ratio == pytest.approx(1.5)
+    assert str(faster).splitlines() == [
+        "m: ort-all p50 20 ms (200 runs, spread 1.05) vs torch-eager p50 30 ms (200 runs, spread 1.05)",
+        "verdict: ort-all is 1.50x faster than torch-eager",
+    ]
+    slower = bench.speed_verdict(torch_row, ort_row, load_per_core=0.3)
+    assert slower.conclusion == "slower" and "torch-eager is 1.50x slower than ort-all" in str(slower)
+    same = bench.speed_verdict(synthetic_row("ort-basic", 19.5), ort_row, load_per_core=None)
+    assert same.conclusion == "about the same" and same.trusted  # no load average (Windows): not a problem
+    assert bench.speed_verdict(synthetic_row("b", 22.5), ort_row).conclusion == "slower"  # 12.5% is past 10%
+
+
+@pytest.mark.parametrize(
+    ("engine_row", "load", "problem"),
+    [
+        (synthetic_row("torch-eager", 889.0, runs=4), 0.3, "torch-eager: 4 runs, fewer than 20"),
+        (synthetic_row("torch-eager", 30.0, spread=1.9), 0.3, "torch-eager: spread p90/p50 1.90, above 1.5"),
+        (synthetic_row("torch-eager", 30.0), 2.8, "machine load 2.80 per core, above 1.25: the CPU is busy"),
+    ],
+    ids=["too-few-runs", "wide-spread", "busy-machine"],
+)
+def test_verdict_noisy_draws_no_conclusion(engine_row: BenchRow, load: float, problem: str) -> None:
+    verdict = bench.speed_verdict(synthetic_row("ort-all", 20.0), engine_row, load_per_core=load)
+    assert verdict.conclusion == "noisy" and not verdict.trusted and verdict.claim == ""
+    assert verdict.problems == (problem,)
+    text = str(verdict)
+    assert text.splitlines()[1].startswith("noisy: rerun on an idle machine (")
+    assert "faster" not in text and "slower" not in text  # the measured numbers, and no conclusion
+    assert "889 ms" in text or "30 ms" in text
+
+
+def test_verdict_thresholds_can_be_changed() -> None:
+    few = synthetic_row("a", 10.0, runs=12)
+    assert not bench.speed_verdict(few, synthetic_row("b", 30.0)).trusted
+    assert bench.speed_verdict(few, synthetic_row("b", 30.0), min_runs=10).conclusion == "faster"
+    assert bench.speed_verdict(
+        few, synthetic_row("b", 30.0), min_runs=10, max_load_per_core=0.5, load_per_core=0.7
+    ).problems == ("machine load 0.70 per core, above 0.5: the CPU is busy",)
+
+
+def test_budget_verdict_uses_p99() -> None:
+    frame = 1000 / 30
+    meets = bench.budget_verdict(synthetic_row("ort-all", 20.0, p99=25.0), frame, load_per_core=0.2)
+    assert meets.conclusion == "meets" and meets.ratio == pytest.approx(25.0 / frame)
+    assert "(p99 of" not in meets.measured  # 200 runs: p99 means something
+    # the median fits, the p99 does not: the budget is missed
+    misses = bench.budget_verdict(synthetic_row("torch-eager", 28.0, p99=40.0, runs=50), frame)
+    assert misses.conclusion == "misses" and "more than 1 run in 100 is over it" in misses.claim
+    assert "p99 of 50 runs is close to the slowest run" in misses.measured
+    way_over = bench.budget_verdict(synthetic_row("x", 50.0, p99=60.0), frame)
+    assert "at least half of the runs are over it" in way_over.claim
+    noisy = bench.budget_verdict(synthetic_row("x", 20.0, p99=25.0, runs=5), frame, load_per_core=3.0)
+    assert noisy.conclusion == "noisy" and len(noisy.problems) == 2
+    with pytest.raises(ValueError, match="budget_ms"):
+        bench.budget_verdict(synthetic_row("x", 1.0), 0.0)
+
+
+def test_report_verdicts_use_its_load() -> None:
+    rows = (synthetic_row("torch-eager", 30.0), synthetic_row("ort-all", 20.0))
+    busy = BenchReport(rows, None, (), load_per_core=2.0)
+    assert busy.verdict("ort-all", "torch-eager").conclusion == "noisy"
+    assert busy.budget_verdict("ort-all", 33.3).conclusion == "noisy"
+    assert busy.problems() == ("machine load 2.00 per core, above 1.25: the CPU is busy",)
+    assert "machine load: 2.00 per core" in str(busy) and "machine load" in busy._repr_html_()
+    assert busy.to_dict()["load_per_core"] == 2.0
+    quiet = BenchReport(rows, None, (), load_per_core=0.4)
+    assert quiet.verdict("ort-all", "torch-eager").conclusion == "faster" and quiet.problems() == ()
+
+
+def test_machine_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench.os, "getloadavg", lambda: (3.0, 2.0, 1.0))
+    monkeypatch.setattr(bench.os, "cpu_count", lambda: 2)
+    assert bench.machine_load() == 1.5
+    monkeypatch.delattr(bench.os, "getloadavg")  # Windows has none
+    assert bench.machine_load() is None

@@ -40,6 +40,9 @@ CANONICAL_CALLS = [
     "ort.SessionOptions()",
     "onnx.version_converter.convert_version(",
     "save_as_external_data=True",
+    "helper.make_function(",
+    "register_custom_ops_library(",
+    "custom_translation_table=",
 ]
 # The files the blocks write, in the empty folder they run in.
 WRITTEN = [

@@ -79,7 +79,7 @@ def test_digits_cnn_by_hand(tmp_path: Path) -> None:
     assert "BatchNormalization" in report.uncounted and "Relu" in report.uncounted
     text = str(report)
     assert "Conv" in text and "total" in text
-    assert "<table>" in report._repr_html_()
+    assert "<table" in report._repr_html_() and "FLOPs per run at batch" in report._repr_html_()
 
 
 def test_formulas() -> None:

@@ -33,7 +33,7 @@ EXERCISES = [
     lesson02.dynamic_batch,
     lesson02.control_flow,
     lesson02.parity,
-    lesson02.older_runtime,
+    lesson02.missing_operator,
     lesson02.two_inputs,
 ]
 
@@ -262,80 +262,54 @@ def test_parity_needs_the_lessons_export(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------------ 02.4
 
 
-def test_older_runtime_default_opset_is_too_new(tmp_path):
-    path = export(
-        load_digits_cnn(), tmp_path / "d.onnx", torch.rand(2, 1, 8, 8), dynamic_shapes={"x": {0: Dim("batch")}}
-    )
-    feedback = wrong(lesson02.older_runtime, lesson02.older_runtime.check(path))
-    assert "implements operators up to opset 18" in feedback.message
+class _MeanOfMiddles(lesson02.ColumnMedianClassifier):
+    """A plausible rewrite: the textbook median of an even count (the mean of the two middle values)."""
+
+    def forward(self, x):
+        middle = x[:, 0].sort(dim=1).values[:, 3:5]
+        return self.head(middle.mean(dim=1))
 
 
-@pytest.fixture(scope="module")
-def opset18_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """DigitsCNN exported at opset 18 with the default exporter (IR 10), once for the tests that read it."""
-    return export(
-        load_digits_cnn(),
-        tmp_path_factory.mktemp("opset18") / "d.onnx",
-        torch.rand(2, 1, 8, 8),
-        opset_version=18,
-        dynamic_shapes={"x": {0: Dim("batch")}},
-    )
+class _RowMedians(lesson02.ColumnMedianClassifier):
+    """A plausible rewrite along the wrong axis: each row's median instead of each column's."""
+
+    def forward(self, x):
+        return self.head(x[:, 0].sort(dim=2).values[:, :, 3])
 
 
-def test_older_runtime_ir_version_is_named(opset18_export):
-    assert onnx.load(opset18_export).ir_version > 9  # the fact the exercise rests on
-    feedback = wrong(lesson02.older_runtime, lesson02.older_runtime.check(opset18_export))
-    assert feedback.message.startswith("the file declares IR version 10")
+class _Rewritten(lesson02.ColumnMedianClassifier):
+    def forward(self, x):
+        return self.head(x[:, 0].sort(dim=1).values[:, 3])
 
 
-def test_older_runtime_metadata_props_left_in_an_ir9_file_are_harmless(opset18_export, tmp_path):
-    # Protobuf readers skip fields they do not know: an IR 9 reader ignores metadata_props (IR 10).
-    model = onnx.load(opset18_export)
-    assert any(node.metadata_props for node in model.graph.node)
-    model.ir_version = 9
-    path = tmp_path / "d.onnx"
-    onnx.save(model, path)
-    feedback = lesson02.older_runtime.check(path)
-    assert feedback.passed and "harmless" in feedback.message
+def _rewrite(cls: type) -> torch.nn.Module:
+    model = cls()
+    model.load_state_dict(lesson02.column_median_classifier().state_dict())
+    return model.eval()
 
 
-def test_older_runtime_newer_element_type_is_caught(tmp_path):
-    # A bfloat16 tensor needs IR 4+, fine for IR 9; an opset-18 file declaring IR 3 lacks much more: the check
-    # names what the declared IR version does not have.
-    model = onnx.load(
-        export(
-            load_digits_cnn(),
-            tmp_path / "d.onnx",
-            torch.rand(2, 1, 8, 8),
-            dynamo=False,
-            opset_version=18,
-            input_names=["image"],
-            dynamic_axes={"image": {0: "batch"}},
-        )
-    )
-    model.ir_version = 3
-    onnx.save(model, tmp_path / "ir3.onnx")
-    feedback = wrong(lesson02.older_runtime, lesson02.older_runtime.check(tmp_path / "ir3.onnx"))
-    assert "does not have" in feedback.message and "opset 18" in feedback.got
+def test_missing_operator_the_models_own_export_fails(tmp_path):
+    # The fact the exercise rests on: neither exporter translates aten.median.dim.
+    with pytest.raises(Exception, match="step 3/3"):
+        export(lesson02.column_median_classifier(), tmp_path / "m.onnx", torch.rand(2, 1, 8, 8))
+    with pytest.raises(Exception, match="median"):
+        export(lesson02.column_median_classifier(), tmp_path / "legacy.onnx", torch.rand(2, 1, 8, 8), dynamo=False)
 
 
-def test_older_runtime_legacy_exporter_also_passes(tmp_path):
-    path = export(
-        load_digits_cnn(),
-        tmp_path / "d.onnx",
-        torch.rand(2, 1, 8, 8),
-        dynamo=False,
-        opset_version=18,
-        input_names=["image"],
-        dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
-        output_names=["logits"],
-    )
-    assert lesson02.older_runtime.check(path).passed
+def test_missing_operator_no_file(tmp_path):
+    wrong(lesson02.missing_operator, lesson02.missing_operator.check(tmp_path / "never_written.onnx"))
 
 
-def test_older_runtime_fixed_batch(tmp_path):
-    path = export(load_digits_cnn(), tmp_path / "d.onnx", torch.rand(2, 1, 8, 8), dynamo=False, opset_version=18)
-    feedback = wrong(lesson02.older_runtime, lesson02.older_runtime.check(path))
+@pytest.mark.parametrize("cls", [_MeanOfMiddles, _RowMedians], ids=["mean of the middle values", "row medians"])
+def test_missing_operator_rewrite_that_computes_something_else(tmp_path, cls):
+    path = export(_rewrite(cls), tmp_path / "m.onnx", torch.rand(2, 1, 8, 8), dynamic_shapes={"x": {0: Dim("b")}})
+    feedback = wrong(lesson02.missing_operator, lesson02.missing_operator.check(path))
+    assert "differ from lesson02.column_median_classifier()'s" in feedback.message
+
+
+def test_missing_operator_right_rewrite_with_a_fixed_batch(tmp_path):
+    path = export(_rewrite(_Rewritten), tmp_path / "m.onnx", torch.rand(2, 1, 8, 8))
+    feedback = wrong(lesson02.missing_operator, lesson02.missing_operator.check(path))
     assert feedback.message == "the batch dimension is fixed"
 
 

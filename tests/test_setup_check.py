@@ -67,10 +67,12 @@ def test_unwritable_artifacts_folder_fails(monkeypatch, tmp_path):
 def test_report_rendering():
     report = SetupReport([Check("a", OK, "fine"), Check("b", FAIL, "broken", "do this")])
     text = str(report)
-    assert "[FAIL] b" in text and "fix: do this" in text and "NOT ready" in text
+    assert text.splitlines()[:3] == ["[ok]    a  fine", "[FAIL]  b  broken", "           fix: do this"]
+    assert "NOT ready" in text
     assert not report.passed and report.counts() == {OK: 1, WARN: 0, FAIL: 1}
     assert report.overview().splitlines()[:2] == ["[ok]   a", "[FAIL] b"]
-    assert "<table>" in report._repr_html_()
+    html = report._repr_html_()
+    assert "<table" in html and html.count("<tr") == 3 and "fix: do this" in html  # header + one row per check
     assert json.loads(report.to_json())["passed"] is False
 
 

@@ -1,6 +1,6 @@
 """Exercises of lesson 02 (exporting from PyTorch, checking an export): a dynamic batch that stays dynamic, a
-data-dependent branch that survives export, a parity check that passes for the right reason, an export an older
-runtime can load, and (transfer) a model with two inputs.
+data-dependent branch that survives export, a parity check that passes for the right reason, and two
+transfers: a model whose operator has no ONNX translation, and a model with two inputs.
 
     from course_utils.lessons import lesson02
     lesson02.dynamic_batch.check(path)
@@ -8,7 +8,8 @@ runtime can load, and (transfer) a model with two inputs.
     lesson02.dynamic_batch.solution()
 
 The models the exercises export are defined here (:class:`PatchClassifier`, :class:`AutoScaleCNN`,
-:class:`TemperatureCNN`), so the checks can compare the learner's ONNX file with the very model it came from.
+:class:`ColumnMedianClassifier`, :class:`TemperatureCNN`), so the checks can compare the learner's ONNX file with
+the very model it came from.
 Feedback says what is wrong and why, never the fix; the hints and the solution give it on request.
 """
 
@@ -26,26 +27,24 @@ from ..data import load_digits, load_digits_cnn
 from ..exercises import Exercise, NotYet, expect
 from ..graph import Dim, graph_inputs, shape, shape_text
 from ..paths import artifact_path
-from ..verify import DEFAULT_TOLERANCES, check_model, compare_outputs, ir_version_issues
+from ..verify import DEFAULT_TOLERANCES, compare_outputs
 from ._answers import load_answer, run_answer
 
 __all__ = [
-    "OLD_RUNTIME",
     "AutoScaleCNN",
+    "ColumnMedianClassifier",
     "PatchClassifier",
     "TemperatureCNN",
     "auto_scale_cnn",
+    "column_median_classifier",
     "control_flow",
     "dynamic_batch",
-    "older_runtime",
+    "missing_operator",
     "parity",
     "patch_classifier",
     "temperature_cnn",
     "two_inputs",
 ]
-
-#: The limits of the "older runtime" in exercise 02.4 (what runtime_limits() would report on that server).
-OLD_RUNTIME: dict[str, int] = {"max_ir_version": 9, "max_opset": 18}
 
 
 class PatchClassifier(nn.Module):
@@ -116,6 +115,38 @@ def temperature_cnn() -> TemperatureCNN:
     return TemperatureCNN().eval()
 
 
+class ColumnMedianClassifier(nn.Module):
+    """Scores a digit from the median of each pixel column: robust to one stray bright pixel per column.
+
+    ``forward(x)`` takes images ``(N, 1, 8, 8)``, summarizes each of the 8 columns by its median over the 8 rows
+    (``torch.median``) and scores the 10 classes with a linear layer fitted to the training digits by least squares.
+    The model of exercise 02.4: ``aten.median.dim`` has no ONNX translation, a transfer of section 7.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        columns = x[:, 0].median(dim=1).values  # (N, 8): each column's median over the rows
+        return self.head(columns)
+
+
+def column_median_classifier() -> ColumnMedianClassifier:
+    """A :class:`ColumnMedianClassifier` in eval mode, its linear layer fitted to the training digits."""
+    model = ColumnMedianClassifier().eval()
+    digits = load_digits()
+    with torch.no_grad():
+        columns = torch.from_numpy(digits.x_train)[:, 0].median(dim=1).values.numpy().astype(np.float64)
+    features = np.hstack([columns, np.ones((len(columns), 1))])
+    targets = np.eye(10)[digits.y_train]
+    solution = np.linalg.lstsq(features, targets, rcond=None)[0]  # (9, 10): weights, then the bias
+    with torch.no_grad():
+        model.head.weight.copy_(torch.from_numpy(solution[:8].T.astype(np.float32)))
+        model.head.bias.copy_(torch.from_numpy(solution[8].astype(np.float32)))
+    return model
+
+
 # ----------------------------------------------------------------------------------------------- helpers
 
 
@@ -172,6 +203,13 @@ def _reference(module: nn.Module, *inputs: np.ndarray) -> np.ndarray:
         return module(*(torch.from_numpy(x) for x in inputs)).numpy()
 
 
+def _expect_same_numbers(reference: np.ndarray, actual: np.ndarray, what: str, why: str, **more: Any) -> None:
+    """Feedback ``what`` unless ``actual`` matches ``reference`` within the float32 tolerance."""
+    report = compare_outputs(reference, actual)
+    got = f"max abs error {report.max_abs:.1e}" if report.max_abs is not None else str(report).splitlines()[0]
+    expect(report.passed, what, why=why, got=got, **more)
+
+
 # ------------------------------------------------------------------------------------------------ 02.1
 
 
@@ -182,13 +220,12 @@ def _check_dynamic_batch(path: Any) -> str:
     reference_model = patch_classifier()
     for batch in (1, 7):
         x = digits[:batch]
-        report = compare_outputs(_reference(reference_model, x), _run(model, x))
-        expect(
-            report.passed,
+        _expect_same_numbers(
+            _reference(reference_model, x),
+            _run(model, x),
             f"with a batch of {batch} the numbers differ from lesson02.patch_classifier()'s",
             why="the check compares with the seeded model the exercise defines; another model (other weights, "
             "training mode) computes other numbers",
-            got=f"max abs error {report.max_abs:.1e}" if report.max_abs is not None else str(report).splitlines()[0],
         )
     return "the batch dimension is symbolic, and batches of 1 and 7 give PyTorch's numbers"
 
@@ -409,114 +446,85 @@ lesson02.parity.check(model, reference)
 # ------------------------------------------------------------------------------------------------ 02.4
 
 
-def _check_older_runtime(path: Any) -> str:
+def _median_inputs(batch: int) -> dict[str, np.ndarray]:
+    """Test digits, and random images whose columns have no ties (so every middle value counts)."""
+    rng = np.random.default_rng(4)
+    return {
+        "test digits": load_digits().x_test[:batch],
+        "random images": rng.random((batch, 1, 8, 8), dtype=np.float32),
+    }
+
+
+def _check_missing_operator(path: Any) -> str:
     model = _load_answer(path)
-    max_ir, max_opset = OLD_RUNTIME["max_ir_version"], OLD_RUNTIME["max_opset"]
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
-    expect(
-        opset is not None and opset <= max_opset,
-        f"the model imports opset {opset} of ai.onnx; the older runtime implements operators up to opset {max_opset}",
-        why="a runtime refuses a model that imports an opset newer than it implements ('Opset N is under development')",
-        expected=f"opset <= {max_opset}",
-        got=opset,
-    )
-    expect(
-        model.ir_version <= max_ir,
-        f"the file declares IR version {model.ir_version}; the older runtime reads up to IR {max_ir}",
-        why="a runtime refuses a file stamped with a newer IR version, whatever the file contains ('Unsupported "
-        "model IR version')",
-        expected=f"ir_version <= {max_ir}",
-        got=model.ir_version,
-    )
-    # Protobuf readers skip fields they do not know, so metadata_props (IR 10) left in an IR 9 file is harmless;
-    # newer opsets, element types or functions are not.
-    issues = ir_version_issues(model)  # against the IR version the file declares
-    newer = [issue for issue in issues if not issue.startswith("metadata_props")]
-    expect(
-        not newer,
-        f"the file declares IR {model.ir_version} but uses what IR {model.ir_version} does not have",
-        why="an older runtime cannot run newer opsets, element types or functions, whatever number the file declares",
-        got="; ".join(newer),
-    )
-    report = check_model(model)
-    expect(
-        report.passed,
-        "onnx.checker or shape inference rejects the model",
-        why="a file the checker rejects may load nowhere",
-        got=next((f"{s.name}: {s.detail}" for s in report.steps if not s.passed), ""),
-    )
     _expect_dynamic_batch(model)
-    x = load_digits().x_test
-    result = compare_outputs(_reference(load_digits_cnn(), x), _run(model, x))
-    expect(
-        result.passed,
-        "the exported model's numbers differ from the DigitsCNN's",
-        why="the check compares with course_utils.load_digits_cnn(), the trained model in eval mode",
-        got=str(result).splitlines()[0],
-    )
-    note = (
-        " (the metadata_props still in the file are harmless: an older reader skips fields it does not know)"
-        if issues
-        else ""
-    )
-    return (
-        f"IR version {model.ir_version} and opset {opset}, nothing in the file that IR {max_ir} lacks, a dynamic "
-        f"batch and the DigitsCNN's numbers on the test set{note}"
-    )
+    reference_model = column_median_classifier()
+    for batch in (1, 6):
+        for kind, x in _median_inputs(batch).items():
+            _expect_same_numbers(
+                _reference(reference_model, x),
+                _run(model, x),
+                f"for a batch of {batch} {kind} your model's scores differ from lesson02.column_median_classifier()'s",
+                why="a replacement for an operator must compute exactly what the original computes, for every input: "
+                "a summary that is close on smooth images drifts on others",
+                expected="every score within the float32 tolerance of the PyTorch model's",
+            )
+    return "a dynamic batch, and PyTorch's scores for digits and random images at batches of 1 and 6"
 
 
-older_runtime = Exercise(
+missing_operator = Exercise(
     "02.4",
-    "Export for an older runtime",
-    _check_older_runtime,
+    "Export a model whose operator has no ONNX translation (transfer)",
+    _check_missing_operator,
     hints=[
-        f"Two numbers matter: the opset the model imports and the IR version the file declares. The target reads "
-        f"opset <= {OLD_RUNTIME['max_opset']} and IR <= {OLD_RUNTIME['max_ir_version']}. Print both for your file.",
-        "The opset is an argument of torch.onnx.export. The IR version is the exporter's choice (the default "
-        "exporter writes IR 10 whatever the opset); onnx.helper.find_min_ir_version_for(model.opset_import) says "
-        "which IR version the opset actually needs.",
-        f"Export with opset_version={OLD_RUNTIME['max_opset']}; then onnx.load the file, clear the debugging "
-        f"metadata (del node.metadata_props[:] for every node), set model.ir_version = "
-        f"{OLD_RUNTIME['max_ir_version']}, run onnx.checker.check_model and save. (Or export with dynamo=False, "
-        "which writes the IR version that matches the opset.)",
+        "Run the export inside explain_export_errors() (section 7): which of the three steps fails, and which ATen "
+        "operator does it name? Which line of forward() calls it?",
+        "Section 7 gave two ways out that keep the default exporter: a custom_translation_table entry, or a forward() "
+        "rewritten with operators that export (subclass the model and keep its weights). Find out exactly what "
+        "torch.median returns for an even number of values before you replace it.",
+        "torch.median of 8 values is the lower of the two middle ones, not their mean. Subclass "
+        "lesson02.ColumnMedianClassifier, override forward with x[:, 0].sort(dim=1).values[:, 3] as the column "
+        "summary, load the original model's state_dict, and export with an example batch of 2 and a dynamic batch.",
     ],
     solution_code="""
 import numpy as np
-import onnx
 import onnxruntime as ort
 import torch
 from torch.export import Dim
 
-from course_utils import load_digits, load_digits_cnn
+from course_utils import load_digits
 from course_utils.paths import artifact_path
 
-path = artifact_path("solution_digits_opset18.onnx", lesson="02")
+
+class ColumnMedianRewritten(lesson02.ColumnMedianClassifier):
+    def forward(self, x):
+        # torch.median of an even count (8 rows) returns the lower middle value: index 3 once sorted.
+        # Sort exports (as TopK); aten.median.dim has no ONNX translation.
+        columns = x[:, 0].sort(dim=1).values[:, 3]
+        return self.head(columns)
+
+
+model = lesson02.column_median_classifier()
+rewritten = ColumnMedianRewritten()
+rewritten.load_state_dict(model.state_dict())  # the same weights: only forward() changes
+path = artifact_path("solution_column_median.onnx", lesson="02")
 torch.onnx.export(
-    load_digits_cnn(),
+    rewritten.eval(),
     (torch.rand(2, 1, 8, 8),),
     path,
-    opset_version=18,
     input_names=["image"],
-    output_names=["logits"],
+    output_names=["scores"],
     dynamic_shapes={"x": {0: Dim("batch")}},
     external_data=False,
     verbose=False,
 )
-model = onnx.load(path)
-assert onnx.helper.find_min_ir_version_for(model.opset_import) <= 9  # opset 18 needs IR 8: nothing newer is used
-for node in model.graph.node:
-    del node.metadata_props[:]  # an older reader would skip them; they hold this machine's paths
-model.ir_version = 9
-onnx.checker.check_model(model, full_check=True)
-onnx.save(model, path)
-
 x = load_digits().x_test
-(logits,) = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"image": x})
+(scores,) = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"image": x})
 with torch.no_grad():
-    np.testing.assert_allclose(logits, load_digits_cnn()(torch.from_numpy(x)).numpy(), rtol=1e-4, atol=1e-5)
-lesson02.older_runtime.check(path)
+    np.testing.assert_allclose(scores, model(torch.from_numpy(x)).numpy(), rtol=1e-4, atol=1e-5)
+lesson02.missing_operator.check(path)
 """,
-    giveaways=("opset_version", "dynamo=false", "ir_version =", "ir_version=", "del node"),
+    giveaways=("sort(", ".sort", "topk", "[:, 3]", "values[:, 3", "lower of the two", "lower middle", "kthvalue"),
 )
 
 
@@ -563,12 +571,11 @@ def _check_two_inputs(path: Any) -> str:
     for batch in (1, 5):
         image = digits[:batch]
         temperature = np.linspace(0.5, 3.0, batch, dtype=np.float32).reshape(batch, 1)
-        report = compare_outputs(_reference(reference_model, image, temperature), _run(model, image, temperature))
-        expect(
-            report.passed,
+        _expect_same_numbers(
+            _reference(reference_model, image, temperature),
+            _run(model, image, temperature),
             f"with a batch of {batch} the probabilities differ from lesson02.temperature_cnn()'s",
             why="the check compares with the model the exercise defines, on test digits and varied temperatures",
-            got=f"max abs error {report.max_abs:.1e}" if report.max_abs is not None else str(report).splitlines()[0],
         )
     return "two inputs with a shared dynamic batch, and PyTorch's probabilities for batches of 1 and 5"
 

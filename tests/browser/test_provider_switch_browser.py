@@ -47,18 +47,22 @@ def test_switching_provider_and_threads_updates_the_result(chromium: Any, tmp_pa
             result = widget.locator(".course-switch-result")
             # The first run (CPU, ORT's default threads) is shown as soon as the widget is.
             expect(result).to_contain_text("CPUExecutionProvider")
-            expect(result.locator("tr[data-row='fell back'] td")).to_contain_text("no")
-            expect(result.locator("tr[data-row='threads'] td")).to_contain_text("ORT default")
+            expect(result.locator("tr:has(th:text-is('fell back')) td")).to_contain_text("no")
+            expect(result.locator("tr:has(th:text-is('threads')) td")).to_contain_text("ORT default")
 
             widget.locator(".course-switch-provider select").select_option(label=label)
             widget.locator(".course-switch-threads select").select_option(label="1")
             widget.locator("button.course-switch-run").click()
 
-            expect(result.locator("tr[data-row='requested'] td")).to_contain_text(f"{name} > CPUExecutionProvider")
-            expect(result.locator("tr[data-row='used'] td")).to_contain_text("CPUExecutionProvider")
-            expect(result.locator("tr[data-row='fell back'] td")).to_contain_text("yes")
-            expect(result.locator("tr[data-row='why'] td")).to_contain_text("is not available in this onnxruntime")
-            expect(result.locator("tr[data-row='threads'] td")).to_contain_text("1")
+            expect(result.locator("tr:has(th:text-is('requested')) td")).to_contain_text(
+                f"{name} > CPUExecutionProvider"
+            )
+            expect(result.locator("tr:has(th:text-is('used')) td")).to_contain_text("CPUExecutionProvider")
+            expect(result.locator("tr:has(th:text-is('fell back')) td")).to_contain_text("yes")
+            expect(result.locator("tr:has(th:text-is('why')) td")).to_contain_text(
+                "is not available in this onnxruntime"
+            )
+            expect(result.locator("tr:has(th:text-is('threads')) td")).to_contain_text("1")
             expect(result.locator(".course-bar[data-provider='CPUExecutionProvider']")).to_be_visible()
             expect(widget.locator(".course-switch-status")).to_contain_text("done")
             # Which nodes, not only how many: unfold the CPU provider's list.
@@ -66,7 +70,7 @@ def test_switching_provider_and_threads_updates_the_result(chromium: Any, tmp_pa
             nodes.locator("summary").click()
             expect(nodes.locator("li").first).to_contain_text("(Conv)")
             expect(nodes.locator("li")).to_have_count(9)
-            assert "ORT default" not in result.locator("tr[data-row='threads'] td").inner_text()
+            assert "ORT default" not in result.locator("tr:has(th:text-is('threads')) td").inner_text()
             page.screenshot(path=str(screenshot_dir / "provider_switcher_fallback.png"))
         except Exception:
             page.screenshot(path=str(screenshot_dir / "provider_switcher_failed.png"))
