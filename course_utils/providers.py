@@ -153,9 +153,7 @@ PROVIDERS: tuple[ProviderInfo, ...] = (
         "Android phones' accelerators through Android's NNAPI",
         "onnxruntime-android (Maven)",
         "implementation 'com.microsoft.onnxruntime:onnxruntime-android' in build.gradle",
-        "deprecated: Google deprecated NNAPI in Android 15; prefer XNNPACK, QNN (Qualcomm) or the CPU provider."
-        " Published mobile packages are full builds; builds with only your model's operators are custom builds"
-        " (ORT format + --include_ops_by_config).",
+        "deprecated: Google deprecated NNAPI in Android 15; prefer XNNPACK, QNN (Qualcomm) or the CPU provider.",
     ),
     ProviderInfo(
         "VSINPUExecutionProvider",

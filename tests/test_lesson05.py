@@ -144,7 +144,9 @@ def test_polite_session_wrong_answers(namespace: dict[str, Any]):
     wrong(exercise, fb)
     assert "(ONNX Runtime's default)" in (fb.got or "")
     # The inter-op pool's key instead of the intra-op one.
-    wrong(exercise, exercise.check(_session(path, threads=1, inter=1, entries={"session.inter_op.allow_spinning": "0"})))
+    wrong(
+        exercise, exercise.check(_session(path, threads=1, inter=1, entries={"session.inter_op.allow_spinning": "0"}))
+    )
     wrong(exercise, exercise.check(_session(path, threads=1, inter=1, entries={SPINNING: "1"})))
     wrong(exercise, exercise.check(ort.SessionOptions()))  # the options, not the session
     wrong(exercise, exercise.check(None))

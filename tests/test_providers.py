@@ -85,7 +85,8 @@ def test_table_covers_the_study_notes_and_the_newer_providers():
 
 
 def test_mobile_rows_say_published_packages_are_full_builds_and_how_to_make_a_custom_one():
-    for name in ("NnapiExecutionProvider", "XnnpackExecutionProvider", "CoreMLExecutionProvider"):
+    # The Android (XNNPACK, in onnxruntime-android) and iOS (CoreML, in onnxruntime-objc) packages' rows.
+    for name in ("XnnpackExecutionProvider", "CoreMLExecutionProvider"):
         info = provider_info(name)
         assert info is not None and "mobile" in info.runs_on, name
         assert "Published mobile packages are full builds" in info.notes, name
