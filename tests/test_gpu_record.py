@@ -88,6 +88,17 @@ def test_without_a_cuda_provider_it_says_so_in_one_line_and_writes_nothing(
     assert not out.exists()
 
 
+def test_without_a_gpu_nothing_is_installed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setattr(gpu_record.shutil, "which", lambda name: None)
+    venv, out = tmp_path / "venv", tmp_path / "record.json"
+    code = gpu_record.main(["--venv", str(venv), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == gpu_record.EXIT_NO_CUDA and err.count("\n") == 1 and "no NVIDIA GPU here" in err
+    assert not venv.exists() and not out.exists()
+
+
 def test_a_session_is_recorded_from_what_it_did(tiny_model: Path):
     feed = {"image": np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)}
     reference = feed["image"].mean(axis=(2, 3))

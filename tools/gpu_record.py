@@ -18,8 +18,9 @@ It runs in two stages, so the course's own environment (CPU ``onnxruntime``) is 
    latency (median and p90 of ``--runs`` runs) and the largest difference from the CPU provider's output; then write
    one JSON file with ``nvidia-smi``'s description of the machine.
 
-Nothing is ever made up: a provider the session did not use gets ``"used": false`` and no timing, and without a CUDA
-provider at all the script prints one line saying so and exits with status 2, writing nothing. The measure stage
+Nothing is ever made up: a provider the session did not use gets ``"used": false`` and no timing; without
+``nvidia-smi`` (no NVIDIA GPU), or without a CUDA provider in the environment, the script prints one line saying so
+and exits with status 2, writing nothing. The measure stage
 imports only the standard library, numpy and onnxruntime.
 """
 
@@ -249,6 +250,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_json(record, args.out)
         print(f"gpu_record: wrote {args.out}")
         return 0
+    if shutil.which("nvidia-smi") is None:
+        # Checked before anything is installed: onnxruntime-gpu lists CUDA even where no GPU is present.
+        print(
+            "gpu_record: no NVIDIA GPU here (nvidia-smi is not on PATH): nothing was installed or recorded",
+            file=sys.stderr,
+        )
+        return EXIT_NO_CUDA
     model, env, notes = prepare(args)
     stage2 = [str(_venv_python(args.venv)), str(Path(__file__).resolve()), "--measure", str(model)]
     stage2 += ["--out", str(args.out), "--runs", str(args.runs), "--warmup", str(args.warmup)]
