@@ -179,6 +179,8 @@ PROVIDERS: tuple[ProviderInfo, ...] = (
         "Apple CPU, GPU and Neural Engine (macOS, iOS)",
         "onnxruntime (macOS wheel); onnxruntime-objc / onnxruntime-c (iOS, CocoaPods)",
         "pip install onnxruntime on macOS; pod 'onnxruntime-objc' on iOS",
+        "Published mobile packages are full builds; builds with only your model's operators are custom builds"
+        " (ORT format + --include_ops_by_config).",
     ),
     ProviderInfo(
         "DmlExecutionProvider",
@@ -221,7 +223,8 @@ PROVIDERS: tuple[ProviderInfo, ...] = (
         "Arm and x86 CPUs (optimized float kernels)",
         "onnxruntime-android / onnxruntime-objc",
         "included in ORT's mobile packages (Android Maven, iOS CocoaPods); build from source with --use_xnnpack",
-        "mainly for mobile CPUs.",
+        "mainly for mobile CPUs. Published mobile packages are full builds; builds with only your model's operators"
+        " are custom builds (ORT format + --include_ops_by_config).",
     ),
     ProviderInfo(
         "CANNExecutionProvider",

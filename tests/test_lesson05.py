@@ -102,10 +102,20 @@ def test_used_fallback_asks_the_session_not_this_machine(monkeypatch: pytest.Mon
 # ------------------------------------------------------------------------------------------ 05.2
 
 
-def _session(path: str, threads: int | None = None, entries: dict[str, str] | None = None) -> ort.InferenceSession:
+def _session(
+    path: str,
+    threads: int | None = None,
+    entries: dict[str, str] | None = None,
+    inter: int | None = None,
+    parallel: bool = False,
+) -> ort.InferenceSession:
     options = ort.SessionOptions()
     if threads is not None:
         options.intra_op_num_threads = threads
+    if inter is not None:
+        options.inter_op_num_threads = inter
+    if parallel:
+        options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
     for key, value in (entries or {}).items():
         options.add_session_config_entry(key, value)
     return ort.InferenceSession(path, options, providers=[CPU])
@@ -113,15 +123,31 @@ def _session(path: str, threads: int | None = None, entries: dict[str, str] | No
 
 def test_polite_session_wrong_answers(namespace: dict[str, Any]):
     exercise, path = lesson05.polite_session, namespace["digits_path"]
-    fb = exercise.check(_session(path, threads=2))  # threads set, spinning left on
+    # The lesson's own demo sessions are wrong answers: section 5's quiet_session and section 3.1's session.
+    fb = exercise.check(_session(path, threads=2, entries={SPINNING: "0"}))
+    wrong(exercise, fb)
+    assert "more than one core" in fb.message and "2" in (fb.got or "")
+    fb = exercise.check(_session(path, threads=2, inter=1, entries={"session.record_ep_graph_assignment_info": "1"}))
+    wrong(exercise, fb)
+    assert "more than one core" in fb.message
+    fb = exercise.check(_session(path, threads=1, inter=1))  # spinning left on
     wrong(exercise, fb)
     assert "spin" in fb.message and "not set" in (fb.got or "")
-    fb = exercise.check(_session(path, entries={SPINNING: "0"}))  # spinning off, default threads
+    fb = exercise.check(_session(path, threads=1, entries={SPINNING: "0"}))  # inter-op pool left at its default
     wrong(exercise, fb)
-    assert "two intra-op threads" in fb.message
+    assert "inter-op" in fb.message
+    # Parallel with the inter-op pool at its default (ORT itself falls back to sequential with one inter-op thread).
+    fb = exercise.check(_session(path, threads=1, parallel=True, entries={SPINNING: "0"}))
+    wrong(exercise, fb)
+    assert "same time" in fb.message
+    fb = exercise.check(_session(path, entries={SPINNING: "0"}, inter=1))  # default intra-op threads
+    wrong(exercise, fb)
+    assert "(ONNX Runtime's default)" in (fb.got or "")
     # The inter-op pool's key instead of the intra-op one.
-    wrong(exercise, exercise.check(_session(path, threads=2, entries={"session.inter_op.allow_spinning": "0"})))
-    wrong(exercise, exercise.check(_session(path, threads=2, entries={SPINNING: "1"})))
+    wrong(
+        exercise, exercise.check(_session(path, threads=1, inter=1, entries={"session.inter_op.allow_spinning": "0"}))
+    )
+    wrong(exercise, exercise.check(_session(path, threads=1, inter=1, entries={SPINNING: "1"})))
     wrong(exercise, exercise.check(ort.SessionOptions()))  # the options, not the session
     wrong(exercise, exercise.check(None))
 

@@ -84,6 +84,17 @@ def test_table_covers_the_study_notes_and_the_newer_providers():
     assert nnapi is not None and "deprecated" in nnapi.notes
 
 
+def test_mobile_rows_say_published_packages_are_full_builds_and_how_to_make_a_custom_one():
+    # The Android (XNNPACK, in onnxruntime-android) and iOS (CoreML, in onnxruntime-objc) packages' rows.
+    for name in ("XnnpackExecutionProvider", "CoreMLExecutionProvider"):
+        info = provider_info(name)
+        assert info is not None and "mobile" in info.runs_on, name
+        assert "Published mobile packages are full builds" in info.notes, name
+        assert "custom builds (ORT format + --include_ops_by_config)" in info.notes, name
+    text = str(provider_table("mobile"))
+    assert "full builds" in text and "--include_ops_by_config" in text
+
+
 def test_every_entry_is_complete():
     places = {"server", "edge", "mobile", "web"}
     for info in PROVIDERS:

@@ -6,7 +6,7 @@
     lesson05.used_fallback.solution()
 
 * 05.1 write ``used_fallback(session, requested)``: did a requested provider silently go missing?
-* 05.2 a session that shares the CPU politely: two intra-op threads that do not spin.
+* 05.2 a session that keeps to one core: one intra-op thread, one inter-op thread, sequential, no spinning.
 * 05.3 feed a session through ``IOBinding``.
 * 05.4 (transfer) choose the ``providers=`` list for machines the lesson did not show.
 """
@@ -134,14 +134,35 @@ def _check_polite_session(session: Any) -> str:
         "pass the onnxruntime.InferenceSession you created",
         got=type(session).__name__,
     )
+    expect(
+        session.get_providers()[0] == CPU, "threads settings are about the CPU provider", got=session.get_providers()
+    )
     options = session.get_session_options()
     threads = options.intra_op_num_threads
     expect(
-        threads == 2,
-        "the session does not use two intra-op threads",
-        why="0 means one thread per physical core: on a shared machine that is every core",
-        expected="2 threads per operator",
-        got=f"{threads}" + (" (ONNX Runtime's default)" if threads == 0 else ""),
+        threads == 1,
+        "the session's operators can use more than one core",
+        why="0 means one intra-op thread per physical core, and any number above 1 adds threads beside the "
+        "caller's: the server already runs one session per core",
+        expected="the intra-op pool limited to the calling thread",
+        got=f"intra_op_num_threads = {threads}" + (" (ONNX Runtime's default)" if threads == 0 else ""),
+    )
+    mode = options.execution_mode
+    expect(
+        mode == ort.ExecutionMode.ORT_SEQUENTIAL,
+        "the session may run independent nodes at the same time",
+        why="parallel execution runs branches of the graph on an inter-op thread pool: more threads",
+        expected="nodes run one after another",
+        got=str(mode),
+    )
+    inter = options.inter_op_num_threads
+    expect(
+        inter == 1,
+        "the session's inter-op thread count is left to ONNX Runtime",
+        why="the assignment asks for every pool to be pinned down explicitly, so a later switch to parallel "
+        "execution cannot take every core",
+        expected="the inter-op pool limited to one thread as well",
+        got=f"inter_op_num_threads = {inter}" + (" (ONNX Runtime's default)" if inter == 0 else ""),
     )
     try:
         spinning = options.get_session_config_entry(SPINNING)
@@ -149,36 +170,37 @@ def _check_polite_session(session: Any) -> str:
         spinning = None  # never set: ORT's default, which spins
     expect(
         spinning == "0",
-        "the session's idle threads still spin",
-        why="spinning threads keep the cores busy between runs, which slows PyTorch or anything else in the "
-        "process (ORT#13808)",
+        "the session's idle threads may still spin",
+        why="spinning keeps a core busy between runs, which slows PyTorch or anything else in the process "
+        "(ORT#13808); say so explicitly, so the setting survives a later change of thread count",
         expected=f"config entry {SPINNING!r} switched off",
         got="not set (ONNX Runtime's default: spinning)" if spinning is None else repr(spinning),
     )
-    expect(
-        session.get_providers()[0] == CPU, "threads settings are about the CPU provider", got=session.get_providers()
-    )
-    return "two intra-op threads, no spinning: read back from the session itself"
+    return "one intra-op thread, one inter-op thread, sequential, no spinning: read back from the session itself"
 
 
 polite_session = Exercise(
     "05.2",
-    "Share the CPU politely: two threads that do not spin",
+    "Keep to one core: one thread per pool, sequential, no spinning",
     _check_polite_session,
     hints=[
-        "Both settings live on onnxruntime.SessionOptions, which you pass to InferenceSession as its second argument.",
-        "The thread count is an attribute of SessionOptions; spinning is a session config entry (a string key "
-        "and a string value), set with a method of SessionOptions.",
-        f"options.intra_op_num_threads = 2 and options.add_session_config_entry({SPINNING!r}, '0').",
+        "Everything here lives on onnxruntime.SessionOptions, passed to InferenceSession as its second argument. "
+        "Sections 3.1 and 5 each set some of it, with different values.",
+        "Two thread counts (one per pool), the execution mode, and one session config entry (a string key and a "
+        "string value). Which value of a thread count means 'only the calling thread'?",
+        f"intra_op_num_threads and inter_op_num_threads = 1, execution_mode = ORT_SEQUENTIAL, "
+        f"add_session_config_entry({SPINNING!r}, '0').",
     ],
     solution_code=f'''\
 options = ort.SessionOptions()
-options.intra_op_num_threads = 2
+options.intra_op_num_threads = 1
+options.inter_op_num_threads = 1
+options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
 options.add_session_config_entry("{SPINNING}", "0")
 solution_polite = ort.InferenceSession(digits_path, options, providers=["CPUExecutionProvider"])
 
 lesson05.polite_session.check(solution_polite)''',
-    giveaways=("add_session_config_entry", "intra_op_num_threads =", '"0")'),
+    giveaways=("add_session_config_entry", "intra_op_num_threads = 1", "inter_op_num_threads = 1", "ORT_SEQUENTIAL"),
 )
 
 
