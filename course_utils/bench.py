@@ -1074,7 +1074,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     register_bench_engines(
         sys.modules[__name__]
-    )  # lesson 07's int8 engines (ort-int8-dynamic, ort-int8-static, ort-int8-qdq-u8)
+    )  # lesson 07's int8 engines (ort-int8-dynamic, ort-int8-static, ort-int8-qdq-u8, ort-int8-qdq-u8-fc32)
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.bench",
         description="Benchmark ONNX models with ONNX Runtime (and the framework baselines of the course models).",

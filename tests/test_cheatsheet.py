@@ -43,6 +43,20 @@ CANONICAL_CALLS = [
     "helper.make_function(",
     "register_custom_ops_library(",
     "custom_translation_table=",
+    "optimized_model_filepath",
+    "intra_op_num_threads",
+    "time.perf_counter()",
+    "np.percentile(",
+    "enable_profiling = True",
+    ".end_profiling()",
+    "quant_pre_process(",
+    "quantize_dynamic(",
+    "quantize_static(",
+    "CalibrationDataReader",
+    "QuantFormat.QDQ",
+    "activation_type=QuantType.QUInt8",
+    "weight_type=QuantType.QInt8",
+    "per_channel=True",
 ]
 # The files the blocks write, in the empty folder they run in.
 WRITTEN = [
@@ -53,6 +67,10 @@ WRITTEN = [
     "sklearn.onnx",
     "tiny.onnx",
     "head.onnx",
+    "model_optimized.onnx",
+    "model_prep.onnx",
+    "model_dynamic_int8.onnx",
+    "model_static_int8.onnx",
 ]
 
 # Runs each block from its own file (AutoGraph reads a tf.function's source from disk), in one shared namespace,

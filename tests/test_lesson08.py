@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.version_converter
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -44,10 +45,27 @@ def test_every_solution_passes(pipeline):
     exercises = exercises_of("08")
     assert [e.id for e in exercises] == ["08.1", "08.2", "08.3", "08.4"]
     for exercise in exercises:
-        run = exercise.run_solution({"lesson08": lesson08, "pipeline": pipeline})
+        run = exercise.run_solution(_namespace(pipeline))
         assert run.passed, run
         assert exercise.solution_code.strip().splitlines()[-1].startswith(f"lesson08.{_name(exercise)}.check(")
         assert len(exercise.hints) >= 3
+
+
+def _namespace(pipeline) -> dict:
+    """The learner's variables the solutions reuse (the starting cells define them)."""
+    return {"lesson08": lesson08, "pipeline": pipeline, "head20": lesson08.head_model()}
+
+
+def test_solutions_print_no_answer(pipeline, capfd):
+    """The Solutions cell shows only pass/fail: a solution that printed would reveal its exercise's answer."""
+    for exercise in exercises_of("08"):
+        capfd.readouterr()
+        run = exercise.run_solution(_namespace(pipeline))
+        printed = capfd.readouterr().out
+        assert run.passed, run
+        assert printed.strip() == "", f"{exercise.id}'s solution prints: {printed!r}"
+        leaked = [word for word in exercise.giveaways if word.lower() in (printed + str(run)).lower()]
+        assert leaked == [], f"{exercise.id}'s solution output holds its giveaways {leaked}"
 
 
 def _name(exercise) -> str:
@@ -110,9 +128,10 @@ def test_predict_node_without_axes_input():
 @pytest.mark.parametrize(
     "answer,message",
     [
-        (("Conv", 11, "no adapter"), "every Conv node converts"),
-        (("Gemm", 13, "no adapter"), "every Gemm node converts"),
-        (("Softmax", 13, "no adapter"), "not an operator of the DigitsCNN graph"),
+        (("Relu", 14, "no adapter"), "not an operator of head_model()'s graph"),  # section 4's answer, copied
+        (("Softmax", 13, "no adapter"), "every Softmax node converts"),
+        (("MatMul", 13, "no adapter"), "every MatMul node converts"),  # the node before the failing one
+        (("Conv", 11, "no adapter"), "not an operator"),
     ],
 )
 def test_breaking_node_wrong_operator(answer, message):
@@ -122,13 +141,30 @@ def test_breaking_node_wrong_operator(answer, message):
 
 
 def test_breaking_node_right_operator_wrong_version_or_cause():
-    wrong_version = lesson08.breaking_node.check("Relu", 13, "no adapter")
-    assert not wrong_version.passed and "14" not in str(wrong_version)
-    wrong_cause = lesson08.breaking_node.check("Relu", 14, "operator does not exist")
-    assert not wrong_cause.passed and "does exist at opset 13" in wrong_cause.message
-    unknown_cause = lesson08.breaking_node.check("Relu", 14, "bug")
+    exercise = lesson08.breaking_node
+    wrong_version = exercise.check("Gelu", 17, "operator does not exist")  # the target, not the definition
+    assert not wrong_version.passed and "20" not in str(wrong_version).replace("opset 20", "")
+    wrong_cause = exercise.check("Gelu", 20, "no adapter")  # section 4's cause, by analogy
+    assert not wrong_cause.passed and "not why this node cannot move" in wrong_cause.message
+    assert "does not exist" not in str(wrong_cause)
+    unknown_cause = exercise.check("Gelu", 20, "bug")
     assert not unknown_cause.passed and "cause must be one of" in unknown_cause.message
-    assert not lesson08.breaking_node.check(None, None, None).passed
+    assert not exercise.check(None, None, None).passed
+    assert exercise.check("Gelu", 20, "operator does not exist").passed
+
+
+def test_head_model_is_what_the_exercise_says():
+    import onnxruntime as ort
+
+    model = lesson08.head_model()
+    onnx.checker.check_model(model, full_check=True)
+    assert model.opset_import[0].version == 20
+    assert "Relu" not in {n.op_type for n in model.graph.node}  # not section 4's failure again
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"x": np.ones((1, 8), np.float32)})
+    assert y.shape == (1, 4) and abs(float(y.sum()) - 1.0) < 1e-5
+    with pytest.raises(RuntimeError, match="No Previous Version"):
+        onnx.version_converter.convert_version(model, lesson08.DOWNGRADE_TARGET)
 
 
 # ------------------------------------------------------------------------------------------------- 08.3

@@ -147,3 +147,25 @@ def test_lessons_link_to_the_next_one():
     for current, following in itertools.pairwise(NOTEBOOKS):
         markdown = read(current).cells[-1].source
         assert following.name in markdown, f"{current.name} should end with a link to {following.name}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_solutions_output_gives_nothing_away(path):
+    """What the Solutions cell prints (a pass line per exercise) must not hold any exercise's giveaways."""
+    import importlib
+
+    from course_utils.exercises import exercises_of
+
+    importlib.import_module(f"course_utils.lessons.lesson{path.name[:2]}")
+    nb = read(path)
+    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Solutions" in c.source)
+    printed = "\n".join(
+        output.get("text", "") if isinstance(output.get("text", ""), str) else "".join(output["text"])
+        for cell in nb.cells[start:]
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    ).lower()
+    for exercise in exercises_of(path.name[:2]):
+        printed_without_ids = printed.replace(f"exercise {exercise.id}", "")
+        leaked = [word for word in exercise.giveaways if word.lower() in printed_without_ids]
+        assert not leaked, f"{path.name}: the Solutions output gives away {leaked} of exercise {exercise.id}"

@@ -225,6 +225,31 @@ def test_the_trap_on_resnet18(resnet_pre: Path) -> None:
     assert q.fusion(q.quantize(resnet_pre, "int8-qdq-u8"), convs=20, int8_allowed=False).all_fused
 
 
+def test_float_ops_keep_every_node_of_a_type_in_fp32(resnet_pre: Path) -> None:
+    config = q.get_config("int8-qdq-u8-fc32")
+    assert config.kwargs(onnx.load(str(resnet_pre)))["nodes_to_exclude"] == ["/fc/Gemm"]
+    assert config.kwargs()["nodes_to_exclude"] == []  # no model, no names
+    # Configs without float_ops keep their cache keys (file names) from before the field existed.
+    assert q.get_config("int8-qdq-u8").key() == "f859f608"
+    path = q.quantize(resnet_pre, config)
+    assert q.fusion(path, convs=20, int8_allowed=False).all_fused  # a Gemm is not a convolution
+    ops = q.runtime_ops(path, int8_allowed=False)
+    assert ops.get("Gemm") == 1 and "QGemm" not in ops
+    assert "QGemm" in q.runtime_ops(q.quantize(resnet_pre, "int8-qdq-u8"), int8_allowed=False)
+
+
+def test_bench_resnet18_agreement_is_the_lessons(resnet_pre: Path) -> None:
+    """bench's ResNet-18 keeps random batch-norm statistics (every int8 model would agree 100%): its int8 engines
+    quantize lesson 07's ResNet-18 and measure agreement on the lesson's fixed crops."""
+    from course_utils import bench
+
+    q.register_bench_engines()
+    report = bench.benchmark(bench.load_target("resnet18"), ["ort-int8-qdq-u8"], budget_s=0.05)
+    [row] = report.rows
+    lesson = q.agreement(q.quantize(resnet_pre, "int8-qdq-u8"), resnet_pre, q.photo_crops(64, q.EVALUATION_SEED))
+    assert float(row.extra["agreement"]) == round(lesson, 3) < 1.0
+
+
 def test_resnet18_int8_agrees_with_fp32_on_most_crops(resnet_pre: Path) -> None:
     images = q.photo_crops(64, q.EVALUATION_SEED)
     assert q.agreement(q.quantize(resnet_pre, "int8-qdq-u8"), resnet_pre, images) >= 0.8
@@ -298,7 +323,7 @@ def test_bench_engines_report_agreement(artifacts: Path) -> None:
     from course_utils import bench
 
     names = q.register_bench_engines()
-    assert names == ["ort-int8-dynamic", "ort-int8-static", "ort-int8-qdq-u8"]
+    assert names == ["ort-int8-dynamic", "ort-int8-static", "ort-int8-qdq-u8", "ort-int8-qdq-u8-fc32"]
     assert q.register_bench_engines() == names  # registering twice is harmless
     report = bench.benchmark(bench.load_target("digits_cnn"), ["ort-int8-qdq-u8"], budget_s=0.05)
     [row] = report.rows

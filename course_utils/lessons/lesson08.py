@@ -1,6 +1,6 @@
 """Exercises of lesson 08 (opsets and versions): predict a converted node from a schema diff, find the node that
-breaks a downgrade and why, make a model run on ONNX Runtime 1.14 and prove it, and (transfer) do the same for
-a scikit-learn pipeline.
+breaks a downgrade of another model and why, make a model run on ONNX Runtime 1.14 and prove it, and (transfer)
+do the same for a scikit-learn pipeline.
 
     from course_utils.lessons import lesson08
     lesson08.predict_node.check(model)
@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnx.defs
 from onnx import TensorProto, helper, numpy_helper
 
 from ..exercises import Exercise, NotYet, expect
@@ -25,9 +26,11 @@ from ..graph import graph_inputs
 from ..paths import relative_to_repo
 
 __all__ = [
+    "DOWNGRADE_TARGET",
     "TARGET_ORT",
     "breaking_node",
     "digits_cnn_at",
+    "head_model",
     "old_runtime",
     "predict_node",
     "sklearn_old_runtime",
@@ -190,6 +193,25 @@ lesson08.predict_node.check(solution_squeeze13)
 
 _CAUSES = ("no adapter", "operator does not exist")
 
+#: The opset exercise 08.2 converts ``head_model()`` down to (the newest onnxruntime 1.12 implements).
+DOWNGRADE_TARGET = 17
+
+
+def head_model() -> onnx.ModelProto:
+    """The opset-20 model of exercise 08.2: a small classifier head ``Softmax(MatMul(Gelu(MatMul(x, w1)), w2))``."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    w1 = numpy_helper.from_array(np.linspace(-1, 1, 64, dtype=np.float32).reshape(8, 8), "w1")
+    w2 = numpy_helper.from_array(np.linspace(1, -1, 32, dtype=np.float32).reshape(8, 4), "w2")
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h"], name="dense1"),
+        helper.make_node("Gelu", ["h"], ["a"], name="activation"),
+        helper.make_node("MatMul", ["a", "w2"], ["logits"], name="dense2"),
+        helper.make_node("Softmax", ["logits"], ["y"], name="probabilities", axis=-1),
+    ]
+    graph = helper.make_graph(nodes, "head20", [x], [y], [w1, w2])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], ir_version=9)
+
 
 def digits_cnn_at(opset: int) -> onnx.ModelProto:
     """The trained DigitsCNN exported with the legacy exporter at ``opset`` (batch 1, input 'x'). Imports torch."""
@@ -211,48 +233,60 @@ def digits_cnn_at(opset: int) -> onnx.ModelProto:
     return onnx.load_from_string(buffer.getvalue())
 
 
+def _exists_at(op_type: str, opset: int) -> bool:
+    try:
+        onnx.defs.get_schema(op_type, opset)
+    except onnx.defs.SchemaError:
+        return False
+    return True
+
+
 def _check_breaking_node(op_type: Any, version: Any, cause: Any) -> str:
     from ..opsets import conversion_plan
 
     expect(op_type is not None, "no answer yet: fill in op_type, version and cause")
-    plan = conversion_plan(digits_cnn_at(18), 13)
+    target = DOWNGRADE_TARGET
+    plan = conversion_plan(head_model(), target)
     failing = {(n.op_type, int(n.old.rsplit("-", 1)[1])): n for n in plan.failing}
     failing_ops = {op for op, _ in failing}
     ops = {n.op_type for n in plan.nodes}
     expect(
         isinstance(op_type, str) and op_type in ops,
-        "that is not an operator of the DigitsCNN graph",
-        why="the failure comes from one of the model's own nodes",
-        expected="one of the op_type values in model.graph.node",
+        "that is not an operator of head_model()'s graph",
+        why="the failure comes from one of the model's own nodes, not from the DigitsCNN of section 4",
+        expected="one of the op_type values in head20.graph.node",
         got=repr(op_type),
     )
     expect(
         op_type in failing_ops,
-        f"every {op_type} node converts from opset 18 to 13 without trouble",
+        f"every {op_type} node converts from opset 20 to {target} without trouble",
         why="the converter only fails on a node whose definition it cannot move",
         got=op_type,
     )
     expect(
         isinstance(version, int) and (op_type, version) in failing,
-        f"{op_type} is the operator, but the model does not use the definition {op_type}-{version}",
-        why="the converter's message names the opset of the definition it starts from (Op-N)",
+        "that is the operator, but the model does not use that definition of it",
+        why="for each operator, a model uses the newest definition its imported opset allows (Op-N: N is its "
+        "since_version)",
         expected="the opset in which the definition the model uses appeared",
-        got=f"{op_type}-{version}",
+        got=f"version {version!r}",
     )
     expect(
         cause in _CAUSES,
         f"cause must be one of {', '.join(repr(c) for c in _CAUSES)}",
         got=repr(cause),
     )
+    right = "no adapter" if _exists_at(op_type, target) else "operator does not exist"
     expect(
-        cause == "no adapter",
-        f"{op_type} does exist at opset 13",
-        why="onnx.defs.get_schema(op_type, 13) finds a definition; the step down to it is what is missing",
+        cause == right,
+        f"that is not why this node cannot move to opset {target}",
+        why=f"ask onnx.defs.get_schema(op_type, {target}) whether any definition exists at the target, and read "
+        "the converter's own message",
         got=repr(cause),
     )
     return (
-        f"{op_type}-{version} -> {op_type} at opset 13: the converter has no adapter for that step down, so the "
-        "whole conversion stops there (re-exporting at opset 13 avoids it)"
+        f"{op_type}-{version} has no definition at opset {target} or before, so no adapter could ever exist: the "
+        f"graph itself must change (another exporter choice, or a runtime with opset >= {version})"
     )
 
 
@@ -261,12 +295,13 @@ breaking_node = Exercise(
     "Find the node that breaks a downgrade, and why",
     _check_breaking_node,
     hints=[
-        "Run onnx.version_converter.convert_version(model, 13) on the DigitsCNN exported at opset 18 and read the "
-        "last line of the error; conversion_plan(model, 13) lists every node.",
-        "The message has the form 'No Adapter From Version $N for Op': N is the opset of the definition the model "
-        "uses. Check with onnx.defs.get_schema(op, 18).since_version.",
-        "It is the activation between the layers: its definition at opset 18 dates from opset 14, and no adapter "
-        "goes from there down to 13 (the operator itself exists at 13).",
+        f"Run onnx.version_converter.convert_version(head20, {DOWNGRADE_TARGET}) and read the last line of the "
+        f"error; conversion_plan(head20, {DOWNGRADE_TARGET}) lists every node. The message is not the one of "
+        "section 4.",
+        "The message names the operator but not its definition: onnx.defs.get_schema(op, 20).since_version gives "
+        f"N. Then ask onnx.defs.get_schema(op, {DOWNGRADE_TARGET}): does any definition exist there?",
+        "It is the activation between the two MatMul nodes: it first appeared in opset 20, so there is nothing at "
+        f"opset {DOWNGRADE_TARGET} for an adapter to reach.",
     ],
     solution_code="""
 import re
@@ -274,20 +309,21 @@ import re
 import onnx.defs
 import onnx.version_converter
 
-from course_utils.lessons.lesson08 import digits_cnn_at  # the DigitsCNN exported at opset 18, like digits18
-
 try:
-    onnx.version_converter.convert_version(digits_cnn_at(18), 13)
+    onnx.version_converter.convert_version(head20, 17)
 except RuntimeError as error:
-    solution_message = str(error)  # "... No Adapter From Version $14 for Relu"
-solution_version, solution_op = re.search(r"From Version \\$(\\d+) for (\\w+)", solution_message).groups()
-# The definition the model uses (at opset 18) appeared in that opset, and the operator exists at 13 too:
-assert onnx.defs.get_schema(solution_op, 18).since_version == int(solution_version)
-solution_at_13 = onnx.defs.get_schema(solution_op, 13).since_version
-print(f"{solution_op}-{solution_version} has no adapter down to {solution_op}-{solution_at_13}, which exists")
-lesson08.breaking_node.check(solution_op, int(solution_version), "no adapter")
+    solution_message = str(error)
+solution_op = re.search(r"(?:of|for) (\\w+)(?: exists)?$", solution_message.strip()).group(1)
+# The definition a model importing opset 20 uses appeared in opset since_version:
+solution_version = onnx.defs.get_schema(solution_op, 20).since_version
+try:
+    onnx.defs.get_schema(solution_op, 17)  # any definition at the target at all?
+    solution_cause = "no adapter"
+except onnx.defs.SchemaError:
+    solution_cause = "operator does not exist"
+lesson08.breaking_node.check(solution_op, solution_version, solution_cause)
 """,
-    giveaways=("Relu", "14"),
+    giveaways=("Gelu", "activation between", "first appeared in opset"),
 )
 
 
@@ -342,17 +378,22 @@ old_runtime = Exercise(
     solution_code="""
 import warnings
 
+import onnx
 import torch
 
 from course_utils import load_digits_cnn
-from course_utils.compat import check_compatibility
 from course_utils.paths import artifact_path
 
 solution_path = artifact_path("solution_digits_ort114.onnx", lesson="08")
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter says it is deprecated
     torch.onnx.export(load_digits_cnn(), (torch.zeros(1, 1, 8, 8),), solution_path, opset_version=18, dynamo=False)
-print(check_compatibility(solution_path, "1.14"))
+# onnxruntime 1.14's published limits: IR version 8, ai.onnx opset 18, ai.onnx.ml opset 3
+solution_model = onnx.load(solution_path)
+onnx.checker.check_model(solution_model, full_check=True)
+solution_limits = {"": 18, "ai.onnx": 18, "ai.onnx.ml": 3}
+assert solution_model.ir_version <= 8, solution_model.ir_version
+assert all(o.version <= solution_limits.get(o.domain, 0) for o in solution_model.opset_import)
 lesson08.old_runtime.check(solution_path)
 """,
     giveaways=("opset_version=18", "dynamo=False", "opset_version"),
