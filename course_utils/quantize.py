@@ -43,6 +43,7 @@ import numpy as np
 import onnx
 from onnxruntime.quantization import CalibrationDataReader
 
+from .bench import measure, ort_session_options
 from .errors import CourseError
 from .paths import artifact_path, relative_to_repo
 
@@ -445,12 +446,7 @@ def op_counts(model: str | os.PathLike[str] | onnx.ModelProto) -> dict[str, int]
 def _session_options(
     int8_allowed: bool | None, level: str = "all", threads: int = 2, profile_prefix: str | None = None
 ) -> ort.SessionOptions:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, f"ORT_ENABLE_{level.upper()}")
-    options.intra_op_num_threads = threads
-    options.log_severity_level = 3  # the "hardware specific optimizations" warning when saving a level-all graph
+    options = ort_session_options(level, threads)  # lesson 06's options: level, threads, quiet log
     # Idle worker threads spinning would slow whatever runs next (another session, PyTorch): ORT#13808.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if int8_allowed is not None:
@@ -569,8 +565,6 @@ def agreement(model_path: str | os.PathLike[str], reference_path: str | os.PathL
 
 
 def _p50(run: Callable[[], Any], budget_s: float) -> float:
-    from .bench import measure
-
     return measure(run, budget_s=budget_s).stats.p50_ms
 
 
