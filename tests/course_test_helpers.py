@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
+
+from course_utils import paths
+
+
+@contextmanager
+def artifacts_in(folder: Path) -> Iterator[Path]:
+    """``course_utils.paths.ARTIFACTS_DIR`` moved to ``folder`` while the block runs (solutions and caches under
+    test write there, never over a learner's ``artifacts/``). Yields ``folder``."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(paths, "ARTIFACTS_DIR", folder)
+        yield folder
 
 
 def export_digits_cnn(path: Path) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from course_test_helpers import artifacts_in
 
 from course_utils import paths
 from course_utils.exercises import Exercise, Feedback
@@ -41,8 +42,7 @@ EXERCISES = [
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A temporary artifacts folder holding artifacts/02/digits_cnn.onnx as the lesson exports it."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(paths, "ARTIFACTS_DIR", tmp_path_factory.mktemp("artifacts"))
+    with artifacts_in(tmp_path_factory.mktemp("artifacts")) as folder:
         export(
             load_digits_cnn(),
             paths.artifact_path("digits_cnn.onnx", lesson="02"),
@@ -51,7 +51,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             output_names=["logits"],
             dynamic_shapes={"x": {0: Dim("batch")}},
         )
-        yield paths.ARTIFACTS_DIR
+        yield folder
 
 
 def export(model, path: Path, example, **kwargs) -> Path:

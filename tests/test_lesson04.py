@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from course_test_helpers import export_digits_cnn
+from course_test_helpers import artifacts_in, export_digits_cnn
 from onnx import TensorProto, helper, numpy_helper
 
 from course_utils import paths
@@ -21,8 +21,7 @@ torch = pytest.importorskip("torch")
 @pytest.fixture(scope="module")
 def digits_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """artifacts/04/digits_cnn.onnx as the lesson exports it, in a temporary artifacts folder."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(paths, "ARTIFACTS_DIR", tmp_path_factory.mktemp("artifacts"))
+    with artifacts_in(tmp_path_factory.mktemp("artifacts")):
         path = paths.artifact_path("digits_cnn.onnx", lesson="04")
         export_digits_cnn(path)
         yield path

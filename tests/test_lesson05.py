@@ -9,8 +9,8 @@ from typing import Any
 
 import onnxruntime as ort
 import pytest
+from course_test_helpers import artifacts_in
 
-from course_utils import paths
 from course_utils.data import load_digits
 from course_utils.exercises import Exercise, Feedback
 from course_utils.lessons import lesson05
@@ -25,8 +25,7 @@ SPINNING = "session.intra_op.allow_spinning"
 @pytest.fixture(scope="module")
 def namespace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """What the notebook has defined when its exercises run (in a temporary artifacts folder)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(paths, "ARTIFACTS_DIR", tmp_path_factory.mktemp("artifacts"))
+    with artifacts_in(tmp_path_factory.mktemp("artifacts")):
         digits_path = str(course_model("DigitsCNN"))
         session = ort.InferenceSession(digits_path, providers=[CPU])
         yield {
@@ -229,7 +228,6 @@ def test_exercise_machines_match_the_checker():
 
 def test_checkers_need_no_notebook_state(tmp_path: Path):
     # A learner may check in a fresh kernel: the checker exports its own reference model when needed.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(paths, "ARTIFACTS_DIR", tmp_path)
+    with artifacts_in(tmp_path):
         fb = lesson05.used_fallback.check(lambda session, requested: False)
     assert not fb.passed and (tmp_path / "05" / "switcher" / "digits_cnn.onnx").exists()

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from course_test_helpers import artifacts_in
 
-from course_utils import load_digits, paths
+from course_utils import load_digits
 from course_utils.exercises import Exercise, Feedback
 from course_utils.lessons import lesson07
 
@@ -19,9 +20,7 @@ pytest.importorskip("torch")
 
 @pytest.fixture(scope="module", autouse=True)
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    with pytest.MonkeyPatch.context() as mp:
-        folder = tmp_path_factory.mktemp("artifacts")
-        mp.setattr(paths, "ARTIFACTS_DIR", folder)
+    with artifacts_in(tmp_path_factory.mktemp("artifacts")) as folder:
         yield folder
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import onnx
 import onnx.version_converter
 import pytest
+from course_test_helpers import artifacts_in
 from onnx import TensorProto, helper, numpy_helper
 
-from course_utils import paths
 from course_utils.exercises import exercises_of
 from course_utils.lessons import lesson08
 from course_utils.lessons.lesson08 import digits_cnn_at, squeeze_model
@@ -25,9 +25,7 @@ torch = pytest.importorskip("torch")
 @pytest.fixture(scope="module", autouse=True)
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Solutions write to a temporary artifacts folder, never over a learner's files."""
-    with pytest.MonkeyPatch.context() as mp:
-        folder = tmp_path_factory.mktemp("artifacts")
-        mp.setattr(paths, "ARTIFACTS_DIR", folder)
+    with artifacts_in(tmp_path_factory.mktemp("artifacts")) as folder:
         yield folder
 
 
