@@ -14,6 +14,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from course_utils import paths
+from course_utils.exercises import Exercise, Feedback
 
 
 @contextmanager
@@ -23,6 +24,17 @@ def artifacts_in(folder: Path) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(paths, "ARTIFACTS_DIR", folder)
         yield folder
+
+
+def assert_wrong(exercise: Exercise, feedback: Feedback, *fragments: str) -> Feedback:
+    """A wrong answer: not passed, its feedback says what is wrong (each of ``fragments``) and names none of the
+    exercise's giveaways. Returns ``feedback`` for further checks."""
+    text = str(feedback)
+    assert not feedback.passed, f"a wrong answer passed: {text}"
+    assert exercise.leaks(feedback) == [], f"feedback gives the fix away:\n{text}"
+    for fragment in fragments:
+        assert fragment in text, f"feedback lacks {fragment!r}:\n{text}"
+    return feedback
 
 
 def export_digits_cnn(path: Path) -> Path:
