@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
+
+from course_utils import paths
+from course_utils.exercises import Exercise, Feedback
+
+
+@contextmanager
+def artifacts_in(folder: Path) -> Iterator[Path]:
+    """``course_utils.paths.ARTIFACTS_DIR`` moved to ``folder`` while the block runs (solutions and caches under
+    test write there, never over a learner's ``artifacts/``). Yields ``folder``."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(paths, "ARTIFACTS_DIR", folder)
+        yield folder
+
+
+def assert_wrong(exercise: Exercise, feedback: Feedback, *fragments: str) -> Feedback:
+    """A wrong answer: not passed, its feedback says what is wrong (each of ``fragments``) and names none of the
+    exercise's giveaways. Returns ``feedback`` for further checks."""
+    text = str(feedback)
+    assert not feedback.passed, f"a wrong answer passed: {text}"
+    assert exercise.leaks(feedback) == [], f"feedback gives the fix away:\n{text}"
+    for fragment in fragments:
+        assert fragment in text, f"feedback lacks {fragment!r}:\n{text}"
+    return feedback
 
 
 def export_digits_cnn(path: Path) -> Path:

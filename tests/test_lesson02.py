@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from course_test_helpers import artifacts_in, assert_wrong
 
 from course_utils import paths
-from course_utils.exercises import Exercise, Feedback
 
 torch = pytest.importorskip("torch")
 
@@ -41,8 +41,7 @@ EXERCISES = [
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A temporary artifacts folder holding artifacts/02/digits_cnn.onnx as the lesson exports it."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(paths, "ARTIFACTS_DIR", tmp_path_factory.mktemp("artifacts"))
+    with artifacts_in(tmp_path_factory.mktemp("artifacts")) as folder:
         export(
             load_digits_cnn(),
             paths.artifact_path("digits_cnn.onnx", lesson="02"),
@@ -51,7 +50,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             output_names=["logits"],
             dynamic_shapes={"x": {0: Dim("batch")}},
         )
-        yield paths.ARTIFACTS_DIR
+        yield folder
 
 
 def export(model, path: Path, example, **kwargs) -> Path:
@@ -63,13 +62,6 @@ def export(model, path: Path, example, **kwargs) -> Path:
         warnings.simplefilter("ignore")
         torch.onnx.export(model, examples, str(path), **kwargs)
     return path
-
-
-def wrong(exercise: Exercise, feedback: Feedback) -> Feedback:
-    """A wrong answer: not passed, and the feedback leaks none of the exercise's giveaways."""
-    assert not feedback.passed, str(feedback)
-    assert exercise.leaks(feedback) == [], str(feedback)
-    return feedback
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
@@ -100,14 +92,14 @@ def test_dynamic_batch_frozen_by_an_example_of_one(tmp_path):
     path = export(
         lesson02.patch_classifier(), tmp_path / "p.onnx", torch.rand(1, 1, 8, 8), dynamic_shapes={"x": {0: Dim("b")}}
     )
-    feedback = wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(path))
+    feedback = assert_wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(path))
     assert feedback.message == "the batch dimension is fixed" and "[1, 1, 8, 8]" in feedback.got
     assert "without a word" in feedback.why
 
 
 def test_dynamic_batch_without_dynamic_shapes(tmp_path):
     path = export(lesson02.patch_classifier(), tmp_path / "p.onnx", torch.rand(3, 1, 8, 8))
-    feedback = wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(path))
+    feedback = assert_wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(path))
     assert "[3, 1, 8, 8]" in feedback.got and "Nothing in the export" in feedback.why
 
 
@@ -118,12 +110,12 @@ def test_dynamic_batch_other_weights(tmp_path):
         torch.rand(2, 1, 8, 8),
         dynamic_shapes={"x": {0: Dim("b")}},
     )
-    feedback = wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(path))
+    feedback = assert_wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(path))
     assert "differ from lesson02.patch_classifier()" in feedback.message
 
 
 def test_dynamic_batch_missing_or_wrong_answer(tmp_path):
-    missing = wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(tmp_path / "nothing.onnx"))
+    missing = assert_wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(tmp_path / "nothing.onnx"))
     assert "no file at" in missing.message
     assert "pass the path" in lesson02.dynamic_batch.check(42).message
     assert "no answer yet" in lesson02.dynamic_batch.check(None).message
@@ -145,7 +137,7 @@ def test_control_flow_traced_branch_is_caught(tmp_path, scale, wrong_inputs):
         input_names=["image"],
         dynamic_axes={"image": {0: "batch"}},
     )
-    feedback = wrong(lesson02.control_flow, lesson02.control_flow.check(path))
+    feedback = assert_wrong(lesson02.control_flow, lesson02.control_flow.check(path))
     assert feedback.message == f"for {wrong_inputs} pixels your ONNX model's scores differ from PyTorch's"
     assert "only one of the model's two paths" in feedback.why
 
@@ -191,7 +183,7 @@ class _NormalizeScale(lesson02.AutoScaleCNN):
 )
 def test_control_flow_wrong_fixes_are_caught(tmp_path, module, wrong_inputs):
     path = export(module().eval(), tmp_path / "w.onnx", torch.rand(2, 1, 8, 8), dynamic_shapes={"x": {0: Dim("batch")}})
-    feedback = wrong(lesson02.control_flow, lesson02.control_flow.check(path))
+    feedback = assert_wrong(lesson02.control_flow, lesson02.control_flow.check(path))
     assert wrong_inputs in feedback.message and "not by the model's rule" in feedback.why
 
 
@@ -211,7 +203,7 @@ def _logits(model, rows: int = 360) -> np.ndarray:
 
 def test_parity_training_mode_is_caught_without_naming_the_fix(artifacts):
     model = _fresh_cnn()
-    feedback = wrong(lesson02.parity, lesson02.parity.check(model, _logits(model)))
+    feedback = assert_wrong(lesson02.parity, lesson02.parity.check(model, _logits(model)))
     assert feedback.message.startswith("the reference differs from ONNX Runtime's logits by up to")
     assert "BatchNorm" in feedback.why and model.training  # the check ran a copy, not the learner's model
 
@@ -220,25 +212,25 @@ def test_parity_eval_after_the_reference_is_caught(artifacts):
     model = _fresh_cnn()
     reference = _logits(model)  # computed in training mode
     model.eval()  # too late
-    feedback = wrong(lesson02.parity, lesson02.parity.check(model, reference))
+    feedback = assert_wrong(lesson02.parity, lesson02.parity.check(model, reference))
     assert feedback.message == "the reference is not what the model you passed computes on the test digits"
 
 
 def test_parity_onnx_output_as_reference_is_caught(artifacts):
     onnx_logits = run_onnx(artifacts / "02" / "digits_cnn.onnx", load_digits().x_test)["logits"]
-    feedback = wrong(lesson02.parity, lesson02.parity.check(_fresh_cnn(), onnx_logits))
+    feedback = assert_wrong(lesson02.parity, lesson02.parity.check(_fresh_cnn(), onnx_logits))
     assert "not what the model you passed computes" in feedback.message
 
 
 def test_parity_untrained_model_is_caught(artifacts):
     model = DigitsCNN().eval()
-    feedback = wrong(lesson02.parity, lesson02.parity.check(model, _logits(model)))
+    feedback = assert_wrong(lesson02.parity, lesson02.parity.check(model, _logits(model)))
     assert "differs from ONNX Runtime's logits" in feedback.message
 
 
 def test_parity_needs_the_whole_test_set_and_the_model(artifacts):
     model = _fresh_cnn().eval()
-    partial = wrong(lesson02.parity, lesson02.parity.check(model, _logits(model, rows=10)))
+    partial = assert_wrong(lesson02.parity, lesson02.parity.check(model, _logits(model, rows=10)))
     assert partial.message.startswith("compare on the whole test set")
     assert "pass the PyTorch model first" in lesson02.parity.check(_logits(model), model).message
 
@@ -255,7 +247,7 @@ def test_parity_passes_with_a_tensor_reference_and_leaves_the_model_alone(artifa
 def test_parity_needs_the_lessons_export(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "ARTIFACTS_DIR", tmp_path)
     model = _fresh_cnn().eval()
-    feedback = wrong(lesson02.parity, lesson02.parity.check(model, _logits(model)))
+    feedback = assert_wrong(lesson02.parity, lesson02.parity.check(model, _logits(model)))
     assert "digits_cnn.onnx" in feedback.message
 
 
@@ -297,19 +289,19 @@ def test_missing_operator_the_models_own_export_fails(tmp_path):
 
 
 def test_missing_operator_no_file(tmp_path):
-    wrong(lesson02.missing_operator, lesson02.missing_operator.check(tmp_path / "never_written.onnx"))
+    assert_wrong(lesson02.missing_operator, lesson02.missing_operator.check(tmp_path / "never_written.onnx"))
 
 
 @pytest.mark.parametrize("cls", [_MeanOfMiddles, _RowMedians], ids=["mean of the middle values", "row medians"])
 def test_missing_operator_rewrite_that_computes_something_else(tmp_path, cls):
     path = export(_rewrite(cls), tmp_path / "m.onnx", torch.rand(2, 1, 8, 8), dynamic_shapes={"x": {0: Dim("b")}})
-    feedback = wrong(lesson02.missing_operator, lesson02.missing_operator.check(path))
+    feedback = assert_wrong(lesson02.missing_operator, lesson02.missing_operator.check(path))
     assert "differ from lesson02.column_median_classifier()'s" in feedback.message
 
 
 def test_missing_operator_right_rewrite_with_a_fixed_batch(tmp_path):
     path = export(_rewrite(_Rewritten), tmp_path / "m.onnx", torch.rand(2, 1, 8, 8))
-    feedback = wrong(lesson02.missing_operator, lesson02.missing_operator.check(path))
+    feedback = assert_wrong(lesson02.missing_operator, lesson02.missing_operator.check(path))
     assert feedback.message == "the batch dimension is fixed"
 
 
@@ -327,13 +319,13 @@ def test_two_inputs_without_output_name(tmp_path):
     path = _two_inputs_export(
         tmp_path / "t.onnx", output_names=None, dynamic_shapes={"image": {0: dim}, "temperature": {0: dim}}
     )
-    feedback = wrong(lesson02.two_inputs, lesson02.two_inputs.check(path))
+    feedback = assert_wrong(lesson02.two_inputs, lesson02.two_inputs.check(path))
     assert feedback.message == "the ONNX output should be called probabilities"
 
 
 def test_two_inputs_fixed_batch(tmp_path):
     path = _two_inputs_export(tmp_path / "t.onnx")  # no dynamic_shapes at all
-    feedback = wrong(lesson02.two_inputs, lesson02.two_inputs.check(path))
+    feedback = assert_wrong(lesson02.two_inputs, lesson02.two_inputs.check(path))
     assert feedback.message == "the batch dimension of input image is fixed"
 
 
@@ -344,7 +336,7 @@ def test_two_inputs_example_batch_of_one(tmp_path):
     dims = [d.dim_param or d.dim_value for d in model.graph.input[1].type.tensor_type.shape.dim]
     feedback = lesson02.two_inputs.check(path)
     if dims[0] == 1:  # torch.export specialized the size-1 example
-        wrong(lesson02.two_inputs, feedback)
+        assert_wrong(lesson02.two_inputs, feedback)
     else:
         assert feedback.passed
 
@@ -354,7 +346,7 @@ def test_two_inputs_wrong_input_names(tmp_path):
     path = _two_inputs_export(
         tmp_path / "t.onnx", input_names=["x", "t"], dynamic_shapes={"image": {0: dim}, "temperature": {0: dim}}
     )
-    feedback = wrong(lesson02.two_inputs, lesson02.two_inputs.check(path))
+    feedback = assert_wrong(lesson02.two_inputs, lesson02.two_inputs.check(path))
     assert "image and temperature" in feedback.message
 
 

@@ -10,9 +10,10 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from course_test_helpers import assert_wrong
 
 from course_utils.data import Digits, load_digits
-from course_utils.exercises import Exercise, Feedback, SolutionRun
+from course_utils.exercises import Exercise, SolutionRun
 from course_utils.lessons import lesson03
 from course_utils.runtime import numpy_dtype
 
@@ -22,13 +23,6 @@ EXERCISES = [lesson03.keras_nchw, lesson03.layout, lesson03.forest, lesson03.fee
 def run_solution(exercise: Exercise, **names) -> SolutionRun:
     """Run an exercise's hidden solution as the notebook's Solutions cell does, with the notebook's names."""
     return exercise.run_solution({"lesson03": lesson03, "np": np, "ort": ort, **names})
-
-
-def wrong(exercise: Exercise, feedback: Feedback) -> Feedback:
-    """A wrong answer: not passed, and the feedback leaks none of the exercise's giveaways."""
-    assert not feedback.passed, str(feedback)
-    assert exercise.leaks(feedback) == [], str(feedback)
-    return feedback
 
 
 def image_model(shape: list[int | str], *, scale: float = 0.0) -> onnx.ModelProto:
@@ -87,14 +81,14 @@ def test_keras_nchw_rejects_the_channels_last_conversion(keras_route):
     keras_route["tf2onnx"].convert.from_function(
         keras_route["serve"], input_signature=keras_route["spec"], opset=17, output_path=str(path)
     )
-    feedback = wrong(lesson03.keras_nchw, lesson03.keras_nchw.check(path))
+    feedback = assert_wrong(lesson03.keras_nchw, lesson03.keras_nchw.check(path))
     assert "not channels-first" in feedback.message and "(N, 1, 8, 8)" in feedback.why
 
 
 def test_keras_nchw_rejects_a_fixed_batch(tmp_path):
     path = tmp_path / "fixed.onnx"
     onnx.save(image_model([2, 1, 8, 8]), path)
-    feedback = wrong(lesson03.keras_nchw, lesson03.keras_nchw.check(path))
+    feedback = assert_wrong(lesson03.keras_nchw, lesson03.keras_nchw.check(path))
     assert "batch dimension is fixed" in feedback.message
 
 
@@ -103,7 +97,7 @@ def test_keras_nchw_rejects_wrong_numbers(tmp_path):
     pytest.importorskip("tensorflow")
     path = tmp_path / "uniform.onnx"
     onnx.save(image_model(["N", 1, 8, 8]), path)  # right interface, uniform probabilities
-    feedback = wrong(lesson03.keras_nchw, lesson03.keras_nchw.check(path))
+    feedback = assert_wrong(lesson03.keras_nchw, lesson03.keras_nchw.check(path))
     assert "does not give Keras' probabilities" in feedback.message
     assert "FAILED" in feedback.got
 
@@ -113,7 +107,7 @@ def test_keras_nchw_rejects_wrong_numbers(tmp_path):
     [(None, "pass the path"), ("no/such/model.onnx", "no file at"), (b"not onnx", "not an ONNX model")],
 )
 def test_keras_nchw_learner_mistakes(answer, fragment):
-    feedback = wrong(lesson03.keras_nchw, lesson03.keras_nchw.check(answer))
+    feedback = assert_wrong(lesson03.keras_nchw, lesson03.keras_nchw.check(answer))
     assert fragment.lower() in str(feedback).lower()
 
 
@@ -125,17 +119,19 @@ def test_layout_solution_passes():
 
 
 def test_layout_reshape_is_explained():
-    feedback = wrong(lesson03.layout, lesson03.layout.check(lambda x: x.reshape(x.shape[0], *x.shape[2:], x.shape[1])))
+    feedback = assert_wrong(
+        lesson03.layout, lesson03.layout.check(lambda x: x.reshape(x.shape[0], *x.shape[2:], x.shape[1]))
+    )
     assert "reshape" in feedback.why and "3, 4, 5" in feedback.message
 
 
 def test_layout_wrong_transpose_has_right_shape_only_for_square_images():
-    feedback = wrong(lesson03.layout, lesson03.layout.check(lambda x: x.transpose(0, 3, 2, 1)))
+    feedback = assert_wrong(lesson03.layout, lesson03.layout.check(lambda x: x.transpose(0, 3, 2, 1)))
     assert "wrong shape" in feedback.message or "wrong values" in feedback.message
 
 
 def test_layout_nhwc_to_nchw_direction_is_wrong():
-    feedback = wrong(lesson03.layout, lesson03.layout.check(lambda x: x.transpose(0, 3, 1, 2)))
+    feedback = assert_wrong(lesson03.layout, lesson03.layout.check(lambda x: x.transpose(0, 3, 1, 2)))
     assert "wrong shape" in feedback.message
 
 
@@ -165,7 +161,7 @@ def test_forest_solution_passes(forest_setup):
 
 def test_forest_zipmap_is_rejected_without_naming_the_option(forest_setup):
     model = forest_setup["to_onnx"](forest_setup["rf"], forest_setup["X_train"][:1])
-    feedback = wrong(lesson03.forest, lesson03.forest.check(model, forest_setup["rf"]))
+    feedback = assert_wrong(lesson03.forest, lesson03.forest.check(model, forest_setup["rf"]))
     assert "sequence of maps" in feedback.message
 
 
@@ -178,10 +174,10 @@ def test_forest_the_lessons_pipeline_is_not_a_forest(forest_setup):
         forest_setup["X_train"], forest_setup["y_train"]
     )
     pipe_onnx = forest_setup["to_onnx"](pipe, forest_setup["X_train"][:1], options={"zipmap": False})
-    feedback = wrong(lesson03.forest, lesson03.forest.check(pipe_onnx, pipe))
+    feedback = assert_wrong(lesson03.forest, lesson03.forest.check(pipe_onnx, pipe))
     assert "random forest" in feedback.message
     # the pipeline's model with the forest as the estimator: no trees in the graph
-    feedback = wrong(lesson03.forest, lesson03.forest.check(pipe_onnx, forest_setup["rf"]))
+    feedback = assert_wrong(lesson03.forest, lesson03.forest.check(pipe_onnx, forest_setup["rf"]))
     assert feedback.message == "this ONNX model holds no trees"
 
 
@@ -192,13 +188,13 @@ def test_forest_another_estimator_fails_parity(forest_setup):
         forest_setup["X_train"], forest_setup["y_train"]
     )
     model = forest_setup["to_onnx"](forest_setup["rf"], forest_setup["X_train"][:1], options={"zipmap": False})
-    feedback = wrong(lesson03.forest, lesson03.forest.check(model, other))
+    feedback = assert_wrong(lesson03.forest, lesson03.forest.check(model, other))
     assert "does not match" in feedback.message
 
 
 def test_forest_needs_a_fitted_classifier(forest_setup):
     model = forest_setup["to_onnx"](forest_setup["rf"], forest_setup["X_train"][:1], options={"zipmap": False})
-    feedback = wrong(lesson03.forest, lesson03.forest.check(model, "rf"))
+    feedback = assert_wrong(lesson03.forest, lesson03.forest.check(model, "rf"))
     assert "fitted random forest" in feedback.message
 
 
@@ -234,7 +230,7 @@ def test_feed_solution_passes():
     ],
 )
 def test_feed_wrong_answers(make_feed, fragment):
-    feedback = wrong(lesson03.feed, lesson03.feed.check(make_feed))
+    feedback = assert_wrong(lesson03.feed, lesson03.feed.check(make_feed))
     assert fragment in feedback.message
 
 
@@ -285,14 +281,14 @@ def rgb_route(keras_route):
 @pytest.mark.slow
 def test_rgb_keras_channels_last_is_caught(rgb_route):
     path = rgb_route["convert"](rgb_route["named"], "rgb_nhwc.onnx")
-    feedback = wrong(lesson03.rgb_keras, lesson03.rgb_keras.check(path))
+    feedback = assert_wrong(lesson03.rgb_keras, lesson03.rgb_keras.check(path))
     assert "not channels-first" in feedback.message
 
 
 @pytest.mark.slow
 def test_rgb_keras_unnamed_output_is_caught(rgb_route):
     path = rgb_route["convert"](rgb_route["unnamed"], "rgb_unnamed.onnx", inputs_as_nchw=["photo"])
-    feedback = wrong(lesson03.rgb_keras, lesson03.rgb_keras.check(path))
+    feedback = assert_wrong(lesson03.rgb_keras, lesson03.rgb_keras.check(path))
     assert "called scores" in feedback.message
 
 
@@ -312,5 +308,5 @@ def test_rgb_keras_reshape_instead_of_transpose_is_caught(rgb_route, tmp_path):
     graph.initializer.append(shape)
     graph.node.insert(0, onnx.helper.make_node("Reshape", ["photo_nchw", "nhwc_shape"], [old]))
     onnx.save(model, tmp_path / "reshaped.onnx")
-    feedback = wrong(lesson03.rgb_keras, lesson03.rgb_keras.check(tmp_path / "reshaped.onnx"))
+    feedback = assert_wrong(lesson03.rgb_keras, lesson03.rgb_keras.check(tmp_path / "reshaped.onnx"))
     assert "differ from the Keras model's" in feedback.message

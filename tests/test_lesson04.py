@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from course_test_helpers import export_digits_cnn
+from course_test_helpers import artifacts_in, assert_wrong, export_digits_cnn
 from onnx import TensorProto, helper, numpy_helper
 
 from course_utils import paths
@@ -21,8 +21,7 @@ torch = pytest.importorskip("torch")
 @pytest.fixture(scope="module")
 def digits_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """artifacts/04/digits_cnn.onnx as the lesson exports it, in a temporary artifacts folder."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(paths, "ARTIFACTS_DIR", tmp_path_factory.mktemp("artifacts"))
+    with artifacts_in(tmp_path_factory.mktemp("artifacts")):
         path = paths.artifact_path("digits_cnn.onnx", lesson="04")
         export_digits_cnn(path)
         yield path
@@ -58,11 +57,7 @@ def _affine(
 
 
 def assert_not_yet(feedback: Feedback, *fragments: str) -> None:
-    assert not feedback.passed, f"a wrong answer passed: {feedback}"
-    assert EXERCISES[feedback.exercise].leaks(feedback) == [], f"feedback gives the fix away:\n{feedback}"
-    text = str(feedback)
-    for fragment in fragments:
-        assert fragment in text, f"feedback lacks {fragment!r}:\n{text}"
+    assert_wrong(EXERCISES[feedback.exercise], feedback, *fragments)
 
 
 # ------------------------------------------------------------------------------------------------ 04.1

@@ -9,10 +9,10 @@ from typing import Any
 
 import onnxruntime as ort
 import pytest
+from course_test_helpers import artifacts_in, assert_wrong
 
-from course_utils import paths
 from course_utils.data import load_digits
-from course_utils.exercises import Exercise, Feedback
+from course_utils.exercises import Exercise
 from course_utils.lessons import lesson05
 from course_utils.providers import course_model
 
@@ -25,8 +25,7 @@ SPINNING = "session.intra_op.allow_spinning"
 @pytest.fixture(scope="module")
 def namespace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """What the notebook has defined when its exercises run (in a temporary artifacts folder)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(paths, "ARTIFACTS_DIR", tmp_path_factory.mktemp("artifacts"))
+    with artifacts_in(tmp_path_factory.mktemp("artifacts")):
         digits_path = str(course_model("DigitsCNN"))
         session = ort.InferenceSession(digits_path, providers=[CPU])
         yield {
@@ -36,11 +35,6 @@ def namespace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
             "digits_session": session,
             "lesson05": lesson05,
         }
-
-
-def wrong(exercise: Exercise, feedback: Feedback) -> None:
-    assert not feedback.passed, feedback
-    assert exercise.leaks(feedback) == [], feedback
 
 
 @pytest.mark.parametrize(
@@ -67,21 +61,21 @@ def test_used_fallback_wrong_answers(namespace: dict[str, Any]):
     exercise = lesson05.used_fallback
     # Compares the lists as they are: a (name, options) pair never equals a name.
     fb = exercise.check(lambda session, requested: session.get_providers() != requested)
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert "CPU with options" in fb.message
     # Looks only at the first requested provider.
     fb = exercise.check(lambda session, requested: requested[0] not in session.get_providers())
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert "CPU first, then CUDA" in fb.message
     # Asks whether CPU is used: always True.
-    wrong(exercise, exercise.check(lambda session, requested: CPU in session.get_providers()))
+    assert_wrong(exercise, exercise.check(lambda session, requested: CPU in session.get_providers()))
     # Calls the function instead of passing it.
-    wrong(exercise, exercise.check(True))
+    assert_wrong(exercise, exercise.check(True))
     # The starting cell's answer.
-    wrong(exercise, exercise.check(lambda session, requested: False))
+    assert_wrong(exercise, exercise.check(lambda session, requested: False))
     # Returns the list of missing names instead of a bool.
     fb = exercise.check(lambda session, requested: [r for r in requested if r not in session.get_providers()])
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert fb.message == "return True or False"
 
 
@@ -95,7 +89,7 @@ def test_used_fallback_asks_the_session_not_this_machine(monkeypatch: pytest.Mon
     monkeypatch.setattr(lesson05, "_absent_provider", lambda: "TensorrtExecutionProvider")
     assert lesson05.used_fallback.check(right).passed
     fb = lesson05.used_fallback.check(lambda session, requested: False)
-    wrong(lesson05.used_fallback, fb)
+    assert_wrong(lesson05.used_fallback, fb)
     assert "Tensorrt first, then CPU" in fb.message
 
 
@@ -125,31 +119,31 @@ def test_polite_session_wrong_answers(namespace: dict[str, Any]):
     exercise, path = lesson05.polite_session, namespace["digits_path"]
     # The lesson's own demo sessions are wrong answers: section 5's quiet_session and section 3.1's session.
     fb = exercise.check(_session(path, threads=2, entries={SPINNING: "0"}))
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert "more than one core" in fb.message and "2" in (fb.got or "")
     fb = exercise.check(_session(path, threads=2, inter=1, entries={"session.record_ep_graph_assignment_info": "1"}))
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert "more than one core" in fb.message
     fb = exercise.check(_session(path, threads=1, inter=1))  # spinning left on
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert "spin" in fb.message and "not set" in (fb.got or "")
     fb = exercise.check(_session(path, threads=1, entries={SPINNING: "0"}))  # inter-op pool left at its default
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert "inter-op" in fb.message
     # Parallel with the inter-op pool at its default (ORT itself falls back to sequential with one inter-op thread).
     fb = exercise.check(_session(path, threads=1, parallel=True, entries={SPINNING: "0"}))
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert "same time" in fb.message
     fb = exercise.check(_session(path, entries={SPINNING: "0"}, inter=1))  # default intra-op threads
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert "(ONNX Runtime's default)" in (fb.got or "")
     # The inter-op pool's key instead of the intra-op one.
-    wrong(
+    assert_wrong(
         exercise, exercise.check(_session(path, threads=1, inter=1, entries={"session.inter_op.allow_spinning": "0"}))
     )
-    wrong(exercise, exercise.check(_session(path, threads=1, inter=1, entries={SPINNING: "1"})))
-    wrong(exercise, exercise.check(ort.SessionOptions()))  # the options, not the session
-    wrong(exercise, exercise.check(None))
+    assert_wrong(exercise, exercise.check(_session(path, threads=1, inter=1, entries={SPINNING: "1"})))
+    assert_wrong(exercise, exercise.check(ort.SessionOptions()))  # the options, not the session
+    assert_wrong(exercise, exercise.check(None))
 
 
 # ------------------------------------------------------------------------------------------ 05.3
@@ -161,22 +155,22 @@ def test_io_binding_wrong_answers(namespace: dict[str, Any]):
     unrun.bind_cpu_input("image", digits.x_test[:64])
     unrun.bind_output("logits")
     fb = exercise.check(unrun)  # bound but never run
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert "no output yet" in fb.message
     few = session.io_binding()
     few.bind_cpu_input("image", digits.x_test[:8])
     few.bind_output("logits")
     session.run_with_iobinding(few)
     fb = exercise.check(few)  # the wrong images
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert "shape" in fb.message
     shifted = session.io_binding()
     shifted.bind_cpu_input("image", digits.x_test[1:65])
     shifted.bind_output("logits")
     session.run_with_iobinding(shifted)
-    wrong(exercise, exercise.check(shifted))
-    wrong(exercise, exercise.check(session.run(None, {"image": digits.x_test[:64]})[0]))  # plain run's array
-    wrong(exercise, exercise.check(None))  # the starting cell's answer
+    assert_wrong(exercise, exercise.check(shifted))
+    assert_wrong(exercise, exercise.check(session.run(None, {"image": digits.x_test[:64]})[0]))  # plain run's array
+    assert_wrong(exercise, exercise.check(None))  # the starting cell's answer
 
 
 # ------------------------------------------------------------------------------------------ 05.4
@@ -194,24 +188,24 @@ def test_provider_lists_wrong_answers():
     assert exercise.check(RIGHT).passed
     # No CPU at the end of the GPU server's list.
     fb = exercise.check({**RIGHT, "gpu_server": ["CUDAExecutionProvider"]})
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert "does not end with" in fb.message
     # TensorRT left out: CUDA then CPU is valid, but not the fastest.
     fb = exercise.check({**RIGHT, "gpu_server": ["CUDAExecutionProvider", CPU]})
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert "best use" in fb.message
     # A misspelt name (ORT would only warn and skip it).
     fb = exercise.check({**RIGHT, "intel_laptop": ["OpenVINOProvider", CPU]})
-    wrong(exercise, fb)
+    assert_wrong(exercise, fb)
     assert "not an ONNX Runtime provider name" in fb.message
     # CUDA on a Mac.
-    wrong(exercise, exercise.check({**RIGHT, "mac": ["CUDAExecutionProvider", CPU]}))
+    assert_wrong(exercise, exercise.check({**RIGHT, "mac": ["CUDAExecutionProvider", CPU]}))
     # The AMD GPU through a provider the package does not have.
-    wrong(exercise, exercise.check({**RIGHT, "windows_amd": ["MIGraphXExecutionProvider", CPU]}))
+    assert_wrong(exercise, exercise.check({**RIGHT, "windows_amd": ["MIGraphXExecutionProvider", CPU]}))
     # A machine forgotten.
-    wrong(exercise, exercise.check({k: v for k, v in RIGHT.items() if k != "mac"}))
+    assert_wrong(exercise, exercise.check({k: v for k, v in RIGHT.items() if k != "mac"}))
     # The starting cell's answer: the CPU everywhere.
-    wrong(exercise, exercise.check({key: [CPU] for key in RIGHT}))
+    assert_wrong(exercise, exercise.check({key: [CPU] for key in RIGHT}))
 
 
 def test_provider_lists_order_matters():
@@ -229,7 +223,6 @@ def test_exercise_machines_match_the_checker():
 
 def test_checkers_need_no_notebook_state(tmp_path: Path):
     # A learner may check in a fresh kernel: the checker exports its own reference model when needed.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(paths, "ARTIFACTS_DIR", tmp_path)
+    with artifacts_in(tmp_path):
         fb = lesson05.used_fallback.check(lambda session, requested: False)
     assert not fb.passed and (tmp_path / "05" / "switcher" / "digits_cnn.onnx").exists()

@@ -11,15 +11,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from course_test_helpers import export_digits_cnn
+from course_test_helpers import assert_wrong, export_digits_cnn
 
-from course_utils.exercises import Feedback, exercises_of
+from course_utils.exercises import exercises_of
 from course_utils.lessons import lesson06
-
-
-def wrong(exercise, feedback: Feedback) -> None:
-    assert not feedback.passed, str(feedback)
-    assert exercise.leaks(feedback) == [], str(feedback)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +51,7 @@ def test_starting_cells_get_feedback_without_the_fix(digits_path: Path, trace_pa
     ]
     for exercise, args, says in cases:
         feedback = exercise.check(*args)
-        wrong(exercise, feedback)
+        assert_wrong(exercise, feedback)
         assert says in feedback.message
 
 
@@ -89,18 +84,18 @@ def test_bn_level_wrong_answers(digits_path: Path) -> None:
     ex = lesson06.bn_level
     # counts read from the original file at every level
     fb = ex.check(digits_path, dict.fromkeys(LEVELS, 2), "ORT_ENABLE_BASIC")
-    wrong(ex, fb)
+    assert_wrong(ex, fb)
     assert "same at every level" in fb.message
     # right counts, but the highest level named
     fb = ex.check(digits_path, TRUE_COUNTS, "ORT_ENABLE_ALL")
-    wrong(ex, fb)
+    assert_wrong(ex, fb)
     assert "lower level" in fb.message
     # BN still there at the named level
-    wrong(ex, ex.check(digits_path, TRUE_COUNTS, "ORT_DISABLE_ALL"))
+    assert_wrong(ex, ex.check(digits_path, TRUE_COUNTS, "ORT_DISABLE_ALL"))
     # a level missing, and a wrong count
-    wrong(ex, ex.check(digits_path, {k: v for k, v in TRUE_COUNTS.items() if k != "ORT_ENABLE_LAYOUT"}, "basic"))
-    wrong(ex, ex.check(digits_path, {**TRUE_COUNTS, "ORT_ENABLE_BASIC": 2, "ORT_ENABLE_EXTENDED": 1}, "basic"))
-    wrong(ex, ex.check(None, TRUE_COUNTS, "basic"))
+    assert_wrong(ex, ex.check(digits_path, {k: v for k, v in TRUE_COUNTS.items() if k != "ORT_ENABLE_LAYOUT"}, "basic"))
+    assert_wrong(ex, ex.check(digits_path, {**TRUE_COUNTS, "ORT_ENABLE_BASIC": 2, "ORT_ENABLE_EXTENDED": 1}, "basic"))
+    assert_wrong(ex, ex.check(None, TRUE_COUNTS, "basic"))
     assert "empty" in ex.check(digits_path, {}, "basic").message
 
 
@@ -175,13 +170,13 @@ def whole_loop(make_session, feed):
 )
 def test_benchmark_loop_catches_mistakes(answer, says: str) -> None:
     fb = lesson06.benchmark_loop.check(answer)
-    wrong(lesson06.benchmark_loop, fb)
+    assert_wrong(lesson06.benchmark_loop, fb)
     assert says in str(fb)
 
 
 def test_benchmark_loop_not_a_function() -> None:
-    wrong(lesson06.benchmark_loop, lesson06.benchmark_loop.check(None))
-    wrong(lesson06.benchmark_loop, lesson06.benchmark_loop.check([1.0, 2.0]))
+    assert_wrong(lesson06.benchmark_loop, lesson06.benchmark_loop.check(None))
+    assert_wrong(lesson06.benchmark_loop, lesson06.benchmark_loop.check([1.0, 2.0]))
 
 
 # ------------------------------------------------------------------------------------------ 06.3
@@ -202,18 +197,18 @@ def test_slowest_op_wrong_answers(trace_path: Path) -> None:
     top = max(right, key=right.get)
     assert ex.check(trace_path, right, top).passed
     fb = ex.check(trace_path, totals_from(trace_path, key="node"), top)
-    wrong(ex, fb)
+    assert_wrong(ex, fb)
     assert "node names" in fb.message
     fb = ex.check(trace_path, totals_from(trace_path, count=True), top)
-    wrong(ex, fb)
+    assert_wrong(ex, fb)
     assert "how many events" in fb.message
     fb = ex.check(trace_path, totals_from(trace_path, unit=1), top)
-    wrong(ex, fb)
+    assert_wrong(ex, fb)
     assert "1000x" in fb.message
     other = next(k for k in right if k != top)
-    wrong(ex, ex.check(trace_path, right, other))
-    wrong(ex, ex.check(trace_path, right, None))
-    wrong(ex, ex.check("missing.json", right, top))
+    assert_wrong(ex, ex.check(trace_path, right, other))
+    assert_wrong(ex, ex.check(trace_path, right, None))
+    assert_wrong(ex, ex.check("missing.json", right, top))
 
 
 def test_slowest_op_counting_every_event_is_wrong(trace_path: Path) -> None:
@@ -225,7 +220,7 @@ def test_slowest_op_counting_every_event_is_wrong(trace_path: Path) -> None:
             totals[op] += event.get("dur", 0) / 1000
     totals["Conv"] += 1.0  # the model_run events hold the time of whole runs
     fb = lesson06.slowest_op.check(trace_path, dict(totals), "Conv")
-    wrong(lesson06.slowest_op, fb)
+    assert_wrong(lesson06.slowest_op, fb)
 
 
 # ------------------------------------------------------------------------------------------ 06.4
@@ -269,13 +264,13 @@ def flops_factory(mac: bool = False, ignore_group: bool = False, ignore_stride: 
 )
 def test_mobile_flops_wrong_answers(options: dict, says: str) -> None:
     fb = lesson06.mobile_flops.check(flops_factory(**options))
-    wrong(lesson06.mobile_flops, fb)
+    assert_wrong(lesson06.mobile_flops, fb)
     assert says in fb.message
 
 
 def test_mobile_flops_hard_coded_number_is_caught() -> None:
     right = flops_factory()(lesson06.mobile_block())
     fb = lesson06.mobile_flops.check(lambda model: right)
-    wrong(lesson06.mobile_flops, fb)
+    assert_wrong(lesson06.mobile_flops, fb)
     assert lesson06.mobile_flops.check(flops_factory()).passed
-    wrong(lesson06.mobile_flops, lesson06.mobile_flops.check(right))
+    assert_wrong(lesson06.mobile_flops, lesson06.mobile_flops.check(right))

@@ -3,17 +3,16 @@ fix away."""
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
 import pytest
+from course_test_helpers import artifacts_in, assert_wrong
 
-from course_utils import load_digits, paths
-from course_utils.exercises import Exercise, Feedback
+from course_utils import load_digits
+from course_utils.exercises import Exercise
 from course_utils.lessons import lesson07
 
 pytest.importorskip("torch")
@@ -21,39 +20,20 @@ pytest.importorskip("torch")
 
 @pytest.fixture(scope="module", autouse=True)
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    with pytest.MonkeyPatch.context() as mp:
-        folder = tmp_path_factory.mktemp("artifacts")
-        mp.setattr(paths, "ARTIFACTS_DIR", folder)
+    with artifacts_in(tmp_path_factory.mktemp("artifacts")) as folder:
         yield folder
-
-
-def run_solution(exercise: Exercise) -> Feedback:
-    """Execute the solution text as a notebook cell would; return the value of its last line (the check)."""
-    tree = ast.parse(exercise.solution_code)
-    last = ast.Expression(tree.body.pop().value)
-    namespace: dict[str, Any] = {"lesson07": lesson07}
-    exec(compile(tree, "<solution>", "exec"), namespace)
-    return eval(compile(last, "<solution>", "eval"), namespace)
-
-
-def assert_not_yet(exercise: Exercise, feedback: Feedback, *fragments: str) -> None:
-    assert not feedback.passed, f"a wrong answer passed: {feedback}"
-    assert exercise.leaks(feedback) == [], f"feedback gives the fix away: {feedback}"
-    for fragment in fragments:
-        assert fragment in str(feedback), f"feedback lacks {fragment!r}:\n{feedback}"
 
 
 @pytest.mark.parametrize("exercise", [lesson07.calibration_reader, lesson07.fast_config, lesson07.costly_node])
 def test_solutions_pass(exercise: Exercise) -> None:
-    feedback = run_solution(exercise)
-    assert feedback.passed, str(feedback)
-    assert exercise.run_solution({"lesson07": lesson07}).passed
+    run = exercise.run_solution({"lesson07": lesson07})
+    assert run.passed, str(run)
 
 
 @pytest.mark.parametrize("exercise", [lesson07.calibration_reader, lesson07.fast_config, lesson07.costly_node])
 def test_untouched_starting_code_says_no_answer_yet(exercise: Exercise) -> None:
     feedback = exercise.check(None)
-    assert_not_yet(exercise, feedback, "no answer yet")
+    assert_wrong(exercise, feedback, "no answer yet")
 
 
 @pytest.mark.parametrize("exercise", [lesson07.calibration_reader, lesson07.fast_config, lesson07.costly_node])
@@ -91,29 +71,29 @@ def test_reader_right_answer() -> None:
 
 def test_reader_first_images_are_not_balanced() -> None:
     exercise = lesson07.calibration_reader
-    assert_not_yet(exercise, exercise.check(Reader(load_digits().x_train[:256])), "not equally represented")
+    assert_wrong(exercise, exercise.check(Reader(load_digits().x_train[:256])), "not equally represented")
 
 
 def test_reader_from_the_test_split() -> None:
     exercise = lesson07.calibration_reader
-    assert_not_yet(exercise, exercise.check(Reader(balanced("test", 10))), "test split")
+    assert_wrong(exercise, exercise.check(Reader(balanced("test", 10))), "test split")
 
 
 def test_reader_with_too_few_of_each_digit() -> None:
     exercise = lesson07.calibration_reader
-    assert_not_yet(exercise, exercise.check(Reader(balanced(per_digit=3))), "missing or rare")
+    assert_wrong(exercise, exercise.check(Reader(balanced(per_digit=3))), "missing or rare")
 
 
 def test_reader_with_random_images() -> None:
     noise = np.random.default_rng(0).random((160, 1, 8, 8), dtype=np.float32)
     exercise = lesson07.calibration_reader
-    assert_not_yet(exercise, exercise.check(Reader(noise)), "not digits")
+    assert_wrong(exercise, exercise.check(Reader(noise)), "not digits")
 
 
 def test_reader_with_float64_or_wrong_key() -> None:
     exercise = lesson07.calibration_reader
-    assert_not_yet(exercise, exercise.check(Reader(balanced().astype(np.float64))), "float64")
-    assert_not_yet(exercise, exercise.check(Reader(balanced(), key="input")), "not the model's input name")
+    assert_wrong(exercise, exercise.check(Reader(balanced().astype(np.float64))), "float64")
+    assert_wrong(exercise, exercise.check(Reader(balanced(), key="input")), "not the model's input name")
 
 
 def test_reader_that_never_ends() -> None:
@@ -122,12 +102,12 @@ def test_reader_that_never_ends() -> None:
             return {"image": balanced()[:16]}
 
     exercise = lesson07.calibration_reader
-    assert_not_yet(exercise, exercise.check(Forever()), "still returns data")
+    assert_wrong(exercise, exercise.check(Forever()), "still returns data")
 
 
 def test_reader_that_is_not_a_reader() -> None:
     exercise = lesson07.calibration_reader
-    assert_not_yet(exercise, exercise.check(balanced()), "not a calibration reader")
+    assert_wrong(exercise, exercise.check(balanced()), "not a calibration reader")
 
 
 # ------------------------------------------------------------------------------------------------ 07.2
@@ -143,7 +123,7 @@ def test_defaults_fuse_only_some_convolutions_on_x86(monkeypatch: pytest.MonkeyP
     """quantize_static's defaults, checked as x86 runs them (pinned, so the test means the same on Arm)."""
     monkeypatch.setattr(lesson07, "_platform_int8_allowed", lambda: False)
     exercise = lesson07.fast_config
-    assert_not_yet(exercise, exercise.check({}), "convolutions are fused")
+    assert_wrong(exercise, exercise.check({}), "convolutions are fused")
 
 
 def test_solution_options_pass_on_x86_and_arm_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,20 +138,20 @@ def test_solution_options_pass_on_x86_and_arm_settings(monkeypatch: pytest.Monke
 
 def test_quantizing_only_matmuls_leaves_convolutions_in_fp32() -> None:
     exercise = lesson07.fast_config
-    assert_not_yet(exercise, exercise.check({"op_types_to_quantize": ["MatMul"]}), "do not run as fused int8")
+    assert_wrong(exercise, exercise.check({"op_types_to_quantize": ["MatMul"]}), "do not run as fused int8")
 
 
 def test_excluding_the_convolutions_is_not_an_answer() -> None:
     names = [n.name for n in onnx.load(str(lesson07.skipnet_path())).graph.node if n.op_type == "Conv"]
     exercise = lesson07.fast_config
-    assert_not_yet(exercise, exercise.check({"nodes_to_exclude": names}), "do not run as fused int8")
+    assert_wrong(exercise, exercise.check({"nodes_to_exclude": names}), "do not run as fused int8")
 
 
 def test_options_that_quantize_static_rejects() -> None:
     exercise = lesson07.fast_config
-    assert_not_yet(exercise, exercise.check({"speed": "max"}), "rejects these options")
-    assert_not_yet(exercise, exercise.check({"model_output": "x.onnx"}), "the check supplies itself")
-    assert_not_yet(exercise, exercise.check(["QUInt8"]), "should be a dict")
+    assert_wrong(exercise, exercise.check({"speed": "max"}), "rejects these options")
+    assert_wrong(exercise, exercise.check({"model_output": "x.onnx"}), "the check supplies itself")
+    assert_wrong(exercise, exercise.check(["QUInt8"]), "should be a dict")
 
 
 # ------------------------------------------------------------------------------------------------ 07.3
@@ -188,20 +168,20 @@ def test_outlier_model_computes_the_same_function() -> None:
 
 def test_costly_node_wrong_convolution() -> None:
     exercise = lesson07.costly_node
-    assert_not_yet(exercise, exercise.check("/features/features.3/Conv"), "another node's exclusion")
+    assert_wrong(exercise, exercise.check("/features/features.3/Conv"), "another node's exclusion")
 
 
 def test_costly_node_last_layer() -> None:
     exercise = lesson07.costly_node
-    assert_not_yet(exercise, exercise.check("/classifier/classifier.3/Gemm"), "another node's exclusion")
+    assert_wrong(exercise, exercise.check("/classifier/classifier.3/Gemm"), "another node's exclusion")
 
 
 def test_costly_node_not_quantized_on_its_own() -> None:
     exercise = lesson07.costly_node
-    assert_not_yet(exercise, exercise.check("/features/features.2/Relu"), "Relu node")
+    assert_wrong(exercise, exercise.check("/features/features.2/Relu"), "Relu node")
 
 
 def test_costly_node_unknown_name_or_type() -> None:
     exercise = lesson07.costly_node
-    assert_not_yet(exercise, exercise.check("conv1"), "no node named 'conv1'")
-    assert_not_yet(exercise, exercise.check(3), "should be a node's name")
+    assert_wrong(exercise, exercise.check("conv1"), "no node named 'conv1'")
+    assert_wrong(exercise, exercise.check(3), "should be a node's name")

@@ -12,9 +12,9 @@ import numpy as np
 import onnx
 import onnx.version_converter
 import pytest
+from course_test_helpers import artifacts_in, assert_wrong
 from onnx import TensorProto, helper, numpy_helper
 
-from course_utils import paths
 from course_utils.exercises import exercises_of
 from course_utils.lessons import lesson08
 from course_utils.lessons.lesson08 import digits_cnn_at, squeeze_model
@@ -25,20 +25,13 @@ torch = pytest.importorskip("torch")
 @pytest.fixture(scope="module", autouse=True)
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Solutions write to a temporary artifacts folder, never over a learner's files."""
-    with pytest.MonkeyPatch.context() as mp:
-        folder = tmp_path_factory.mktemp("artifacts")
-        mp.setattr(paths, "ARTIFACTS_DIR", folder)
+    with artifacts_in(tmp_path_factory.mktemp("artifacts")) as folder:
         yield folder
 
 
 @pytest.fixture(scope="module")
 def pipeline():
     return lesson08.sklearn_pipeline()
-
-
-def _assert_not_yet(exercise, feedback) -> None:
-    assert not feedback.passed, feedback
-    assert exercise.leaks(feedback) == [], f"feedback gives the fix away: {feedback}"
 
 
 def test_every_solution_passes(pipeline):
@@ -110,7 +103,7 @@ def test_predict_node_wrong_answers(wrong, message):
         wrong = squeeze_model()
         wrong.opset_import[0].version = 13
     feedback = lesson08.predict_node.check(wrong)
-    _assert_not_yet(lesson08.predict_node, feedback)
+    assert_wrong(lesson08.predict_node, feedback)
     assert message in feedback.message
 
 
@@ -118,7 +111,7 @@ def test_predict_node_without_axes_input():
     model = _squeeze13()
     del model.graph.node[0].input[1]
     feedback = lesson08.predict_node.check(model)
-    _assert_not_yet(lesson08.predict_node, feedback)
+    assert_wrong(lesson08.predict_node, feedback)
     assert "squeeze every size-1 dimension" in feedback.message
 
 
@@ -136,7 +129,7 @@ def test_predict_node_without_axes_input():
 )
 def test_breaking_node_wrong_operator(answer, message):
     feedback = lesson08.breaking_node.check(*answer)
-    _assert_not_yet(lesson08.breaking_node, feedback)
+    assert_wrong(lesson08.breaking_node, feedback)
     assert message in feedback.message
 
 
@@ -190,16 +183,16 @@ def test_old_runtime_wrong_answers(tmp_path):
     exercise = lesson08.old_runtime
     default = _export(tmp_path, "default.onnx")  # the dynamo exporter's own choice: opset 20, IR 10
     feedback = exercise.check(default)
-    _assert_not_yet(exercise, feedback)
+    assert_wrong(exercise, feedback)
     assert "cannot run it" in feedback.message and "IR version 10 > 8" in feedback.got
     only_opset = _export(tmp_path, "dynamo18.onnx", opset_version=18)  # the opset right, the IR still 10
     feedback = exercise.check(only_opset)
-    _assert_not_yet(exercise, feedback)
+    assert_wrong(exercise, feedback)
     assert "IR version 10 > 8" in feedback.got and "opset" not in feedback.got.split("IR version 10 > 8")[0]
     hacked = onnx.load(default)
     hacked.ir_version = 8  # the number lowered by hand, the opset left at 20
     feedback = exercise.check(hacked)
-    _assert_not_yet(exercise, feedback)
+    assert_wrong(exercise, feedback)
     assert "ai.onnx opset 20 > 18" in feedback.got
 
 
@@ -208,7 +201,7 @@ def test_old_runtime_wrong_network():
     weights = other.graph.initializer[0]
     weights.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weights) * 0, weights.name))
     feedback = lesson08.old_runtime.check(other)
-    _assert_not_yet(lesson08.old_runtime, feedback)
+    assert_wrong(lesson08.old_runtime, feedback)
     assert "differ from the trained DigitsCNN" in feedback.message
 
 
@@ -231,11 +224,11 @@ def test_sklearn_wrong_answers(pipeline, tmp_path):
     exercise = lesson08.sklearn_old_runtime
     default = to_onnx(pipeline, x[:1])  # skl2onnx's own choice: newer than 1.14 reads
     feedback = exercise.check(default, pipeline)
-    _assert_not_yet(exercise, feedback)
+    assert_wrong(exercise, feedback)
     assert "cannot run it" in feedback.message
     next_row = to_onnx(pipeline, x[:1], target_opset=19)  # the opset of the next release in the table (1.15)
     feedback = exercise.check(next_row, pipeline)
-    _assert_not_yet(exercise, feedback)
+    assert_wrong(exercise, feedback)
     assert "ai.onnx opset 19 > 18" in feedback.got
     # A single target_opset is also right: skl2onnx then picks an ai.onnx.ml opset that goes with it.
     assert exercise.check(to_onnx(pipeline, x[:1], target_opset=18), pipeline).passed
@@ -243,7 +236,7 @@ def test_sklearn_wrong_answers(pipeline, tmp_path):
     other.set_params(decisiontreeclassifier__max_depth=2).fit(digits.flat(digits.x_train), digits.y_train)
     wrong_model = to_onnx(other, x[:1], target_opset={"": 18, "ai.onnx.ml": 3})
     feedback = exercise.check(wrong_model, pipeline)
-    _assert_not_yet(exercise, feedback)
+    assert_wrong(exercise, feedback)
     assert "labels differ" in feedback.message
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from course_test_helpers import artifacts_in
 from onnx import TensorProto, helper, numpy_helper
 
-from course_utils import paths
 from course_utils.errors import ProviderUnavailableError
 from course_utils.providers import (
     PROVIDERS,
@@ -62,9 +62,8 @@ def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def artifacts(tmp_path: Path) -> Iterator[Path]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(paths, "ARTIFACTS_DIR", tmp_path)
-        yield tmp_path
+    with artifacts_in(tmp_path) as folder:
+        yield folder
 
 
 # ------------------------------------------------------------------------------------------- table

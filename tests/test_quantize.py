@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from course_test_helpers import artifacts_in
 
-from course_utils import paths
 from course_utils import quantize as q
 from course_utils.errors import ModelFileNotFoundError, NotAnOnnxModelError
 
@@ -25,9 +25,7 @@ pytest.importorskip("torch")
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A private artifacts folder for this module (the cache under test starts empty)."""
-    with pytest.MonkeyPatch.context() as mp:
-        folder = tmp_path_factory.mktemp("artifacts")
-        mp.setattr(paths, "ARTIFACTS_DIR", folder)
+    with artifacts_in(tmp_path_factory.mktemp("artifacts")) as folder:
         yield folder
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from course_test_helpers import build_one_op_model
 from onnx import TensorProto, helper
 
 from course_utils import runtime, verify
@@ -25,14 +26,6 @@ from course_utils.versions import (
 X = np.arange(6, dtype=np.float32).reshape(2, 3)
 
 
-def _matmul_model() -> onnx.ModelProto:
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
-    w = onnx.numpy_helper.from_array(np.ones((3, 4), np.float32), "w")
-    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "mm", [x], [y], [w])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
-
-
 def test_old_import_paths_are_the_same_objects():
     # Lessons 01/02 import these from runtime/verify; one home, re-exported there.
     assert runtime.runtime_limits is runtime_limits and verify.ir_version_issues is ir_version_issues
@@ -42,7 +35,7 @@ def test_old_import_paths_are_the_same_objects():
 def _ir10_model() -> onnx.ModelProto:
     """A model at opset 18 (first shipped with IR 8) stamped IR 10, with IR-10-only metadata_props everywhere
     the torch exporter puts them, including inside an If node's subgraphs."""
-    model = _matmul_model()
+    model = build_one_op_model()
     model.opset_import[0].version = 18
     model.ir_version = 10
     graph = model.graph
@@ -70,7 +63,7 @@ def test_ir_version_issues_lists_what_a_reader_of_that_version_does_not_know():
 
 
 def test_ir_version_issues_finds_newer_element_types_and_opset_pairing():
-    model = _matmul_model()  # opset 21, first shipped with IR 10
+    model = build_one_op_model()  # opset 21, first shipped with IR 10
     model.graph.initializer.append(helper.make_tensor("q", TensorProto.INT4, [2], [1, -1]))
     model.ir_version = 9
     issues = ir_version_issues(model)
@@ -89,7 +82,7 @@ def test_lower_ir_version_strips_only_metadata_and_keeps_the_numbers():
 
 
 def test_lower_ir_version_refuses_what_it_cannot_drop():
-    model = _matmul_model()
+    model = build_one_op_model()
     model.opset_import[0].version = 18
     model.graph.initializer.append(helper.make_tensor("q", TensorProto.INT4, [2], [1, -1]))
     with pytest.raises(UnsupportedIRVersionError, match=r"cannot lower the model to IR 9: .*int4.*Re-export") as info:
@@ -103,7 +96,7 @@ def test_runtime_limits_are_the_real_boundary():
     limits = runtime_limits()
     assert limits.onnxruntime_version == ort.__version__
     assert "ai.onnx" in limits.max_opset and "ai.onnx.ml" in limits.max_opset
-    at_limit = _matmul_model()
+    at_limit = build_one_op_model()
     at_limit.ir_version = limits.max_ir_version
     at_limit.opset_import[0].version = limits.max_opset["ai.onnx"]
     np.testing.assert_array_equal(run_onnx(at_limit, X)["y"], X @ np.ones((3, 4), np.float32))
