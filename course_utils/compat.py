@@ -34,7 +34,7 @@ from pathlib import Path
 import onnx
 import onnx.defs
 
-from .errors import CourseError, ExternalDataMissingError
+from .errors import CourseError, ExternalDataMissingError, first_line
 from .graph import domain_label, subgraphs
 from .modelio import ModelSource, external_data_files, load_model
 from .paths import relative_to_repo
@@ -160,8 +160,7 @@ def _try_session(source: ModelSource, model: onnx.ModelProto) -> str | None:
             options.log_severity_level = 4  # the refusal is reported below, once; no C++ log lines on stderr
             ort.InferenceSession(target, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as error:  # ORT raises its own pybind types; the first line says what it could not do
-        text = str(error).strip().splitlines()
-        return text[0][:300] if text else type(error).__name__
+        return first_line(error)[:300]
     return None
 
 

@@ -18,7 +18,13 @@ from google.protobuf import json_format, text_format
 from google.protobuf.message import DecodeError
 
 from . import graph
-from .errors import ExternalDataMissingError, ModelFileNotFoundError, NotAModelTypeError, NotAnOnnxModelError
+from .errors import (
+    ExternalDataMissingError,
+    ModelFileNotFoundError,
+    NotAModelTypeError,
+    NotAnOnnxModelError,
+    first_line,
+)
 
 __all__ = [
     "ModelSource",
@@ -226,9 +232,8 @@ def load_model(source: ModelSource, *, load_external_data: bool = True) -> onnx.
         try:
             onnx.load_external_data_for_model(model, str(path.parent))
         except (OSError, ValueError, onnx.checker.ValidationError) as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ExternalDataMissingError(
-                f"'{path.name}': its external weights could not be read ({first_line}). "
+                f"'{path.name}': its external weights could not be read ({first_line(error)}). "
                 "Re-export the model, or copy its .data file(s) beside it again."
             ) from None
     return model

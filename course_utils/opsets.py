@@ -31,7 +31,7 @@ import onnx
 import onnx.defs
 from onnx import version_converter
 
-from .errors import CourseError, UnsupportedOpsetError
+from .errors import CourseError, UnsupportedOpsetError, first_line
 from .graph import domain_label, graph_inputs
 from .graph import shape as graph_shape
 from .modelio import ModelSource, load_model
@@ -385,8 +385,7 @@ class ConversionPlan:
 
 def _converter_message(error: BaseException) -> str:
     """The converter's assertion text without the C++ file and line (``No Adapter From Version $14 for Relu``)."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return re.sub(r"^.*?Assertion `[^`]*` failed:\s*", "", text)
+    return re.sub(r"^.*?Assertion `[^`]*` failed:\s*", "", first_line(error))
 
 
 def _name(model_or_path: ModelSource, model: onnx.ModelProto) -> str:
