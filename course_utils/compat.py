@@ -34,8 +34,8 @@ from pathlib import Path
 import onnx
 import onnx.defs
 
-from .errors import CourseError, ExternalDataMissingError
-from .graph import subgraphs
+from .errors import CourseError, ExternalDataMissingError, first_line
+from .graph import domain_label, subgraphs
 from .modelio import ModelSource, external_data_files, load_model
 from .paths import relative_to_repo
 from .versions import RuntimeLimits, ir_version_issues, limits_for, runtime_limits
@@ -84,10 +84,6 @@ class CompatReport:
 
     def __repr__(self) -> str:
         return str(self)
-
-
-def _label(domain: str) -> str:
-    return domain or "ai.onnx"
 
 
 def _target_name(target: RuntimeLimits) -> str:
@@ -164,8 +160,7 @@ def _try_session(source: ModelSource, model: onnx.ModelProto) -> str | None:
             options.log_severity_level = 4  # the refusal is reported below, once; no C++ log lines on stderr
             ort.InferenceSession(target, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as error:  # ORT raises its own pybind types; the first line says what it could not do
-        text = str(error).strip().splitlines()
-        return text[0][:300] if text else type(error).__name__
+        return first_line(error)[:300]
     return None
 
 
@@ -205,7 +200,7 @@ def check_compatibility(
 
     imports = {e.domain or "": int(e.version) for e in model.opset_import}
     for domain, version in sorted(imports.items()):
-        label = _label(domain)
+        label = domain_label(domain)
         if domain in ("", "ai.onnx"):
             top = target.max_opset["ai.onnx"]
             if version > top:
@@ -264,7 +259,9 @@ def check_compatibility(
             continue
         node_opset = imports.get(domain) if domain != "" else opset
         if node_opset is None:
-            lacking.setdefault(f"{_label(domain)}:{node.op_type}", f"its domain {_label(domain)} is not imported")
+            lacking.setdefault(
+                f"{domain_label(domain)}:{node.op_type}", f"its domain {domain_label(domain)} is not imported"
+            )
             continue
         if domain == "com.microsoft":
             if kernels is not None and (node.op_type, domain) not in kernels:
@@ -274,12 +271,13 @@ def check_compatibility(
         if since is None:
             first = _first_versions().get((node.op_type, domain))
             why = f"it first appears in opset {first}" if first else "onnx knows no such operator"
-            lacking.setdefault(f"{_label(domain)}:{node.op_type}", why)
+            lacking.setdefault(f"{domain_label(domain)}:{node.op_type}", why)
             continue
-        top = target.max_opset.get(_label(domain), 0)
+        top = target.max_opset.get(domain_label(domain), 0)
         if since > top:
             lacking.setdefault(
-                f"{node.op_type}-{since}", f"defined in opset {since}, newer than the runtime's {_label(domain)} {top}"
+                f"{node.op_type}-{since}",
+                f"defined in opset {since}, newer than the runtime's {domain_label(domain)} {top}",
             )
         elif kernels is not None:
             ranges = kernels.get((node.op_type, domain), [])

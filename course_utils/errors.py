@@ -19,6 +19,7 @@ __all__ = [
     "ProviderUnavailableError",
     "UnsupportedIRVersionError",
     "UnsupportedOpsetError",
+    "first_line",
 ]
 
 
@@ -68,3 +69,10 @@ class UnsupportedIRVersionError(UnsupportedOpsetError):
 
 class ExportFailedError(CourseError, RuntimeError):
     """``torch.onnx.export`` failed; the message names the cause, where in the model, and the usual fix."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of a library error's message (the part that says what failed), or its type's name when
+    the message is empty."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -207,7 +207,7 @@ class Exercise:
         if not self.hints:
             return Snippet(f"Exercise {self.id}", "No hints for this one: try the solution, .solution().")
         if number is None:
-            number = min(self._hints_shown + 1, len(self.hints))
+            number = self._hints_shown + 1
         number = max(1, min(number, len(self.hints)))
         self._hints_shown = max(self._hints_shown, number)
         more = " (call .hint() again for a more specific one)" if number < len(self.hints) else " (last hint)"

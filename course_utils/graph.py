@@ -25,6 +25,7 @@ __all__ = [
     "Dim",
     "Shape",
     "dim",
+    "domain_label",
     "dtype_name",
     "graph_inputs",
     "op_name",
@@ -124,6 +125,11 @@ def graph_inputs(graph: GraphProto) -> list[onnx.ValueInfoProto]:
     weights = {init.name for init in graph.initializer}
     weights.update(s.values.name for s in graph.sparse_initializer)
     return [value for value in graph.input if value.name not in weights]
+
+
+def domain_label(domain: str) -> str:
+    """The operator domain as learners read it: the default domain (stored as ``""``) is ``ai.onnx``."""
+    return domain or "ai.onnx"
 
 
 def op_name(domain: str, op_type: str) -> str:

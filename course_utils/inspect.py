@@ -34,7 +34,17 @@ import onnx
 from onnx import GraphProto, SparseTensorProto, TensorProto
 
 from .errors import CourseError
-from .graph import dtype_name, graph_inputs, op_name, shape_text, subgraphs, tensors, type_text, value_type
+from .graph import (
+    domain_label,
+    dtype_name,
+    graph_inputs,
+    op_name,
+    shape_text,
+    subgraphs,
+    tensors,
+    type_text,
+    value_type,
+)
 from .modelio import ModelSource, load_model
 from .paths import relative_to_repo
 from .protowire import ProtoField, protobuf_fields
@@ -465,7 +475,7 @@ def summarize(model_or_path: ModelSource) -> ModelCard:
         model_version=int(model.model_version),
         doc_string=(model.doc_string.strip().splitlines() or [""])[0][:100],
         graph_name=g.name,
-        opsets=tuple(("ai.onnx" if o.domain == "" else o.domain, int(o.version)) for o in model.opset_import),
+        opsets=tuple((domain_label(o.domain), int(o.version)) for o in model.opset_import),
         inputs=tuple(ValueInfo.from_proto(v) for v in inputs),
         outputs=tuple(ValueInfo.from_proto(v) for v in g.output),
         initializers_as_inputs=len(g.input) - len(inputs),

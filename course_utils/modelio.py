@@ -18,7 +18,13 @@ from google.protobuf import json_format, text_format
 from google.protobuf.message import DecodeError
 
 from . import graph
-from .errors import ExternalDataMissingError, ModelFileNotFoundError, NotAModelTypeError, NotAnOnnxModelError
+from .errors import (
+    ExternalDataMissingError,
+    ModelFileNotFoundError,
+    NotAModelTypeError,
+    NotAnOnnxModelError,
+    first_line,
+)
 
 __all__ = [
     "ModelSource",
@@ -209,25 +215,25 @@ def load_model(source: ModelSource, *, load_external_data: bool = True) -> onnx.
             raise
         raise text_error from None
     folder = path.parent.resolve()
-    escaping = [name for name in external_data_files(model) if not (folder / name).resolve().is_relative_to(folder)]
+    files = external_data_files(model)
+    escaping = [name for name in files if not (folder / name).resolve().is_relative_to(folder)]
     if escaping:
         raise ExternalDataMissingError(
             f"'{path.name}' points to weights outside its folder ({', '.join(escaping)}); ONNX only reads external "
             "data stored beside the model. Move the file next to the model and save the model again."
         )
-    missing = [name for name in external_data_files(model) if not (folder / name).exists()]
+    missing = [name for name in files if not (folder / name).exists()]
     if missing:
         raise ExternalDataMissingError(
             f"'{path.name}' keeps its weights in external file(s) {', '.join(missing)}, not found beside it. "
             "Copy them into the same folder, or re-export with the weights inside (e.g. external_data=False)."
         )
-    if load_external_data and external_data_files(model):
+    if load_external_data and files:
         try:
             onnx.load_external_data_for_model(model, str(path.parent))
         except (OSError, ValueError, onnx.checker.ValidationError) as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ExternalDataMissingError(
-                f"'{path.name}': its external weights could not be read ({first_line}). "
+                f"'{path.name}': its external weights could not be read ({first_line(error)}). "
                 "Re-export the model, or copy its .data file(s) beside it again."
             ) from None
     return model

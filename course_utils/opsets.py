@@ -31,8 +31,8 @@ import onnx
 import onnx.defs
 from onnx import version_converter
 
-from .errors import CourseError, UnsupportedOpsetError
-from .graph import graph_inputs
+from .errors import CourseError, UnsupportedOpsetError, first_line
+from .graph import domain_label, graph_inputs
 from .graph import shape as graph_shape
 from .modelio import ModelSource, load_model
 from .render import text_table
@@ -62,10 +62,6 @@ __all__ = [
 ]
 
 _OPTION = {0: "single", 1: "optional", 2: "variadic"}
-
-
-def _domain_label(domain: str) -> str:
-    return domain or "ai.onnx"
 
 
 def _schema_domain(domain: str) -> str:
@@ -123,7 +119,7 @@ class OpSignature:
         return f"{self.op_type}-{self.since_version}"
 
     def _lines(self) -> list[str]:
-        head = f"{self.name} ({_domain_label(self.domain)}; what opset {self.opset} uses)"
+        head = f"{self.name} ({domain_label(self.domain)}; what opset {self.opset} uses)"
         lines = [head + (" DEPRECATED" if self.deprecated else "")]
         lines += [f"  input  {p}" for p in self.inputs]
         lines += [f"  output {p}" for p in self.outputs]
@@ -182,7 +178,7 @@ def op_versions(op_type: str, domain: str = "") -> list[int]:
 
         close = difflib.get_close_matches(op_type, names, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise ValueError(f"onnx {onnx.__version__} has no operator '{op_type}' in {_domain_label(domain)}.{hint}")
+        raise ValueError(f"onnx {onnx.__version__} has no operator '{op_type}' in {domain_label(domain)}.{hint}")
     return versions
 
 
@@ -195,7 +191,7 @@ def op_signature(op_type: str, opset: int, domain: str = "") -> OpSignature:
     versions = op_versions(op_type, domain)
     if opset < versions[0]:
         raise UnsupportedOpsetError(
-            f"{op_type} does not exist at opset {opset} of {_domain_label(domain)}: it first appears in opset "
+            f"{op_type} does not exist at opset {opset} of {domain_label(domain)}: it first appears in opset "
             f"{versions[0]}."
         )
     schema = onnx.defs.get_schema(op_type, opset, _schema_domain(domain))
@@ -216,7 +212,7 @@ def op_signature(op_type: str, opset: int, domain: str = "") -> OpSignature:
     constraints = tuple((c.type_param_str, tuple(sorted(c.allowed_type_strs))) for c in schema.type_constraints)
     return OpSignature(
         op_type,
-        _domain_label(domain),
+        domain_label(domain),
         opset,
         schema.since_version,
         params(schema.inputs),
@@ -317,7 +313,7 @@ def schema_diff(op_type: str, old_opset: int, new_opset: int, domain: str = "") 
                 changes.append(f"types removed from {name}: {_few(sorted(before - after))}")
         if new.deprecated and not old.deprecated:
             changes.append("deprecated")
-    return SchemaDiff(op_type, _domain_label(domain), old, new, tuple(changes))
+    return SchemaDiff(op_type, domain_label(domain), old, new, tuple(changes))
 
 
 # --------------------------------------------------------------------------------------- a model's opset plan
@@ -389,8 +385,7 @@ class ConversionPlan:
 
 def _converter_message(error: BaseException) -> str:
     """The converter's assertion text without the C++ file and line (``No Adapter From Version $14 for Relu``)."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return re.sub(r"^.*?Assertion `[^`]*` failed:\s*", "", text)
+    return re.sub(r"^.*?Assertion `[^`]*` failed:\s*", "", first_line(error))
 
 
 def _name(model_or_path: ModelSource, model: onnx.ModelProto) -> str:

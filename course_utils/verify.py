@@ -28,7 +28,7 @@ import numpy as np
 import onnx
 
 from .errors import InputMismatchError
-from .graph import UNKNOWN, Dim, graph_inputs, shape_text, type_text, value_type
+from .graph import UNKNOWN, Dim, domain_label, graph_inputs, shape_text, type_text, value_type
 from .modelio import ModelSource, external_data_files, load_model
 from .render import html_table, text_table
 from .runtime import ProviderSpec, SessionSource, run_onnx, to_numpy
@@ -235,7 +235,7 @@ def check_model(model_or_path: ModelSource, *, full_check: bool = True) -> Check
         inputs=tuple(tensor_info(i) for i in graph_inputs(inferred.graph)),
         outputs=tuple(tensor_info(o) for o in inferred.graph.output),
         ir_version=model.ir_version,
-        opsets={(o.domain or "ai.onnx"): o.version for o in model.opset_import},
+        opsets={domain_label(o.domain): o.version for o in model.opset_import},
     )
 
 

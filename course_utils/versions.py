@@ -25,7 +25,7 @@ import onnx
 import onnxruntime as ort
 
 from .errors import UnsupportedIRVersionError
-from .graph import dtype_name, graphs, nodes, tensors
+from .graph import domain_label, dtype_name, graphs, nodes, tensors
 from .modelio import ModelSource, load_model
 from .render import plural
 
@@ -163,9 +163,8 @@ def ir_version_issues(model_or_path: ModelSource, ir_version: int | None = None)
     for opset in model.opset_import:
         needs = onnx.helper.find_min_ir_version_for([opset], ignore_unknown=True)
         if needs > target:
-            domain = opset.domain or "ai.onnx"
             issues.append(
-                f"opset {opset.version} of {domain}, which first shipped with IR {needs} "
+                f"opset {opset.version} of {domain_label(opset.domain)}, which first shipped with IR {needs} "
                 "(onnx.helper.find_min_ir_version_for)"
             )
     if found.metadata and target < 10:

@@ -14,6 +14,7 @@ from course_utils.errors import (
     ModelFileNotFoundError,
     NotAModelTypeError,
     NotAnOnnxModelError,
+    first_line,
 )
 from course_utils.modelio import external_data_files, load_model, model_bytes
 
@@ -222,3 +223,8 @@ def test_external_weights_of_sparse_initializers_are_found() -> None:
     assert external_data_files(model) == ["sparse.bin"]
     with pytest.raises(ExternalDataMissingError, match=r"sparse\.bin"):
         model_bytes(model)
+
+
+def test_first_line_keeps_what_failed_and_names_an_empty_error():
+    assert first_line(RuntimeError("  Load model failed\n  at node Conv_0\n")) == "Load model failed"
+    assert first_line(ValueError("")) == "ValueError"
