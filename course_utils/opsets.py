@@ -651,7 +651,7 @@ def _finish(
         actual = run_onnx(after, inputs)
         parity = compare_outputs(reference, list(actual.values()) if isinstance(reference, list) else actual)
     except (CourseError, RuntimeError, ValueError) as error:  # ORT raises its own RuntimeError subclasses
-        run_error = str(error).strip().splitlines()[0]
+        run_error = first_line(error)
     changes = _op_changes(before, after, from_opset, to_opset) if before is not None else ()
     return OpsetTrial(
         name,
@@ -733,7 +733,7 @@ def export_at_opset(
     try:
         exported = export(opset)
     except Exception as error:  # torch raises many types; the message is what the learner needs
-        return OpsetTrial(label, how, reference_opset, opset, None, None, str(error).strip().splitlines()[0])
+        return OpsetTrial(label, how, reference_opset, opset, None, None, first_line(error))
     before = export(reference_opset) if reference_opset is not None else None
     with torch.no_grad():
         reference = module(example)
