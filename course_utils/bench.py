@@ -56,6 +56,7 @@ import functools
 import gc
 import html
 import json
+import logging
 import math
 import os
 import statistics
@@ -89,6 +90,7 @@ __all__ = [
     "budget_verdict",
     "course_model_onnx",
     "default_engines",
+    "export_course_model",
     "figure_png",
     "get_engine",
     "harness_overhead_us",
@@ -419,11 +421,10 @@ def _export_torch(module: Any, example: Any, path: Path) -> None:
         )
 
 
-def course_model_onnx(name: str) -> Path:
-    """Export (once) a course model to ``artifacts/06/<name>.onnx`` with a dynamic batch, and return its path."""
-    path = _artifact(f"{name}.onnx")
-    if path.exists():
-        return path
+def export_course_model(name: str, path: Path) -> Path:
+    """Write course model ``name`` (one of :data:`COURSE_MODELS`) to ``path`` as ONNX, batch dynamic, and return
+    ``path``: the PyTorch models with the legacy exporter (BatchNormalization kept, PyTorch's weight names), the
+    Keras CNN with tf2onnx. The one export every lesson's tools share (bench, the provider switcher, the tests)."""
     if name == "digits_cnn":
         import torch
 
@@ -443,6 +444,14 @@ def course_model_onnx(name: str) -> Path:
     return path
 
 
+def course_model_onnx(name: str) -> Path:
+    """Export (once) a course model to ``artifacts/06/<name>.onnx`` with a dynamic batch, and return its path."""
+    path = _artifact(f"{name}.onnx")
+    if path.exists():
+        return path
+    return export_course_model(name, path)
+
+
 def _convert_keras(path: Path) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
@@ -450,6 +459,7 @@ def _convert_keras(path: Path) -> None:
 
     from .data import load_digits_keras
 
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)  # converter progress chatter, not errors
     model = load_digits_keras()
     spec = (tf.TensorSpec((None, 8, 8, 1), tf.float32, name="image"),)
 

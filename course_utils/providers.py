@@ -647,60 +647,16 @@ COURSE_MODELS: dict[str, str] = {
 
 def course_model(name: str) -> Path:
     """The ``.onnx`` file of a course model (see :data:`COURSE_MODELS`), exported to ``artifacts/05/`` once."""
+    names = {"DigitsCNN": "digits_cnn", "ResNet-18": "resnet18", "Keras CNN": "keras_cnn"}
     files = {"DigitsCNN": "digits_cnn.onnx", "ResNet-18": "resnet18.onnx", "Keras CNN": "digits_keras.onnx"}
     if name not in files:
         raise ValueError(f"Unknown course model '{name}'. Choose one of: {', '.join(COURSE_MODELS)}, or pass a path.")
     path = artifact_path(f"switcher/{files[name]}", lesson="05")
     if path.exists():
         return path
-    if name == "Keras CNN":
-        _convert_keras(path)
-    else:
-        import torch
+    from .bench import export_course_model  # the course's one export of these models (lesson 06 uses it too)
 
-        from .data import load_digits_cnn
-        from .models import resnet18
-
-        net, example = (
-            (load_digits_cnn(), torch.rand(2, 1, 8, 8))
-            if name == "DigitsCNN"
-            else (resnet18(), torch.rand(1, 3, 224, 224))
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice; it is the fast one here
-            torch.onnx.export(
-                net,
-                (example,),
-                str(path),
-                dynamo=False,
-                do_constant_folding=False,  # keep BatchNormalization: ORT's own optimizations fold it
-                input_names=["image"],
-                output_names=["logits"],
-                dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
-            )
-    return path
-
-
-def _convert_keras(path: Path) -> None:
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import logging
-
-    import tensorflow as tf
-    import tf2onnx
-
-    from .data import load_digits_keras
-
-    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
-    keras_model = load_digits_keras()
-    spec = (tf.TensorSpec((None, 8, 8, 1), tf.float32, name="image"),)
-
-    @tf.function(input_signature=spec)
-    def serve(image: Any) -> Any:
-        return {"probabilities": keras_model(image, training=False)}
-
-    tf2onnx.convert.from_function(serve, input_signature=spec, opset=17, output_path=str(path))
+    return export_course_model(names[name], path)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
