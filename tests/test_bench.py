@@ -121,7 +121,7 @@ class FakeClock:
 
 def fake_measure(monkeypatch: pytest.MonkeyPatch, step_ms: float, **options) -> tuple[bench.Timings, FakeClock]:
     clock = FakeClock(step_ms)
-    monkeypatch.setattr(bench.time, "perf_counter_ns", clock)
+    monkeypatch.setattr(bench.harness.time, "perf_counter_ns", clock)
     return measure(clock.run, **options), clock
 
 
@@ -182,7 +182,7 @@ def test_register_engine_with_extra_columns(tmp_path: Path, scratch_engine: list
     row = report.row("test-int8")
     assert row.extra == {"agreement": 0.975}
     assert row.as_dict()["agreement"] == 0.975
-    assert list(row.as_dict())[:10] == list(bench._STANDARD)
+    assert list(row.as_dict())[:10] == list(bench.report._STANDARD)
     assert row.runs == len(row.samples_ms) >= 5
     assert row.gflops_per_s == pytest.approx(2 * TINY_FLOPS / (row.p50_ms / 1e3) / 1e9, rel=0.01)
     assert row.pct_of_peak == pytest.approx(row.gflops_per_s, abs=0.06)  # 100 GFLOP/s peak: % == GFLOP/s
@@ -221,7 +221,7 @@ def test_framework_engine_skipped_on_onnx_target(tmp_path: Path) -> None:
 
 
 def test_course_model_with_torch_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bench, "_artifact", lambda name: tmp_path / name)
+    monkeypatch.setattr(bench.targets, "_artifact", lambda name: tmp_path / name)
     target = load_target("digits_cnn", batch=3)
     assert target.framework_kind == "torch" and target.onnx_path == tmp_path / "digits_cnn.onnx"
     assert target.flops == 3 * 675_072
@@ -244,7 +244,7 @@ def test_report_rows_are_one_source() -> None:
     row = BenchRow("e", "m", 1, 2, 1.23456, 2.0, 3.0, 10, 12.5, None)
     report = BenchReport((row,), None, ("a note",))
     cells = report._rows()
-    assert cells[0] == list(bench._STANDARD)
+    assert cells[0] == list(bench.report._STANDARD)
     assert cells[1] == ["e", "m", "1", "2", "1.235", "2.000", "3.000", "10", "12.5", "-"]
     assert "a note" in str(report) and "a note" in report._repr_html_()
     assert row.throughput_per_s == pytest.approx(1 / 1.23456e-3)
@@ -313,7 +313,7 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
 def test_cli_says_when_the_run_is_noisy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(bench, "machine_load", lambda: 4.0)
+    monkeypatch.setattr(bench.report, "machine_load", lambda: 4.0)
     code = bench.main([str(tiny_model(tmp_path / "t.onnx")), "--engines", "ort-all", "--budget", "0.05", "--no-peak"])
     out = capsys.readouterr().out
     assert code == 0 and "machine load: 4.00 per core" in out
@@ -323,7 +323,7 @@ def test_cli_says_when_the_run_is_noisy(
 
 def test_peak_scales_per_core_unless_measured_higher(monkeypatch: pytest.MonkeyPatch) -> None:
     measured = {1: 100.0, 2: 150.0}  # a busy machine: two threads measured below 2 x one core
-    monkeypatch.setattr(bench, "_best_matmul_gflops", lambda n, threads, budget_s: measured[threads])
+    monkeypatch.setattr(bench.peak, "_best_matmul_gflops", lambda n, threads, budget_s: measured[threads])
     assert bench.measure_peak_gflops(threads=1) == 100.0
     assert bench.measure_peak_gflops(threads=2) == 200.0
     measured[2] = 230.0  # a CPU whose two cores together beat 2 x one (memory, turbo): the direct one counts
@@ -337,9 +337,9 @@ def test_real_peak_is_positive() -> None:
 
 
 def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from course_utils.bench_view import BenchView
+    from course_utils.views.bench_view import BenchView
 
-    monkeypatch.setattr(bench, "_artifact", lambda name: tmp_path / name)
+    monkeypatch.setattr(bench.targets, "_artifact", lambda name: tmp_path / name)
     view = BenchView("digits_cnn", ["ort-all"], threads=1, level="basic", budget_s=0.3)
     view.redraw_every_s = 0.0  # redraw at every progress report
     assert view.selected_engines() == ["ort-all", "ort-basic"]
@@ -350,7 +350,7 @@ def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.
     assert view.progress.value == 1.0 and not view.button.disabled
     assert view.status.value.startswith("done: digits_cnn, batch 1, 1 threads: 2 engines")
     assert repr(view) == "BenchView(digits_cnn: ort-all, ort-basic; batch 1, 1 threads)"
-    monkeypatch.setattr(bench, "machine_load", lambda: 3.0)  # a busy machine: the status says so
+    monkeypatch.setattr(bench.report, "machine_load", lambda: 3.0)  # a busy machine: the status says so
     view.run()
     assert (
         view.status.value.startswith("done: digits_cnn") and "(noisy: rerun on an idle machine: " in view.status.value
@@ -443,8 +443,8 @@ def test_report_verdicts_use_its_load() -> None:
 
 
 def test_machine_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bench.os, "getloadavg", lambda: (3.0, 2.0, 1.0))
-    monkeypatch.setattr(bench.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(bench.report.os, "getloadavg", lambda: (3.0, 2.0, 1.0))
+    monkeypatch.setattr(bench.report.os, "cpu_count", lambda: 2)
     assert bench.machine_load() == 1.5
-    monkeypatch.delattr(bench.os, "getloadavg")  # Windows has none
+    monkeypatch.delattr(bench.report.os, "getloadavg")  # Windows has none
     assert bench.machine_load() is None

@@ -1,4 +1,4 @@
-"""course_utils.opsets (the headless opset explorer) and its widget view."""
+"""course_utils.versions.opsets (the headless opset explorer) and its widget view."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from course_utils.errors import UnsupportedOpsetError
 from course_utils.lessons.lesson08 import digits_cnn_at
-from course_utils.opsets import (
+from course_utils.versions.opsets import (
     conversion_plan,
     convert_at_opset,
     demo_net,
@@ -216,7 +216,7 @@ def test_explore_text_for_operators_models_and_modules(digits18):
 
 
 def test_widget_view_follows_the_slider_with_deterministic_text():
-    from course_utils.opsets_view import OpsetExplorer
+    from course_utils.views.opsets_view import OpsetExplorer
 
     explorer = OpsetExplorer(["ReduceMean", "Split"], opset=13, base_opset=13)
     assert explorer.text.endswith("ReduceMean-13 (ai.onnx; what opset 13 uses)" + explorer.text.split("uses)", 1)[1])
@@ -234,7 +234,7 @@ def test_widget_view_follows_the_slider_with_deterministic_text():
 
 
 def test_widget_view_draws_the_model_at_the_chosen_opset(digits18):
-    from course_utils.opsets_view import OpsetExplorer
+    from course_utils.views.opsets_view import OpsetExplorer
 
     explorer = OpsetExplorer({"digits": digits18}, opset=21, base_opset=18)
     picture = explorer.picture.value

@@ -285,7 +285,7 @@ def test_make_session_sets_config_entries(tiny_path: Path):
 
 def test_widget_view_runs_and_updates_its_result_panel(tiny_path: Path):
     pytest.importorskip("ipywidgets")
-    from course_utils.provider_switch_view import ProviderSwitcher
+    from course_utils.views.provider_switch_view import ProviderSwitcher
 
     view = ProviderSwitcher(str(tiny_path), runs=2)
     assert view.model.value == "a path..." and view.report is not None and view.report.used == (CPU,)

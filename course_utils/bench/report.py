@@ -1,0 +1,384 @@
+"""Rows, reports and verdicts: :func:`benchmark` runs engines on a target; verdicts say whether a difference is real."""
+
+from __future__ import annotations
+
+import functools
+import gc
+import html
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from course_utils.bench.engines import Prepared, default_engines, get_engine
+from course_utils.bench.harness import measure
+from course_utils.bench.targets import BenchTarget
+from course_utils.onnxfile.render import html_table, text_table
+
+__all__ = [
+    "MAX_LOAD_PER_CORE",
+    "MAX_SPREAD",
+    "MIN_RUNS",
+    "SAME_WITHIN",
+    "BenchProgress",
+    "BenchReport",
+    "BenchRow",
+    "Verdict",
+    "benchmark",
+    "budget_verdict",
+    "machine_load",
+    "row_problems",
+    "speed_verdict",
+]
+
+# ------------------------------------------------------------------------------------------- rows and reports
+
+_STANDARD = ("engine", "model", "batch", "threads", "p50_ms", "p90_ms", "p99_ms", "runs", "gflops_per_s", "pct_of_peak")
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One engine on one model: latency percentiles (ms), runs timed, achieved GFLOP/s and % of measured peak
+    (``None`` when no peak was given), and any ``extra`` columns the engine reported."""
+
+    engine: str
+    model: str
+    batch: int
+    threads: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    runs: int
+    gflops_per_s: float
+    pct_of_peak: float | None
+    extra: Mapping[str, float | int | str] = field(default_factory=dict)
+    samples_ms: tuple[float, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def throughput_per_s(self) -> float:
+        """Inputs per second at the median latency: ``batch / p50``."""
+        return self.batch / (self.p50_ms / 1e3)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: the standard columns, then the extra ones (samples left out)."""
+        data = {key: getattr(self, key) for key in _STANDARD}
+        data.update(self.extra)
+        return data
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """Rows of one benchmark, the peak they are compared with, notes (engines skipped, and why) and the
+    machine's load per core when it ended (:func:`machine_load`; ``None`` where the OS does not report it)."""
+
+    rows: tuple[BenchRow, ...]
+    peak_gflops: float | None = None
+    notes: tuple[str, ...] = ()
+    load_per_core: float | None = None
+
+    def row(self, engine: str, model: str | None = None) -> BenchRow:
+        """The row of ``engine`` (on ``model`` when several models were run)."""
+        for r in self.rows:
+            if r.engine == engine and (model is None or r.model == model):
+                return r
+        raise KeyError(f"no row for engine '{engine}'" + (f" on '{model}'" if model else ""))
+
+    def speedup(self, engine: str, baseline: str, model: str | None = None) -> float:
+        """How many times faster ``engine`` is than ``baseline`` (ratio of medians)."""
+        return self.row(baseline, model).p50_ms / self.row(engine, model).p50_ms
+
+    def verdict(self, engine: str, baseline: str, model: str | None = None, **checks: Any) -> Verdict:
+        """:func:`speed_verdict` of two rows of this report, with the load the report recorded."""
+        return speed_verdict(
+            self.row(engine, model), self.row(baseline, model), load_per_core=self.load_per_core, **checks
+        )
+
+    def budget_verdict(self, engine: str, budget_ms: float, model: str | None = None, **checks: Any) -> Verdict:
+        """:func:`budget_verdict` of one row of this report, with the load the report recorded."""
+        return budget_verdict(self.row(engine, model), budget_ms, load_per_core=self.load_per_core, **checks)
+
+    def problems(self, **checks: Any) -> tuple[str, ...]:
+        """Why this report's numbers may not be trusted (every row's :func:`row_problems`, and a busy machine);
+        empty when none."""
+        return _problems(self.rows, self.load_per_core, **checks)
+
+    def _columns(self) -> list[str]:
+        extra: list[str] = []
+        for r in self.rows:
+            extra += [k for k in r.extra if k not in extra]
+        return [*_STANDARD, *extra]
+
+    def _rows(self) -> list[list[str]]:
+        """The table's cells, header first: the one source of :meth:`__str__` and :meth:`_repr_html_`."""
+        columns = self._columns()
+        table = [columns]
+        for r in self.rows:
+            data = r.as_dict()
+            table.append([_fmt(data.get(c)) for c in columns])
+        return table
+
+    def __str__(self) -> str:
+        header, *rows = self._rows()
+        lines = text_table(rows, header, rule=True)
+        if self.peak_gflops:
+            lines.append(f"measured peak: {self.peak_gflops:.1f} GFLOP/s fp32")
+        if self.load_per_core is not None:
+            lines.append(f"machine load: {self.load_per_core:.2f} per core (1-minute average)")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        header, *rows = self._rows()
+        foot = f"<p>measured peak: {self.peak_gflops:.1f} GFLOP/s fp32</p>" if self.peak_gflops else ""
+        if self.load_per_core is not None:
+            foot += f"<p>machine load: {self.load_per_core:.2f} per core (1-minute average)</p>"
+        foot += "".join(f"<p>note: {html.escape(n)}</p>" for n in self.notes)
+        return html_table(rows, header) + foot
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"peak_gflops", "rows": [row.as_dict(), ...], "notes", "load_per_core"}``: what :meth:`to_json`
+        writes."""
+        return {
+            "peak_gflops": self.peak_gflops,
+            "rows": [r.as_dict() for r in self.rows],
+            "notes": list(self.notes),
+            "load_per_core": self.load_per_core,
+        }
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The report as JSON (:meth:`to_dict`); written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+
+#: ``on_event(engine, samples_ms_so_far, fraction_of_this_engine, engine_index, engine_count)``
+BenchProgress = Callable[[str, Sequence[float], float, int, int], None]
+
+
+def _forward_progress(
+    callback: BenchProgress, engine: str, index: int, count: int, samples: Sequence[float], fraction: float
+) -> None:
+    callback(engine, samples, fraction, index, count)
+
+
+def benchmark(
+    targets: BenchTarget | Sequence[BenchTarget],
+    engines: Sequence[str] | None = None,
+    *,
+    threads: int = 1,
+    budget_s: float = 1.0,
+    peak_gflops: float | None = None,
+    on_progress: BenchProgress | None = None,
+    **measure_options: Any,
+) -> BenchReport:
+    """Run each engine on each target with :func:`measure` and return a :class:`BenchReport`.
+
+    ``engines`` default to :func:`default_engines` per target; an engine a target cannot run (``torch-eager``
+    on an ONNX file) is skipped with a note. Each engine's session is built before timing starts and released
+    after it. ``peak_gflops`` (from :func:`measure_peak_gflops`) fills ``pct_of_peak``.
+    """
+    target_list = [targets] if isinstance(targets, BenchTarget) else list(targets)
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    for name in engines or []:
+        get_engine(name)  # unknown names fail before anything runs
+    plan = [(t, e) for t in target_list for e in (engines or default_engines(t))]
+    rows: list[BenchRow] = []
+    notes: list[str] = []
+    for index, (target, name) in enumerate(plan):
+        engine = get_engine(name)
+        if not target.has(engine.needs):
+            notes.append(f"{name} skipped on {target.name}: it needs a {engine.needs} model, the target is ONNX only")
+            continue
+        prepared = engine.factory(target, threads)
+        if not isinstance(prepared, Prepared):
+            prepared = Prepared(prepared)
+        progress = None
+        if on_progress is not None:
+            progress = functools.partial(_forward_progress, on_progress, name, index, len(plan))
+        try:
+            timings = measure(prepared.run, budget_s=budget_s, on_progress=progress, **measure_options)
+        finally:
+            if prepared.close is not None:
+                prepared.close()
+            extra = dict(prepared.extra)
+            del prepared
+            gc.collect()  # the session and its thread pool go now, not while the next engine runs
+        stats = timings.stats
+        gflops = target.flops / (stats.p50_ms / 1e3) / 1e9 if stats.p50_ms > 0 else math.nan
+        rows.append(
+            BenchRow(
+                name,
+                target.name,
+                target.batch,
+                threads,
+                round(stats.p50_ms, 4),
+                round(stats.p90_ms, 4),
+                round(stats.p99_ms, 4),
+                stats.runs,
+                round(gflops, 2),
+                None if not peak_gflops else round(100 * gflops / peak_gflops, 1),
+                extra,
+                timings.samples_ms,
+            )
+        )
+    load = machine_load()
+    return BenchReport(
+        tuple(rows),
+        None if peak_gflops is None else round(peak_gflops, 1),
+        tuple(notes),
+        None if load is None else round(load, 2),
+    )
+
+
+# ------------------------------------------------------------------------------------------- verdicts
+
+#: Fewer timed runs than this and the percentiles rest on a handful of samples.
+MIN_RUNS = 20
+#: p90/p50 above this: the slow runs are much slower than the typical one; something else shared the CPU.
+MAX_SPREAD = 1.5
+#: 1-minute load average per core above this: more runnable threads than cores. A benchmark using every core
+#: contributes at most 1.0 itself, so this leaves room for it and flags real competition.
+MAX_LOAD_PER_CORE = 1.25
+#: Two medians closer than this (as a ratio) are "about the same": run-to-run variation on a quiet machine.
+SAME_WITHIN = 0.10
+
+
+def machine_load() -> float | None:
+    """The 1-minute load average divided by the number of cores (``os.getloadavg``), or ``None`` where the OS
+    has no load average (Windows). Above about 1 per core, threads queue for a core and timings stretch."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+    return load / (os.cpu_count() or 1)
+
+
+def row_problems(row: BenchRow, *, min_runs: int = MIN_RUNS, max_spread: float = MAX_SPREAD) -> tuple[str, ...]:
+    """Why one row's numbers are not to be trusted: too few timed runs, or a p90/p50 spread above
+    ``max_spread``. Empty when neither."""
+    problems = []
+    if row.runs < min_runs:
+        problems.append(f"{row.engine}: {row.runs} runs, fewer than {min_runs}")
+    spread = row.p90_ms / row.p50_ms if row.p50_ms > 0 else math.inf
+    if spread > max_spread:
+        problems.append(f"{row.engine}: spread p90/p50 {spread:.2f}, above {max_spread}")
+    return tuple(problems)
+
+
+def _problems(
+    rows: Iterable[BenchRow],
+    load_per_core: float | None,
+    *,
+    min_runs: int = MIN_RUNS,
+    max_spread: float = MAX_SPREAD,
+    max_load_per_core: float = MAX_LOAD_PER_CORE,
+) -> tuple[str, ...]:
+    problems = [p for row in rows for p in row_problems(row, min_runs=min_runs, max_spread=max_spread)]
+    if load_per_core is not None and load_per_core > max_load_per_core:
+        problems.append(f"machine load {load_per_core:.2f} per core, above {max_load_per_core}: the CPU is busy")
+    return tuple(problems)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What measured rows allow you to say. ``measured``: the numbers the conclusion rests on;
+    ``conclusion``: ``"faster"``, ``"slower"``, ``"about the same"``, ``"meets"``, ``"misses"``, or ``"noisy"``
+    (then ``problems`` says why, and ``claim`` is empty: no conclusion is drawn); ``ratio``: baseline p50 /
+    engine p50 for a speed verdict, p99 / budget for a budget verdict."""
+
+    measured: str
+    conclusion: str
+    claim: str
+    ratio: float
+    problems: tuple[str, ...] = ()
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the rows were good enough to conclude anything."""
+        return not self.problems
+
+    def __str__(self) -> str:
+        if self.problems:
+            return f"{self.measured}\nnoisy: rerun on an idle machine ({'; '.join(self.problems)})"
+        return f"{self.measured}\nverdict: {self.claim}"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _describe(row: BenchRow) -> str:
+    spread = row.p90_ms / row.p50_ms if row.p50_ms > 0 else math.nan
+    return f"{row.engine} p50 {row.p50_ms:.4g} ms ({row.runs} runs, spread {spread:.2f})"
+
+
+def speed_verdict(
+    row: BenchRow,
+    baseline: BenchRow,
+    *,
+    load_per_core: float | None = None,
+    same_within: float = SAME_WITHIN,
+    **checks: Any,
+) -> Verdict:
+    """Is ``row``'s engine faster than ``baseline``'s, from their medians, and may we say so?
+
+    Noisy (no conclusion) when either row has too few runs or too wide a spread, or the machine was busy
+    (``load_per_core`` above ``max_load_per_core``); ``checks`` override ``min_runs``, ``max_spread`` and
+    ``max_load_per_core``. Otherwise: faster or slower by the ratio of medians, or about the same when the
+    medians are within ``same_within`` of each other.
+    """
+    ratio = baseline.p50_ms / row.p50_ms if row.p50_ms > 0 else math.nan
+    measured = f"{row.model}: {_describe(row)} vs {_describe(baseline)}"
+    problems = _problems((row, baseline), load_per_core, **checks)
+    if problems:
+        return Verdict(measured, "noisy", "", ratio, problems)
+    if 1 / (1 + same_within) <= ratio <= 1 + same_within:
+        conclusion, claim = "about the same", f"{row.engine} and {baseline.engine} are about as fast ({ratio:.2f}x)"
+    elif ratio > 1:
+        conclusion, claim = "faster", f"{row.engine} is {ratio:.2f}x faster than {baseline.engine}"
+    else:
+        conclusion, claim = "slower", f"{row.engine} is {1 / ratio:.2f}x slower than {baseline.engine}"
+    return Verdict(measured, conclusion, claim, ratio)
+
+
+def budget_verdict(row: BenchRow, budget_ms: float, *, load_per_core: float | None = None, **checks: Any) -> Verdict:
+    """Does ``row``'s p99 latency fit in ``budget_ms`` (e.g. 1000/30 ms per frame at 30 fps)?
+
+    The p99, not the median: a median under budget still leaves half the frames late; a p99 under budget leaves
+    at most one in a hundred. Noisy rows (see :func:`speed_verdict`) give no conclusion. With fewer than 100
+    runs the p99 is close to the slowest run, a pessimistic estimate; the measured line says so.
+    """
+    if budget_ms <= 0:
+        raise ValueError(f"budget_ms must be positive, got {budget_ms}")
+    ratio = row.p99_ms / budget_ms
+    measured = f"{row.model}: {row.engine} p99 {row.p99_ms:.4g} ms, p50 {row.p50_ms:.4g} ms ({row.runs} runs)"
+    measured += f" vs a budget of {budget_ms:.4g} ms"
+    if row.runs < 100:
+        measured += f" (p99 of {row.runs} runs is close to the slowest run)"
+    problems = _problems((row,), load_per_core, **checks)
+    if problems:
+        return Verdict(measured, "noisy", "", ratio, problems)
+    if row.p99_ms <= budget_ms:
+        claim = f"{row.engine} meets the budget: at most 1 run in 100 is over it (p99 at {ratio:.0%} of it)"
+        return Verdict(measured, "meets", claim, ratio)
+    late = "at least half of the runs are" if row.p50_ms > budget_ms else "more than 1 run in 100 is"
+    claim = f"{row.engine} misses the budget: {late} over it (p99 at {ratio:.0%} of it)"
+    return Verdict(measured, "misses", claim, ratio)
