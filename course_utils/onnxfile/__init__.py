@@ -14,3 +14,5 @@ May import: :mod:`course_utils.errors`, :mod:`course_utils.paths` and its own mo
 ``verify`` runs models for its parity reports (``runtime.run``) and re-exports ``versions.limits``'s IR helpers.
 No other part is imported here; every other part may import this one.
 """
+
+__all__: list[str] = []  # a namespace of modules: import the module you need

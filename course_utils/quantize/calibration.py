@@ -7,16 +7,13 @@ import os
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 
 from course_utils.errors import CourseError
 from course_utils.paths import artifact_path
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "BATCHNORM_SEED",
@@ -129,6 +126,7 @@ def digits_reader(n: int = 128, batch_size: int = 32, input_name: str = INPUT_NA
 
 
 def reader_for(model: CourseModel) -> Callable[[], ImageCalibrationReader]:
+    """A maker of the calibration reader for a course model: the digits, or 16 fixed photo crops for ResNet-18."""
     if model == "digits_cnn":
         return digits_reader
     return lambda: ImageCalibrationReader(photo_crops(16, CALIBRATION_SEED), INPUT_NAME, batch_size=1)

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    pass
 from course_utils.quantize.configs import CONFIGS, TUNED
 from course_utils.quantize.report import compare
 

@@ -7,15 +7,12 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import onnx
 
 from course_utils.paths import artifact_path
-
-if TYPE_CHECKING:
-    pass
 from course_utils.quantize.calibration import LESSON, CalibrationInputError, UnknownConfigError, quiet, reader_for
 
 __all__ = ["CONFIGS", "TUNED", "QuantConfig", "get_config", "quantize"]

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from course_utils.paths import artifact_path
-
-if TYPE_CHECKING:
-    pass
 from course_utils.quantize.calibration import (
     CALIBRATION_SEED,
     EVALUATION_SEED,

@@ -15,10 +15,10 @@ import numpy as np
 import onnx
 
 from course_utils.bench import measure, ort_session_options
+from course_utils.quantize.calibration import quiet
 
 if TYPE_CHECKING:
     import onnxruntime as ort
-from course_utils.quantize.calibration import quiet
 
 __all__ = [
     "Fusion",
@@ -126,6 +126,8 @@ def fusion(model_path: str | os.PathLike[str], convs: int, int8_allowed: bool | 
 
 
 def cpu_session(model_path: str | os.PathLike[str], threads: int = 2, int8_allowed: bool | None = None) -> Any:
+    """An ONNX Runtime session on the CPU provider with ``threads`` intra-op threads (and, where given, the
+    ``session.qdqisint8allowed`` setting)."""
     import onnxruntime as ort
 
     return ort.InferenceSession(

@@ -12,9 +12,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from course_utils.paths import relative_to_repo
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 from course_utils.quantize.calibration import (
     EVALUATION_SEED,
     CourseModel,
@@ -25,6 +22,9 @@ from course_utils.quantize.calibration import (
 )
 from course_utils.quantize.configs import CONFIGS, QuantConfig, get_config, quantize
 from course_utils.quantize.evaluate import Fusion, accuracy, fusion, op_counts, predict, time_p50, torch_p50
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["QuantReport", "VariantResult", "compare", "plot_tradeoff"]
 

@@ -14,3 +14,5 @@ May import: every headless part (:mod:`course_utils.onnxfile`, :mod:`course_util
 :mod:`course_utils.paths`, :mod:`course_utils.errors`); never :mod:`course_utils.lessons`. No headless part
 imports a view.
 """
+
+__all__: list[str] = []  # a namespace of modules: import the module you need
