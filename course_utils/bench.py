@@ -42,7 +42,8 @@ work per image, so GFLOP/s stay comparable across engines.
 
 Built-in engines: ``ort-all``, ``ort-layout``, ``ort-extended``, ``ort-basic``, ``ort-disable`` (ONNX Runtime at
 each graph optimization level, CPU provider), ``torch-eager`` (the PyTorch module, ``torch.inference_mode``),
-``tf-function`` (the Keras model called inside a ``tf.function``), ``onnx-reference`` (onnx's reference
+``tf-function`` (the Keras model called inside a ``tf.function``, in a child process: :mod:`course_utils.tf_engine`
+says why), ``onnx-reference`` (onnx's reference
 evaluator: correct, slow, not a runtime).
 
 Each engine's session/model is released after it is timed, so idle ORT worker threads never spin while another
@@ -378,8 +379,9 @@ class BenchTarget:
     """A model ready to benchmark at one batch size.
 
     ``onnx_path``: the ONNX file every ONNX engine loads; ``feed``: ``{input name: array}`` at ``batch``;
-    ``framework``: the source model (a torch ``nn.Module`` or a Keras model) or ``None``; ``framework_input``:
-    the array the framework model takes (NHWC for Keras); ``flops``: FLOPs of one run at ``batch``.
+    ``framework``: the source model (a torch ``nn.Module``; a Keras model or its ``.keras`` file) or ``None``;
+    ``framework_input``: the array the framework model takes (NHWC for Keras); ``flops``: FLOPs of one run at
+    ``batch``.
     """
 
     name: str
@@ -438,7 +440,9 @@ def export_course_model(name: str, path: Path) -> Path:
 
         _export_torch(resnet18(), torch.zeros(1, 3, 224, 224), path)
     elif name == "keras_cnn":
-        _convert_keras(path)
+        from .tf_engine import convert_keras_in_child  # TensorFlow and tf2onnx stay out of this process
+
+        convert_keras_in_child(path)
     else:
         raise UnknownModelError(f"'{name}' is not a course model; use one of {', '.join(COURSE_MODELS)}")
     return path
@@ -519,9 +523,9 @@ def load_target(model: str | os.PathLike[str], batch: int = 1) -> BenchTarget:
 
             framework, kind = resnet18(), "torch"
         else:
-            from .data import load_digits_keras
+            from .data import KERAS_MODEL_FILE, data_path
 
-            framework, kind = load_digits_keras(), "keras"
+            framework, kind = data_path(KERAS_MODEL_FILE), "keras"  # loaded by the tf-function engine's process
     else:
         path = Path(name)
         if path.suffix != ".onnx" or not path.is_file():
@@ -542,11 +546,14 @@ def load_target(model: str | os.PathLike[str], batch: int = 1) -> BenchTarget:
 
 @dataclass(frozen=True)
 class Prepared:
-    """What an engine factory may return instead of a bare callable: the run, extra row columns, a clean-up."""
+    """What an engine factory may return instead of a bare callable: the run, extra row columns, a clean-up, and
+    for an engine that runs elsewhere (``tf-function``: a child process) its own ``measure(**options)``, called
+    with :func:`measure`'s options instead of timing ``run`` here."""
 
     run: Callable[[], object]
     extra: Mapping[str, float | int | str] = field(default_factory=dict)
     close: Callable[[], None] | None = None
+    measure: Callable[..., Timings] | None = None
 
 
 EngineFactory = Callable[[BenchTarget, int], "Callable[[], object] | Prepared"]
@@ -628,22 +635,9 @@ def _torch_eager(target: BenchTarget, threads: int) -> Prepared:
 
 
 def _tf_function(target: BenchTarget, threads: int) -> Prepared:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    from .tf_engine import tf_function_engine  # TensorFlow runs in a child process: threads set, memory freed
 
-    try:  # only possible before TensorFlow starts its thread pools; later calls keep the first setting
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass
-    model = target.framework
-    x = tf.constant(target.framework_input)
-
-    @tf.function
-    def serve(image: Any) -> Any:
-        return model(image, training=False)
-
-    return Prepared(lambda: serve(x).numpy())
+    return tf_function_engine(target, threads)
 
 
 def _onnx_reference(target: BenchTarget, threads: int) -> Prepared:
@@ -852,7 +846,8 @@ def benchmark(
         if on_progress is not None:
             progress = functools.partial(_forward_progress, on_progress, name, index, len(plan))
         try:
-            timings = measure(prepared.run, budget_s=budget_s, on_progress=progress, **measure_options)
+            timer = prepared.measure or functools.partial(measure, prepared.run)
+            timings = timer(budget_s=budget_s, on_progress=progress, **measure_options)
         finally:
             if prepared.close is not None:
                 prepared.close()
