@@ -57,7 +57,6 @@ import functools
 import gc
 import html
 import json
-import logging
 import math
 import os
 import statistics
@@ -454,24 +453,6 @@ def course_model_onnx(name: str) -> Path:
     if path.exists():
         return path
     return export_course_model(name, path)
-
-
-def _convert_keras(path: Path) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-    import tf2onnx
-
-    from .data import load_digits_keras
-
-    logging.getLogger("tf2onnx").setLevel(logging.ERROR)  # converter progress chatter, not errors
-    model = load_digits_keras()
-    spec = (tf.TensorSpec((None, 8, 8, 1), tf.float32, name="image"),)
-
-    @tf.function(input_signature=spec)
-    def serve(image: Any) -> Any:
-        return {"probabilities": model(image, training=False)}
-
-    tf2onnx.convert.from_function(serve, input_signature=spec, opset=17, output_path=str(path))
 
 
 def _concrete_feed(onnx_path: Path, batch: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -18,6 +18,7 @@ whose ``measure`` runs there and sends the samples (and progress) back.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import shutil
@@ -174,10 +175,27 @@ def tf_function_engine(target: BenchTarget, threads: int) -> Prepared:
     return Prepared(child.run, extra=dict(child.extra), close=child.close, measure=child.measure)
 
 
+def _convert_keras(path: Path) -> None:
+    """The course's Keras CNN to ONNX with tf2onnx (opset 17, input ``image``, batch dynamic)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    import tf2onnx
+
+    from .data import load_digits_keras
+
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)  # converter progress chatter, not errors
+    model = load_digits_keras()
+    spec = (tf.TensorSpec((None, 8, 8, 1), tf.float32, name="image"),)
+
+    @tf.function(input_signature=spec)
+    def serve(image: Any) -> Any:
+        return {"probabilities": model(image, training=False)}
+
+    tf2onnx.convert.from_function(serve, input_signature=spec, opset=17, output_path=str(path))
+
+
 def _convert(conn: Connection, path: str) -> None:
     try:
-        from .bench import _convert_keras
-
         _convert_keras(Path(path))
         conn.send(None)
     except BaseException as error:
