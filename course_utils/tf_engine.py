@@ -13,6 +13,10 @@ Why a child process (``multiprocessing`` with ``spawn``):
 The child times its own runs with :func:`course_utils.bench.measure` (a call across processes costs tens of
 microseconds, more than a small model's run): :class:`TFFunctionProcess` is a :class:`course_utils.bench.Prepared`
 whose ``measure`` runs there and sends the samples (and progress) back.
+
+``spawn`` starts a fresh interpreter that imports the caller's main module again: notebooks, pytest and
+``python -m course_utils.bench`` are fine; a script of your own that benchmarks ``tf-function`` needs the usual
+``if __name__ == "__main__":`` guard around its top-level code.
 """
 
 from __future__ import annotations
