@@ -360,6 +360,43 @@ def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.
     assert view.selected_engines() == []  # run() then uses the model's default engines
 
 
+def test_live_view_has_a_static_form_for_readers_without_a_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On GitHub a widget shows only its text/plain and text/html: the stored output must say something real."""
+    import IPython.display
+
+    from course_utils.views import bench_view
+
+    monkeypatch.setattr(bench.targets, "_artifact", lambda name: tmp_path / name)
+    shown: list[dict] = []
+
+    class Handle:
+        def update(self, obj: object) -> None:
+            shown.append(obj._repr_mimebundle_())  # type: ignore[attr-defined]
+
+    def fake_display(obj: object, display_id: bool = False) -> Handle:
+        shown.append(obj._repr_mimebundle_())  # type: ignore[attr-defined]
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    view = bench_view.live_benchmark("digits_cnn", engines=["ort-all"], threads=1, budget_s=0.2)
+    before, after = shown  # displayed at once (the live plot), updated in place when the run ended
+    assert "application/vnd.jupyter.widget-view+json" in after  # the live widget is still there
+    assert before["text/plain"].splitlines() == [
+        "live benchmark (digits_cnn: ort-all; batch 1, 1 threads)",
+        "not run yet: run the cell in a live notebook to time the engines",
+    ]
+    assert after["text/plain"].splitlines()[:2] == [
+        "live benchmark (digits_cnn: ort-all; batch 1, 1 threads)",
+        "last run: 1 engine timed: ort-all",
+    ]
+    assert "VBox" not in after["text/plain"] and " ms" not in after["text/plain"]
+    assert "data:image/png;base64," in after["text/html"] and "ort-all" in after["text/html"]
+    view.run()  # another run, other timings: the same text
+    assert view._repr_mimebundle_()["text/plain"] == after["text/plain"]
+
+
 # ------------------------------------------------------------------------------------------- verdicts
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from course_utils.bench.harness import Timings
 from course_utils.bench.peak import torch_threads
 from course_utils.bench.targets import BenchTarget, Needs
 from course_utils.errors import CourseError
@@ -47,11 +47,14 @@ class UnknownEngineError(CourseError, KeyError):
 
 @dataclass(frozen=True)
 class Prepared:
-    """What an engine factory may return instead of a bare callable: the run, extra row columns, a clean-up."""
+    """What an engine factory may return instead of a bare callable: the run, extra row columns, a clean-up, and
+    for an engine that runs elsewhere (``tf-function``: a child process) its own ``measure(**options)``, called
+    with :func:`measure`'s options instead of timing ``run`` here."""
 
     run: Callable[[], object]
     extra: Mapping[str, float | int | str] = field(default_factory=dict)
     close: Callable[[], None] | None = None
+    measure: Callable[..., Timings] | None = None
 
 
 EngineFactory = Callable[[BenchTarget, int], "Callable[[], object] | Prepared"]
@@ -133,22 +136,9 @@ def _torch_eager(target: BenchTarget, threads: int) -> Prepared:
 
 
 def _tf_function(target: BenchTarget, threads: int) -> Prepared:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    from course_utils.bench.tf_engine import tf_function_engine  # TensorFlow runs in a child process
 
-    try:  # only possible before TensorFlow starts its thread pools; later calls keep the first setting
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass
-    model = target.framework
-    x = tf.constant(target.framework_input)
-
-    @tf.function
-    def serve(image: Any) -> Any:
-        return model(image, training=False)
-
-    return Prepared(lambda: serve(x).numpy())
+    return tf_function_engine(target, threads)
 
 
 def _onnx_reference(target: BenchTarget, threads: int) -> Prepared:

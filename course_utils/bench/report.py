@@ -215,7 +215,8 @@ def benchmark(
         if on_progress is not None:
             progress = functools.partial(_forward_progress, on_progress, name, index, len(plan))
         try:
-            timings = measure(prepared.run, budget_s=budget_s, on_progress=progress, **measure_options)
+            timer = prepared.measure or functools.partial(measure, prepared.run)
+            timings = timer(budget_s=budget_s, on_progress=progress, **measure_options)
         finally:
             if prepared.close is not None:
                 prepared.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from collections.abc import Mapping
@@ -101,7 +100,9 @@ def export_course_model(name: str, path: Path) -> Path:
 
         _export_torch(resnet18(), torch.zeros(1, 3, 224, 224), path)
     elif name == "keras_cnn":
-        _convert_keras(path)
+        from course_utils.bench.tf_engine import convert_keras_in_child  # TensorFlow stays out of this process
+
+        convert_keras_in_child(path)
     else:
         raise UnknownModelError(f"'{name}' is not a course model; use one of {', '.join(COURSE_MODELS)}")
     return path
@@ -113,24 +114,6 @@ def course_model_onnx(name: str) -> Path:
     if path.exists():
         return path
     return export_course_model(name, path)
-
-
-def _convert_keras(path: Path) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-    import tf2onnx
-
-    from course_utils.models.data import load_digits_keras
-
-    logging.getLogger("tf2onnx").setLevel(logging.ERROR)  # converter progress chatter, not errors
-    model = load_digits_keras()
-    spec = (tf.TensorSpec((None, 8, 8, 1), tf.float32, name="image"),)
-
-    @tf.function(input_signature=spec)
-    def serve(image: Any) -> Any:
-        return {"probabilities": model(image, training=False)}
-
-    tf2onnx.convert.from_function(serve, input_signature=spec, opset=17, output_path=str(path))
 
 
 def _concrete_feed(onnx_path: Path, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -182,9 +165,10 @@ def load_target(model: str | os.PathLike[str], batch: int = 1) -> BenchTarget:
 
             framework, kind = resnet18(), "torch"
         else:
-            from course_utils.models.data import load_digits_keras
+            from course_utils.models.data import KERAS_MODEL_FILE
+            from course_utils.paths import data_path
 
-            framework, kind = load_digits_keras(), "keras"
+            framework, kind = data_path(KERAS_MODEL_FILE), "keras"  # loaded by the tf-function engine's process
     else:
         path = Path(name)
         if path.suffix != ".onnx" or not path.is_file():

@@ -5,10 +5,11 @@
   lesson's table (:func:`provider_table`), the widget's dropdown (:func:`provider_choices`) and the install
   hints of :func:`course_utils.runtime.make_session`'s errors are all generated from it.
 * :func:`switch_provider` creates a session for a model with the providers you ask for (options, threads,
-  graph optimization level) and returns a :class:`SwitchReport`: providers requested vs used, which nodes each
-  provider ran, warm latency, outputs compared with a CPU reference, and, for a provider this installation
-  lacks, why and the install command. It is what the widget in
-  :mod:`course_utils.views.provider_switch_view` runs, and a command line::
+  graph optimization level) and returns a :class:`SwitchReport`: providers requested vs used (a provider is used
+  when ONNX Runtime placed nodes on it, read from the placement the session records; ``get_providers()`` also
+  lists providers that took none, such as Azure), which nodes each provider ran, warm latency, outputs compared
+  with a CPU reference, and, for a provider this installation lacks, why and the install command. It is what the
+  widget in :mod:`course_utils.views.provider_switch_view` runs, and a command line::
 
       python -m course_utils.providers artifacts/05/digits_cnn.onnx --provider CUDAExecutionProvider
       python -m course_utils.providers DigitsCNN --provider CPUExecutionProvider --threads 1 --optimization enable_basic
@@ -36,6 +37,7 @@ import onnxruntime as ort
 from course_utils.errors import ProviderUnavailableError
 from course_utils.onnxfile.modelio import ModelSource
 from course_utils.onnxfile.render import html_table, text_table
+from course_utils.onnxfile.verify import compare_outputs
 from course_utils.paths import artifact_path, relative_to_repo
 from course_utils.runtime.run import make_session, numpy_dtype, provider_problem
 
@@ -396,7 +398,7 @@ class SwitchReport:
 
     model: str
     requested: tuple[str, ...]
-    used: tuple[str, ...]
+    used: tuple[str, ...]  # providers that ran at least one node (from the recorded placement), session order
     placement: tuple[NodePlacement, ...]
     threads: int  # intra_op_num_threads; 0 means ONNX Runtime's default (one per physical core)
     optimization: str
@@ -408,6 +410,13 @@ class SwitchReport:
     ort_warnings: tuple[str, ...]  # what ONNX Runtime printed while creating the session
     matches_reference: bool  # every output within rtol=RTOL, atol=ATOL of the CPU reference
     onnxruntime_version: str = ort.__version__
+    # session.get_providers(): what the session registered, including providers that took no node
+    registered: tuple[str, ...] = ()
+
+    @property
+    def idle(self) -> tuple[str, ...]:
+        """Providers the session registered (``get_providers()`` lists them) that ran no node."""
+        return tuple(name for name in self.registered if name not in self.used)
 
     @property
     def fell_back(self) -> bool:
@@ -433,7 +442,11 @@ class SwitchReport:
         rows = [
             ("model", self.model),
             ("requested", " > ".join(self.requested)),
-            ("used", " > ".join(self.used)),
+            ("used", " > ".join(self.used) or "none"),
+        ]
+        if self.idle:
+            rows.append(("registered, no nodes", f"{' > '.join(self.idle)} (get_providers() lists it; it ran nothing)"))
+        rows += [
             ("fell back", "yes: a requested provider is not used" if self.fell_back else "no"),
         ]
         rows += [("why", problem) for problem in self.problems]
@@ -537,6 +550,22 @@ def _placement(session: ort.InferenceSession) -> tuple[NodePlacement, ...]:
     return tuple(NodePlacement(p, tuple(grouped[p])) for p in order)
 
 
+def _why_unused(name: str, registered: Sequence[str]) -> str:
+    """One line on why a requested provider ran no node, with the fix where there is one."""
+    if name in registered:
+        return (
+            f"'{name}' was registered with the session but ONNX Runtime placed none of this model's nodes on it "
+            "(it has no kernel for them, or the nodes before it took them)."
+        )
+    problem = provider_problem(name)
+    if problem is not None:
+        return problem
+    return (
+        f"'{name}' is in this build but did not load (a missing CUDA/cuDNN/TensorRT library?): see ONNX "
+        "Runtime's log above, or call onnxruntime.preload_dlls() before creating the session."
+    )
+
+
 def switch_provider(
     model: ModelSource,
     provider: str = CPU,
@@ -601,37 +630,35 @@ def switch_provider(
         latency.append((time.perf_counter() - start) * 1e3)
         report(f"run {index + 1} of {runs}", 0.2 + 0.8 * (index + 1) / runs)
     # Tensor outputs only: a scikit-learn ZipMap output (a list of dicts) has no element-wise difference.
-    pairs = [
-        (np.asarray(o, np.float64), np.asarray(r, np.float64))
-        for o, r in zip(outputs, reference, strict=True)
-        if isinstance(r, np.ndarray) and r.dtype.kind in "fiub"
-    ]
-    diffs = [float(np.max(np.abs(o - r))) for o, r in pairs if r.size]
-    close = all(o.shape == r.shape and np.allclose(o, r, rtol=RTOL, atol=ATOL) for o, r in pairs)
-    used = tuple(session.get_providers())
+    names = [arg.name for arg in session.get_outputs()]
+    tensors = [i for i, r in enumerate(reference) if isinstance(r, np.ndarray) and r.dtype.kind in "fiub"]
+    parity = compare_outputs(
+        {names[i]: reference[i] for i in tensors}, {names[i]: outputs[i] for i in tensors}, rtol=RTOL, atol=ATOL
+    )
+    placement = _placement(session)
+    # "Used" means nodes were placed on it: get_providers() also lists a provider that took no node (Azure).
+    used = tuple(p.provider for p in placement if p.nodes)
     missing = [name for name in requested if name not in used]
-    problems = tuple(p for p in (provider_problem(name) for name in missing) if p is not None)
-    installs = tuple(info.install for name in missing if (info := provider_info(name)) is not None)
-    if missing and not problems:
-        problems = tuple(
-            f"'{name}' is in this build but did not load (a missing CUDA/cuDNN/TensorRT library?): see ONNX "
-            "Runtime's log above, or call onnxruntime.preload_dlls() before creating the session."
-            for name in missing
-        )
+    registered = tuple(session.get_providers())
+    problems = tuple(_why_unused(name, registered) for name in missing)
+    installs = tuple(
+        info.install for name in missing if name not in registered and (info := provider_info(name)) is not None
+    )
     return SwitchReport(
         model=_label(model),
         requested=tuple(requested),
         used=used,
-        placement=_placement(session),
+        placement=placement,
         threads=threads,
         optimization=optimization,
         options=tuple(sorted(opts.items())),
         latency_ms=tuple(latency),
-        max_abs_diff=max(diffs, default=0.0),
+        max_abs_diff=parity.max_abs or 0.0,
         problems=problems,
         install=installs,
         ort_warnings=ort_warnings,
-        matches_reference=close,
+        matches_reference=parity.passed or not tensors,
+        registered=registered,
     )
 
 

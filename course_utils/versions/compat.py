@@ -6,18 +6,24 @@ In a notebook::
     report = check_compatibility("model.onnx", onnxruntime="1.14")
     report.compatible, report.reasons
 
-From a shell (first line ``compatible`` or ``incompatible``, then one line per reason with its fix; exit 0, 1,
-or 2 with a one-line error for a file that is not a model)::
+From a shell (first line the verdict, then one line per reason with its fix, then what could not be verified)::
 
     python -m course_utils.compat model.onnx
     python -m course_utils.compat model.onnx --onnxruntime 1.14
+
+Three verdicts, each with its exit code: ``compatible`` (0), ``incompatible`` (1: at least one reason is certain),
+``cannot verify`` (3: nothing found wrong, but something the check cannot know, e.g. whether an old release has an
+ONNX Runtime contrib operator its published table does not list, or a model ``onnx.checker`` rejects that could not
+be loaded to settle it). Exit 2 is a one-line error for a file that is not a model or an unknown release.
 
 The target is the installed onnxruntime (its limits measured, its kernels listed, and the model loaded in a
 session to be sure) or an older release from ONNX Runtime's published compatibility table
 (:data:`course_utils.versions.ORT_COMPATIBILITY`: releases 1.0 to 1.20, the ones that page lists). Another release
 is refused with a ValueError that says so, rather than guessed. Checked: the IR version, the opset of each domain, the
-operators (standard ones newer than the runtime's opset; for the installed runtime, ones it has no kernel or
-function for), domains it does not know (custom operators), and external data files beside the model.
+operators (standard ones newer than the runtime's opset or deprecated at the model's opset; for the installed runtime,
+ones it has no kernel or function for), domains it does not know (custom operators; a model-local function is not
+one: ONNX Runtime inlines it, and its body's operators are checked instead), and external data files beside the
+model. ``onnx.checker.check_model`` runs first.
 """
 
 from __future__ import annotations
@@ -40,7 +46,10 @@ from course_utils.onnxfile.modelio import ModelSource, external_data_files, load
 from course_utils.paths import relative_to_repo
 from course_utils.versions.limits import RuntimeLimits, ir_version_issues, limits_for, runtime_limits
 
-__all__ = ["CompatReport", "Reason", "check_compatibility", "main"]
+__all__ = ["CANNOT_VERIFY", "COMPATIBLE", "INCOMPATIBLE", "CompatReport", "Reason", "check_compatibility", "main"]
+
+COMPATIBLE, INCOMPATIBLE, CANNOT_VERIFY = "compatible", "incompatible", "cannot verify"
+_EXIT_CODES = {COMPATIBLE: 0, INCOMPATIBLE: 1, CANNOT_VERIFY: 3}  # 2: the input is not a model
 
 _MIN_OPSET = 7  # every ONNX Runtime release reads ai.onnx opset 7 and newer (its compatibility page)
 _ORT_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
@@ -59,25 +68,44 @@ class Reason:
 
 @dataclass(frozen=True)
 class CompatReport:
-    """Whether ``target`` can load and run the model; ``reasons`` are the problems, ``notes`` facts worth knowing."""
+    """Whether ``target`` can load and run the model; ``reasons`` are the problems, ``unverified`` what the check
+    cannot know (each with how to find out), ``notes`` facts worth knowing."""
 
     model_name: str
     target: RuntimeLimits
     reasons: tuple[Reason, ...]
     notes: tuple[str, ...] = ()
+    unverified: tuple[Reason, ...] = ()
+
+    @property
+    def verdict(self) -> str:
+        """``"incompatible"`` when a reason is certain, else ``"cannot verify"`` when something could not be
+        checked, else ``"compatible"``."""
+        if self.reasons:
+            return INCOMPATIBLE
+        return CANNOT_VERIFY if self.unverified else COMPATIBLE
 
     @property
     def compatible(self) -> bool:
-        """True when nothing stops the target runtime from loading and running the model."""
-        return not self.reasons
+        """True only when the model is known to load and run there (not when something could not be verified)."""
+        return self.verdict == COMPATIBLE
+
+    @property
+    def exit_code(self) -> int:
+        """What the CLI exits with: 0 compatible, 1 incompatible, 3 cannot verify."""
+        return _EXIT_CODES[self.verdict]
 
     def __bool__(self) -> bool:
         return self.compatible
 
     def lines(self) -> list[str]:
-        """The report as the CLI prints it: ``compatible``/``incompatible``, then one line per reason, then notes."""
-        head = "compatible" if self.compatible else "incompatible"
-        return [head, *(f"- {r}" for r in self.reasons), *(f"note: {n}" for n in self.notes)]
+        """The report as the CLI prints it: the verdict, one line per reason, what could not be verified, notes."""
+        return [
+            self.verdict,
+            *(f"- {r}" for r in self.reasons),
+            *(f"? cannot verify {r}" for r in self.unverified),
+            *(f"note: {n}" for n in self.notes),
+        ]
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -95,8 +123,39 @@ def _reexport(opset: int) -> str:
     return f"torch.onnx.export(..., opset_version={opset}, dynamo=False); skl2onnx/tf2onnx: target_opset={opset}"
 
 
-def _all_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+def _all_nodes(graph: onnx.GraphProto | onnx.FunctionProto) -> list[onnx.NodeProto]:
     return [*graph.node, *(node for _, sub in subgraphs(graph.node) for node in sub.node)]
+
+
+def _nodes_and_imports(model: onnx.ModelProto) -> list[tuple[onnx.NodeProto, dict[str, int]]]:
+    """Every node ONNX Runtime will run with the opsets it is resolved against: the graph's (and its subgraphs'),
+    then the bodies of the model-local functions (ONNX Runtime inlines them) with each function's own imports."""
+    model_imports = {e.domain or "": int(e.version) for e in model.opset_import}
+    pairs = [(node, model_imports) for node in _all_nodes(model.graph)]
+    for function in model.functions:
+        imports = {**model_imports, **{e.domain or "": int(e.version) for e in function.opset_import}}
+        pairs += [(node, imports) for node in _all_nodes(function)]
+    return pairs
+
+
+def _checker_problem(model: onnx.ModelProto, source: ModelSource) -> str | None:
+    """``onnx.checker.check_model``'s first line, or None when it accepts the model (from its file when there is one,
+    so external data and models over 2 GiB are read where they are)."""
+    target: onnx.ModelProto | str = str(source) if isinstance(source, str | os.PathLike) else model
+    try:
+        onnx.checker.check_model(target)
+    except (onnx.checker.ValidationError, ValueError) as error:
+        return first_line(error)[:300]
+    return None
+
+
+def _deprecated(op_type: str, opset: int, domain: str) -> int | None:
+    """The opset since which ``op_type`` is deprecated at ``opset``, or None (ONNX Runtime refuses such nodes)."""
+    try:
+        schema = onnx.defs.get_schema(op_type, opset, domain)
+    except onnx.defs.SchemaError:
+        return None
+    return int(schema.since_version) if schema.deprecated else None
 
 
 @functools.cache
@@ -185,6 +244,10 @@ def check_compatibility(
     runtime = _target_name(target)
     reasons: list[Reason] = []
     notes: list[str] = []
+    unverified: list[Reason] = []
+    checker = _checker_problem(model, model_or_path)
+    pairs = _nodes_and_imports(model)
+    functions = {(f.domain, f.name) for f in model.functions}
 
     if model.ir_version > target.max_ir_version:
         top = target.max_ir_version
@@ -230,14 +293,25 @@ def check_compatibility(
                     )
                 )
         elif domain == "com.microsoft":
-            ops = sorted({n.op_type for n in _all_nodes(model.graph) if n.domain == "com.microsoft"})
+            ops = sorted(
+                {n.op_type for n, _ in pairs if n.domain == "com.microsoft" and (domain, n.op_type) not in functions}
+            )
             shown = ", ".join(ops[:5]) + (f" (+{len(ops) - 5} more)" if len(ops) > 5 else "")
             notes.append(
                 f"com.microsoft operators ({shown or 'none used'}): ONNX Runtime's own (an ORT-optimized or "
                 "quantized file); this model runs only on ONNX Runtime"
             )
+            if ops and target.source != "measured":
+                unverified.append(
+                    Reason(
+                        f"whether {runtime} has the com.microsoft operators {shown}",
+                        "its published table lists opsets, not ONNX Runtime's own (contrib) operators, which change "
+                        f"between releases: install onnxruntime=={target.onnxruntime_version} and run this check there",
+                    )
+                )
         elif not domain.startswith("com.microsoft"):
-            ops = sorted({n.op_type for n in _all_nodes(model.graph) if n.domain == domain})
+            # A model-local function is no custom operator: ONNX Runtime inlines its body (checked below).
+            ops = sorted({n.op_type for n, _ in pairs if n.domain == domain and (domain, n.op_type) not in functions})
             if ops:  # an import no node uses (ORT-optimized files list several) costs nothing
                 reasons.append(
                     Reason(
@@ -249,15 +323,14 @@ def check_compatibility(
                 )
 
     # Standard operators the target cannot have: newer than its opset, or (installed) without kernel or function.
-    opset = imports.get("", imports.get("ai.onnx"))
     kernels = _kernels() if target.source == "measured" else None
     lacking: dict[str, str] = {}
-    functions = {(f.domain, f.name) for f in model.functions}
-    for node in _all_nodes(model.graph):
+    deprecated_ops: dict[str, str] = {}
+    for node, node_imports in pairs:
         domain = "" if node.domain == "ai.onnx" else node.domain
-        if (domain, node.op_type) in functions or domain not in ("", "ai.onnx.ml", "com.microsoft"):
+        if (node.domain, node.op_type) in functions or domain not in ("", "ai.onnx.ml", "com.microsoft"):
             continue
-        node_opset = imports.get(domain) if domain != "" else opset
+        node_opset = node_imports.get(domain) if domain != "" else node_imports.get("", node_imports.get("ai.onnx"))
         if node_opset is None:
             lacking.setdefault(
                 f"{domain_label(domain)}:{node.op_type}", f"its domain {domain_label(domain)} is not imported"
@@ -274,7 +347,10 @@ def check_compatibility(
             lacking.setdefault(f"{domain_label(domain)}:{node.op_type}", why)
             continue
         top = target.max_opset.get(domain_label(domain), 0)
-        if since > top:
+        deprecated = _deprecated(node.op_type, node_opset, domain)
+        if deprecated is not None:
+            deprecated_ops.setdefault(node.op_type, f"since {domain_label(domain)} opset {deprecated}")
+        elif since > top:
             lacking.setdefault(
                 f"{node.op_type}-{since}",
                 f"defined in opset {since}, newer than the runtime's {domain_label(domain)} {top}",
@@ -296,6 +372,16 @@ def check_compatibility(
             )
         )
 
+    if deprecated_ops:
+        listed = "; ".join(f"{op} ({since})" for op, since in sorted(deprecated_ops.items()))
+        reasons.append(
+            Reason(
+                f"deprecated operators at the model's opset, which onnx.checker and every ONNX Runtime refuse: {listed}",
+                "write the operator that replaced each (Upsample: Resize); an exporter at this opset does that, "
+                "so re-export",
+            )
+        )
+
     missing = _external_missing(model, model_or_path)
     if missing:
         listed = ", ".join(missing[:3]) + (f" (+{len(missing) - 3} more)" if len(missing) > 3 else "")
@@ -307,8 +393,10 @@ def check_compatibility(
             )
         )
 
+    loaded = False
     if not reasons and try_load and target.source == "measured":
         refusal = _try_session(model_or_path, model)
+        loaded = refusal is None
         if refusal is not None:
             reasons.append(
                 Reason(
@@ -316,14 +404,27 @@ def check_compatibility(
                     "read the message: usually an operator or type this build lacks; re-export, or upgrade",
                 )
             )
+    if checker is not None and not reasons:
+        if loaded:
+            notes.append(f"onnx.checker.check_model rejects it ({checker}), yet {runtime} loads it")
+        else:
+            unverified.append(
+                Reason(
+                    f"a model onnx.checker.check_model rejects ({checker})",
+                    "the table cannot say whether the runtime accepts an invalid model: fix what the checker "
+                    "names, or load it in that release",
+                )
+            )
+    elif checker is not None and not deprecated_ops:
+        notes.append(f"onnx.checker.check_model: {checker}")
     if model.ir_version and target.source != "measured" and not reasons:
         notes.append(f"checked against the published table for {target.onnxruntime_version}, without loading")
-    return CompatReport(str(name), target, tuple(reasons), tuple(notes))
+    return CompatReport(str(name), target, tuple(reasons), tuple(notes), tuple(unverified))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m course_utils.compat MODEL [--onnxruntime VERSION]``: exit 0 compatible, 1 incompatible,
-    2 with one line on stderr when the input is not a model (or the release is unknown)."""
+    3 cannot verify, 2 with one line on stderr when the input is not a model (or the release is unknown)."""
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.compat",
         description="Say whether an ONNX Runtime release can load and run a model, and what to change if not.",
@@ -348,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0 if report.compatible else 1
+    return report.exit_code
 
 
 if __name__ == "__main__":

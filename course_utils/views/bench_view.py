@@ -9,10 +9,16 @@ bar and a plot that redraws while :func:`course_utils.bench.benchmark` runs.
 This module is the thin view; all the work (timing, statistics, the plot itself) is in :mod:`course_utils.bench`,
 which never imports ipywidgets. The plot is an ``ipywidgets.Image`` whose PNG is replaced at most every
 ``redraw_every_s`` seconds, outside the timed runs, so a live plot never slows the runs it shows.
+
+Like :mod:`course_utils.provider_switch_view`, the view displays as the live widget plus a static form of its last
+run, for readers without a kernel (GitHub, nbviewer): ``text/plain`` says what ran without any timing (the same on
+every run, so a stored output reads the same), ``text/html`` is the last run's table and plot as an image.
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +26,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from course_utils import bench
+from course_utils.onnxfile.render import plural
 
 __all__ = ["BenchView", "live_benchmark"]
 
@@ -135,9 +142,34 @@ class BenchView:
         engines = ", ".join(self.selected_engines()) or "default engines"
         return f"BenchView({self.model.value}: {engines}; batch {self.batch.value}, {self.threads.value} threads)"
 
+    def static_text(self) -> str:
+        """What a reader without a kernel reads: the settings and the engines of the last run, no timings (the
+        same text on every run, on any machine)."""
+        lines = [f"live benchmark {repr(self).removeprefix('BenchView')}"]
+        if self.report is None:
+            lines.append("not run yet: run the cell in a live notebook to time the engines")
+        else:
+            timed = [r.engine for r in self.report.rows if r.runs > 0]
+            lines.append(f"last run: {plural(len(self.report.rows), 'engine')} timed: {', '.join(timed) or 'none'}")
+            lines.append("its table and plot are the HTML beside this text; the live widget re-runs it")
+        return "\n".join(lines)
+
+    def static_html(self) -> str:
+        """The last run as HTML: the settings, the report's table and the final plot as an embedded PNG."""
+        parts = [f"<div class='course-bench-static'><b>{html.escape(self.static_text().splitlines()[0])}</b>"]
+        if self.report is None:
+            parts.append(f"<pre>{html.escape(self.static_text())}</pre>")
+        else:
+            parts.append(self.report._repr_html_())
+        if self.png:
+            data = base64.b64encode(self.png).decode("ascii")
+            parts.append(f"<img alt='latency plot of the last run' src='data:image/png;base64,{data}'/>")
+        return "".join(parts) + "</div>"
+
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, Any]:
         bundle: dict[str, Any] = self.widget._repr_mimebundle_(include=include, exclude=exclude) or {}
-        bundle["text/plain"] = repr(self)
+        bundle["text/plain"] = self.static_text()
+        bundle["text/html"] = self.static_html()
         return bundle
 
 
@@ -154,14 +186,20 @@ def live_benchmark(
 ) -> BenchView:
     """Show the live benchmark view and (with ``run=True``) start a run at once; the controls re-run it.
 
-    Display happens here, so the plot is on screen while the first run is still going.
+    Display happens here, so the plot is on screen while the first run is still going; when the run ends the
+    display is updated in place with the view's static form beside the widget (:meth:`BenchView.static_text`,
+    :meth:`BenchView.static_html`), which is what a notebook stores for readers without a kernel.
     """
     from IPython.display import display
 
     view = BenchView(
         model, engines, threads=threads, batch=batch, level=level, budget_s=budget_s, peak_gflops=peak_gflops
     )
-    display(view.widget)
-    if run:
-        view.run()
+    handle = display(view, display_id=True)
+    try:
+        if run:
+            view.run()
+    finally:
+        if handle is not None:  # None outside IPython (display printed the text form)
+            handle.update(view)
     return view
