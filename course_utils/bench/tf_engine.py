@@ -177,6 +177,8 @@ def tf_function_engine(target: BenchTarget, threads: int) -> Prepared:
     file) called inside a ``tf.function``, in a child process with ``threads`` intra-op threads."""
     from course_utils.bench.engines import Prepared
 
+    if target.framework_input is None:
+        raise ValueError(f"{target.name} has no Keras model to run: the tf-function engine needs one.")
     child = TFFunctionProcess(target.framework, target.framework_input, threads)
     return Prepared(child.run, extra=dict(child.extra), close=child.close, measure=child.measure)
 

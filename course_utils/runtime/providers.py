@@ -596,10 +596,10 @@ def switch_provider(
         raise ValueError(f"optimization must be one of {', '.join(OPTIMIZATION_LEVELS)}, got '{optimization}'.")
     if runs < 1 or warmup < 0 or threads < 0:
         raise ValueError(f"need runs >= 1, warmup >= 0 and threads >= 0, got {runs}, {warmup}, {threads}.")
-    registered = {d.ep_name for d in ort.get_ep_devices()}
+    plugin_eps = {d.ep_name for d in ort.get_ep_devices()}
     requested = list(dict.fromkeys([provider, *fallback]))
     for name in requested:
-        if name not in ort.get_all_providers() and name not in registered:
+        if name not in ort.get_all_providers() and name not in plugin_eps:
             raise ProviderUnavailableError(provider_problem(name) or f"'{name}' is not an execution provider.")
     report = progress or (lambda stage, fraction: None)
     report("creating the session", 0.0)
