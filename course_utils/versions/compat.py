@@ -233,8 +233,8 @@ def check_compatibility(
             ops = sorted({n.op_type for n in _all_nodes(model.graph) if n.domain == "com.microsoft"})
             shown = ", ".join(ops[:5]) + (f" (+{len(ops) - 5} more)" if len(ops) > 5 else "")
             notes.append(
-                f"com.microsoft operators ({shown or 'none used'}): ONNX Runtime's own (an ORT-optimized or "
-                "quantized file); this model runs only on ONNX Runtime"
+                f"com.microsoft operators ({shown or 'none used'}): ONNX Runtime's own (an ORT-optimized file, or "
+                "one quantized in the QOperator format); this model runs only on ONNX Runtime"
             )
         elif not domain.startswith("com.microsoft"):
             ops = sorted({n.op_type for n in _all_nodes(model.graph) if n.domain == domain})
