@@ -80,6 +80,7 @@ from course_utils.bench.harness import ProgressCallback as ProgressCallback
 from course_utils.bench.harness import Timings, harness_overhead_us, measure
 from course_utils.bench.peak import measure_peak_gflops
 from course_utils.bench.plots import figure_png, plot_latencies
+from course_utils.bench.report import BUDGET_CONFIDENCE as BUDGET_CONFIDENCE
 from course_utils.bench.report import MAX_LOAD_PER_CORE as MAX_LOAD_PER_CORE
 from course_utils.bench.report import MAX_SPREAD as MAX_SPREAD
 from course_utils.bench.report import MIN_RUNS as MIN_RUNS
@@ -91,8 +92,10 @@ from course_utils.bench.report import (
     Verdict,
     benchmark,
     budget_verdict,
+    late_rate_bound,
     machine_load,
     row_problems,
+    runs_needed,
     speed_verdict,
 )
 from course_utils.bench.stats import LatencyStats, latency_stats
@@ -127,6 +130,7 @@ __all__ = [
     "figure_png",
     "get_engine",
     "harness_overhead_us",
+    "late_rate_bound",
     "latency_stats",
     "load_target",
     "machine_load",
@@ -137,5 +141,6 @@ __all__ = [
     "plot_latencies",
     "register_engine",
     "row_problems",
+    "runs_needed",
     "speed_verdict",
 ]

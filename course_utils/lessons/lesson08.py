@@ -284,9 +284,15 @@ def _check_breaking_node(op_type: Any, version: Any, cause: Any) -> str:
         "the converter's own message",
         got=repr(cause),
     )
+    schema = onnx.defs.get_schema(op_type, version)
+    ways = [f"re-export the model at opset {target}", f"run it on a runtime with opset >= {version}"]
+    if schema.has_function or schema.has_context_dependent_function:
+        ways.insert(
+            0, f"expand the node into older operators ({op_type}-{version}'s schema defines it as a function of them)"
+        )
     return (
-        f"{op_type}-{version} has no definition at opset {target} or before, so no adapter could ever exist: the "
-        f"graph itself must change (another exporter choice, or a runtime with opset >= {version})"
+        f"{op_type}-{version} has no definition at opset {target} or before, so the converter has no adapter to "
+        f"reach it. Ways out: {'; '.join(ways)}"
     )
 
 
