@@ -190,6 +190,7 @@ def test_forest_another_estimator_fails_parity(forest_setup):
     model = forest_setup["to_onnx"](forest_setup["rf"], forest_setup["X_train"][:1], options={"zipmap": False})
     feedback = assert_wrong(lesson03.forest, lesson03.forest.check(model, other))
     assert "does not match" in feedback.message
+    assert feedback.got and not feedback.got.rstrip().endswith(";"), feedback.got  # no dangling separator
 
 
 def test_forest_needs_a_fitted_classifier(forest_setup):

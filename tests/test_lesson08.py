@@ -107,6 +107,21 @@ def test_predict_node_wrong_answers(wrong, message):
     assert message in feedback.message
 
 
+@pytest.mark.parametrize("axes", [(-4, -2), (2, 0), (-2, 0), (0, -2)])
+def test_predict_node_accepts_axes_counted_from_the_end(axes):
+    # Squeeze-13 takes axes in [-r, r-1]: [-4, -2] on the rank-4 input names the same two dimensions as [0, 2].
+    feedback = lesson08.predict_node.check(_squeeze13(axes_value=axes))
+    assert feedback.passed, str(feedback)
+
+
+@pytest.mark.parametrize("axes", [(-3, -1), (0, -2, 2), (-4,)])
+def test_predict_node_rejects_other_negative_axes(axes):
+    # -3 and -1 are dimensions 1 and 3; [0, -2, 2] names dimension 2 twice; [-4] squeezes one dimension only.
+    feedback = lesson08.predict_node.check(_squeeze13(axes_value=axes))
+    assert_wrong(lesson08.predict_node, feedback)
+    assert "does not hold the axes" in feedback.message or "differs" in feedback.message, str(feedback)
+
+
 def test_predict_node_without_axes_input():
     model = _squeeze13()
     del model.graph.node[0].input[1]

@@ -209,7 +209,7 @@ def _check_forest(source: ModelSource, estimator: Any) -> str:
         parity.passed,
         "the ONNX model does not match the estimator you passed",
         why="the ONNX model must be the conversion of the very estimator you pass",
-        got=str(parity).splitlines()[0] + "; " + "; ".join(parity.notes or ()),
+        got="; ".join([str(parity).splitlines()[0], *(parity.notes or ())]),
     )
     return f"tensor outputs {list(actual)}; labels equal and probabilities within tolerance on 360 digits"
 
