@@ -133,7 +133,58 @@ def test_solution_options_pass_on_x86_and_arm_settings(monkeypatch: pytest.Monke
     for allowed in (False, True):
         monkeypatch.setattr(lesson07, "_platform_int8_allowed", lambda allowed=allowed: allowed)
         feedback = lesson07.fast_config.check(options)
-        assert feedback.passed and "measured here" in str(feedback), str(feedback)
+        assert feedback.passed and "this run measured" in str(feedback), str(feedback)
+
+
+@pytest.mark.parametrize(
+    ("formats", "says"),
+    [
+        # QOperator with signed activations: every Conv becomes QLinearConv, yet the x86 kernel path is slow.
+        (("QOperator", "QInt8", "QInt8"), "read signed 8-bit activations"),
+        # QDQ with signed activations where ORT is told to fuse them (as on Arm): QLinearConv, still signed.
+        (("QDQ", "QInt8", "QInt8"), "read signed 8-bit activations"),
+        # Unsigned activations and unsigned weights: fused everywhere, and slower than fp32 on x86.
+        (("QOperator", "QUInt8", "QUInt8"), "read unsigned weights"),
+    ],
+)
+def test_fused_but_slow_kernel_paths_fail_on_x86(monkeypatch: pytest.MonkeyPatch, formats, says) -> None:
+    """The node type alone does not make a model fast: the activation/weight types pick the kernel."""
+    from onnxruntime.quantization import QuantFormat, QuantType
+
+    monkeypatch.setattr(lesson07, "_x86", lambda: True)
+    monkeypatch.setattr(lesson07, "_platform_int8_allowed", lambda: True)  # signed QDQ fused, as Arm does
+    monkeypatch.setattr(lesson07, "_measured_speedup", lambda *args: 0.3)
+    quant_format, activations, weights = formats
+    options = {
+        "quant_format": getattr(QuantFormat, quant_format),
+        "activation_type": getattr(QuantType, activations),
+        "weight_type": getattr(QuantType, weights),
+    }
+    feedback = lesson07.fast_config.check(options)
+    assert_wrong(lesson07.fast_config, feedback, says, "QLinearConv")
+    assert "0.3x" in str(feedback)
+
+
+def test_qoperator_with_the_fast_pairing_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onnxruntime.quantization import QuantFormat, QuantType
+
+    monkeypatch.setattr(lesson07, "_x86", lambda: True)
+    options = {
+        "quant_format": QuantFormat.QOperator,
+        "activation_type": QuantType.QUInt8,
+        "weight_type": QuantType.QInt8,
+    }
+    feedback = lesson07.fast_config.check(options)
+    assert feedback.passed, str(feedback)
+
+
+def test_a_slow_measurement_is_not_called_a_speed_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onnxruntime.quantization import QuantType
+
+    monkeypatch.setattr(lesson07, "_measured_speedup", lambda *args: 0.6)
+    options = {"activation_type": QuantType.QUInt8, "weight_type": QuantType.QInt8, "per_channel": True}
+    feedback = lesson07.fast_config.check(options)
+    assert feedback.passed and "only 0.6x" in str(feedback) and "busy" in str(feedback), str(feedback)
 
 
 def test_quantizing_only_matmuls_leaves_convolutions_in_fp32() -> None:
