@@ -143,6 +143,22 @@ def test_stages_wrong_answers(wrong, fragments):
     assert_not_yet(stages, stages.check(wrong), *fragments)
 
 
+def test_stages_rule_picks_one_answer_and_says_why_the_other_is_not_it():
+    # Under the rule a failure a tool reports goes to that tool's stage, even when it is about what the file
+    # holds: 'ir_too_new' at the file (the IR version is stored there) is answered with the rule's first part,
+    # never with a claim that the file neither reports nor holds it.
+    feedback = stages.check({**RIGHT, "ir_too_new": "onnx"})
+    assert_not_yet(stages, feedback, "1 of 6", "ir_too_new", "Reported by a tool: ir_too_new")
+    assert "neither reports nor holds" not in str(feedback)
+    # A parity failure read as "the outputs" (what it is about) is answered the same way.
+    feedback = stages.check({**RIGHT, "scores_differ": "outputs"})
+    assert_not_yet(stages, feedback, "Reported by a tool: scores_differ")
+    # A fact placed at a tool: no "reported by a tool" line for it.
+    feedback = stages.check({**RIGHT, "opset_declared": "check"})
+    assert_not_yet(stages, feedback, "opset_declared")
+    assert "Reported by a tool" not in str(feedback)
+
+
 def test_stages_feedback_never_names_the_right_stage_of_a_wrong_answer():
     feedback = stages.check({**RIGHT, "ir_too_new": "provider"})
     assert "session" not in str(feedback).replace("Session", "")  # no "ir_too_new ... session"

@@ -152,6 +152,9 @@ _RIGHT_STAGES: dict[str, str] = {
     "gpu_same_file": "provider",
 }
 
+#: The statements some tool reports (the first part of the rule); the others are facts about what a box holds.
+_REPORTED = frozenset({"no_translation", "scores_differ", "ir_too_new"})
+
 _STAGE_KEYS = tuple(s.key for s in STAGES)
 
 
@@ -177,10 +180,15 @@ def _check_stages(where: Any) -> str:
         got=", ".join(repr(where[k]) for k in not_stages),
     )
     wrong = sorted(k for k in STATEMENTS if where[k] != _RIGHT_STAGES[k])
+    reported = sorted(k for k in wrong if k in _REPORTED)
     expect(
         not wrong,
-        f"{len(wrong)} of {len(STATEMENTS)} statements sit at a stage that neither reports nor holds them: {wrong}",
-        why="knowing where a problem shows up tells you which tool to reach for first",
+        f"{len(wrong)} of {len(STATEMENTS)} statements are not at the stage the rule gives: {wrong}",
+        why="the rule has two parts, tried in order: a statement some tool reports (an error, a failed comparison) "
+        "belongs to the stage of the tool that reports it, even when it is about something another box holds; "
+        "only a fact no tool reports belongs to the box whose content it describes. Knowing where a problem shows "
+        "up tells you which tool to reach for first"
+        + (f". Reported by a tool: {', '.join(reported)}" if reported else ""),
         expected=f"{len(STATEMENTS)} of {len(STATEMENTS)} right",
         got=f"{len(STATEMENTS) - len(wrong)} of {len(STATEMENTS)} right",
     )
@@ -192,10 +200,12 @@ stages = Exercise(
     "Place each problem on the pipeline",
     _check_stages,
     hints=[
-        "Read each box of the diagram: its title and the tools or contents listed under it. A statement belongs "
-        "to the box whose tool reports it, or whose content it describes.",
-        "Two statements describe what the file holds; one is found by comparing numbers (listed in one box); "
-        "one happens when the runtime loads the file; one is about the hardware that runs the nodes.",
+        "Read each box of the diagram: its title and the tools or contents listed under it. First ask: does some "
+        "tool report this (an error, a failed comparison)? Then it belongs to that tool's box. Only if no tool "
+        "reports it, place it at the box whose content it describes.",
+        "Three statements are reported by a tool: the exporter's error, a comparison of numbers (listed in one "
+        "box), and an error when the runtime loads the file. The other three are facts: two about what the file "
+        "holds, one about the hardware that runs the nodes.",
         "export: the exporter fails. onnx: what the file declares and stores. check: parity. session: loading. "
         "provider: a GPU without changing the file.",
     ],
