@@ -125,14 +125,45 @@ def test_layout_reshape_is_explained():
     assert "reshape" in feedback.why and "3, 4, 5" in feedback.message
 
 
+def test_layout_the_lessons_4d_transpose_is_not_enough():
+    # The lesson's NCHW -> NHWC permutation, copied: right for images, wrong for signals and volumes.
+    feedback = assert_wrong(lesson03.layout, lesson03.layout.check(lambda x: x.transpose(0, 2, 3, 1)))
+    assert "(3, 2, 7)" in feedback.message and "1-D signals" in feedback.message
+
+
+def test_layout_hard_coded_per_rank_misses_volumes():
+    def by_rank(x):  # images and signals handled, volumes forgotten
+        return x.transpose(0, 2, 3, 1) if x.ndim == 4 else x.transpose(0, 2, 1)
+
+    feedback = assert_wrong(lesson03.layout, lesson03.layout.check(by_rank))
+    assert "3-D volumes" in feedback.message
+
+
+def test_layout_reversing_every_axis_is_wrong():
+    # np.transpose(x) without axes reverses all of them: channels last, but batch last too.
+    feedback = assert_wrong(lesson03.layout, lesson03.layout.check(lambda x: x.transpose()))
+    assert "wrong shape" in feedback.message or "wrong values" in feedback.message
+
+
 def test_layout_wrong_transpose_has_right_shape_only_for_square_images():
     feedback = assert_wrong(lesson03.layout, lesson03.layout.check(lambda x: x.transpose(0, 3, 2, 1)))
     assert "wrong shape" in feedback.message or "wrong values" in feedback.message
 
 
+def test_layout_swapping_channels_with_the_last_axis_is_wrong():
+    # swapaxes(1, -1) puts channels last but reverses the order of the spatial axes in between
+    feedback = assert_wrong(lesson03.layout, lesson03.layout.check(lambda x: np.swapaxes(x, 1, -1)))
+    assert "wrong" in feedback.message
+
+
 def test_layout_nhwc_to_nchw_direction_is_wrong():
     feedback = assert_wrong(lesson03.layout, lesson03.layout.check(lambda x: x.transpose(0, 3, 1, 2)))
-    assert "wrong shape" in feedback.message
+    assert "wrong shape" in feedback.message or "raised" in feedback.message
+
+
+def test_layout_other_right_answers_pass():
+    assert lesson03.layout.check(lambda x: x.transpose(0, *range(2, x.ndim), 1)).passed
+    assert lesson03.layout.check(lambda x: np.einsum("nc...->n...c", x)).passed
 
 
 def test_layout_not_callable():
