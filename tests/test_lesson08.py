@@ -245,6 +245,13 @@ def test_sklearn_wrong_answers(pipeline, tmp_path):
     feedback = exercise.check(next_row, pipeline)
     assert_wrong(exercise, feedback)
     assert "ai.onnx opset 19 > 18" in feedback.got
+    # The ai.onnx.ml limit is read too: the same file declaring ai.onnx.ml 4 (what a converter targeting a newer
+    # ml opset writes; ORT 1.14 implements ai.onnx.ml up to 3) is refused although its ai.onnx part fits.
+    ml_too_new = to_onnx(pipeline, x[:1], target_opset={"": 18, "ai.onnx.ml": 3})
+    next(o for o in ml_too_new.opset_import if o.domain == "ai.onnx.ml").version = 4
+    feedback = exercise.check(ml_too_new, pipeline)
+    assert_wrong(exercise, feedback, "cannot run it")
+    assert "ai.onnx.ml opset 4 > 3" in feedback.got, feedback.got
     # A single target_opset is also right: skl2onnx then picks an ai.onnx.ml opset that goes with it.
     assert exercise.check(to_onnx(pipeline, x[:1], target_opset=18), pipeline).passed
     other = lesson08.sklearn_pipeline()
