@@ -143,7 +143,10 @@ def test_dynamic_batch_missing_or_wrong_answer(tmp_path):
 
 @pytest.mark.parametrize(
     ("scale", "wrong_inputs"),
-    [(1.0, "raw 0..16 and faint raw (max 12)"), (16.0, "scaled [0, 1] and faint scaled (max 0.75)")],
+    [
+        (1.0, "raw 0..16 and faint raw (max 12) and a batch mixing raw and scaled"),
+        (16.0, "scaled [0, 1] and faint scaled (max 0.75)"),
+    ],
 )
 def test_control_flow_traced_branch_is_caught(tmp_path, scale, wrong_inputs):
     path = export(
@@ -157,6 +160,17 @@ def test_control_flow_traced_branch_is_caught(tmp_path, scale, wrong_inputs):
     feedback = assert_wrong(lesson02.control_flow, lesson02.control_flow.check(path))
     assert feedback.message == f"for {wrong_inputs} pixels your ONNX model's scores differ from PyTorch's"
     assert "only one of the model's two paths" in feedback.why
+
+
+def test_control_flow_fix_that_fixes_the_batch(tmp_path):
+    # The right rule, exported without the dynamic batch the starting code had.
+    class FixedBatch(lesson02.AutoScaleCNN):
+        def forward(self, x):
+            return self.cnn(torch.where(x.max() > 1, x / 16, x))
+
+    path = export(FixedBatch().eval(), tmp_path / "f.onnx", torch.rand(20, 1, 8, 8))
+    feedback = assert_wrong(lesson02.control_flow, lesson02.control_flow.check(path))
+    assert feedback.message == "the batch dimension is fixed" and "[20, 1, 8, 8]" in feedback.got
 
 
 def test_control_flow_with_torch_cond(tmp_path):
@@ -193,10 +207,22 @@ class _NormalizeScale(lesson02.AutoScaleCNN):
         return self.cnn(x / x.max())
 
 
+class _PerImageScale(lesson02.AutoScaleCNN):
+    """Wrong fix that looks right: decides per image, which matches the model only when a batch is all one kind."""
+
+    def forward(self, x):
+        return self.cnn(torch.where(x.amax(dim=(1, 2, 3), keepdim=True) > 1, x / 16, x))
+
+
 @pytest.mark.parametrize(
     ("module", "wrong_inputs"),
-    [(_ClampScale, "faint raw (max 12)"), (_ElementwiseScale, "raw 0..16"), (_NormalizeScale, "faint scaled")],
-    ids=["clamp", "elementwise", "normalize"],
+    [
+        (_ClampScale, "faint raw (max 12)"),
+        (_ElementwiseScale, "raw 0..16"),
+        (_NormalizeScale, "faint scaled"),
+        (_PerImageScale, "a batch mixing raw and scaled"),
+    ],
+    ids=["clamp", "elementwise", "normalize", "per-image"],
 )
 def test_control_flow_wrong_fixes_are_caught(tmp_path, module, wrong_inputs):
     path = export(module().eval(), tmp_path / "w.onnx", torch.rand(2, 1, 8, 8), dynamic_shapes={"x": {0: Dim("batch")}})
