@@ -358,6 +358,34 @@ def test_mobile_flops_wrong_answers(options: dict, says: str) -> None:
     assert says in fb.message
 
 
+def test_mobile_flops_output_size_from_division_is_caught() -> None:
+    # Shapes computed by hand as H // stride (right for the lesson's even sizes): wrong for an odd size.
+    import math
+
+    import onnx
+
+    def by_hand(model):
+        graph = model.graph
+        weights = {t.name: tuple(t.dims) for t in graph.initializer}
+        n, _, h, w = (d.dim_value for d in graph.input[0].type.tensor_type.shape.dim)
+        total, size = 0, (h, w)
+        for node in graph.node:
+            if node.op_type == "Conv":
+                strides = next((list(a.ints) for a in node.attribute if a.name == "strides"), [1, 1])
+                size = (size[0] // strides[0], size[1] // strides[1])
+                kernel = weights[node.input[1]]
+                total += 2 * n * kernel[0] * math.prod(size) * kernel[1] * math.prod(kernel[2:])
+            elif node.op_type == "Gemm":
+                out, k = weights[node.input[1]]
+                total += 2 * n * k * out
+        return total
+
+    assert by_hand(lesson06.mobile_block()) == flops_factory()(lesson06.mobile_block())  # right on the lesson's
+    fb = lesson06.mobile_flops.check(by_hand)
+    assert_wrong(lesson06.mobile_flops, fb, "[3, 12, 15, 15]", "output size is off")
+    assert onnx  # shape inference is the hint's tool, not this answer's
+
+
 def test_mobile_flops_hard_coded_number_is_caught() -> None:
     right = flops_factory()(lesson06.mobile_block())
     fb = lesson06.mobile_flops.check(lambda model: right)

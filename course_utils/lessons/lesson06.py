@@ -255,19 +255,27 @@ lesson06.bn_level.check(solution_bn_counts)
 
 # ------------------------------------------------------------------------------------------ 06.2
 
-_CREATE_S = 0.15  # the checker's session is slow to create, as a big model's is
+_CREATE_S = 0.4  # the checker's session is slow to create, as a big model's is (far slower than its first run,
+# so a timing tells which of the two it holds, whichever clock measured it, on a loaded machine too)
 _COLD_S = 0.06  # and its first run is slow, as every session's is (memory, kernel choice: ORT#10676)
 
 
-def _busy(seconds: float) -> None:
-    """Keep this thread working for ``seconds`` of wall time *and* of CPU time, as real start-up work does.
+def _busy(seconds: float) -> tuple[float, float, float]:
+    """Keep this thread working for ``seconds`` of wall time *and* of CPU time, as real start-up work does;
+    returns the milliseconds it took on the wall clock, this thread's and the process's CPU-time clocks (they
+    differ: on a busy machine the wall time is longer, and other threads add to the process's CPU time).
 
     Sleeping would not do: a loop timed with a CPU-time clock (``time.process_time``, ``time.thread_time``) does
     not count a sleep, so a timed session creation or cold run would look as fast as a warm run."""
-    wall, cpu = time.perf_counter(), time.thread_time()
+    wall, cpu, process = time.perf_counter(), time.thread_time(), time.process_time()
     spin = 0
     while time.perf_counter() - wall < seconds or time.thread_time() - cpu < seconds:
         spin = (spin * 31 + 7) % 1_000_003  # arithmetic a clock of any kind sees
+    return tuple(1e3 * (now - then) for now, then in zip(_clocks(), (wall, cpu, process), strict=True))
+
+
+def _clocks() -> tuple[float, float, float]:
+    return time.perf_counter(), time.thread_time(), time.process_time()
 
 
 class _CheckedSession:
@@ -278,7 +286,7 @@ class _CheckedSession:
         import onnxruntime as ort
 
         log["created"] += 1
-        _busy(_CREATE_S)
+        log["slow_ms"]["creation"] = _busy(_CREATE_S)
         graph = helper.make_graph(
             [helper.make_node("Relu", ["x"], ["y"])],
             "tiny",
@@ -293,7 +301,7 @@ class _CheckedSession:
     def run(self, output_names: Any, feed: Any, run_options: Any = None) -> Any:
         t0 = time.perf_counter()
         if self._runs == 0:
-            _busy(_COLD_S)
+            self._log["slow_ms"]["cold"] = _busy(_COLD_S)
         self._runs += 1
         result = self._session.run(output_names, feed, run_options)
         if self._runs > 1:
@@ -311,7 +319,7 @@ class _CheckedSession:
 def _check_benchmark_loop(my_benchmark: Any) -> str:
     expect(my_benchmark is not None, "no function yet: define my_benchmark(make_session, feed) and pass it")
     expect(callable(my_benchmark), "pass your function itself (my_benchmark), not its result", got=type(my_benchmark))
-    log: dict[str, Any] = {"created": 0, "runs": 0, "warm_ms": []}
+    log: dict[str, Any] = {"created": 0, "runs": 0, "warm_ms": [], "slow_ms": {}}
     feed = {"x": np.ones((1, 16), dtype=np.float32)}
     result = my_benchmark(lambda: _CheckedSession(log), feed)
     expect(
@@ -347,18 +355,27 @@ def _check_benchmark_loop(my_benchmark: Any) -> str:
         got=f"{len(timings)} timings, {log['runs']} runs",
     )
     worst = max(timings)
-    expect(
-        worst < _CREATE_S * 1e3 * 0.7,
-        f"one timing is {worst:.1f} ms: the session's creation is inside the timed region",
-        why="this session takes 150 ms to create and runs in microseconds; a benchmark measures runs only",
-    )
-    expect(
-        worst < _COLD_S * 1e3 * 0.7,
-        f"one timing is {worst:.1f} ms: the first (cold) run of the session was timed",
-        why="first runs allocate memory and choose kernels; this session's first run takes 60 ms, later "
-        "ones microseconds",
-        expected="no timing from the session's first run",
-    )
+    if worst >= _COLD_S * 1e3 * 0.7:
+        # Which slow part did the learner time? The one whose duration (on the wall clock or a CPU-time clock;
+        # they differ when the machine is busy) is nearest the worst timing.
+        slow = log["slow_ms"]
+        durations = [(abs(math.log(worst / ms)), part) for part, pair in slow.items() for ms in pair if ms > 0]
+        if "creation" in slow and "cold" in slow:  # a region holding the creation often holds the first run too
+            both = [a + b for a, b in zip(slow["creation"], slow["cold"], strict=True)]
+            durations += [(abs(math.log(worst / ms)), "creation") for ms in both]
+        part = min(durations)[1] if durations else "creation"
+        expect(
+            part != "creation",
+            f"one timing is {worst:.1f} ms: the session's creation is inside the timed region",
+            why=f"this session takes {_CREATE_S * 1e3:.0f} ms to create and runs in microseconds; a benchmark "
+            "measures runs only",
+        )
+        raise NotYet(
+            f"one timing is {worst:.1f} ms: the first (cold) run of the session was timed",
+            why="first runs allocate memory and choose kernels; this session's first run takes 60 ms, later "
+            "ones microseconds",
+            expected="no timing from the session's first run",
+        )
     expect(
         len(set(timings)) > 1,
         "every timing is identical",
@@ -578,6 +595,8 @@ def _check_mobile_flops(my_flops: Any) -> str:
     # The block the lesson shows, and variants the function has never seen (a count must come from the graph).
     cases = [mobile_block(), mobile_block(batch=2, channels=16, size=32, out_channels=24, stride=1)]
     cases.append(mobile_block(batch=1, channels=8, size=20, out_channels=40, stride=2))
+    # An odd size with a stride: the output is not the input size divided by the stride (15 -> 8, not 7.5)
+    cases.append(mobile_block(batch=3, channels=12, size=15, out_channels=20, stride=2))
     for model in cases:
         parts = _flops_parts(model)
         truth = sum(parts.values())
@@ -614,6 +633,22 @@ def _check_mobile_flops(my_flops: Any) -> str:
                 got=got,
                 expected=f"a smaller total; the depthwise conv here has stride {stride}",
             )
+        if stride > 1 and shape[2] % stride:
+            # Spatial work of the strided depthwise conv and the pointwise conv after it, with the output size
+            # taken as H / s or H // s instead of what the graph computes (ceil(H / s) with pad 1, kernel 3).
+            real_area = (-(-shape[2] // stride)) ** 2
+            spatial = parts["depthwise"] + parts["pointwise"]
+            guesses = [
+                truth - spatial + spatial * area / real_area
+                for area in ((shape[2] / stride) ** 2, (shape[2] // stride) ** 2)
+            ]
+            if any(math.isclose(got, guess, rel_tol=1e-6) for guess in guesses):
+                raise NotYet(
+                    f"your count is wrong {where}: the strided convolution's output size is off",
+                    why="with an odd input size the output size is not the input size divided by the stride: the "
+                    "padding and the kernel's size decide it, and shape inference knows it",
+                    got=got,
+                )
         if math.isclose(got, truth - fc):
             raise NotYet(f"the classifier's Gemm is missing from your count {where}", why="Gemm is a matrix product")
         raise NotYet(
