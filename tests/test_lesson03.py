@@ -300,10 +300,10 @@ def rgb_route(keras_route):
     def unnamed(photo):
         return rgb(photo, training=False)
 
-    def convert(fn, name, **kwargs):
+    def convert(fn, name, opset=17, **kwargs):
         path = keras_route["folder"] / name
         keras_route["tf2onnx"].convert.from_function(
-            fn, input_signature=spec, opset=17, output_path=str(path), **kwargs
+            fn, input_signature=spec, opset=opset, output_path=str(path), **kwargs
         )
         return path
 
@@ -315,6 +315,14 @@ def test_rgb_keras_channels_last_is_caught(rgb_route):
     path = rgb_route["convert"](rgb_route["named"], "rgb_nhwc.onnx")
     feedback = assert_wrong(lesson03.rgb_keras, lesson03.rgb_keras.check(path))
     assert "not channels-first" in feedback.message
+
+
+@pytest.mark.slow
+def test_rgb_keras_other_opset_is_caught(rgb_route):
+    # Everything right but the opset the client asked for (tf2onnx's own default, or a newer one).
+    path = rgb_route["convert"](rgb_route["named"], "rgb_opset15.onnx", opset=15, inputs_as_nchw=["photo"])
+    feedback = assert_wrong(lesson03.rgb_keras, lesson03.rgb_keras.check(path))
+    assert "not the opset the client asked for" in feedback.message and "opset 15" in feedback.got
 
 
 @pytest.mark.slow

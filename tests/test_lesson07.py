@@ -105,6 +105,39 @@ def test_reader_that_never_ends() -> None:
     assert_wrong(exercise, exercise.check(Forever()), "still returns data")
 
 
+def test_reader_is_read_by_quantize_static_itself() -> None:
+    """The check hands the learner's reader to quantize_static and judges what it yielded there; one without
+    rewind() works, and one that reuses its buffer is judged by what each batch held when it was read."""
+
+    class OneBuffer:
+        def __init__(self) -> None:
+            self.images, self.buffer, self.position = balanced(), np.empty((12, 1, 8, 8), np.float32), 0
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            if self.position >= len(self.images):
+                return None
+            self.buffer[:] = self.images[self.position : self.position + 12]
+            self.position += 12
+            return {"image": self.buffer}
+
+    assert lesson07.calibration_reader.check(OneBuffer()).passed
+
+
+def test_reader_that_breaks_while_read() -> None:
+    class Broken:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            self.calls += 1
+            if self.calls > 2:
+                raise IndexError("list index out of range")
+            return {"image": balanced()[:16]}
+
+    exercise = lesson07.calibration_reader
+    assert_wrong(exercise, exercise.check(Broken()), "failed while reading your calibration data", "IndexError")
+
+
 def test_reader_that_is_not_a_reader() -> None:
     exercise = lesson07.calibration_reader
     assert_wrong(exercise, exercise.check(balanced()), "not a calibration reader")

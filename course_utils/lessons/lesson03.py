@@ -28,7 +28,7 @@ from ..runtime import numpy_dtype
 from ..verify import compare_outputs
 from ._answers import expect_valid_model, load_answer, run_answer
 
-__all__ = ["RGB_SHAPE", "feed", "forest", "keras_nchw", "layout", "rgb_keras", "rgb_keras_model"]
+__all__ = ["RGB_OPSET", "RGB_SHAPE", "feed", "forest", "keras_nchw", "layout", "rgb_keras", "rgb_keras_model"]
 
 
 def _load(source: Any, what: str) -> onnx.ModelProto:
@@ -360,9 +360,22 @@ def _rgb_photos(batch: int) -> np.ndarray:
     return np.random.default_rng(batch).random((batch, channels, height, width), dtype=np.float32)
 
 
+#: The opset exercise 03.5's client asks for.
+RGB_OPSET = 17
+
+
 def _check_rgb_keras(source: ModelSource) -> str:
     model = _load(source, "the path of your converted model")
     inputs = list(expect_valid_model(model).inputs)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    expect(
+        opset == RGB_OPSET,
+        f"the model imports ai.onnx opset {opset}, not the opset the client asked for",
+        why="the client's runtime was chosen for one opset: a newer one may not load there, and an older one is "
+        "not what was agreed",
+        expected=f"opset {RGB_OPSET}",
+        got=f"opset {opset}",
+    )
     expect(len(inputs) == 1, "the model should have one input, the photos", got=[i.name for i in inputs])
     height, width, channels = RGB_SHAPE
     shape = inputs[0].shape
