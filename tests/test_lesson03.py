@@ -259,6 +259,20 @@ def test_feed_solution_passes():
             },
             "values changed",
         ),
+        # Reads the dtype from the session's output (the same as the input's only in a model that mirrors it).
+        (
+            lambda session, x: {session.get_inputs()[0].name: x.astype(numpy_dtype(session.get_outputs()[0].type))},
+            "wrong dtype",
+        ),
+        # Casts to float32 unless the input name says otherwise: a guess, not what the session declares.
+        (
+            lambda session, x: {
+                session.get_inputs()[0].name: x.astype(
+                    np.float64 if session.get_inputs()[0].name == "X" else np.float32
+                )
+            },
+            "wrong dtype",
+        ),
     ],
 )
 def test_feed_wrong_answers(make_feed, fragment):

@@ -261,10 +261,13 @@ lesson03.forest.check(rf_onnx, rf)
 
 
 def _toy_session(dtype: int, name: str) -> ort.InferenceSession:
+    """A one-input session whose output has *another* element type than its input (a Cast): an answer that reads
+    the output's type, or copies the input's dtype from anywhere but the input, shows."""
     helper = onnx.helper
+    out_type = onnx.TensorProto.DOUBLE if dtype == onnx.TensorProto.FLOAT else onnx.TensorProto.FLOAT
     x = helper.make_tensor_value_info(name, dtype, ["N", 3])
-    y = helper.make_tensor_value_info("y", dtype, ["N", 3])
-    graph = helper.make_graph([helper.make_node("Identity", [name], ["y"])], "toy", [x], [y])
+    y = helper.make_tensor_value_info("y", out_type, ["N", 3])
+    graph = helper.make_graph([helper.make_node("Cast", [name], ["y"], to=out_type)], "toy", [x], [y])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
