@@ -289,8 +289,10 @@ def _check_breaking_node(op_type: Any, version: Any, cause: Any) -> str:
         got=repr(cause),
     )
     return (
-        f"{op_type}-{version} has no definition at opset {target} or before, so no adapter could ever exist: the "
-        f"graph itself must change (another exporter choice, or a runtime with opset >= {version})"
+        f"{op_type}-{version} has no definition at opset {target} or before, so the version converter has no "
+        f"older definition to adapt it to: the graph itself must change (expand the node into older operators: "
+        f"{op_type}'s schema defines it as a function of them; or another exporter choice, or a runtime with opset "
+        f">= {version})"
     )
 
 
