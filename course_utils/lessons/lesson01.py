@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from course_utils.onnxfile.diagrams import STAGES
 from course_utils.lessons.exercises import Exercise, NotYet, expect
+from course_utils.onnxfile.diagrams import STAGES
 
 __all__ = ["STATEMENTS", "predict", "replacement_gate", "stages"]
 
