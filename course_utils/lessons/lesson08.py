@@ -290,7 +290,8 @@ def _check_breaking_node(op_type: Any, version: Any, cause: Any) -> str:
     )
     schema = onnx.defs.get_schema(op_type, version)
     ways = [f"re-export the model at opset {target}", f"run it on a runtime with opset >= {version}"]
-    if schema.has_function or schema.has_context_dependent_function:
+    # onnx's stubs lack these two properties of OpSchema (they exist at run time).
+    if getattr(schema, "has_function", False) or getattr(schema, "has_context_dependent_function", False):
         ways.insert(
             0, f"expand the node into older operators ({op_type}-{version}'s schema defines it as a function of them)"
         )
