@@ -73,15 +73,38 @@ def test_nbval_catches_changed_tolerance_count_and_label_but_not_a_measured_floa
     junit = tmp_path / "junit.xml"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", str(path), "--nbval", "--nbval-current-env", "--nbval-sanitize-with",
-         str(SANITIZE), "-p", "no:cacheprovider", "-q", f"--junitxml={junit}", "--rootdir", str(tmp_path)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(path),
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            str(SANITIZE),
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--junitxml={junit}",
+            "--rootdir",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if not junit.exists():
         pytest.fail(f"nbval did not run:\n{run.stdout}\n{run.stderr}")
     cases = ET.parse(junit).getroot().iter("testcase")
-    failed = {int(m.group(1)) for c in cases if c.find("failure") is not None
-              for m in [re.search(r"Cell (\d+)", c.get("name", ""))] if m}  # fmt: skip
+    failed = {
+        int(m.group(1))
+        for c in cases
+        if c.find("failure") is not None
+        for m in [re.search(r"Cell (\d+)", c.get("name", ""))]
+        if m
+    }
     outcome = {name: (i + 1 in failed) for i, name in enumerate(variants)}
     assert outcome == {
         "unchanged": False,
