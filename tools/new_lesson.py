@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from string import Template
 
@@ -131,7 +132,7 @@ def _write_notebook(path: Path, cells: list[tuple[str, str]], like: Path | None)
     nbformat.write(nb, path)
 
 
-def _edit_markdown(path: Path, edit, what: str) -> None:
+def _edit_markdown(path: Path, edit: Callable[[str], str | None], what: str) -> None:
     """Apply ``edit(source) -> new source or None`` to the first markdown cell it changes."""
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
@@ -144,7 +145,7 @@ def _edit_markdown(path: Path, edit, what: str) -> None:
     raise ScaffoldError(f"{path.name}: found no {what} to edit; add it by hand (CONTRIBUTING, 'Adding a lesson')")
 
 
-def _course_map_row(nn: str, title: str, notebook: str):
+def _course_map_row(nn: str, title: str, notebook: str) -> Callable[[str], str | None]:
     row = f"| {nn} | [{title}]({notebook}) | TODO: what the learner will be able to do | {PLACEHOLDER_MINUTES} min |"
 
     def edit(source: str) -> str | None:
@@ -167,20 +168,13 @@ def _course_map_row(nn: str, title: str, notebook: str):
     return edit
 
 
-def _glossary_row(term: str, meaning: str, nn: str, notebook: str):
+def _glossary_row(term: str, meaning: str, nn: str, notebook: str) -> Callable[[str], str | None]:
     def edit(source: str) -> str | None:
         if "### Glossary" not in source:
             return None
         if re.search(rf"^\| {re.escape(term)} \|", source, re.M):
             raise ScaffoldError(f"the glossary already has a row for '{term}'")
         return source.rstrip("\n") + f"\n| {term} | {meaning} | [{nn}]({notebook}) |"
-
-    return edit
-
-
-def _previous_link(nn: str, title: str, notebook: str):
-    def edit(source: str) -> str:
-        return f"**Next:** [{nn} · {title}]({notebook}) · [Back to the index](00_index.ipynb)"
 
     return edit
 
@@ -236,7 +230,14 @@ def scaffold(
     changed = [*paths.values(), index]
     if previous is not None:
         nb = nbformat.read(previous, as_version=4)
-        nb.cells[-1].source = _previous_link(nn, title, notebook)(nb.cells[-1].source)
+        link = f"**Next:** [{nn} · {title}]({notebook}) · [Back to the index](00_index.ipynb)"
+        lines = nb.cells[-1].source.splitlines()
+        at = [i for i, line in enumerate(lines) if "Next" in line]
+        if at:
+            lines[at[-1]] = link  # the old "Next" line
+        else:
+            lines.append(link)
+        nb.cells[-1].source = "\n".join(lines)
         nbformat.write(nb, previous)
         changed.append(previous)
     _cheat_sheet(root, nn, title, notebook)

@@ -97,7 +97,7 @@ class OpsetExplorer:
 
     def static_html(self) -> str:
         """The text and, for a model, its picture: what a reader without a kernel sees."""
-        return self.result.value + self.picture.value
+        return f"{self.result.value}{self.picture.value}"
 
 
 def opset_explorer(
