@@ -82,11 +82,13 @@ def test_the_scaffold_links_the_lesson_everywhere(scaffolded: Path):
         "| 99 | [Demo](99_demo.ipynb) |" in index
         and f"| {TERM} | a word the scaffold adds | [99](99_demo.ipynb) |" in index
     )
-    previous = nbformat.read(notebooks / "08_opsets_versions.ipynb", as_version=4).cells[-1].source
-    assert "[99 · Demo](99_demo.ipynb)" in previous
+    before = max(p for p in notebooks.glob("[0-9][0-9]_*.ipynb") if p.name < "99")  # the lesson 99 follows
+    previous = nbformat.read(before, as_version=4)
+    assert "[99 · Demo](99_demo.ipynb)" in previous.cells[-1].source
     assert "[99](99_demo.ipynb)" in (notebooks / "cheatsheet.md").read_text(encoding="utf-8")
     title = nbformat.read(notebooks / "99_demo.ipynb", as_version=4).cells[0].source
-    assert "[08 · Opsets and versions](08_opsets_versions.ipynb)" in title  # the prerequisite
+    heading = previous.cells[0].source.splitlines()[0].removeprefix("# ")
+    assert f"[{heading}]({before.name})" in title  # the prerequisite
 
 
 def test_the_scaffold_refuses_to_overwrite_or_guess(scaffolded: Path):
