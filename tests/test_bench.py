@@ -337,10 +337,10 @@ def test_real_peak_is_positive() -> None:
 
 
 def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from course_utils.views.bench_view import BenchView
+    from course_utils.views.bench_view import LiveBenchmark
 
     monkeypatch.setattr(bench.targets, "_artifact", lambda name: tmp_path / name)
-    view = BenchView("digits_cnn", ["ort-all"], threads=1, level="basic", budget_s=0.3)
+    view = LiveBenchmark("digits_cnn", ["ort-all"], threads=1, level="basic", budget_s=0.3)
     view.redraw_every_s = 0.0  # redraw at every progress report
     assert view.selected_engines() == ["ort-all", "ort-basic"]
     report = view.run()
@@ -349,7 +349,7 @@ def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.
     assert view.png[:8] == b"\x89PNG\r\n\x1a\n" and view.plot.value == view.png
     assert view.progress.value == 1.0 and not view.button.disabled
     assert view.status.value.startswith("done: digits_cnn, batch 1, 1 threads: 2 engines")
-    assert repr(view) == "BenchView(digits_cnn: ort-all, ort-basic; batch 1, 1 threads)"
+    assert repr(view) == "LiveBenchmark(digits_cnn: ort-all, ort-basic; batch 1, 1 threads)"
     monkeypatch.setattr(bench.report, "machine_load", lambda: 3.0)  # a busy machine: the status says so
     view.run()
     assert (

@@ -27,6 +27,7 @@ from course_utils.lessons._answers import load_answer, run_answer
 from course_utils.lessons.exercises import Exercise, NotYet, expect
 from course_utils.models.data import load_digits, load_digits_cnn
 from course_utils.onnxfile.graph import Dim, graph_inputs, shape, shape_text
+from course_utils.onnxfile.render import measurement
 from course_utils.onnxfile.verify import DEFAULT_TOLERANCES, compare_outputs
 from course_utils.paths import artifact_path
 
@@ -206,7 +207,7 @@ def _reference(module: nn.Module, *inputs: np.ndarray) -> np.ndarray:
 def _expect_same_numbers(reference: np.ndarray, actual: np.ndarray, what: str, why: str, **more: Any) -> None:
     """Feedback ``what`` unless ``actual`` matches ``reference`` within the float32 tolerance."""
     report = compare_outputs(reference, actual)
-    got = f"max abs error {report.max_abs:.1e}" if report.max_abs is not None else str(report).splitlines()[0]
+    got = f"max abs error {measurement(report.max_abs)}" if report.max_abs is not None else str(report).splitlines()[0]
     expect(report.passed, what, why=why, got=got, **more)
 
 
@@ -428,14 +429,14 @@ def _check_parity(model: Any, reference: Any) -> str:
     largest = float(np.abs(onnx_logits - reference).max())
     expect(
         bool(np.allclose(onnx_logits, reference, rtol=rtol, atol=atol)),
-        f"the reference differs from ONNX Runtime's logits by up to {largest:.1e}",
+        f"the reference differs from ONNX Runtime's logits by up to {measurement(largest)}",
         why="float32 rounding makes differences around 1e-6; errors this large mean the PyTorch model computes "
         "something else than the export. The export froze how each layer behaves at inference: BatchNorm "
         "normalizes with the statistics it stored during training",
         expected=f"every logit within atol={atol} + rtol={rtol} x |reference| (float32 defaults)",
-        got=f"max abs error {largest:.1e}",
+        got=f"max abs error {measurement(largest)}",
     )
-    return f"the export matches PyTorch on all {len(x)} test digits at float32 tolerance (max abs error {largest:.0e})"
+    return f"the export matches PyTorch on all {len(x)} test digits at float32 tolerance (max abs error {measurement(largest)})"
 
 
 def _moved_statistics(model: nn.Module) -> list[str]:

@@ -25,6 +25,7 @@ from course_utils.lessons._answers import expect_valid_model, load_answer, run_a
 from course_utils.lessons.exercises import Exercise, NotYet, expect
 from course_utils.models.data import Digits, load_digits
 from course_utils.onnxfile.modelio import ModelSource
+from course_utils.onnxfile.render import measurement
 from course_utils.onnxfile.verify import compare_outputs
 from course_utils.runtime.run import numpy_dtype
 
@@ -77,7 +78,7 @@ def _check_keras_nchw(source: ModelSource) -> str:
     )
     return (
         f"channels-first input {inputs[0].shape_text}; parity with Keras on 360 test digits "
-        f"(max abs error {parity.max_abs:.1e})"
+        f"(max abs error {measurement(parity.max_abs)})"
     )
 
 

@@ -20,6 +20,7 @@ from onnx import numpy_helper
 from course_utils.lessons._answers import expect_valid_model, load_answer
 from course_utils.lessons.exercises import Exercise, NotYet, expect
 from course_utils.onnxfile.graph import dtype_name, graph_inputs, shape, shape_text
+from course_utils.onnxfile.render import measurement
 
 __all__ = ["REQUIRED_METADATA", "add_metadata", "build_graph", "bytes_per_op", "cut_classifier"]
 
@@ -398,7 +399,10 @@ def _check_cut_classifier(answer: Any) -> str:
     expect(got.shape == want.shape, "the output has the wrong shape", expected=want.shape, got=got.shape)
     err = float(np.abs(got - want).max())
     expect(
-        err < 1e-4, "the numbers differ from PyTorch's classifier", expected="max difference < 1e-4", got=f"{err:.2e}"
+        err < 1e-4,
+        "the numbers differ from PyTorch's classifier",
+        expected="max difference < 1e-4",
+        got=f"max difference {measurement(err)}",
     )
     return "the cut head maps (batch, 512) features to the same logits as PyTorch's classifier (within 1e-4)"
 
