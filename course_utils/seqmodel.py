@@ -2,7 +2,7 @@
 export with a symbolic batch and sequence length.
 
 The task is made here, offline and deterministically: each signal is a sine, a square or a sawtooth wave (classes
-0, 1, 2) of random period, phase and amplitude, with a little noise, at any length. The network is three dilated
+0, 1, 2) of random period, phase and amplitude, with a little noise, at any length. The network (``new_seq_classifier()``) is three dilated
 ``Conv1d`` layers (no bias) with ReLU, a max over time and a linear head, so one set of weights reads a signal of
 8 samples or 8,000: exactly what a symbolic length dimension is for. It trains in a few seconds on the CPU and
 is cached in ``artifacts/09/``.
@@ -27,10 +27,10 @@ __all__ = [
     "CLASSES",
     "MAX_LENGTH",
     "MIN_LENGTH",
-    "SeqClassifier",
     "export_seq_model",
     "load_seq_model",
     "make_waveforms",
+    "new_seq_classifier",
     "pad_to",
     "train_seq_model",
 ]
@@ -96,11 +96,11 @@ def _module_class() -> Any:
     return SeqClassifier
 
 
-def __getattr__(name: str) -> Any:
-    # SeqClassifier is a torch.nn.Module: defined on first use so that importing this module does not import torch.
-    if name == "SeqClassifier":
-        return _module_class()
-    raise AttributeError(name)
+def new_seq_classifier(channels: int = 16) -> Any:
+    """A fresh, untrained ``SeqClassifier`` (a ``torch.nn.Module``): three dilated Conv1d layers (no bias) + ReLU,
+    a max over time, a linear head to 3 classes; ``forward(x)`` maps float32 ``[batch, length]`` to ``[batch, 3]``.
+    Imports torch."""
+    return _module_class()(channels)
 
 
 def train_seq_model(*, steps: int = 300, seed: int = 0) -> Any:
@@ -118,7 +118,7 @@ def train_seq_model(*, steps: int = 300, seed: int = 0) -> Any:
 
 def _train(torch: Any, steps: int, seed: int) -> Any:
     torch.manual_seed(seed)
-    model = _module_class()()
+    model = new_seq_classifier()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     rng = np.random.default_rng(seed)
     model.train()
@@ -141,7 +141,7 @@ def load_seq_model(*, retrain: bool = False) -> Any:
 
     path = artifact_path(_WEIGHTS, lesson="09")
     if path.exists() and not retrain:
-        model = _module_class()()
+        model = new_seq_classifier()
         model.load_state_dict(torch.load(path, weights_only=True))
         return model.eval()
     model = train_seq_model()
