@@ -237,7 +237,8 @@ def check_compatibility(
                 "quantized file); this model runs only on ONNX Runtime"
             )
         elif not domain.startswith("com.microsoft"):
-            ops = sorted({n.op_type for n in _all_nodes(model.graph) if n.domain == domain})
+            local = {f.name for f in model.functions if f.domain == domain}  # the file defines these itself
+            ops = sorted({n.op_type for n in _all_nodes(model.graph) if n.domain == domain} - local)
             if ops:  # an import no node uses (ORT-optimized files list several) costs nothing
                 reasons.append(
                     Reason(

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: The shapes exercise 09.2 pins the lesson's model to (an NNAPI/CoreML-style target).
-FIXED_BATCH, FIXED_LENGTH = 1, 128
+FIXED_BATCH, FIXED_LENGTH = 4, 256
 
 
 def _load(answer: Any, what: str) -> onnx.ModelProto:
@@ -236,28 +236,24 @@ fixed_target = Exercise(
         "The target needs a file.",
         "The tool works on dim_param names (or on an input name and a whole shape). Write to a new path, then "
         "print the new file's input and output dims: both must be numbers.",
-        "python -m onnxruntime.tools.make_dynamic_shape_fixed --input_name x --input_shape 1,128 IN OUT (or "
-        "--dim_param batch --dim_value 1, then length); the output's dims follow.",
+        "python -m onnxruntime.tools.make_dynamic_shape_fixed --input_name x --input_shape 4,256 IN OUT (or "
+        "--dim_param batch --dim_value 4, then length); the output's dims follow.",
     ],
     solution_code="""
-import subprocess
-import sys
-
 import onnx
+from onnxruntime.tools.onnx_model_utils import fix_output_shapes, make_input_shape_fixed
 
 from course_utils.paths import artifact_path
 
+# What python -m onnxruntime.tools.make_dynamic_shape_fixed --input_name x --input_shape 4,256 IN OUT does:
+solution_fixed = onnx.load(seq_path)
+make_input_shape_fixed(solution_fixed.graph, "x", [4, 256])
+fix_output_shapes(solution_fixed)
 solution_fixed_path = artifact_path("solution_seq_fixed.onnx", lesson="09")
-subprocess.run(
-    [sys.executable, "-m", "onnxruntime.tools.make_dynamic_shape_fixed", "--input_name", "x", "--input_shape",
-     "1,128", str(seq_path), str(solution_fixed_path)],
-    check=True,
-)
-solution_fixed = onnx.load(solution_fixed_path)
-assert [d.dim_value for d in solution_fixed.graph.input[0].type.tensor_type.shape.dim] == [1, 128]
+onnx.save(solution_fixed, solution_fixed_path)
 lesson09.fixed_target.check(solution_fixed_path, seq_path)
 """,
-    giveaways=("make_dynamic_shape_fixed", "make_dim_param_fixed", "--input_shape"),
+    giveaways=("make_dynamic_shape_fixed", "make_dim_param_fixed", "make_input_shape_fixed", "--input_shape"),
 )
 
 
