@@ -64,7 +64,12 @@ class ShapeExplorer:
             options=list(LONGEST_CHOICES), value=longest, description="longest length", continuous_update=False
         )
         self.longest.style.description_width = "initial"
-        self.bucketing = widgets.Checkbox(value=bucketing, description=f"pad to buckets {list(DEFAULT_BUCKETS)}")
+        self.bucketing = widgets.Checkbox(
+            value=bucketing,
+            description=f"pad to buckets {list(DEFAULT_BUCKETS)}",
+            indent=False,
+            layout=widgets.Layout(width="auto"),
+        )
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
         self.summary = widgets.HTML()
         for widget, name in (
