@@ -103,10 +103,12 @@ class ShapeReport:
 
     @property
     def lengths(self) -> list[int]:
+        """The signals' own lengths, in order."""
         return [p.length for p in self.points]
 
     @property
     def latency_ms(self) -> list[float]:
+        """The median latency at each length (ms, measured: differs from run to run)."""
         return [p.latency_ms for p in self.points]
 
     @property
