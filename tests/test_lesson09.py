@@ -51,7 +51,7 @@ def _name(exercise) -> str:
 
 def test_every_solution_passes_and_prints_nothing(net, seq_path, capfd):
     exercises = exercises_of("09")
-    assert [e.id for e in exercises] == ["09.1", "09.2", "09.3", "09.4"]
+    assert [e.id for e in exercises] == ["09.1", "09.2", "09.3", "09.4", "09.5"]
     for exercise in exercises:
         capfd.readouterr()
         run = exercise.run_solution(_namespace(net, seq_path))
@@ -278,3 +278,59 @@ def test_reference_op_wrong_answers(case, message):
     feedback = lesson09.reference_op.check(answer)
     assert_wrong(lesson09.reference_op, feedback)
     assert message in feedback.message
+
+
+# ------------------------------------------------------------------------------------------------- 09.5
+
+
+def _plan(**changes):
+    import onnxruntime as ort
+
+    trt = {
+        "trt_engine_cache_enable": "1",
+        "trt_engine_cache_path": "cache",
+        "trt_profile_min_shapes": "x:1x32",
+        "trt_profile_opt_shapes": "x:8x256",
+        "trt_profile_max_shapes": "x:16x512",
+    }
+    trt.update({k: v for k, v in changes.items() if k.startswith("trt_")})
+    for key in [k for k, v in trt.items() if v is None]:
+        del trt[key]
+    providers = [(changes.get("name", "TensorrtExecutionProvider"), trt), changes.get("then", "CUDAExecutionProvider")]
+    options = ort.SessionOptions()
+    if changes.get("strict", True):
+        options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+    return providers, options
+
+
+def test_tensorrt_plan_accepts_booleans_and_a_cpu_entry_last():
+    providers, options = _plan(trt_engine_cache_enable="True")
+    providers.append("CPUExecutionProvider")
+    assert lesson09.tensorrt_plan.check(providers, options).passed
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"name": "TensorRTExecutionProvider"}, "knows no provider by that name"),  # the usual misspelling
+        ({"then": "CPUExecutionProvider"}, "no GPU provider to go to"),
+        ({"trt_engine_cache_path": None}, "not kept between sessions"),
+        ({"trt_profile_opt_shapes": None}, "profile is incomplete"),  # min and max only
+        ({"trt_profile_min_shapes": "input:1x32"}, "profile is incomplete or does not name the model's input"),
+        ({"trt_profile_min_shapes": "x:32x1"}, "does not describe the traffic"),  # length and batch swapped
+        ({"trt_profile_max_shapes": "x:256x1024"}, "does not describe the traffic"),  # the export's bounds
+        ({"strict": False}, "would still start"),
+    ],
+)
+def test_tensorrt_plan_wrong_answers(changes, message):
+    feedback = lesson09.tensorrt_plan.check(*_plan(**changes))
+    assert_wrong(lesson09.tensorrt_plan, feedback)
+    assert message in feedback.message
+
+
+def test_tensorrt_plan_starting_cell_and_a_bare_name():
+    import onnxruntime as ort
+
+    assert_wrong(lesson09.tensorrt_plan, lesson09.tensorrt_plan.check(None, None), "no answer yet")
+    bare = lesson09.tensorrt_plan.check(["TensorrtExecutionProvider"], ort.SessionOptions())  # the starting cell
+    assert_wrong(lesson09.tensorrt_plan, bare, "carries no options")

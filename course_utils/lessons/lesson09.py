@@ -1,7 +1,7 @@
 """Exercises of lesson 09 (shapes that change, operators ONNX lacks): export a two-channel model with a symbolic
 batch and length, pin the lesson's model to fixed shapes for a target that needs them, (transfer) make an unseen
 model's fixed length dynamic, and (transfer) implement an onnxruntime-extensions operator for onnx's reference
-evaluator.
+evaluator, and plan a TensorRT session (provider options and a profile) for given traffic.
 
     from course_utils.lessons import lesson09
     lesson09.two_dims.check(path, net)
@@ -27,10 +27,12 @@ __all__ = [
     "FIXED_BATCH",
     "FIXED_LENGTH",
     "SEGMENT_CASES",
+    "TRAFFIC",
     "fixed_length_model",
     "fixed_target",
     "reference_op",
     "segment_sum_model",
+    "tensorrt_plan",
     "two_channel_net",
     "two_dims",
     "unfix_length",
@@ -462,4 +464,136 @@ class SegmentSum(OpRun):
 lesson09.reference_op.check(SegmentSum)
 """,
     giveaways=("np.add.at", "max() + 1", "op_domain ="),
+)
+
+
+# ------------------------------------------------------------------------------------------------- 09.5
+
+#: Exercise 09.5's traffic: batches of 1 to 16 signals of 32 to 512 samples, most often 8 signals of 256.
+TRAFFIC = {"batch": (1, 8, 16), "length": (32, 256, 512)}
+_TRUE = {"1", "true", "True"}
+
+
+def _profile(options: dict[str, Any], key: str, name: str) -> tuple[int, int] | None:
+    text = str(options.get(key, ""))
+    entries = dict(part.split(":", 1) for part in text.split(",") if ":" in part)
+    if name not in entries:
+        return None
+    try:
+        batch, length = (int(v) for v in entries[name].split("x"))
+    except ValueError:
+        return None
+    return batch, length
+
+
+def _check_tensorrt_plan(providers: Any, options: Any) -> str:
+    import onnxruntime as ort
+
+    expect(providers is not None, "no answer yet: fill in providers (and options)")
+    expect(
+        isinstance(providers, list | tuple) and len(providers) > 0,
+        "providers must be a list, as InferenceSession's providers= takes it",
+        got=type(providers).__name__,
+    )
+    names = [p[0] if isinstance(p, tuple) else p for p in providers]
+    unknown = [n for n in names if n not in ort.get_all_providers()]
+    expect(
+        not unknown,
+        "ONNX Runtime knows no provider by that name",
+        why="an unknown name falls back to the CPU with a printed 'EP Error', easy to miss in a log",
+        got=unknown,
+    )
+    expect(
+        names[0] == "TensorrtExecutionProvider",
+        "TensorRT is not the first provider",
+        why="ONNX Runtime offers each node to the providers in list order",
+        got=names,
+    )
+    expect(
+        isinstance(providers[0], tuple) and len(providers[0]) == 2 and isinstance(providers[0][1], dict),
+        "the TensorRT entry carries no options",
+        why="a (name, options dict) pair is how a provider gets its options",
+        got=repr(providers[0]),
+    )
+    expect(
+        "CUDAExecutionProvider" in names[1:],
+        "nodes TensorRT cannot take have no GPU provider to go to",
+        why="without one they run on the CPU, with copies between GPU and CPU memory around each of them",
+        got=names,
+    )
+    trt = {str(k): v for k, v in providers[0][1].items()}
+    expect(
+        str(trt.get("trt_engine_cache_enable", "")) in _TRUE and bool(str(trt.get("trt_engine_cache_path", ""))),
+        "built engines are not kept between sessions, or not in a folder you chose",
+        why="every new session would build the engines again (seconds to minutes), and the folder must be one the "
+        "service can write and you can delete when versions change",
+        got={k: trt[k] for k in ("trt_engine_cache_enable", "trt_engine_cache_path") if k in trt},
+    )
+    found = {key: _profile(trt, f"trt_profile_{key}_shapes", "x") for key in ("min", "opt", "max")}
+    missing = [key for key, value in found.items() if value is None]
+    expect(
+        not missing,
+        "the shape profile is incomplete or does not name the model's input",
+        why="TensorRT takes an explicit profile only with all three shapes, each as input_name:BxL",
+        got={f"trt_profile_{key}_shapes": trt.get(f"trt_profile_{key}_shapes") for key in missing},
+    )
+    wanted = {key: (TRAFFIC["batch"][i], TRAFFIC["length"][i]) for i, key in enumerate(("min", "opt", "max"))}
+    expect(
+        found == wanted,
+        "the profile does not describe the traffic",
+        why="shapes outside the profile rebuild the engine; too wide a profile makes it slower for the usual case",
+        got={key: f"batch {b}, length {n}" for key, (b, n) in found.items() if (b, n) != wanted[key]},
+    )
+    expect(
+        isinstance(options, ort.SessionOptions),
+        "options is not an onnxruntime.SessionOptions",
+        got=type(options).__name__,
+    )
+    try:
+        strict = options.get_session_config_entry("session.disable_cpu_ep_fallback")
+    except RuntimeError:  # ORT raises for a key that was never set
+        strict = ""
+    expect(
+        strict == "1",
+        "a server without a working GPU would still start, and run everything on the CPU",
+        why="on a machine where TensorRT or CUDA is missing, the session warns and falls back; the service should "
+        "refuse to start instead",
+    )
+    return "TensorRT first with a cached engine and a profile for the traffic, CUDA next, and no silent CPU fallback"
+
+
+tensorrt_plan = Exercise(
+    "09.5",
+    "Plan a TensorRT session for the sequence model",
+    _check_tensorrt_plan,
+    hints=[
+        "Section 7's table has an option for each requirement. Write providers as a list of entries, the first a "
+        "(name, {option: value}) pair; the names are the ones ort.get_all_providers() lists.",
+        "A profile is three options (min, opt, max), each 'input_name:BATCHxLENGTH'; the model's input is x. The "
+        "session option that forbids the CPU fallback is a config entry on SessionOptions.",
+        "[('TensorrtExecutionProvider', {'trt_engine_cache_enable': '1', 'trt_engine_cache_path': 'trt_cache', "
+        "'trt_profile_min_shapes': 'x:BxL', ...}), 'CUDAExecutionProvider'] and "
+        "options.add_session_config_entry('session.disable_cpu_ep_fallback', '1').",
+    ],
+    solution_code="""
+import onnxruntime as ort
+
+solution_providers = [
+    (
+        "TensorrtExecutionProvider",
+        {
+            "trt_engine_cache_enable": "1",
+            "trt_engine_cache_path": "trt_cache",
+            "trt_profile_min_shapes": "x:1x32",
+            "trt_profile_opt_shapes": "x:8x256",
+            "trt_profile_max_shapes": "x:16x512",
+        },
+    ),
+    "CUDAExecutionProvider",
+]
+solution_options = ort.SessionOptions()
+solution_options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+lesson09.tensorrt_plan.check(solution_providers, solution_options)
+""",
+    giveaways=("x:1x32", "x:8x256", "x:16x512"),
 )
