@@ -151,8 +151,9 @@ def load_seq_model(*, retrain: bool = False) -> Any:
 
 def export_seq_model(path: str | Path | None = None, *, model: Any = None, force: bool = False) -> Path:
     """Export the sequence model with ``torch.onnx.export(..., dynamo=True)``, input ``x`` as
-    ``float32[batch, length]`` (``Dim("batch", min=1, max=256)``, ``Dim("length", min=8, max=1024)``), output
-    ``logits`` as ``float32[batch, 3]``. Reuses the file if it exists (unless ``force``); returns its path."""
+        ``float32[batch, length]`` (``Dim("batch", min=1, max=256)``, ``Dim("length", min=8, max=1024)``), output
+        ``logits`` as ``float32[batch, 3]``. Without ``path`` it writes ``artifacts/09/seq_classifier.onnx`` once and
+    reuses it (``force=True`` exports again); a ``path`` given is always written. Returns the file's path."""
     import logging
 
     import torch
