@@ -13,8 +13,8 @@ import pytest
 from course_test_helpers import artifacts_in, assert_wrong
 from onnx import numpy_helper
 
-from course_utils.exercises import exercises_of
 from course_utils.lessons import lesson09
+from course_utils.lessons.exercises import exercises_of
 from course_utils.lessons.lesson09 import fixed_length_model
 
 torch = pytest.importorskip("torch")
@@ -30,7 +30,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def seq_path(artifacts: Path) -> Path:
-    from course_utils.seqmodel import export_seq_model
+    from course_utils.models.seqmodel import export_seq_model
 
     return export_seq_model()
 

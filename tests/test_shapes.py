@@ -1,4 +1,4 @@
-"""The sequence model and the headless shape explorer (course_utils.seqmodel, course_utils.shapes): two symbolic
+"""The sequence model and the headless shape explorer (course_utils.models.seqmodel, course_utils.bench.shapes): two symbolic
 dims, parity with PyTorch at many lengths, bucketing, activation memory, and a summary without timings."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from course_test_helpers import artifacts_in
 from onnx import TensorProto, helper
 
-from course_utils.seqmodel import CLASSES, make_waveforms, pad_to
-from course_utils.shapes import ShapeReport, activation_bytes, bucket_for, explore_shapes, plot_shapes
+from course_utils.bench.shapes import ShapeReport, activation_bytes, bucket_for, explore_shapes, plot_shapes
+from course_utils.models.seqmodel import CLASSES, make_waveforms, pad_to
 
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
@@ -27,7 +27,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def seq_path(artifacts: Path) -> Path:
-    from course_utils.seqmodel import export_seq_model
+    from course_utils.models.seqmodel import export_seq_model
 
     return export_seq_model()
 
@@ -52,7 +52,7 @@ def test_pad_to_pads_at_the_end_and_refuses_to_cut():
 
 
 def test_trained_model_classifies_waveforms():
-    from course_utils.seqmodel import load_seq_model
+    from course_utils.models.seqmodel import load_seq_model
 
     model = load_seq_model()
     x, y = make_waveforms(200, 120, seed=11)
@@ -62,7 +62,7 @@ def test_trained_model_classifies_waveforms():
 
 
 def test_export_has_two_symbolic_dims_and_matches_pytorch_at_many_lengths(seq_path):
-    from course_utils.seqmodel import load_seq_model
+    from course_utils.models.seqmodel import load_seq_model
 
     session = ort.InferenceSession(str(seq_path), providers=["CPUExecutionProvider"])
     (x_info,) = session.get_inputs()
@@ -164,7 +164,7 @@ def test_plot_has_latency_and_memory(seq_path):
 
 def test_the_view_reruns_on_each_control(seq_path):
     pytest.importorskip("ipywidgets")
-    from course_utils.shapes_view import ShapeExplorer, length_grid
+    from course_utils.views.shapes_view import ShapeExplorer, length_grid
 
     assert length_grid(100, 4) == (16, 29, 54, 100)
     view = ShapeExplorer(seq_path, batch=2, longest=50, repeats=1)

@@ -20,8 +20,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import first_line
-from ..exercises import Exercise, NotYet, expect
 from ..paths import relative_to_repo
+from .exercises import Exercise, NotYet, expect
 
 __all__ = [
     "FIXED_BATCH",
@@ -193,7 +193,7 @@ lesson09.two_dims.check(solution_two_path, net)
 
 
 def _check_fixed_target(answer: Any, original: Any) -> str:
-    from ..seqmodel import make_waveforms
+    from ..models.seqmodel import make_waveforms
 
     model = _load(answer, "the path of your fixed-shape model")
     source = _load(original, "the path of the lesson's dynamic model (the second argument)")

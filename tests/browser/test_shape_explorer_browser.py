@@ -13,8 +13,8 @@ from lab_harness import open_notebook, run_all_cells, running_lab
 pytestmark = pytest.mark.browser
 
 CELL = (
-    "from course_utils.seqmodel import export_seq_model\n"
-    "from course_utils.shapes_view import ShapeExplorer\n\n"
+    "from course_utils.models.seqmodel import export_seq_model\n"
+    "from course_utils.views.shapes_view import ShapeExplorer\n\n"
     "ShapeExplorer(export_seq_model(), batch=4, longest=100, repeats=2)"
 )
 WAIT_MS = 90_000  # each wait in the page: the first cell trains and exports the model on a busy 2-core machine
