@@ -14,7 +14,7 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.quantize`  int8 variants that fuse, calibration readers, size/speed/accuracy reports
   (``python -m course_utils.quantize``)
 * :mod:`course_utils.views`     widgets and served pages: Netron, the static graph view, live benchmark, provider
-  switcher, opset explorer
+  switcher, opset explorer, shape explorer
 * :mod:`course_utils.lessons`   exercises: checks with feedback, hints and solutions, and each lesson's exercises
 
 Command lines: ``python -m course_utils.inspect FILE``, ``python -m course_utils.compat MODEL``,
@@ -93,6 +93,7 @@ _LAZY: dict[str, str] = {
     "provider_table": "runtime.providers",
     "switch_provider": "runtime.providers",
     "provider_switcher": "views.provider_switch_view",
+    "shape_explorer": "views.shapes_view",
     "ProviderSwitcher": "views.provider_switch_view",
     "check_model": "onnxfile.verify",
     "compare_outputs": "onnxfile.verify",

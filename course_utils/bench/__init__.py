@@ -52,7 +52,8 @@ Modules, by concern: ``stats`` (latency statistics), ``harness`` (:func:`measure
 ``peak`` (this CPU's matmul peak), ``targets`` (what to benchmark: files and course models), ``engines`` (the
 engine registry and the built-in engines), ``report`` (:func:`benchmark`, rows, reports, verdicts), ``plots``,
 ``cli`` (``python -m course_utils.bench``). This package re-exports their public names; the live view is
-:mod:`course_utils.views.bench_view`.
+:mod:`course_utils.views.bench_view`. ``shapes`` (lesson 09's shape explorer: a model at a grid of lengths, exact
+or padded to buckets; its view is :mod:`course_utils.views.shapes_view`) is imported by its own name.
 
 May import: :mod:`course_utils.errors`, :mod:`course_utils.paths`, :mod:`course_utils.onnxfile`,
 :mod:`course_utils.models`. One exception today: the command line registers :mod:`course_utils.quantize`'s int8
