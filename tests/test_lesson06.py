@@ -17,6 +17,7 @@ from course_test_helpers import assert_wrong, export_digits_cnn
 
 from course_utils.lessons import lesson06
 from course_utils.lessons.exercises import exercises_of
+from course_utils.lessons.lesson06_models import bn_model
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,7 @@ def test_bn_counts_models_differ() -> None:
         found = []
         for kind in ("pairs", "mixed", "shared", "input"):
             path = Path(tmp) / f"{kind}.onnx"
-            onnx.save(lesson06._bn_model(kind), str(path))
+            onnx.save(bn_model(kind), str(path))
             found.append(tuple(_saved_counts(path).values()))
     assert len(set(found)) == 4, found
     assert found[0][0] == 2 and found[0][1] == 0  # Conv+BN pairs fold at Basic, as in the lesson

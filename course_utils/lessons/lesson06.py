@@ -14,7 +14,6 @@ import math
 import os
 import statistics
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from course_utils.lessons.exercises import Exercise, NotYet, expect
+from course_utils.lessons.lesson06_models import BN_MODELS, COLD_S, CREATE_S, CheckedSession, bn_model
 
 __all__ = ["LEVEL_NAMES", "benchmark_loop", "bn_level", "mobile_block", "mobile_flops", "slowest_op"]
 
@@ -68,69 +68,6 @@ def _bn_counts(model_path: str | os.PathLike[str]) -> dict[str, int]:
     return counts
 
 
-def _bn_model(kind: str) -> onnx.ModelProto:
-    """A small model whose BatchNormalization nodes ONNX Runtime can fold or not, depending on ``kind``:
-
-    * ``"pairs"``: two Conv+BatchNormalization pairs, as the DigitsCNN and ResNet-18 have (all foldable);
-    * ``"mixed"``: two Conv+BN pairs and one BatchNormalization after a Relu (no Conv to fold it into);
-    * ``"shared"``: a Conv whose output feeds its BatchNormalization and an Add as well;
-    * ``"input"``: a BatchNormalization on the raw input, before any Conv.
-    """
-    rng = np.random.default_rng(len(kind))
-    nodes: list[onnx.NodeProto] = []
-    inits: list[TensorProto] = []
-
-    def conv(source: str, out: str, c_in: int, c_out: int) -> None:
-        weight = numpy_helper.from_array(
-            (rng.standard_normal((c_out, c_in, 3, 3)) * 0.2).astype(np.float32), f"{out}_w"
-        )
-        inits.append(weight)
-        nodes.append(helper.make_node("Conv", [source, weight.name], [out], name=out, pads=[1] * 4))
-
-    def bn(source: str, out: str, channels: int) -> None:
-        stats = [rng.random(channels) + 0.5, rng.standard_normal(channels), rng.standard_normal(channels) * 0.1]
-        stats.append(rng.random(channels) + 0.5)
-        names = []
-        for part, values in zip(("scale", "bias", "mean", "var"), stats, strict=True):
-            inits.append(numpy_helper.from_array(values.astype(np.float32), f"{out}_{part}"))
-            names.append(f"{out}_{part}")
-        nodes.append(helper.make_node("BatchNormalization", [source, *names], [out], name=out))
-
-    channels = 3
-    if kind == "input":
-        bn("x", "bn_in", 3)
-        conv("bn_in", "y", 3, 4)
-        channels = 4
-    elif kind == "shared":
-        conv("x", "c0", 3, 4)
-        bn("c0", "b0", 4)
-        nodes.append(helper.make_node("Add", ["b0", "c0"], ["y"], name="skip"))
-        channels = 4
-    else:
-        conv("x", "c0", 3, 4)
-        bn("c0", "b0", 4)
-        nodes.append(helper.make_node("Relu", ["b0"], ["r0"], name="relu0"))
-        conv("r0", "c1", 4, 6)
-        bn("c1", "b1" if kind == "mixed" else "y", 6)
-        channels = 6
-        if kind == "mixed":
-            nodes.append(helper.make_node("Relu", ["b1"], ["r1"], name="relu1"))
-            bn("r1", "y", 6)
-    graph = helper.make_graph(
-        nodes,
-        f"bn_{kind}",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 9, 9])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", channels, 9, 9])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    onnx.checker.check_model(model)
-    return model
-
-
-_BN_MODELS = ("pairs", "mixed", "shared", "input")
-
-
 def _check_bn_counts(bn_counts: Any) -> str:
     expect(bn_counts is not None, "no function yet: define bn_counts(path) and pass it")
     expect(
@@ -141,10 +78,10 @@ def _check_bn_counts(bn_counts: Any) -> str:
     )
     seen: dict[str, list[int]] = {}
     with tempfile.TemporaryDirectory() as folder:
-        for kind in _BN_MODELS:
+        for kind in BN_MODELS:
             path = Path(folder) / f"bn_{kind}.onnx"
-            onnx.save(_bn_model(kind), str(path))
-            original = sum(node.op_type == "BatchNormalization" for node in _bn_model(kind).graph.node)
+            onnx.save(bn_model(kind), str(path))
+            original = sum(node.op_type == "BatchNormalization" for node in bn_model(kind).graph.node)
             where = f"a model with {original} BatchNormalization node(s) ({_BN_WHERE[kind]})"
             try:
                 counts = bn_counts(str(path))
@@ -195,7 +132,7 @@ def _check_bn_counts(bn_counts: Any) -> str:
     first = next((name for name, count in zip(LEVEL_NAMES, pairs, strict=True) if count == 0), None)
     kept = [kind for kind in ("input", "shared") if seen[kind][1] > 0]
     return (
-        f"counts right on all {len(_BN_MODELS)} models: Conv+BatchNormalization pairs are gone at {first} (folded "
+        f"counts right on all {len(BN_MODELS)} models: Conv+BatchNormalization pairs are gone at {first} (folded "
         f"into the Conv weights), while a BatchNormalization with no Conv of its own to fold into survives it "
         f"({', '.join(_BN_WHERE[k] for k in kept) or 'none here'})"
     )
@@ -255,73 +192,13 @@ lesson06.bn_level.check(solution_bn_counts)
 
 # ------------------------------------------------------------------------------------------ 06.2
 
-_CREATE_S = 0.4  # the checker's session is slow to create, as a big model's is (far slower than its first run,
-# so a timing tells which of the two it holds, whichever clock measured it, on a loaded machine too)
-_COLD_S = 0.06  # and its first run is slow, as every session's is (memory, kernel choice: ORT#10676)
-
-
-def _busy(seconds: float) -> tuple[float, float, float]:
-    """Keep this thread working for ``seconds`` of wall time *and* of CPU time, as real start-up work does;
-    returns the milliseconds it took on the wall clock, this thread's and the process's CPU-time clocks (they
-    differ: on a busy machine the wall time is longer, and other threads add to the process's CPU time).
-
-    Sleeping would not do: a loop timed with a CPU-time clock (``time.process_time``, ``time.thread_time``) does
-    not count a sleep, so a timed session creation or cold run would look as fast as a warm run."""
-    wall, cpu, process = time.perf_counter(), time.thread_time(), time.process_time()
-    spin = 0
-    while time.perf_counter() - wall < seconds or time.thread_time() - cpu < seconds:
-        spin = (spin * 31 + 7) % 1_000_003  # arithmetic a clock of any kind sees
-    return (
-        1e3 * (time.perf_counter() - wall),
-        1e3 * (time.thread_time() - cpu),
-        1e3 * (time.process_time() - process),
-    )
-
-
-class _CheckedSession:
-    """A real ``InferenceSession`` on a tiny model that behaves like a big one at the start: slow to create,
-    slow on its first run. It records how it was used."""
-
-    def __init__(self, log: dict[str, Any]) -> None:
-        import onnxruntime as ort
-
-        log["created"] += 1
-        log["slow_ms"]["creation"] = _busy(_CREATE_S)
-        graph = helper.make_graph(
-            [helper.make_node("Relu", ["x"], ["y"])],
-            "tiny",
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
-            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
-        )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-        self._session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-        self._log = log
-        self._runs = 0
-
-    def run(self, output_names: Any, feed: Any, run_options: Any = None) -> Any:
-        t0 = time.perf_counter()
-        if self._runs == 0:
-            self._log["slow_ms"]["cold"] = _busy(_COLD_S)
-        self._runs += 1
-        result = self._session.run(output_names, feed, run_options)
-        if self._runs > 1:
-            self._log["warm_ms"].append((time.perf_counter() - t0) * 1e3)
-        self._log["runs"] += 1
-        return result
-
-    def get_inputs(self) -> Any:
-        return self._session.get_inputs()
-
-    def get_outputs(self) -> Any:
-        return self._session.get_outputs()
-
 
 def _check_benchmark_loop(my_benchmark: Any) -> str:
     expect(my_benchmark is not None, "no function yet: define my_benchmark(make_session, feed) and pass it")
     expect(callable(my_benchmark), "pass your function itself (my_benchmark), not its result", got=type(my_benchmark))
     log: dict[str, Any] = {"created": 0, "runs": 0, "warm_ms": [], "slow_ms": {}}
     feed = {"x": np.ones((1, 16), dtype=np.float32)}
-    result = my_benchmark(lambda: _CheckedSession(log), feed)
+    result = my_benchmark(lambda: CheckedSession(log), feed)
     expect(
         isinstance(result, list | tuple | np.ndarray) and len(result) > 0,
         "my_benchmark must return the list of timings, one per timed run",
@@ -355,7 +232,7 @@ def _check_benchmark_loop(my_benchmark: Any) -> str:
         got=f"{len(timings)} timings, {log['runs']} runs",
     )
     worst = max(timings)
-    if worst >= _COLD_S * 1e3 * 0.7:
+    if worst >= COLD_S * 1e3 * 0.7:
         # Which slow part did the learner time? The one whose duration (on the wall clock or a CPU-time clock;
         # they differ when the machine is busy) is nearest the worst timing.
         slow = log["slow_ms"]
@@ -367,7 +244,7 @@ def _check_benchmark_loop(my_benchmark: Any) -> str:
         expect(
             part != "creation",
             f"one timing is {worst:.1f} ms: the session's creation is inside the timed region",
-            why=f"this session takes {_CREATE_S * 1e3:.0f} ms to create and runs in microseconds; a benchmark "
+            why=f"this session takes {CREATE_S * 1e3:.0f} ms to create and runs in microseconds; a benchmark "
             "measures runs only",
         )
         raise NotYet(
