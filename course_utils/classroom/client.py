@@ -151,7 +151,10 @@ class Learner:
             while not (idle and replied):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"code in {self.name}'s kernel did not finish within {timeout:.0f} s")
-                reply = json.loads(socket.recv())
+                frame = socket.recv()
+                if isinstance(frame, bytes):
+                    continue  # a message with binary buffers (a widget's data): never one of the replies read here
+                reply = json.loads(frame)
                 if reply.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
                 kind, body = reply["msg_type"], reply["content"]

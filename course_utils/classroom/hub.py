@@ -213,8 +213,8 @@ def configure(c: Any, settings_file: str) -> None:
     c.Authenticator.allowed_users = set(workshop.learners)
     c.Authenticator.admin_users = {INSTRUCTOR}
 
-    c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
-    c.SimpleLocalProcessSpawner.home_dir_template = str(workshop.homes / "{username}")
+    c.JupyterHub.spawner_class = "course_utils.classroom.spawner.WorkshopSpawner"
+    c.WorkshopSpawner.home_dir_template = str(workshop.homes / "{username}")
     c.Spawner.cmd = [sys.executable, "-m", "course_utils.classroom.singleuser"]
     args = ["--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     c.Spawner.args = ["--allow-root", *args] if workshop.allow_root else args
