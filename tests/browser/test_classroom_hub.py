@@ -42,7 +42,7 @@ from course_utils.paths import REPO_ROOT
 pytestmark = pytest.mark.hub
 
 LEARNERS = 5
-SERVER_START_S = 30  # the bar for each server, with all five starting at once
+SERVER_START_S = 10  # the bar for each server, with all five starting at once
 PAGE_TIMEOUT_MS = 60_000
 
 
