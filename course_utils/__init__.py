@@ -32,6 +32,8 @@ Modules by concern (import the one you need; heavy frameworks load only when use
 * :mod:`course_utils.exercises`  checks with feedback, hints and solutions
 * :mod:`course_utils.lessons`    each lesson's exercises
 * :mod:`course_utils.setup_check` the environment doctor (``python -m course_utils.setup_check``)
+* :mod:`course_utils.progress`   your exercise progress per lesson; the class view (``python -m course_utils.progress``)
+* :mod:`course_utils.classroom`  ``./course hub`` (a JupyterHub workshop), progress records, the instructor's class table
 
 The most used names are also reachable from the package itself, e.g. ``course_utils.load_digits()``.
 """

@@ -32,8 +32,14 @@ def test_learner_names() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "problem"),
-    [("0", "between 1 and 200"), ("ana,ana", "twice"), ("instructor", "wrong: instructor"), ("../x", "wrong: ../x"),
-     ("", "none given"), ("ana,9lives", "wrong: 9lives")],
+    [
+        ("0", "between 1 and 200"),
+        ("ana,ana", "twice"),
+        ("instructor", "wrong: instructor"),
+        ("../x", "wrong: ../x"),
+        ("", "none given"),
+        ("ana,9lives", "wrong: 9lives"),
+    ],
 )
 def test_bad_learner_names_are_refused(spec: str, problem: str) -> None:
     with pytest.raises(HubSetupError, match=re.escape(problem)):
@@ -240,8 +246,19 @@ def test_repo2docker_accepts_the_guides_build_command() -> None:
     repo2docker = shutil.which("repo2docker", path=str(Path(sys.executable).parent))
     assert repo2docker is not None
     run = subprocess.run(
-        [repo2docker, "--no-build", "--user-id", "1000", "--user-name", "jovyan", "--target-repo-dir",
-         "/srv/onnx-in-practice", "--image-name", "onnx-in-practice:course", str(REPO_ROOT)],
+        [
+            repo2docker,
+            "--no-build",
+            "--user-id",
+            "1000",
+            "--user-name",
+            "jovyan",
+            "--target-repo-dir",
+            "/srv/onnx-in-practice",
+            "--image-name",
+            "onnx-in-practice:course",
+            str(REPO_ROOT),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -114,8 +114,11 @@ def test_my_progress_without_a_file_is_one_fixed_line(progress_file: Path) -> No
 
 def test_my_progress_per_lesson(progress_file: Path) -> None:
     progress_file.parent.mkdir(parents=True)
-    records = [CheckRecord("00.1", True, 1, 0, "t"), CheckRecord("02.1", False, 1, 1, "t"),
-               CheckRecord("02.2", True, 1, 0, "t")]
+    records = [
+        CheckRecord("00.1", True, 1, 0, "t"),
+        CheckRecord("02.1", False, 1, 1, "t"),
+        CheckRecord("02.2", True, 1, 0, "t"),
+    ]
     progress_file.write_text("".join(r.to_json() + "\n" for r in records))
     text = str(my_progress())
     assert text.splitlines()[0].startswith("Your progress: 2 of ")
@@ -165,8 +168,14 @@ def _write(home: Path, records: list[CheckRecord]) -> None:
 def homes(tmp_path: Path) -> Path:
     folder = tmp_path / "home"
     _write(folder / "ana", [CheckRecord("00.1", True, 1, 0, "t"), CheckRecord("01.1", False, 1, 0, "t")])
-    _write(folder / "ben", [CheckRecord("00.1", False, 1, 1, "t"), CheckRecord("00.1", False, 2, 2, "t"),
-                            CheckRecord("00.1", True, 3, 3, "t")])
+    _write(
+        folder / "ben",
+        [
+            CheckRecord("00.1", False, 1, 1, "t"),
+            CheckRecord("00.1", False, 2, 2, "t"),
+            CheckRecord("00.1", True, 3, 3, "t"),
+        ],
+    )
     _write(folder / "cleo", [CheckRecord("00.1", False, 1, 0, "t")])
     (folder / "dan").mkdir()  # logged in, checked nothing
     return folder
@@ -187,8 +196,9 @@ def test_homes_and_files_name_the_same_learner(homes: Path) -> None:
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.run([sys.executable, "-m", "course_utils.progress", *args], capture_output=True, text=True,
-                          cwd=REPO_ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "course_utils.progress", *args], capture_output=True, text=True, cwd=REPO_ROOT, env=env
+    )
 
 
 def test_the_instructor_command_prints_and_writes_csv(homes: Path, tmp_path: Path) -> None:
@@ -231,9 +241,11 @@ def test_the_learner_command_prints_and_deletes(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), progress.FILE_ENV: str(path)}
     shown = subprocess.run([sys.executable, "-m", "course_utils.progress"], capture_output=True, text=True, env=env)
     assert shown.returncode == 0 and shown.stdout.startswith("Your progress: 1 of ")
-    gone = subprocess.run([sys.executable, "-m", "course_utils.progress", "--delete"], capture_output=True,
-                          text=True, env=env)
+    gone = subprocess.run(
+        [sys.executable, "-m", "course_utils.progress", "--delete"], capture_output=True, text=True, env=env
+    )
     assert gone.returncode == 0 and "Deleted" in gone.stdout and not path.exists()
-    wrong = subprocess.run([sys.executable, "-m", "course_utils.progress", "--bogus"], capture_output=True,
-                           text=True, env=env)
+    wrong = subprocess.run(
+        [sys.executable, "-m", "course_utils.progress", "--bogus"], capture_output=True, text=True, env=env
+    )
     assert wrong.returncode == 2

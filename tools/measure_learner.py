@@ -14,6 +14,7 @@ RSS counts pages shared between processes once per process, so the sum is an upp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -58,10 +59,8 @@ class Sampler(threading.Thread):
                 server = self.root.memory_info().rss
                 children = []
                 for child in self.root.children(recursive=True):
-                    try:
+                    with contextlib.suppress(psutil.Error):
                         children.append(child.memory_info().rss)
-                    except psutil.Error:
-                        pass
             except psutil.Error:
                 return
             self.peak_server = max(self.peak_server, server)
@@ -94,7 +93,17 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="measure-learner-"))
     port = _free_port()
     hub = subprocess.Popen(
-        [sys.executable, "-m", "course_utils.classroom.hub", "--learners", "1", "--dir", str(folder), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "course_utils.classroom.hub",
+            "--learners",
+            "1",
+            "--dir",
+            str(folder),
+            "--port",
+            str(port),
+        ],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -121,7 +130,9 @@ def main() -> int:
             for p in psutil.Process(hub.pid).children(recursive=True)
             if "course_utils.classroom.singleuser" in " ".join(p.cmdline())
         )
-        notebook = next((folder / "home" / "learner1" / "onnx-in-practice" / "notebooks").glob(f"{args.lesson}_*.ipynb"))
+        notebook = next(
+            (folder / "home" / "learner1" / "onnx-in-practice" / "notebooks").glob(f"{args.lesson}_*.ipynb")
+        )
         cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
         idle = Sampler(server.pid)
         idle.start()

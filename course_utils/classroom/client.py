@@ -72,9 +72,7 @@ class Learner:
         """Wait on the spawn-pending page until the hub sends the learner to their server; return the seconds."""
         start = time.monotonic()
         while time.monotonic() - start < timeout:
-            response = self.session.get(
-                f"{self.hub}/hub/spawn-pending/{self.name}", allow_redirects=False, timeout=30
-            )
+            response = self.session.get(f"{self.hub}/hub/spawn-pending/{self.name}", allow_redirects=False, timeout=30)
             if response.status_code in (301, 302, 303, 307) and f"/user/{self.name}/" in response.headers["Location"]:
                 return time.monotonic() - start
             time.sleep(0.1)
@@ -140,10 +138,22 @@ class Learner:
         socket = websocket.create_connection(url, timeout=timeout, cookie=cookies, header=self._xsrf_headers())
         try:
             msg_id = uuid.uuid4().hex
-            header = {"msg_id": msg_id, "msg_type": "execute_request", "username": self.name, "session": msg_id,
-                      "version": "5.3", "date": ""}
-            content = {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                       "allow_stdin": False, "stop_on_error": True}
+            header = {
+                "msg_id": msg_id,
+                "msg_type": "execute_request",
+                "username": self.name,
+                "session": msg_id,
+                "version": "5.3",
+                "date": "",
+            }
+            content = {
+                "code": code,
+                "silent": False,
+                "store_history": False,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            }
             message = {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}
             socket.send(json.dumps(message))
             stdout, result, error, idle, replied = [], "", None, False, False

@@ -287,7 +287,9 @@ def _passwords(folder: Path, names: Sequence[str], renew: bool) -> dict[str, str
 def _check_packages() -> None:
     import importlib.util
 
-    missing = [m for m in ("jupyterhub", "nbgitpuller", "jupyterhub_idle_culler") if importlib.util.find_spec(m) is None]
+    missing = [
+        m for m in ("jupyterhub", "nbgitpuller", "jupyterhub_idle_culler") if importlib.util.find_spec(m) is None
+    ]
     if missing:
         raise HubSetupError(
             f"{', '.join(missing)} not installed in this environment: run `./course setup` (requirements.txt pins them)"
@@ -363,8 +365,12 @@ def _wait_ready(hub: subprocess.Popen[bytes], workshop: Workshop, log: Path) -> 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="./course hub", description="A JupyterHub workshop on this machine.")
     parser.add_argument("--learners", default="5", help="how many learners (learner1…N), or their names: ana,ben")
-    parser.add_argument("--dir", type=Path, default=ARTIFACTS_DIR / "workshop", help="the workshop folder "
-                        "(learners' homes, hub state); default artifacts/workshop")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=ARTIFACTS_DIR / "workshop",
+        help="the workshop folder (learners' homes, hub state); default artifacts/workshop",
+    )
     parser.add_argument("--ip", default="127.0.0.1", help="address learners connect to (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port learners connect to (default 8000)")
     parser.add_argument("--idle-timeout", type=int, default=3600, help="seconds before an idle server is stopped")

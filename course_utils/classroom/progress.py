@@ -85,10 +85,15 @@ def recording_enabled() -> bool:
 _paused = threading.local()
 
 
+def _paused_depth() -> int:
+    depth: int = getattr(_paused, "depth", 0)
+    return depth
+
+
 @contextlib.contextmanager
 def not_recorded() -> Iterator[None]:
     """Checks made inside this block (in this thread) are not recorded: a reference solution's run, a test."""
-    depth = getattr(_paused, "depth", 0)
+    depth = _paused_depth()
     _paused.depth = depth + 1
     try:
         yield
@@ -152,7 +157,7 @@ def read_records(path: str | os.PathLike[str] | None = None) -> list[CheckRecord
 
 def record_check(exercise: str, passed: bool, hints: int = 0) -> None:
     """Append one check to the learner's progress file (unless recording is off or paused). Never raises."""
-    if not recording_enabled() or getattr(_paused, "depth", 0):
+    if not recording_enabled() or _paused_depth():
         return
     file = progress_file()
     try:

@@ -91,18 +91,18 @@ class ClassReport:
         rows = []
         for _, ids in self.exercises:
             for exercise in ids:
-                results = by_exercise.get(exercise, [])
-                if not results:
+                tried = by_exercise.get(exercise, [])
+                if not tried:
                     continue
-                passed = sum(1 for r in results if r.passed)
+                passed = sum(1 for r in tried if r.passed)
                 rows.append(
                     [
                         exercise,
-                        str(len(results)),
+                        str(len(tried)),
                         str(passed),
-                        f"{passed / len(results):.0%}",
-                        median([r.attempts for r in results]),
-                        median([r.hints for r in results]),
+                        f"{passed / len(tried):.0%}",
+                        median([r.attempts for r in tried]),
+                        median([r.hints for r in tried]),
                     ]
                 )
         return rows

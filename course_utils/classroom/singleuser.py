@@ -16,7 +16,7 @@ __all__ = ["main"]
 
 def main() -> None:
     """Run JupyterHub's single-user server with ``rfc3987_syntax`` marked absent (jsonschema then skips it)."""
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     from jupyterhub.singleuser import main as singleuser_main
 
     singleuser_main()

@@ -26,7 +26,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -93,8 +92,17 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     folder = tmp_path_factory.mktemp("workshop")
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "course_utils.classroom.hub", "--learners", str(LEARNERS), "--dir", str(folder),
-         "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "course_utils.classroom.hub",
+            "--learners",
+            str(LEARNERS),
+            "--dir",
+            str(folder),
+            "--port",
+            str(port),
+        ],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -236,9 +244,7 @@ def _notebook(cells: list[str]) -> dict[str, Any]:
 def _lesson_cell(learner: Learner, notebook: str, marker: str) -> str:
     """The first code cell of the learner's own copy of ``notebook`` that contains ``marker``."""
     content = learner.api(f"contents/onnx-in-practice/notebooks/{notebook}")["content"]
-    return next(
-        cell["source"] for cell in content["cells"] if cell["cell_type"] == "code" and marker in cell["source"]
-    )
+    return next(cell["source"] for cell in content["cells"] if cell["cell_type"] == "code" and marker in cell["source"])
 
 
 @pytest.mark.browser
@@ -257,8 +263,11 @@ def test_two_learners_run_netron_and_a_widget_in_chromium(
             widget = _lesson_cell(learner, "08_opsets_versions.ipynb", "OpsetExplorer([")
             model = base64.b64encode(build_one_op_model().SerializeToString()).decode()
             learner.api("contents/tiny.onnx", "PUT", {"type": "file", "format": "base64", "content": model})
-            cells = ['resnet_path = "tiny.onnx"  # lesson 02 exports ResNet-18 here; a small model stands in', netron,
-                     widget]
+            cells = [
+                'resnet_path = "tiny.onnx"  # lesson 02 exports ResNet-18 here; a small model stands in',
+                netron,
+                widget,
+            ]
             learner.api("contents/hub_check.ipynb", "PUT", {"type": "notebook", "content": _notebook(cells)})
             context = chromium.new_context(viewport={"width": 1200, "height": 1000})
             contexts.append(context)
@@ -323,6 +332,6 @@ def test_ctrl_c_stops_everything(hub: Hub, learners: dict[str, tuple[Learner, fl
     _stop(hub.process)
     assert hub.process.returncode == 0
     assert hub.process.stdout is not None and "Hub stopped" in hub.process.stdout.read()
-    gone, alive = psutil.wait_procs(running, timeout=5)
+    _gone, alive = psutil.wait_procs(running, timeout=5)
     assert alive == [], [p.cmdline() for p in alive]
     assert _processes_of(hub.folder, ports) == []
