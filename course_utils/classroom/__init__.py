@@ -6,12 +6,18 @@
 * :mod:`course_utils.classroom.report` the instructor's view over many learners' progress files
   (``python -m course_utils.progress --class DIR…``): which exercises are hard, who completed which lesson.
 * :mod:`course_utils.classroom.hub` ``./course hub``: a JupyterHub for named learners on this machine, started
-  and stopped with no process left behind; :mod:`~course_utils.classroom.auth` its password authenticator;
-  ``jupyterhub_config.py`` the configuration file JupyterHub loads.
+  and stopped with no process left behind, and ``configure``, which fills the configuration JupyterHub loads.
+  The parts JupyterHub loads in its own processes: :mod:`~course_utils.classroom.auth` (one password per
+  learner), :mod:`~course_utils.classroom.spawner` (a local process per learner, noticed as soon as it listens)
+  and :mod:`~course_utils.classroom.singleuser` (the learner's server, started without a slow optional import).
+* :mod:`course_utils.classroom.client` a learner's browser in Python (log in, pull the course, run code in a
+  kernel): the hub tests and ``tools/measure_learner.py`` use it.
 
-What these modules may import: the standard library, :mod:`course_utils.render` and :mod:`course_utils.paths`.
-``progress`` must stay light (the exercise checks call it, so it never imports the lessons, ``exercises`` or any
-framework); only ``auth`` and ``jupyterhub_config.py`` import JupyterHub, which runs in the hub's process alone.
+What these modules may import: the standard library, :mod:`course_utils.errors`, :mod:`course_utils.render`,
+:mod:`course_utils.paths` and each other. ``progress`` must stay light (every exercise check calls it, so it never
+imports the lessons, ``exercises``, JupyterHub or a framework); only ``auth`` and ``spawner`` import JupyterHub at
+import time (``hub`` imports ``auth`` when it makes passwords), ``client`` imports requests and websocket-client
+when used.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """A real workshop: ``./course hub`` (JupyterHub, configurable-http-proxy, nbgitpuller, the idle culler) with five
 learners, driven as their browsers would drive it.
 
-One hub for the module (``python -m course_utils.classroom.hub``, which ``./course hub`` runs after its setup):
+One hub for the module, started with ``./course hub`` where its setup is current (CI), else with the command it
+runs after its setup, ``python -m course_utils.classroom.hub``:
 
 * five learners log in at once through the login form; each server must start within 10 s (the issue's bar;
   the measured times are printed) and each gets the course through the hub's nbgitpuller link;
@@ -19,6 +20,7 @@ Skipped with the reason where configurable-http-proxy is not installed (``./cour
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -86,6 +88,17 @@ def _stop(process: subprocess.Popen[str]) -> None:
             process.wait()
 
 
+def _launcher() -> list[str]:
+    """``./course hub`` where this runs in the environment ./course made and its setup is current (CI, a learner's
+    checkout), so that nothing is installed; elsewhere the command it runs, ``python -m course_utils.classroom.hub``."""
+    wanted = hashlib.sha256((REPO_ROOT / "requirements.txt").read_bytes() + (REPO_ROOT / "pyproject.toml").read_bytes())
+    stamp = REPO_ROOT / ".venv" / ".course-stamp"
+    ours = Path(sys.prefix).resolve() == (REPO_ROOT / ".venv").resolve()
+    if ours and stamp.is_file() and stamp.read_text().strip() == wanted.hexdigest():
+        return [str(REPO_ROOT / "course"), "hub"]
+    return [sys.executable, "-m", "course_utils.classroom.hub"]
+
+
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     _require_proxy()
@@ -93,9 +106,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     port = _free_port()
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "course_utils.classroom.hub",
+            *_launcher(),
             "--learners",
             str(LEARNERS),
             "--dir",
