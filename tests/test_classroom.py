@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -64,7 +65,9 @@ def test_the_authenticator_logs_in_each_learner_with_their_own_password(tmp_path
     auth = WorkshopAuthenticator(passwords_file=str(file))
 
     def login(name: str, password: str) -> Any:
-        return asyncio.run(auth.authenticate(None, {"username": name, "password": password}))
+        # In a thread of its own: Playwright's sync API (browser tests in the same session) holds this thread's loop.
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, auth.authenticate(None, {"username": name, "password": password})).result()
 
     assert login("ana", passwords["ana"]) == "ana"
     assert login(" Ana ", passwords["ana"]) == "ana"
