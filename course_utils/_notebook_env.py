@@ -11,7 +11,7 @@ import os
 NOTEBOOK_ENV: dict[str, str] = {
     # Warnings name the cell "<IPY-INPUT>" instead of a per-run temp file.
     "IPYKERNEL_CELL_NAME": "<IPY-INPUT>",
-    # Netron views render their static picture only: deterministic HTML, no server (see course_utils.netron).
+    # Netron views render their static picture only: deterministic HTML, no server (see course_utils.views.netron).
     "COURSE_NETRON": "static",
     # TensorFlow start-up chatter on stderr would otherwise be compared.
     "TF_CPP_MIN_LOG_LEVEL": "3",

@@ -30,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if any(arg == "--class" or arg.startswith("--class=") for arg in args):
         return class_main(args)
+    if args in (["--help"], ["-h"]):
+        print(f"{_USAGE}\n\n{(__doc__ or '').strip()}")
+        return 0
     try:
         if args == ["--delete"]:
             print(delete_progress())

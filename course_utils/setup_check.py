@@ -25,9 +25,9 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
-from .data import Digits
-from .paths import ARTIFACTS_DIR, REPO_ROOT
-from .render import html_table, text_table
+from course_utils.models.data import Digits
+from course_utils.onnxfile.render import html_table, text_table
+from course_utils.paths import ARTIFACTS_DIR, REPO_ROOT
 
 __all__ = [
     "Check",
@@ -370,7 +370,7 @@ def check_providers() -> list[Check]:
 def _torch_accuracy(digits: Digits) -> float:
     import torch
 
-    from .data import load_digits_cnn
+    from course_utils.models.data import load_digits_cnn
 
     with torch.no_grad():
         logits = load_digits_cnn()(torch.from_numpy(digits.x_test))
@@ -381,7 +381,7 @@ def _keras_accuracy(digits: Digits) -> float:
     # Quiet TensorFlow's C++ start-up notes (they would land in the report's output).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    from .data import load_digits_keras
+    from course_utils.models.data import load_digits_keras
 
     probabilities = load_digits_keras().predict(digits.nhwc(digits.x_test), verbose=0)
     return float((probabilities.argmax(1) == digits.y_test).mean())
@@ -389,7 +389,7 @@ def _keras_accuracy(digits: Digits) -> float:
 
 def check_data(load_models: bool = True) -> list[Check]:
     """The committed data files load, and the models reach the test accuracy data/manifest.json states."""
-    from .data import load_digits, load_manifest
+    from course_utils.models.data import load_digits, load_manifest
 
     try:
         manifest = load_manifest()

@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from course_utils import paths
-from course_utils.exercises import Exercise, Feedback
+from course_utils.lessons.exercises import Exercise, Feedback
 
 
 @contextmanager

@@ -121,7 +121,7 @@ class FakeClock:
 
 def fake_measure(monkeypatch: pytest.MonkeyPatch, step_ms: float, **options) -> tuple[bench.Timings, FakeClock]:
     clock = FakeClock(step_ms)
-    monkeypatch.setattr(bench.time, "perf_counter_ns", clock)
+    monkeypatch.setattr(bench.harness.time, "perf_counter_ns", clock)
     return measure(clock.run, **options), clock
 
 
@@ -182,7 +182,7 @@ def test_register_engine_with_extra_columns(tmp_path: Path, scratch_engine: list
     row = report.row("test-int8")
     assert row.extra == {"agreement": 0.975}
     assert row.as_dict()["agreement"] == 0.975
-    assert list(row.as_dict())[:10] == list(bench._STANDARD)
+    assert list(row.as_dict())[:10] == list(bench.report._STANDARD)
     assert row.runs == len(row.samples_ms) >= 5
     assert row.gflops_per_s == pytest.approx(2 * TINY_FLOPS / (row.p50_ms / 1e3) / 1e9, rel=0.01)
     assert row.pct_of_peak == pytest.approx(row.gflops_per_s, abs=0.06)  # 100 GFLOP/s peak: % == GFLOP/s
@@ -221,7 +221,7 @@ def test_framework_engine_skipped_on_onnx_target(tmp_path: Path) -> None:
 
 
 def test_course_model_with_torch_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bench, "_artifact", lambda name: tmp_path / name)
+    monkeypatch.setattr(bench.targets, "_artifact", lambda name: tmp_path / name)
     target = load_target("digits_cnn", batch=3)
     assert target.framework_kind == "torch" and target.onnx_path == tmp_path / "digits_cnn.onnx"
     assert target.flops == 3 * 675_072
@@ -244,7 +244,7 @@ def test_report_rows_are_one_source() -> None:
     row = BenchRow("e", "m", 1, 2, 1.23456, 2.0, 3.0, 10, 12.5, None)
     report = BenchReport((row,), None, ("a note",))
     cells = report._rows()
-    assert cells[0] == list(bench._STANDARD)
+    assert cells[0] == list(bench.report._STANDARD)
     assert cells[1] == ["e", "m", "1", "2", "1.235", "2.000", "3.000", "10", "12.5", "-"]
     assert "a note" in str(report) and "a note" in report._repr_html_()
     assert row.throughput_per_s == pytest.approx(1 / 1.23456e-3)
@@ -313,7 +313,7 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
 def test_cli_says_when_the_run_is_noisy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(bench, "machine_load", lambda: 4.0)
+    monkeypatch.setattr(bench.report, "machine_load", lambda: 4.0)
     code = bench.main([str(tiny_model(tmp_path / "t.onnx")), "--engines", "ort-all", "--budget", "0.05", "--no-peak"])
     out = capsys.readouterr().out
     assert code == 0 and "machine load: 4.00 per core" in out
@@ -323,7 +323,7 @@ def test_cli_says_when_the_run_is_noisy(
 
 def test_peak_scales_per_core_unless_measured_higher(monkeypatch: pytest.MonkeyPatch) -> None:
     measured = {1: 100.0, 2: 150.0}  # a busy machine: two threads measured below 2 x one core
-    monkeypatch.setattr(bench, "_best_matmul_gflops", lambda n, threads, budget_s: measured[threads])
+    monkeypatch.setattr(bench.peak, "_best_matmul_gflops", lambda n, threads, budget_s: measured[threads])
     assert bench.measure_peak_gflops(threads=1) == 100.0
     assert bench.measure_peak_gflops(threads=2) == 200.0
     measured[2] = 230.0  # a CPU whose two cores together beat 2 x one (memory, turbo): the direct one counts
@@ -337,9 +337,9 @@ def test_real_peak_is_positive() -> None:
 
 
 def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from course_utils.bench_view import BenchView
+    from course_utils.views.bench_view import BenchView
 
-    monkeypatch.setattr(bench, "_artifact", lambda name: tmp_path / name)
+    monkeypatch.setattr(bench.targets, "_artifact", lambda name: tmp_path / name)
     view = BenchView("digits_cnn", ["ort-all"], threads=1, level="basic", budget_s=0.3)
     view.redraw_every_s = 0.0  # redraw at every progress report
     assert view.selected_engines() == ["ort-all", "ort-basic"]
@@ -350,7 +350,7 @@ def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.
     assert view.progress.value == 1.0 and not view.button.disabled
     assert view.status.value.startswith("done: digits_cnn, batch 1, 1 threads: 2 engines")
     assert repr(view) == "BenchView(digits_cnn: ort-all, ort-basic; batch 1, 1 threads)"
-    monkeypatch.setattr(bench, "machine_load", lambda: 3.0)  # a busy machine: the status says so
+    monkeypatch.setattr(bench.report, "machine_load", lambda: 3.0)  # a busy machine: the status says so
     view.run()
     assert (
         view.status.value.startswith("done: digits_cnn") and "(noisy: rerun on an idle machine: " in view.status.value
@@ -358,6 +358,43 @@ def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.
     view.engines.value = ()
     view.level.value = "(none)"
     assert view.selected_engines() == []  # run() then uses the model's default engines
+
+
+def test_live_view_has_a_static_form_for_readers_without_a_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On GitHub a widget shows only its text/plain and text/html: the stored output must say something real."""
+    import IPython.display
+
+    from course_utils.views import bench_view
+
+    monkeypatch.setattr(bench.targets, "_artifact", lambda name: tmp_path / name)
+    shown: list[dict] = []
+
+    class Handle:
+        def update(self, obj: object) -> None:
+            shown.append(obj._repr_mimebundle_())  # type: ignore[attr-defined]
+
+    def fake_display(obj: object, display_id: bool = False) -> Handle:
+        shown.append(obj._repr_mimebundle_())  # type: ignore[attr-defined]
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    view = bench_view.live_benchmark("digits_cnn", engines=["ort-all"], threads=1, budget_s=0.2)
+    before, after = shown  # displayed at once (the live plot), updated in place when the run ended
+    assert "application/vnd.jupyter.widget-view+json" in after  # the live widget is still there
+    assert before["text/plain"].splitlines() == [
+        "live benchmark (digits_cnn: ort-all; batch 1, 1 threads)",
+        "not run yet: run the cell in a live notebook to time the engines",
+    ]
+    assert after["text/plain"].splitlines()[:2] == [
+        "live benchmark (digits_cnn: ort-all; batch 1, 1 threads)",
+        "last run: 1 engine timed: ort-all",
+    ]
+    assert "VBox" not in after["text/plain"] and " ms" not in after["text/plain"]
+    assert "data:image/png;base64," in after["text/html"] and "ort-all" in after["text/html"]
+    view.run()  # another run, other timings: the same text
+    assert view._repr_mimebundle_()["text/plain"] == after["text/plain"]
 
 
 # ------------------------------------------------------------------------------------------- verdicts
@@ -420,14 +457,53 @@ def test_budget_verdict_uses_p99() -> None:
     assert "(p99 of" not in meets.measured  # 200 runs: p99 means something
     # the median fits, the p99 does not: the budget is missed
     misses = bench.budget_verdict(synthetic_row("torch-eager", 28.0, p99=40.0, runs=50), frame)
-    assert misses.conclusion == "misses" and "more than 1 run in 100 is over it" in misses.claim
+    assert misses.conclusion == "misses" and "at most 1 of 50 runs were over it" in misses.claim
     assert "p99 of 50 runs is close to the slowest run" in misses.measured
     way_over = bench.budget_verdict(synthetic_row("x", 50.0, p99=60.0), frame)
-    assert "at least half of the runs are over it" in way_over.claim
+    assert "at least half of the runs were over it" in way_over.claim
     noisy = bench.budget_verdict(synthetic_row("x", 20.0, p99=25.0, runs=5), frame, load_per_core=3.0)
     assert noisy.conclusion == "noisy" and len(noisy.problems) == 2
     with pytest.raises(ValueError, match="budget_ms"):
         bench.budget_verdict(synthetic_row("x", 1.0), 0.0)
+
+
+def with_samples(engine: str, samples: list[float]) -> BenchRow:
+    """A row whose percentiles and samples agree, as benchmark() makes them."""
+    stats = bench.latency_stats(samples)
+    return BenchRow(
+        engine, "m", 1, 2, stats.p50_ms, stats.p90_ms, stats.p99_ms, stats.runs, 1.0, None, {}, tuple(samples)
+    )
+
+
+def test_late_rate_bound_is_the_rule_of_three_and_grows_with_late_runs() -> None:
+    assert bench.late_rate_bound(0, 20) == pytest.approx(1 - 0.05 ** (1 / 20), rel=1e-6)  # 13.9%: about 3/20
+    assert bench.late_rate_bound(0, 300) == pytest.approx(3 / 300, rel=0.01)
+    # one late run in 100 is not "at most 1 in 100": the bound is far above the observed 1%
+    assert 0.04 < bench.late_rate_bound(1, 100) < 0.05
+    assert bench.late_rate_bound(1, 100) > bench.late_rate_bound(0, 100)
+    assert bench.late_rate_bound(5, 5) == 1.0
+    assert bench.runs_needed(0.01) == 299  # ln(0.05) / ln(0.99)
+    with pytest.raises(ValueError):
+        bench.late_rate_bound(3, 2)
+
+
+def test_budget_verdict_claims_only_what_its_runs_support() -> None:
+    frame = 1000 / 30
+    # 20 runs, none late: the p99 is under budget, yet 20 runs cannot support "at most 1 in 100"
+    few = bench.budget_verdict(with_samples("ort-all", [10.0 + 0.1 * i for i in range(20)]), frame)
+    assert few.conclusion == "meets"
+    assert "0 of 20 runs over it" in few.claim and "at most 13.9% of runs are (about 1 in 7" in few.claim
+    assert "1 in 100' needs 299 runs" in few.claim and "at most 1 run in 100" not in few.claim
+    # 400 runs, none late: now the bound is under 1 in 100 and the claim says so without a caveat
+    many = bench.budget_verdict(with_samples("ort-all", [10.0 + 0.01 * i for i in range(400)]), frame)
+    assert "0 of 400 runs over it" in many.claim and "about 1 in 134" in many.claim and "needs" not in many.claim
+    # 200 runs, 2 of them late: p99 still under budget, but the late runs are counted and widen the bound
+    two_late = bench.budget_verdict(with_samples("x", [10.0] * 198 + [40.0, 50.0]), frame)
+    assert two_late.conclusion == "meets" and "2 of 200 runs over it" in two_late.claim
+    assert bench.late_rate_bound(2, 200) > 0.03 and "needs 299 runs" in two_late.claim
+    # a row read back from JSON has no samples: the count is the most its p99 allows, and says so
+    bare = bench.budget_verdict(synthetic_row("x", 20.0, p99=25.0, runs=20), frame)
+    assert "at most 1 of 20 runs over it" in bare.claim
 
 
 def test_report_verdicts_use_its_load() -> None:
@@ -443,8 +519,8 @@ def test_report_verdicts_use_its_load() -> None:
 
 
 def test_machine_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bench.os, "getloadavg", lambda: (3.0, 2.0, 1.0))
-    monkeypatch.setattr(bench.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(bench.report.os, "getloadavg", lambda: (3.0, 2.0, 1.0))
+    monkeypatch.setattr(bench.report.os, "cpu_count", lambda: 2)
     assert bench.machine_load() == 1.5
-    monkeypatch.delattr(bench.os, "getloadavg")  # Windows has none
+    monkeypatch.delattr(bench.report.os, "getloadavg")  # Windows has none
     assert bench.machine_load() is None

@@ -36,6 +36,8 @@ def _relu_model(opset: int = 18, ir_version: int = 8, domain_ops: tuple[tuple[st
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("compat")
     paths = {"d18": folder / "d18.onnx", "d20": folder / "d20.onnx", "text": folder / "notes.onnx"}
+    paths["contrib"] = folder / "contrib.onnx"
+    onnx.save(_relu_model(opset=13, ir_version=7, domain_ops=(("com.microsoft", "Gelu"),)), paths["contrib"])
     onnx.save(digits_cnn_at(18), paths["d18"])
     onnx.save(digits_cnn_at(20), paths["d20"])
     paths["text"].write_text("not a model\n")
@@ -100,6 +102,72 @@ def test_ml_opset_custom_domains_and_com_microsoft():
     assert report.compatible and any("runs only on ONNX Runtime" in n for n in report.notes)
     unknown = _relu_model(domain_ops=(("com.microsoft", "NoSuchKernel"),))
     assert any("com.microsoft:NoSuchKernel" in r.what for r in check_compatibility(unknown).reasons)
+
+
+def test_a_model_local_function_in_a_custom_domain_is_no_custom_operator():
+    """ONNX Runtime inlines a model-local function: compatible, and its body's operators are what is checked."""
+    body = [helper.make_node("Add", ["a", "a"], ["b"])]
+    twice = helper.make_function("my.fn", "Twice", ["a"], ["b"], body, [helper.make_opsetid("", 18)])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+    graph = helper.make_graph([helper.make_node("Twice", ["x"], ["y"], domain="my.fn")], "g", [x], [y])
+    imports = [helper.make_opsetid("", 18), helper.make_opsetid("my.fn", 1)]
+    model = helper.make_model(graph, opset_imports=imports, functions=[twice], ir_version=8)
+    assert check_compatibility(model).verdict == "compatible"  # the installed runtime, with a session
+    assert check_compatibility(model, "1.14").compatible
+    # The body is checked: a body operator newer than the target makes it incompatible.
+    twice.node[0].CopyFrom(helper.make_node("Gelu", ["a"], ["b"]))
+    twice.opset_import[0].version = 20
+    newer = helper.make_model(graph, opset_imports=imports, functions=[twice], ir_version=9)
+    report = check_compatibility(newer, "1.16")
+    assert report.verdict == "incompatible" and any("Gelu-20" in r.what for r in report.reasons)
+    # A node of that domain that is no local function is still a custom operator.
+    other = helper.make_model(graph, opset_imports=imports, ir_version=8)
+    assert any("custom domain 'my.fn'" in r.what for r in check_compatibility(other, "1.14").reasons)
+
+
+def test_contrib_operators_against_a_tabled_release_cannot_be_verified():
+    fused = _relu_model(opset=13, ir_version=7, domain_ops=(("com.microsoft", "Gelu"),))
+    report = check_compatibility(fused, "1.10")
+    assert report.verdict == "cannot verify" and not report.compatible and not report and report.exit_code == 3
+    assert report.reasons == () and len(report.unverified) == 1
+    assert "com.microsoft operators Gelu" in report.unverified[0].what
+    assert "onnxruntime==1.10" in report.unverified[0].fix
+    assert str(report).splitlines()[:2] == ["cannot verify", f"? cannot verify {report.unverified[0]}"]
+    assert check_compatibility(fused).verdict == "compatible"  # the installed one has the kernel: measured
+    # A certain reason wins over what could not be verified.
+    old = check_compatibility(fused, "1.5")
+    assert old.verdict == "incompatible" and old.unverified and old.exit_code == 1
+
+
+def _upsample(opset: int) -> onnx.ModelProto:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 4, 4])
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    node = helper.make_node("Upsample", ["x", "scales"], ["y"], mode="nearest")
+    graph = helper.make_graph([node], "g", [x], [y], [scales])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
+@pytest.mark.parametrize("target", [None, "1.14", "1.3"])
+def test_a_deprecated_operator_is_flagged_for_every_release(target):
+    report = check_compatibility(_upsample(17), target)
+    assert report.verdict == "incompatible"
+    (deprecated,) = [r for r in report.reasons if r.what.startswith("deprecated operators")]
+    assert "Upsample (since ai.onnx opset 10)" in deprecated.what and "Resize" in deprecated.fix
+    # Upsample-9 is not deprecated: no such reason there.
+    assert not any(r.what.startswith("deprecated") for r in check_compatibility(_upsample(9), target).reasons)
+
+
+def test_a_model_the_checker_rejects_cannot_be_verified_from_the_table():
+    model = _relu_model()
+    model.graph.output[0].type.tensor_type.ClearField("shape")  # the checker wants a shape; ONNX Runtime does not
+    report = check_compatibility(model, "1.14")
+    assert report.verdict == "cannot verify" and "onnx.checker.check_model rejects" in report.unverified[0].what
+    assert check_compatibility(model, try_load=False).verdict == "cannot verify"
+    # The installed runtime settles it by loading the model: compatible, with the checker's complaint as a note.
+    loaded = check_compatibility(model)
+    assert loaded.verdict == "compatible" and any("yet onnxruntime" in n for n in loaded.notes)
 
 
 def test_installed_release_uses_its_measured_limits_and_its_kernels():
@@ -170,6 +238,8 @@ def test_cli_exit_codes_and_first_line(files):
     bad = _cli(str(files["d20"]), "--onnxruntime", "1.14.1")
     assert bad.returncode == 1 and bad.stdout.splitlines()[0] == "incompatible"
     assert len(bad.stdout.splitlines()) >= 3 and bad.stderr == ""
+    unsure = _cli(str(files["contrib"]), "--onnxruntime", "1.10")
+    assert unsure.returncode == 3 and unsure.stdout.splitlines()[0] == "cannot verify" and unsure.stderr == ""
     for args in ([str(files["text"])], [str(files["d18"]), "--onnxruntime", "1.99"], ["nowhere.onnx"]):
         error = _cli(*args)
         assert error.returncode == 2 and error.stdout == ""
@@ -182,7 +252,7 @@ def test_cli_exit_codes_and_first_line(files):
 def test_every_onnx_backend_test_model_gets_a_verdict():
     files = sorted(BACKEND_DATA.glob("**/*.onnx"))
     assert len(files) >= 100
-    crashes, verdicts = [], {"compatible": 0, "incompatible": 0}
+    crashes, verdicts = [], {"compatible": 0, "incompatible": 0, "cannot verify": 0}
     for path in files:
         for target in (None, "1.14"):
             try:
@@ -207,7 +277,7 @@ def test_every_onnx_generated_test_case_gets_a_verdict():
         try:
             for target in (None, "1.17"):
                 lines = str(check_compatibility(case.model, target, try_load=False)).splitlines()
-                assert lines[0] in ("compatible", "incompatible")
+                assert lines[0] in ("compatible", "incompatible", "cannot verify")
         except Exception as e:
             crashes.append(f"{case.name}: {type(e).__name__}: {e}")
     assert not crashes, f"{len(crashes)} of {len(cases)} crashed:\n" + "\n".join(crashes[:20])

@@ -1,4 +1,4 @@
-"""course_utils.diagrams: the pipeline picture is valid, deterministic SVG whose texts fit their boxes."""
+"""course_utils.onnxfile.diagrams: the pipeline picture is valid, deterministic SVG whose texts fit their boxes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import TextPath
 
-from course_utils import diagrams
-from course_utils.diagrams import STAGES, Diagram, pipeline, stage
+from course_utils.onnxfile import diagrams
+from course_utils.onnxfile.diagrams import STAGES, Diagram, pipeline, stage
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from course_utils.exercises import (
+from course_utils.lessons import lesson00
+from course_utils.lessons.exercises import (
     EXERCISES,
     Exercise,
     Feedback,
@@ -12,7 +13,6 @@ from course_utils.exercises import (
     expect_close,
     get_exercise,
 )
-from course_utils.lessons import lesson00
 
 
 def _square_checker(value):

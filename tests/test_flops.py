@@ -11,7 +11,7 @@ from course_test_helpers import export_digits_cnn
 from onnx import TensorProto, helper, numpy_helper
 
 from course_utils.errors import ModelFileNotFoundError
-from course_utils.flops import conv_flops, count_flops, gemm_flops, matmul_flops
+from course_utils.onnxfile.flops import conv_flops, count_flops, gemm_flops, matmul_flops
 
 
 def one_node(node: onnx.NodeProto, inputs: dict[str, list], weights: dict[str, tuple[int, ...]]) -> onnx.ModelProto:

@@ -1,4 +1,4 @@
-"""course_utils.graph answers each graph question once; course_utils.render prints reports one way."""
+"""course_utils.onnxfile.graph answers each graph question once; course_utils.onnxfile.render prints reports one way."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from course_test_helpers import build_one_op_model
 from onnx import TensorProto, helper, numpy_helper
 
-from course_utils import graph
-from course_utils.render import counts_text, format_bytes, html_table, plural, text_table
+from course_utils.onnxfile import graph
+from course_utils.onnxfile.render import counts_text, format_bytes, html_table, plural, text_table
 
 
 def _value(name: str, elem_type: int, shape: list | None) -> onnx.ValueInfoProto:
@@ -182,7 +182,7 @@ def test_graphs_and_nodes_reach_subgraphs_and_function_bodies():
     import onnx
     from onnx import helper
 
-    from course_utils.graph import graphs, nodes
+    from course_utils.onnxfile.graph import graphs, nodes
 
     inner = helper.make_graph([helper.make_node("Identity", ["a"], ["b"], name="inner")], "then", [], [])
     other = helper.make_graph([helper.make_node("Identity", ["a"], ["c"], name="other")], "else", [], [])

@@ -1,4 +1,4 @@
-"""course_utils.history: the timeline data stays sourced and ordered, and the plot draws every event."""
+"""course_utils.onnxfile.history: the timeline data stays sourced and ordered, and the plot draws every event."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from course_utils import history
-from course_utils.history import EVENTS, Event, event, events, plot_timeline, timeline_table
+from course_utils.onnxfile import history
+from course_utils.onnxfile.history import EVENTS, Event, event, events, plot_timeline, timeline_table
 
 
 def test_every_event_names_a_source_and_unique_key():

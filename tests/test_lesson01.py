@@ -10,10 +10,10 @@ import torch
 from course_test_helpers import assert_wrong
 
 from course_utils import artifact_path, load_digits, load_digits_cnn
-from course_utils.diagrams import STAGES
-from course_utils.exercises import exercises_of
 from course_utils.lessons import lesson01
+from course_utils.lessons.exercises import exercises_of
 from course_utils.lessons.lesson01 import STATEMENTS, calibrated, predict, stages
+from course_utils.onnxfile.diagrams import STAGES
 
 
 def assert_not_yet(exercise, feedback, *fragments):

@@ -73,7 +73,10 @@ def test_solutions_pass(artifacts, exercise):
     assert len(exercise.hints) >= 2 and exercise.giveaways
     written = re.findall(r'artifact_path\("([^"]+)"', exercise.solution_code)
     assert all(name.startswith("solution_") or name == "digits_cnn.onnx" for name in written), written
-    assert "course_utils.runtime" not in exercise.solution_code and "course_utils.verify" not in exercise.solution_code
+    assert (
+        "course_utils.runtime" not in exercise.solution_code
+        and "course_utils.onnxfile.verify" not in exercise.solution_code
+    )
 
 
 def test_exercise_ids():
@@ -370,7 +373,7 @@ def _tiny(op_type: str = "Relu", declared: list | None = None) -> onnx.ModelProt
 
 def test_check_model_derives_output_shapes_instead_of_reading_the_declared_ones():
     # Lesson 02 section 8.1: a typo'd operator leaves the declared output shape in place, but nothing derives it.
-    from course_utils.verify import check_model
+    from course_utils.onnxfile.verify import check_model
 
     good = check_model(_tiny()).steps[1]
     assert good.passed and good.detail == "consistent; every output shape follows from the inputs"

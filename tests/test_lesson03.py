@@ -12,9 +12,9 @@ import onnxruntime as ort
 import pytest
 from course_test_helpers import assert_wrong
 
-from course_utils.data import Digits, load_digits
-from course_utils.exercises import Exercise, SolutionRun
 from course_utils.lessons import lesson03
+from course_utils.lessons.exercises import Exercise, SolutionRun
+from course_utils.models.data import Digits, load_digits
 from course_utils.runtime import numpy_dtype
 
 EXERCISES = [lesson03.keras_nchw, lesson03.layout, lesson03.forest, lesson03.feed, lesson03.rgb_keras]
@@ -53,7 +53,7 @@ def keras_route(tmp_path_factory):
     import tensorflow as tf
     import tf2onnx
 
-    from course_utils.data import load_digits_keras
+    from course_utils.models.data import load_digits_keras
 
     keras_model = load_digits_keras()
     spec = (tf.TensorSpec((None, 8, 8, 1), tf.float32, name="image"),)

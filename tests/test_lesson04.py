@@ -12,8 +12,8 @@ from course_test_helpers import artifacts_in, assert_wrong, export_digits_cnn
 from onnx import TensorProto, helper, numpy_helper
 
 from course_utils import paths
-from course_utils.exercises import EXERCISES, Exercise, Feedback, SolutionRun
 from course_utils.lessons import lesson04
+from course_utils.lessons.exercises import EXERCISES, Exercise, Feedback, SolutionRun
 
 torch = pytest.importorskip("torch")
 

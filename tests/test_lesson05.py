@@ -11,9 +11,9 @@ import onnxruntime as ort
 import pytest
 from course_test_helpers import artifacts_in, assert_wrong
 
-from course_utils.data import load_digits
-from course_utils.exercises import Exercise
 from course_utils.lessons import lesson05
+from course_utils.lessons.exercises import Exercise
+from course_utils.models.data import load_digits
 from course_utils.providers import course_model
 
 pytest.importorskip("torch")

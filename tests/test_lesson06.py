@@ -13,8 +13,8 @@ import onnxruntime as ort
 import pytest
 from course_test_helpers import assert_wrong, export_digits_cnn
 
-from course_utils.exercises import exercises_of
 from course_utils.lessons import lesson06
+from course_utils.lessons.exercises import exercises_of
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 from course_test_helpers import artifacts_in, assert_wrong
 
 from course_utils import load_digits
-from course_utils.exercises import Exercise
 from course_utils.lessons import lesson07
+from course_utils.lessons.exercises import Exercise
 
 pytest.importorskip("torch")
 

@@ -15,8 +15,8 @@ import pytest
 from course_test_helpers import artifacts_in, assert_wrong
 from onnx import TensorProto, helper, numpy_helper
 
-from course_utils.exercises import exercises_of
 from course_utils.lessons import lesson08
+from course_utils.lessons.exercises import exercises_of
 from course_utils.lessons.lesson08 import digits_cnn_at, squeeze_model
 
 torch = pytest.importorskip("torch")

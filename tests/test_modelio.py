@@ -16,7 +16,7 @@ from course_utils.errors import (
     NotAnOnnxModelError,
     first_line,
 )
-from course_utils.modelio import external_data_files, load_model, model_bytes
+from course_utils.onnxfile.modelio import external_data_files, load_model, model_bytes
 
 
 def add_model(weight_size: int = 4) -> onnx.ModelProto:
@@ -131,8 +131,8 @@ def test_external_weights_need_a_path(tmp_path):
 
 
 def test_sessions_and_checks_explain_unloaded_external_weights(tmp_path):
+    from course_utils.onnxfile.verify import check_model
     from course_utils.runtime import run_onnx
-    from course_utils.verify import check_model
 
     path = tmp_path / "big.onnx"
     onnx.save(add_model(64), path, save_as_external_data=True, location="big.onnx.data", size_threshold=0)
@@ -175,8 +175,8 @@ def test_textproto_named_onnx_gets_one_clear_error_from_every_helper(
     textproto_named_onnx: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from course_utils.inspect import summarize
-    from course_utils.netron import show_netron
     from course_utils.runtime import run_onnx
+    from course_utils.views.netron import show_netron
 
     monkeypatch.setenv("COURSE_NETRON", "static")
     expected = (
@@ -211,7 +211,7 @@ def test_renamed_text_still_loads_under_its_own_suffix(textproto_named_onnx: Pat
 
 
 def test_external_weights_of_sparse_initializers_are_found() -> None:
-    # onnx's own walker (what this module used before course_utils.graph) skips sparse initializers.
+    # onnx's own walker (what this module used before course_utils.onnxfile.graph) skips sparse initializers.
     model = add_model()
     values = numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "s")
     indices = numpy_helper.from_array(np.array([0, 3], np.int64), "s_indices")

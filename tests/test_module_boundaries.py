@@ -35,10 +35,12 @@ def _private_imports(source: str, module: str) -> list[str]:
 
 def test_the_check_finds_private_imports() -> None:
     # The test below could pass by finding nothing: show it finds each form it is meant to catch.
-    source = "from .inspect import _dim\nfrom course_utils.modelio import _TEXT_SUFFIXES\nfrom ..x import a, _b\n"
+    source = (
+        "from .inspect import _dim\nfrom course_utils.onnxfile.modelio import _TEXT_SUFFIXES\nfrom ..x import a, _b\n"
+    )
     assert _private_imports(source, "m") == [
         "m: from .inspect import _dim",
-        "m: from course_utils.modelio import _TEXT_SUFFIXES",
+        "m: from course_utils.onnxfile.modelio import _TEXT_SUFFIXES",
         "m: from ..x import _b",
     ]
     assert _private_imports("from . import _notebook_env\nfrom .graph import dim\nfrom os import _exit\n", "m") == [
@@ -56,9 +58,9 @@ def test_no_module_imports_another_modules_private_names() -> None:
 
 @pytest.mark.parametrize("script", ["netron-config.js", "netron-live.js"])
 def test_javascript_files_are_package_data(script: str) -> None:
-    path = PACKAGE / "js" / script
+    path = PACKAGE / "views" / "js" / script
     assert path.is_file() and path.read_text(encoding="utf-8").strip()
     patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    assert any(fnmatch(f"js/{script}", pattern) for pattern in patterns["course_utils"]), (
-        "list js/*.js in [tool.setuptools.package-data] so an installed course_utils has its scripts"
+    assert any(fnmatch(f"views/js/{script}", pattern) for pattern in patterns["course_utils"]), (
+        "list views/js/*.js in [tool.setuptools.package-data] so an installed course_utils has its scripts"
     )

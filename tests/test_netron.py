@@ -21,10 +21,10 @@ import pytest
 from course_test_helpers import build_one_op_model
 from onnx import numpy_helper
 
-from course_utils import netron, netron_server
 from course_utils.errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxModelError
-from course_utils.graph_view import model_summary, static_html
-from course_utils.netron import NetronView, get_server, show_netron, stop_server
+from course_utils.views import netron, netron_server
+from course_utils.views.graph_view import model_summary, static_html
+from course_utils.views.netron import NetronView, get_server, show_netron, stop_server
 
 
 def make_model(scale: float = 1.0) -> onnx.ModelProto:
@@ -414,7 +414,7 @@ def test_stop_server_frees_the_port(live: None, tiny_model_file: Path) -> None:
 
 
 def test_server_stops_when_the_interpreter_exits(tiny_model_file: Path) -> None:
-    # atexit runs handlers last-in first-out: one registered before importing course_utils.netron runs after
+    # atexit runs handlers last-in first-out: one registered before importing course_utils.views.netron runs after
     # netron's own, and sees whether the port was closed by it (not merely by the process dying).
     script = textwrap.dedent(
         f"""
@@ -424,7 +424,7 @@ def test_server_stops_when_the_interpreter_exits(tiny_model_file: Path) -> None:
                 print("closed" if sock.connect_ex(("127.0.0.1", port)) else "open", flush=True)
         atexit.register(after_netron)
         os.environ["COURSE_NETRON"] = "auto"
-        from course_utils.netron import show_netron
+        from course_utils.views.netron import show_netron
         port = show_netron({str(tiny_model_file)!r}).port
         print(port, flush=True)
         """

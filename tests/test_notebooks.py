@@ -154,7 +154,7 @@ def test_solutions_output_gives_nothing_away(path):
     """What the Solutions cell prints (a pass line per exercise) must not hold any exercise's giveaways."""
     import importlib
 
-    from course_utils.exercises import exercises_of
+    from course_utils.lessons.exercises import exercises_of
 
     importlib.import_module(f"course_utils.lessons.lesson{path.name[:2]}")
     nb = read(path)

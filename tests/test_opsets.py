@@ -1,16 +1,17 @@
-"""course_utils.opsets (the headless opset explorer) and its widget view."""
+"""course_utils.versions.opsets (the headless opset explorer) and its widget view."""
 
 from __future__ import annotations
 
 import numpy as np
 import onnx
+import onnx.inliner
 import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from course_utils.errors import UnsupportedOpsetError
 from course_utils.lessons.lesson08 import digits_cnn_at
-from course_utils.opsets import (
+from course_utils.versions.opsets import (
     conversion_plan,
     convert_at_opset,
     demo_net,
@@ -215,8 +216,38 @@ def test_explore_text_for_operators_models_and_modules(digits18):
     assert explore("Relux", 18, 13).text.startswith("ValueError: onnx")
 
 
+def _with_local_function() -> onnx.ModelProto:
+    """Relu, then a call of the model-local function my.fn:Twice (x + x) that ONNX Runtime inlines."""
+    body = [helper.make_node("Add", ["a", "a"], ["b"])]
+    twice = helper.make_function("my.fn", "Twice", ["a"], ["b"], body, [helper.make_opsetid("", 18)])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Twice", ["r"], ["y"], domain="my.fn")]
+    graph = helper.make_graph(nodes, "with_function", [x], [y])
+    imports = [helper.make_opsetid("", 18), helper.make_opsetid("my.fn", 1)]
+    return helper.make_model(graph, opset_imports=imports, functions=[twice], ir_version=8)
+
+
+@pytest.mark.parametrize("opset", [13, 18, 19])
+def test_a_model_with_local_functions_gets_a_message_not_a_crash(opset):
+    """convert_version drops model-local functions; the explorer says so instead of raising ORT's error."""
+    model = _with_local_function()
+    found = explore(model, opset, 18)
+    assert found.model is None
+    (call,) = [n for n in conversion_plan(model, opset).nodes if n.op_type == "Twice"]
+    assert call.status == "fails" and "model-local function" in call.detail
+    if opset == 13:  # the converter's own refusal (Relu-14 has no adapter down) comes first
+        assert "No Adapter From Version $14 for Relu" in found.text
+    else:
+        trial = convert_at_opset(model, opset)
+        assert not trial.passed and "drops the model's 1 local function(s) (Twice)" in (trial.error or "")
+        assert "onnx.inliner.inline_local_functions" in found.text
+    # The fix the message names works: inlined, the model converts, runs and matches.
+    assert convert_at_opset(onnx.inliner.inline_local_functions(model), 19).passed
+
+
 def test_widget_view_follows_the_slider_with_deterministic_text():
-    from course_utils.opsets_view import OpsetExplorer
+    from course_utils.views.opsets_view import OpsetExplorer
 
     explorer = OpsetExplorer(["ReduceMean", "Split"], opset=13, base_opset=13)
     assert explorer.text.endswith("ReduceMean-13 (ai.onnx; what opset 13 uses)" + explorer.text.split("uses)", 1)[1])
@@ -234,7 +265,7 @@ def test_widget_view_follows_the_slider_with_deterministic_text():
 
 
 def test_widget_view_draws_the_model_at_the_chosen_opset(digits18):
-    from course_utils.opsets_view import OpsetExplorer
+    from course_utils.views.opsets_view import OpsetExplorer
 
     explorer = OpsetExplorer({"digits": digits18}, opset=21, base_opset=18)
     picture = explorer.picture.value

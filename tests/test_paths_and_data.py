@@ -11,7 +11,7 @@ import pytest
 
 import course_utils
 from course_utils import paths
-from course_utils.data import load_digits, load_digits_cnn, load_manifest
+from course_utils.models.data import load_digits, load_digits_cnn, load_manifest
 
 
 def load_make_data():
@@ -93,7 +93,7 @@ def test_keras_model_matches_the_manifest():
     code = (
         "import os, sys; os.environ['TF_CPP_MIN_LOG_LEVEL']='3'; os.environ['TF_ENABLE_ONEDNN_OPTS']='0';"
         f"sys.path.insert(0, {str(paths.DATA_DIR)!r}); import make_data;"
-        "from course_utils.data import load_digits, load_digits_keras; d = load_digits(); m = load_digits_keras();"
+        "from course_utils.models.data import load_digits, load_digits_keras; d = load_digits(); m = load_digits_keras();"
         "p = m.predict(d.nhwc(d.x_test), verbose=0);"
         "print(make_data.sha256_arrays([w for w in m.get_weights()]));"
         "print((p.argmax(1) == d.y_test).mean())"

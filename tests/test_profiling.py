@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 from course_test_helpers import export_digits_cnn
 
-from course_utils.profiling import NotATraceError, plot_op_types, read_trace
+from course_utils.runtime.profiling import NotATraceError, plot_op_types, read_trace
 
 
 def event(name: str, op: str, dur: int, cat: str = "Node") -> dict:

@@ -94,7 +94,7 @@ def test_later_checks_after_a_pass_do_not_count() -> None:
 
 
 def test_the_course_exercises_are_read_without_importing_the_lessons() -> None:
-    from course_utils.exercises import EXERCISES, exercises_of
+    from course_utils.lessons.exercises import EXERCISES, exercises_of
 
     found = course_exercises()
     assert found["00"] == ["00.1"] and found["02"][0] == "02.1"

@@ -191,6 +191,24 @@ def test_unavailable_provider_falls_back_and_says_why_and_how_to_install(tiny_pa
     assert "fell back              yes" in report.text(measured=False)
 
 
+AZURE = "AzureExecutionProvider"
+
+
+@pytest.mark.skipif(AZURE not in ort.get_available_providers(), reason="this onnxruntime has no Azure provider")
+def test_used_means_nodes_were_placed_not_listed_by_get_providers(tiny_path: Path):
+    """The Azure provider registers with every session (get_providers() lists it) yet takes no ordinary node."""
+    report = switch_provider(tiny_path, AZURE, runs=1, warmup=0)
+    assert report.requested == (AZURE, CPU)
+    assert report.registered == (AZURE, CPU)  # what get_providers() says ...
+    assert report.used == (CPU,) and report.idle == (AZURE,)  # ... and where the nodes went
+    assert report.nodes_per_provider == {CPU: 3} and report.fell_back and report.matches_reference
+    assert len(report.problems) == 1 and "placed none of this model's nodes" in report.problems[0]
+    assert report.install == ()  # it is installed: no install command to give
+    text = report.text(measured=False)
+    assert "used                   CPUExecutionProvider\n" in text
+    assert "registered, no nodes   AzureExecutionProvider" in text
+
+
 def test_no_fallback_list_means_only_the_requested_provider(tiny_path: Path):
     report = switch_provider(tiny_path, CPU, fallback=(), runs=1)
     assert report.requested == (CPU,)
@@ -285,7 +303,7 @@ def test_make_session_sets_config_entries(tiny_path: Path):
 
 def test_widget_view_runs_and_updates_its_result_panel(tiny_path: Path):
     pytest.importorskip("ipywidgets")
-    from course_utils.provider_switch_view import ProviderSwitcher
+    from course_utils.views.provider_switch_view import ProviderSwitcher
 
     view = ProviderSwitcher(str(tiny_path), runs=2)
     assert view.model.value == "a path..." and view.report is not None and view.report.used == (CPU,)

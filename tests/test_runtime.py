@@ -12,7 +12,6 @@ import torch
 from course_test_helpers import build_one_op_model
 from onnx import TensorProto, helper
 
-from course_utils import runtime
 from course_utils.errors import (
     InputMismatchError,
     ModelFileNotFoundError,
@@ -26,6 +25,7 @@ from course_utils.runtime import (
     runtime_limits,
     to_numpy,
 )
+from course_utils.runtime import run as runtime
 
 
 def _scale_model(factor: float = 2.0, shape: list | None = None, name: str = "x") -> onnx.ModelProto:

@@ -1,4 +1,4 @@
-"""course_utils.tf_convert: tf2onnx's Keras 3 failure becomes one line with the fix; other errors pass through."""
+"""course_utils.models.tf_convert: tf2onnx's Keras 3 failure becomes one line with the fix; other errors pass through."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import pytest
 
 from course_utils.errors import CourseError, ExportFailedError
-from course_utils.tf_convert import explain_convert_errors, is_keras3_error, summarize_convert_error
+from course_utils.models.tf_convert import explain_convert_errors, is_keras3_error, summarize_convert_error
 
 
 def test_keras3_key_error_is_recognised():

@@ -1,4 +1,4 @@
-"""course_utils.torch_export: exporter failures become one line with the cause, the model line and the fix."""
+"""course_utils.models.torch_export: exporter failures become one line with the cause, the model line and the fix."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from course_utils.errors import CourseError, ExportFailedError
-from course_utils.torch_export import explain_export_errors, is_export_error, summarize_export_error
+from course_utils.models.torch_export import explain_export_errors, is_export_error, summarize_export_error
 
 # The exporter lists torchvision ops it skips; irrelevant here.
 logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)

@@ -1,4 +1,4 @@
-"""course_utils.verify: check_model reports, and compare_outputs explaining every kind of mismatch."""
+"""course_utils.onnxfile.verify: check_model reports, and compare_outputs explaining every kind of mismatch."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from course_test_helpers import build_one_op_model
 from onnx import TensorProto, helper
 
 from course_utils.errors import InputMismatchError, ModelFileNotFoundError
-from course_utils.verify import (
+from course_utils.onnxfile.verify import (
     DEFAULT_TOLERANCES,
     check_model,
     check_parity,

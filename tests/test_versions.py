@@ -11,10 +11,11 @@ import pytest
 from course_test_helpers import build_one_op_model
 from onnx import TensorProto, helper
 
-from course_utils import runtime, verify
 from course_utils.errors import UnsupportedIRVersionError, UnsupportedOpsetError
+from course_utils.onnxfile import verify
+from course_utils.onnxfile.verify import check_model, compare_outputs
+from course_utils.runtime import run as runtime
 from course_utils.runtime import run_onnx
-from course_utils.verify import check_model, compare_outputs
 from course_utils.versions import (
     ORT_COMPATIBILITY,
     ir_version_issues,

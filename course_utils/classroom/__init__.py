@@ -13,11 +13,12 @@
 * :mod:`course_utils.classroom.client` a learner's browser in Python (log in, pull the course, run code in a
   kernel): the hub tests and ``tools/measure_learner.py`` use it.
 
-What these modules may import: the standard library, :mod:`course_utils.errors`, :mod:`course_utils.render`,
-:mod:`course_utils.paths` and each other. ``progress`` must stay light (every exercise check calls it, so it never
-imports the lessons, ``exercises``, JupyterHub or a framework); only ``auth`` and ``spawner`` import JupyterHub at
-import time (``hub`` imports ``auth`` when it makes passwords), ``client`` imports requests and websocket-client
-when used.
+May import: :mod:`course_utils.errors`, :mod:`course_utils.paths`, :mod:`course_utils.onnxfile` (its ``render``
+tables only) and its own modules; no other part is imported here. ``progress`` must stay light: every exercise check
+calls it (:mod:`course_utils.lessons` imports it), so it never imports a lesson module (it reads their
+sources), JupyterHub or a framework. Only
+``auth`` and ``spawner`` import JupyterHub when imported (``hub`` imports ``auth`` when it makes passwords);
+``client`` imports requests and websocket-client when used.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CourseError
-from ..render import html_table, plural, text_table
+from ..onnxfile.render import html_table, plural, text_table
 
 __all__ = [
     "FILE_ENV",

@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..onnxfile.render import html_table, plural, text_table
 from ..paths import ARTIFACTS_DIR
-from ..render import html_table, plural, text_table
 from .progress import (
     DEFAULT_FILE,
     Attempts,

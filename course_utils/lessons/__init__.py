@@ -1,4 +1,11 @@
-"""Each lesson's exercises: ``from course_utils.lessons import lesson02`` then ``lesson02.<exercise>.check(...)``.
+"""Exercises: the checking machinery and each lesson's exercises.
 
-One module per notebook (``lessonNN.py`` for ``notebooks/NN_*.ipynb``); exercise ids are ``"NN.k"``.
+``from course_utils.lessons import lesson02`` then ``lesson02.<exercise>.check(...)``.
+
+* :mod:`~course_utils.lessons.exercises`  checks with feedback, hints and solutions (``Exercise``, ``expect``)
+* ``lessonNN``                            one module per notebook (``lessonNN.py`` for ``notebooks/NN_*.ipynb``);
+  exercise ids are ``"NN.k"``
+* ``_answers``                            loading and running a learner's answer (package-private)
+
+May import: every part except :mod:`course_utils.views`. Nothing in the library imports a lesson.
 """

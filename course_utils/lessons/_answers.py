@@ -1,5 +1,5 @@
 """Shared steps of the lessons' exercise checkers: turn a learner's answer (a path, bytes or a ModelProto) into
-a model, check it, and run it, with every failure reported as :class:`~course_utils.exercises.NotYet` feedback
+a model, check it, and run it, with every failure reported as :class:`~course_utils.lessons.exercises.NotYet` feedback
 (what is wrong, and why) rather than an exception."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import onnx
 
-from ..errors import CourseError
-from ..exercises import NotYet, expect
+from course_utils.errors import CourseError
+from course_utils.lessons.exercises import NotYet, expect
 
 if TYPE_CHECKING:
-    from ..verify import CheckReport
+    from course_utils.onnxfile.verify import CheckReport
 
 __all__ = ["expect_valid_model", "load_answer", "run_answer"]
 
@@ -33,13 +33,13 @@ def load_answer(
         expect(answer is not None, missing)
     expect(isinstance(answer, _MODEL_TYPES), wrong_type, got=type(answer).__name__)
     if isinstance(answer, str | os.PathLike) and not Path(answer).exists():
-        from ..paths import relative_to_repo
+        from course_utils.paths import relative_to_repo
 
         raise NotYet(
             f"there is no file at {relative_to_repo(answer)} yet",
             why="the check reads the model from that path; the cell that writes it has not run, or wrote elsewhere",
         )
-    from ..modelio import load_model
+    from course_utils.onnxfile.modelio import load_model
 
     try:
         return load_model(answer)
@@ -49,7 +49,7 @@ def load_answer(
 
 def expect_valid_model(model: onnx.ModelProto, why: str | None = None) -> CheckReport:
     """The ONNX checker (full check) and shape inference accept the model; returns their report."""
-    from ..verify import check_model
+    from course_utils.onnxfile.verify import check_model
 
     report = check_model(model)
     failed = [f"{step.name}: {step.detail}" for step in report.steps if not step.passed]
@@ -59,7 +59,7 @@ def expect_valid_model(model: onnx.ModelProto, why: str | None = None) -> CheckR
 
 def run_answer(model: Any, inputs: Any, failure: str) -> dict[str, np.ndarray]:
     """Run the learner's model with ONNX Runtime; a failure becomes ``"<failure>: <one-line reason>"``."""
-    from ..runtime import run_onnx
+    from course_utils.runtime.run import run_onnx
 
     try:
         return run_onnx(model, inputs)

@@ -8,7 +8,7 @@ acronym.solution()     # the answer, only when you ask for it
 
 from __future__ import annotations
 
-from ..exercises import Exercise, expect
+from course_utils.lessons.exercises import Exercise, expect
 
 
 def _check_acronym(answer: object) -> str:

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from ..diagrams import STAGES
-from ..exercises import Exercise, NotYet, expect
+from course_utils.lessons.exercises import Exercise, NotYet, expect
+from course_utils.onnxfile.diagrams import STAGES
 
 __all__ = ["STATEMENTS", "calibrated", "predict", "stages"]
 
@@ -31,7 +31,7 @@ def _centroid_classifier(input_name: str, output_name: str) -> onnx.ModelProto:
     The exercise's checker runs the learner's function on two of these, with different input and output
     names, so an answer that guesses the names instead of reading them from the session fails.
     """
-    from ..data import load_digits
+    from course_utils.models.data import load_digits
 
     digits = load_digits()
     flat = digits.x_train.reshape(len(digits.x_train), -1)
@@ -53,8 +53,8 @@ def _centroid_classifier(input_name: str, output_name: str) -> onnx.ModelProto:
 
 
 def _check_predict(fn: Callable[[str, np.ndarray], Any]) -> str:
-    from ..data import load_digits
-    from ..paths import artifact_path
+    from course_utils.models.data import load_digits
+    from course_utils.paths import artifact_path
 
     expect(
         callable(fn),
@@ -228,8 +228,8 @@ def _temperature_feed(model: onnx.ModelProto, value: float) -> np.ndarray:
 def _check_calibrated(path: Any) -> str:
     import onnxruntime as ort
 
-    from ..errors import CourseError
-    from ..modelio import load_model
+    from course_utils.errors import CourseError
+    from course_utils.onnxfile.modelio import load_model
 
     expect(path is not None, "there is no model yet", expected="the path of the .onnx file you exported", got=None)
     expect(
@@ -260,7 +260,7 @@ def _check_calibrated(path: Any) -> str:
         why="the serving code asks for outputs by name",
         got=outputs,
     )
-    from ..data import load_digits, load_digits_cnn
+    from course_utils.models.data import load_digits, load_digits_cnn
 
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     digits = load_digits()

@@ -23,12 +23,12 @@ import onnx
 import torch
 from torch import nn
 
-from ..data import load_digits, load_digits_cnn
-from ..exercises import Exercise, NotYet, expect
-from ..graph import Dim, graph_inputs, shape, shape_text
-from ..paths import artifact_path
-from ..verify import DEFAULT_TOLERANCES, compare_outputs
-from ._answers import load_answer, run_answer
+from course_utils.lessons._answers import load_answer, run_answer
+from course_utils.lessons.exercises import Exercise, NotYet, expect
+from course_utils.models.data import load_digits, load_digits_cnn
+from course_utils.onnxfile.graph import Dim, graph_inputs, shape, shape_text
+from course_utils.onnxfile.verify import DEFAULT_TOLERANCES, compare_outputs
+from course_utils.paths import artifact_path
 
 __all__ = [
     "AutoScaleCNN",

@@ -21,12 +21,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from ..data import Digits, load_digits
-from ..exercises import Exercise, NotYet, expect
-from ..modelio import ModelSource
-from ..runtime import numpy_dtype
-from ..verify import compare_outputs
-from ._answers import expect_valid_model, load_answer, run_answer
+from course_utils.lessons._answers import expect_valid_model, load_answer, run_answer
+from course_utils.lessons.exercises import Exercise, NotYet, expect
+from course_utils.models.data import Digits, load_digits
+from course_utils.onnxfile.modelio import ModelSource
+from course_utils.onnxfile.verify import compare_outputs
+from course_utils.runtime.run import numpy_dtype
 
 __all__ = ["RGB_SHAPE", "feed", "forest", "keras_nchw", "layout", "rgb_keras", "rgb_keras_model"]
 
@@ -43,7 +43,7 @@ def _run(model: ModelSource, inputs: Any) -> dict[str, Any]:
 
 
 def _check_keras_nchw(source: ModelSource) -> str:
-    from ..data import load_digits_keras
+    from course_utils.models.data import load_digits_keras
 
     model = _load(source, "the path of your converted model")
     inputs = list(expect_valid_model(model).inputs)

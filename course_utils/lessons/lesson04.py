@@ -17,9 +17,9 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ..exercises import Exercise, NotYet, expect
-from ..graph import dtype_name, graph_inputs, shape, shape_text
-from ._answers import expect_valid_model, load_answer
+from course_utils.lessons._answers import expect_valid_model, load_answer
+from course_utils.lessons.exercises import Exercise, NotYet, expect
+from course_utils.onnxfile.graph import dtype_name, graph_inputs, shape, shape_text
 
 __all__ = ["REQUIRED_METADATA", "add_metadata", "build_graph", "bytes_per_op", "cut_classifier"]
 
@@ -363,7 +363,7 @@ def _check_cut_classifier(answer: Any) -> str:
 
     import torch
 
-    from ..data import load_digits, load_digits_cnn
+    from course_utils.models.data import load_digits, load_digits_cnn
 
     cnn = load_digits_cnn()
     with torch.no_grad():

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exercises import Exercise, NotYet, expect
+from course_utils.lessons.exercises import Exercise, NotYet, expect
 
 __all__ = ["MACHINES", "io_binding", "polite_session", "provider_lists", "used_fallback"]
 
@@ -26,7 +26,7 @@ SPINNING = "session.intra_op.allow_spinning"
 
 
 def _digits_model() -> str:
-    from ..providers import course_model
+    from course_utils.runtime.providers import course_model
 
     return str(course_model("DigitsCNN"))
 
@@ -225,7 +225,7 @@ def _check_io_binding(binding: Any, images: Any = None) -> str:
         got=f"{len(outputs)} outputs",
     )
     logits = outputs[0].numpy()
-    from ..data import load_digits
+    from course_utils.models.data import load_digits
 
     x = load_digits().x_test[:64]
     reference = ort.InferenceSession(_digits_model(), providers=[CPU]).run(None, {"image": x})[0]

@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ..exercises import Exercise, NotYet, expect
+from course_utils.lessons.exercises import Exercise, NotYet, expect
 
 __all__ = ["LEVEL_NAMES", "benchmark_loop", "bn_level", "mobile_block", "mobile_flops", "slowest_op"]
 
@@ -331,7 +331,7 @@ lesson06.benchmark_loop.check(solution_benchmark)
 
 def _trace_totals(path: Path) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
     """Per op type: total kernel ms; per node: total ms; per op type: number of events."""
-    from ..profiling import read_trace
+    from course_utils.runtime.profiling import read_trace
 
     trace = read_trace(path)
     counts: dict[str, int] = {}
@@ -474,7 +474,7 @@ def mobile_block(
 
 
 def _flops_parts(model: onnx.ModelProto) -> dict[str, int]:
-    from ..flops import count_flops
+    from course_utils.onnxfile.flops import count_flops
 
     return {node.name: node.flops for node in count_flops(model).nodes}
 

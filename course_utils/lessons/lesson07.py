@@ -22,8 +22,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ..exercises import Exercise, NotYet, expect
-from ..paths import artifact_path
+from course_utils.lessons.exercises import Exercise, NotYet, expect
+from course_utils.paths import artifact_path
 
 __all__ = [
     "calibration_reader",
@@ -66,8 +66,8 @@ def _read_all(reader: Any) -> list[dict[str, Any]]:
 
 
 def _check_calibration_reader(reader: Any) -> str:
-    from ..data import load_digits
-    from ..quantize import ImageCalibrationReader, accuracy, prepare_model, quantize
+    from course_utils.models.data import load_digits
+    from course_utils.quantize import ImageCalibrationReader, accuracy, prepare_model, quantize
 
     batches = _read_all(reader)
     expect(bool(batches), "the reader returned no data at all", why="calibration needs images to measure ranges on")
@@ -236,7 +236,7 @@ def _skipnet() -> Any:
 
 def skipnet_inputs(n: int = 32) -> np.ndarray:
     """``n`` fixed 64x64 photo crops for SkipNet (the first 16 calibrate, all measure agreement)."""
-    from ..quantize import photo_crops
+    from course_utils.quantize import photo_crops
 
     return photo_crops(n, seed=11, size=64)
 
@@ -262,7 +262,7 @@ def skipnet_path() -> Path:
             output_names=["logits"],
             dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
         )
-    from ..quantize import quiet
+    from course_utils.quantize import quiet
 
     with quiet():
         quant_pre_process(str(raw), str(pre))
@@ -276,7 +276,7 @@ def _platform_int8_allowed() -> bool | None:
 
 def _measured_speedup(fp32: Path, int8: Path, feed: np.ndarray) -> float:
     """fp32 p50 / int8 p50 on this machine (reported, never required: timings vary with load)."""
-    from ..quantize import time_p50
+    from course_utils.quantize import time_p50
 
     return time_p50(fp32, feed, budget_s=0.3) / time_p50(int8, feed, budget_s=0.3)
 
@@ -284,7 +284,7 @@ def _measured_speedup(fp32: Path, int8: Path, feed: np.ndarray) -> float:
 def _check_fast_config(options: Any) -> str:
     from onnxruntime.quantization import quantize_static
 
-    from ..quantize import ImageCalibrationReader, fusion, op_counts, predict, quiet
+    from course_utils.quantize import ImageCalibrationReader, fusion, op_counts, predict, quiet
 
     expect(options is not None, "no answer yet: set `options` to the keyword arguments for quantize_static")
     expect(
@@ -383,7 +383,7 @@ def outlier_digits_path() -> Path:
     Channel 3 of the first convolution is multiplied by 40 and the second convolution's weights reading it are
     divided by 40. ReLU(40 x) = 40 ReLU(x), so the model computes the same function (the same accuracy) but its
     weights and activations now span a 40x wider range in one channel, as trained models often do."""
-    from ..quantize import prepare_model
+    from course_utils.quantize import prepare_model
 
     path = artifact_path("digits_outlier_pre.onnx", lesson=LESSON)
     pre = prepare_model("digits_cnn")
@@ -409,8 +409,8 @@ def outlier_digits_path() -> Path:
 @functools.cache
 def _exclusion_errors(model_mtime: float) -> dict[str, float]:
     """Mean |logit - fp32 logit| on the test digits, per node excluded (default quantize_static, MinMax)."""
-    from ..data import load_digits
-    from ..quantize import digits_reader, get_config, predict, quantize
+    from course_utils.models.data import load_digits
+    from course_utils.quantize import digits_reader, get_config, predict, quantize
 
     path = outlier_digits_path()
     images = load_digits().x_test

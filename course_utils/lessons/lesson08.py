@@ -21,9 +21,9 @@ import onnx
 import onnx.defs
 from onnx import TensorProto, helper, numpy_helper
 
-from ..exercises import Exercise, NotYet, expect
-from ..graph import graph_inputs
-from ..paths import relative_to_repo
+from course_utils.lessons.exercises import Exercise, NotYet, expect
+from course_utils.onnxfile.graph import graph_inputs
+from course_utils.paths import relative_to_repo
 
 __all__ = [
     "DOWNGRADE_TARGET",
@@ -60,8 +60,8 @@ def _load(answer: Any, what: str) -> onnx.ModelProto:
     )
     if isinstance(answer, str | os.PathLike) and not Path(answer).exists():
         raise NotYet(f"there is no file at {relative_to_repo(answer)} yet", why="save the model there first")
-    from ..errors import CourseError
-    from ..modelio import load_model
+    from course_utils.errors import CourseError
+    from course_utils.onnxfile.modelio import load_model
 
     try:
         return load_model(answer)
@@ -147,7 +147,7 @@ def _check_predict_node(answer: Any) -> str:
         why="the converted node must compute the same thing",
         got=str(axes.tolist()),
     )
-    from ..verify import check_model
+    from course_utils.onnxfile.verify import check_model
 
     report = check_model(model)
     failed = [f"{s.name}: {s.detail}" for s in report.steps if not s.passed]
@@ -217,7 +217,7 @@ def digits_cnn_at(opset: int) -> onnx.ModelProto:
     """The trained DigitsCNN exported with the legacy exporter at ``opset`` (batch 1, input 'x'). Imports torch."""
     import torch
 
-    from ..data import load_digits_cnn
+    from course_utils.models.data import load_digits_cnn
 
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -242,7 +242,7 @@ def _exists_at(op_type: str, opset: int) -> bool:
 
 
 def _check_breaking_node(op_type: Any, version: Any, cause: Any) -> str:
-    from ..opsets import conversion_plan
+    from course_utils.versions.opsets import conversion_plan
 
     expect(op_type is not None, "no answer yet: fill in op_type, version and cause")
     target = DOWNGRADE_TARGET
@@ -284,9 +284,15 @@ def _check_breaking_node(op_type: Any, version: Any, cause: Any) -> str:
         "the converter's own message",
         got=repr(cause),
     )
+    schema = onnx.defs.get_schema(op_type, version)
+    ways = [f"re-export the model at opset {target}", f"run it on a runtime with opset >= {version}"]
+    if schema.has_function or schema.has_context_dependent_function:
+        ways.insert(
+            0, f"expand the node into older operators ({op_type}-{version}'s schema defines it as a function of them)"
+        )
     return (
-        f"{op_type}-{version} has no definition at opset {target} or before, so no adapter could ever exist: the "
-        f"graph itself must change (another exporter choice, or a runtime with opset >= {version})"
+        f"{op_type}-{version} has no definition at opset {target} or before, so the converter has no adapter to "
+        f"reach it. Ways out: {'; '.join(ways)}"
     )
 
 
@@ -331,8 +337,8 @@ lesson08.breaking_node.check(solution_op, solution_version, solution_cause)
 
 
 def _check_old_runtime(answer: Any) -> str:
-    from ..compat import check_compatibility
-    from ..data import load_digits, load_digits_cnn
+    from course_utils.models.data import load_digits, load_digits_cnn
+    from course_utils.versions.compat import check_compatibility
 
     model = _load(answer, "the path of your model for onnxruntime 1.14")
     report = check_compatibility(model, TARGET_ORT)
@@ -409,7 +415,7 @@ def sklearn_pipeline() -> Any:
     from sklearn.preprocessing import StandardScaler
     from sklearn.tree import DecisionTreeClassifier
 
-    from ..data import load_digits
+    from course_utils.models.data import load_digits
 
     digits = load_digits()
     pipeline = make_pipeline(StandardScaler(), DecisionTreeClassifier(max_depth=6, random_state=0))
@@ -417,8 +423,8 @@ def sklearn_pipeline() -> Any:
 
 
 def _check_sklearn_old_runtime(answer: Any, pipeline: Any) -> str:
-    from ..compat import check_compatibility
-    from ..data import load_digits
+    from course_utils.models.data import load_digits
+    from course_utils.versions.compat import check_compatibility
 
     model = _load(answer, "the path of your converted pipeline")
     report = check_compatibility(model, TARGET_ORT)

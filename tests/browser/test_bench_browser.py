@@ -15,7 +15,7 @@ from lab_harness import open_notebook, run_all_cells, running_lab
 pytestmark = pytest.mark.browser
 
 CELL = (
-    "from course_utils.bench_view import live_benchmark\n\n"
+    "from course_utils.views.bench_view import live_benchmark\n\n"
     'view = live_benchmark("digits_cnn", engines=["ort-disable", "ort-all"], threads=1, budget_s=2.5)'
 )
 PAGE_TIMEOUT_MS = 90_000

@@ -188,7 +188,9 @@ def test_a_wrong_password_is_refused(hub: Hub) -> None:
 
 def _netron_route(learner: Learner) -> str:
     kernel = learner.start_kernel()
-    out = learner.run(kernel, "from course_utils.netron import get_server\ns = get_server()\nprint(s.port, s.token)")
+    out = learner.run(
+        kernel, "from course_utils.views.netron import get_server\ns = get_server()\nprint(s.port, s.token)"
+    )
     port, token = out.stdout.split()
     return f"proxy/{port}/{token}/"
 

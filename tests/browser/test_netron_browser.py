@@ -41,7 +41,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 pytestmark = pytest.mark.browser
 
-CELL = 'from course_utils.netron import show_netron\n\nshow_netron("tiny_resnet.onnx", height=420)'
+CELL = 'from course_utils.views.netron import show_netron\n\nshow_netron("tiny_resnet.onnx", height=420)'
 PAGE_TIMEOUT_MS = 60_000  # each wait in the notebook page: loading JupyterLab, the kernel, Netron's graph
 TIMINGS_KEPT = 50  # runs kept in timings.json
 
@@ -239,7 +239,7 @@ def test_jupyterlab_without_proxy_uses_direct_url(
 
 @pytest.fixture
 def live_view(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from course_utils import netron
+    from course_utils.views import netron
 
     monkeypatch.setenv("COURSE_NETRON", "auto")
     yield netron.show_netron(tiny_resnet(), height=400)
@@ -266,7 +266,7 @@ def test_netron_page_is_offline_and_never_expires(chromium: Any, live_view: Any,
 
 
 def test_fallback_stays_when_no_url_answers(chromium: Any, live_view: Any) -> None:
-    from course_utils import netron
+    from course_utils.views import netron
 
     html = live_view.html()
     netron.stop_server()  # like a notebook reopened after its kernel died: nothing answers

@@ -16,7 +16,7 @@ from lab_harness import open_notebook, run_all_cells, running_lab
 pytestmark = pytest.mark.browser
 
 CELL = (
-    "from course_utils.opsets_view import OpsetExplorer\n\n"
+    "from course_utils.views.opsets_view import OpsetExplorer\n\n"
     'OpsetExplorer(["ReduceMean", "Split"], opset=13, base_opset=13)'
 )
 WAIT_MS = 60_000  # each wait in the page: the kernel computing a diff on a busy 2-core machine
@@ -59,7 +59,7 @@ def test_moving_the_slider_changes_the_schema_diff(chromium: Any, tmp_path: Path
 
 MODEL_CELL = (
     "from course_utils.lessons.lesson08 import digits_cnn_at\n"
-    "from course_utils.opsets_view import OpsetExplorer\n\n"
+    "from course_utils.views.opsets_view import OpsetExplorer\n\n"
     'OpsetExplorer({"DigitsCNN at opset 18": digits_cnn_at(18)}, opset=21, base_opset=18)'
 )
 

@@ -19,7 +19,7 @@ from course_utils.providers import provider_choices
 pytestmark = pytest.mark.browser
 
 CELL = (
-    "from course_utils.provider_switch_view import provider_switcher\n\n"
+    "from course_utils.views.provider_switch_view import provider_switcher\n\n"
     'switcher = provider_switcher("DigitsCNN", runs=5)\n'
     "switcher"
 )

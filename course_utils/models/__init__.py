@@ -1,0 +1,29 @@
+"""The course's models and data: the digits set, the small trained models in ``data/``, the PyTorch networks the
+lessons export, and one-line explanations of exporter failures.
+
+* :mod:`~course_utils.models.nets`          PyTorch models the lessons export (ResNet-18, DigitsCNN); imports torch
+* :mod:`~course_utils.models.data`          the digits dataset and the small trained models in ``data/``
+* :mod:`~course_utils.models.torch_export`  one-line explanations of ``torch.onnx.export`` failures
+* :mod:`~course_utils.models.tf_convert`    one-line explanations of tf2onnx failures (Keras 3)
+
+``from course_utils.models import resnet18, DigitsCNN`` keeps working: the names of ``nets`` load on first use,
+so importing ``course_utils.models.data`` does not import torch.
+
+May import: :mod:`course_utils.errors`, :mod:`course_utils.paths` and its own modules; no other part.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from course_utils.models.nets import BasicBlock, DigitsCNN, ResNet18, resnet18
+
+__all__ = ["BasicBlock", "DigitsCNN", "ResNet18", "resnet18"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("course_utils.models.nets"), name)
+    raise AttributeError(f"module 'course_utils.models' has no attribute '{name}'")
