@@ -267,3 +267,13 @@ def test_repo2docker_accepts_the_guides_build_command() -> None:
         timeout=120,
     )
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_the_guides_lesson_times_are_the_lessons_own() -> None:
+    """The guide's plan repeats each lesson's time from the index's course map: they must not drift apart."""
+    index = json.loads((REPO_ROOT / "notebooks" / "00_index.ipynb").read_text())
+    course_map = next("".join(c["source"]) for c in index["cells"] if "".join(c["source"]).startswith("## Course map"))
+    stated = dict(re.findall(r"^\| (\d\d) \|.*\| (\d+ min) \|$", course_map, re.MULTILINE))
+    guide = (REPO_ROOT / "docs" / "teaching.md").read_text()
+    planned = dict(re.findall(r"^\| (\d\d) \| [^|]+ \| (\d+ min) \|", guide, re.MULTILINE))
+    assert planned == stated and len(planned) >= 9
