@@ -229,7 +229,7 @@ def test_the_z2jh_hub_config_names_real_jupyterhub_settings(values: dict[str, An
             assert classes[section].class_traits(config=True).get(name) is not None, f"{section}.{name}"
 
 
-def test_the_z2jh_link_and_image_match_the_course(values: dict[str, Any]) -> None:
+def test_the_z2jh_link_gives_each_learner_the_course(values: dict[str, Any]) -> None:
     link = urlsplit(values["singleuser"]["defaultUrl"])
     query = {key: value[0] for key, value in parse_qs(link.query).items()}
     assert link.path == "/git-pull"
@@ -238,33 +238,36 @@ def test_the_z2jh_link_and_image_match_the_course(values: dict[str, Any]) -> Non
     target = query["targetpath"]
     assert query["urlpath"] == f"lab/tree/{target}/notebooks/00_index.ipynb"
     assert values["singleuser"]["extraEnv"]["PYTHONPATH"] == f"/home/jovyan/{target}"
-    # The image is the one the guide's repo2docker command builds.
-    image = f"{values['singleuser']['image']['name']}:{values['singleuser']['image']['tag']}"
+
+
+def _guide_build_command() -> list[str]:
+    """The repo2docker command of the guide's "Build the image" block, as arguments."""
+    import shlex
+
     guide = (REPO_ROOT / "docs" / "teaching.md").read_text()
-    assert f"--image-name {image}" in guide and f"--image-name {image}" in VALUES.read_text()
+    block = guide[guide.index("**Build the image**") :]
+    block = block[block.index("```bash\n") + 8 : block.index("```", block.index("```bash\n") + 8)]
+    command = block.replace("\\\n", " ").splitlines()[0]
+    return shlex.split(command)
+
+
+def test_the_guides_image_is_the_values_image(values: dict[str, Any]) -> None:
+    command = _guide_build_command()
+    assert command[0] == ".venv/bin/repo2docker" and command[-1] == "."
+    image = f"{values['singleuser']['image']['name']}:{values['singleuser']['image']['tag']}"
+    assert command[command.index("--image-name") + 1] == image
+    # The image's jupyterhub is the chart's hub version (z2jh 4.4.0: appVersion 5.5.0), as the values file says.
+    assert "pip install --no-deps jupyterhub==5.5.0" in command[command.index("--appendix") + 1]
+    assert "jupyterhub==5.5.0" in VALUES.read_text() and "4.4.0" in VALUES.read_text()
 
 
 @pytest.mark.skipif(shutil.which("repo2docker", path=str(Path(sys.executable).parent)) is None, reason="no repo2docker")
 def test_repo2docker_accepts_the_guides_build_command() -> None:
     repo2docker = shutil.which("repo2docker", path=str(Path(sys.executable).parent))
     assert repo2docker is not None
+    command = _guide_build_command()
     run = subprocess.run(
-        [
-            repo2docker,
-            "--no-build",
-            "--user-id",
-            "1000",
-            "--user-name",
-            "jovyan",
-            "--target-repo-dir",
-            "/srv/onnx-in-practice",
-            "--image-name",
-            "onnx-in-practice:course",
-            str(REPO_ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [repo2docker, "--no-build", *command[1:-1], str(REPO_ROOT)], capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stderr[-2000:]
 
