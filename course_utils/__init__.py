@@ -16,9 +16,12 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.views`     widgets and served pages: Netron, the static graph view, live benchmark, provider
   switcher, opset explorer, shape explorer
 * :mod:`course_utils.lessons`   exercises: checks with feedback, hints and solutions, and each lesson's exercises
+* :mod:`course_utils.classroom` ``./course hub`` (a JupyterHub workshop on this machine), each learner's progress
+  records, and the instructor's class table
 
 Command lines: ``python -m course_utils.inspect FILE``, ``python -m course_utils.compat MODEL``,
-``python -m course_utils.providers``, ``python -m course_utils.bench``, ``python -m course_utils.quantize`` and the
+``python -m course_utils.providers``, ``python -m course_utils.bench``, ``python -m course_utils.quantize``,
+``python -m course_utils.progress`` (a learner's progress; ``--class DIR…`` the instructor's table) and the
 environment doctor ``python -m course_utils.setup_check``.
 
 The most used names are also reachable from the package itself, e.g. ``course_utils.load_digits()``.
