@@ -16,6 +16,7 @@ from typing import Any
 from course_utils.bench.engines import Prepared, default_engines, get_engine
 from course_utils.bench.harness import measure
 from course_utils.bench.targets import BenchTarget
+from course_utils.machine import machine_load
 from course_utils.onnxfile.render import html_table, text_table
 
 __all__ = [
@@ -261,16 +262,6 @@ MAX_SPREAD = 1.5
 MAX_LOAD_PER_CORE = 1.25
 #: Two medians closer than this (as a ratio) are "about the same": run-to-run variation on a quiet machine.
 SAME_WITHIN = 0.10
-
-
-def machine_load() -> float | None:
-    """The 1-minute load average divided by the number of cores (``os.getloadavg``), or ``None`` where the OS
-    has no load average (Windows). Above about 1 per core, threads queue for a core and timings stretch."""
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return None
-    return load / (os.cpu_count() or 1)
 
 
 def row_problems(row: BenchRow, *, min_runs: int = MIN_RUNS, max_spread: float = MAX_SPREAD) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from course_utils import bench
+from course_utils.machine import usable_cpus
 from course_utils.onnxfile.render import plural
 
 __all__ = ["BenchView", "live_benchmark"]
@@ -48,14 +49,12 @@ class BenchView:
         peak_gflops: float | None = None,
         redraw_every_s: float = 0.3,
     ) -> None:
-        import os
-
         self.peak_gflops = peak_gflops
         self.redraw_every_s = redraw_every_s
         self.report: bench.BenchReport | None = None
         self.png: bytes = b""
         self.redraws = 0
-        cores = os.cpu_count() or 1
+        cores = usable_cpus()  # the CPUs this process may use (affinity mask, container quota), not the host's
         self.model = widgets.Dropdown(options=list(bench.COURSE_MODELS), value=model, description="model")
         self.engines = widgets.SelectMultiple(
             options=list(bench.ENGINES), value=tuple(engines or ()), description="engines", rows=5
