@@ -93,14 +93,16 @@ class BenchView:
         self.status.value = f"loading {self.model.value} ..."
         self.progress.value = 0.0
         samples: dict[str, list[float]] = {}
+        fractions: dict[str, float] = {}  # engines take turns (rounds): the bar shows all of them together
         last_draw = 0.0
         title = f"{self.model.value}, batch {self.batch.value}, {self.threads.value} threads"
 
         def on_progress(engine: str, so_far: Sequence[float], fraction: float, index: int, count: int) -> None:
             nonlocal last_draw
             samples[engine] = list(so_far)
-            self.progress.value = (index + fraction) / count
-            self.status.value = f"{engine}: {len(so_far)} runs ({index + 1} of {count} engines)"
+            fractions[engine] = fraction
+            self.progress.value = min(1.0, sum(fractions.values()) / count)
+            self.status.value = f"{engine}: {len(so_far)} runs ({index + 1} of {count} engines, taking turns)"
             now = time.monotonic()
             if now - last_draw >= self.redraw_every_s:
                 self._draw(samples, title, done=False)
