@@ -276,6 +276,16 @@ def test_engines_take_turns_in_rotating_rounds(tmp_path: Path, scratch_engine: l
         benchmark(target, ["eng-a"], rounds=0)
 
 
+def test_rounds_that_fall_short_ask_more_of_the_next(tmp_path: Path, scratch_engine: list[str]) -> None:
+    calls: list[tuple[str, dict]] = []
+    recording_engine("short-eng", calls, scratch_engine)  # 4 samples a round, whatever min_runs asks
+    target = load_target(tiny_model(tmp_path / "tiny.onnx"))
+    report = benchmark(target, ["short-eng"], budget_s=0.05, rounds=5, min_runs=40, max_runs=40)
+    asked = [(options["min_runs"], options["max_runs"]) for _, options in calls]
+    assert asked == [(8, 8), (9, 9), (11, 11), (14, 14), (24, 24)]  # never max < min
+    assert report.row("short-eng").runs == 20
+
+
 def test_interleaving_spreads_a_slowdown_over_every_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two identical engines on a machine that gets twice as slow halfway: timed back to back, the second would
     look 2x slower; taking turns, their medians agree. (A fake clock: nothing here is timed for real.)"""

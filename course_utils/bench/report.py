@@ -236,12 +236,13 @@ def _interleaved(
             if on_progress is not None:
                 progress = _round_progress(on_progress, name, indices[name], count, samples[name], rounds, done)
             left = rounds - done
+            round_min = max(1, math.ceil((min_runs - len(samples[name])) / left))
             timings = timer(
                 budget_s=per_round,
                 warmup_runs=warmup_runs if done == 0 else 1,
                 warmup_s=warmup_s if done == 0 else min(warmup_s, REWARM_S),
-                min_runs=max(1, math.ceil((min_runs - len(samples[name])) / left)),
-                max_runs=max(1, (max_runs - len(samples[name])) // left),
+                min_runs=round_min,
+                max_runs=max(round_min, (max_runs - len(samples[name])) // left),
                 on_progress=progress,
                 **measure_options,
             )
