@@ -144,6 +144,11 @@ def test_slow_warmup_stops_after_one_budget(monkeypatch: pytest.MonkeyPatch) -> 
     assert timings.warmup_runs == 100  # 3 runs at least, and until warmup_s has passed
 
 
+def test_no_warmup_when_asked_for_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    timings, clock = fake_measure(monkeypatch, 2, budget_s=0.004, warmup_runs=0, warmup_s=0.0, min_runs=1)
+    assert timings.warmup_runs == 0 and clock.calls == len(timings.samples_ms) == 2
+
+
 def test_harness_overhead_is_a_small_positive_number() -> None:
     overhead = bench.harness_overhead_us(runs=2000)
     assert 0.0 <= overhead < 1000  # microseconds per run; printed by the lesson, not asserted tighter
@@ -241,14 +246,16 @@ def test_reference_evaluator_engine(tmp_path: Path) -> None:
     assert report.rows[0].engine == "onnx-reference" and report.rows[0].runs >= 5
 
 
-def recording_engine(name: str, calls: list[tuple[str, dict]], scratch: list[str], **register: object) -> None:
+def recording_engine(
+    name: str, calls: list[tuple[str, dict]], scratch: list[str], run_ms: float = 1.0, **register: object
+) -> None:
     """An engine that runs elsewhere (like tf-function's child process): its ``Prepared.measure`` records each
-    call's options and returns 4 samples of 1 ms."""
+    call's options and returns 4 samples of ``run_ms``."""
 
     def make(target: bench.BenchTarget, threads: int) -> Prepared:
         def timed(**options: object) -> bench.Timings:
             calls.append((name, options))
-            return bench.Timings((1.0,) * 4, 1, 0.0, 0.004)
+            return bench.Timings((run_ms,) * 4, 1, 0.0, 4 * run_ms / 1e3)
 
         return Prepared(lambda: None, measure=timed)
 
@@ -284,6 +291,19 @@ def test_rounds_that_fall_short_ask_more_of_the_next(tmp_path: Path, scratch_eng
     asked = [(options["min_runs"], options["max_runs"]) for _, options in calls]
     assert asked == [(8, 8), (9, 9), (11, 11), (14, 14), (24, 24)]  # never max < min
     assert report.row("short-eng").runs == 20
+
+
+def test_slow_engines_skip_rewarming_and_stop_at_three_budgets(tmp_path: Path, scratch_engine: list[str]) -> None:
+    calls: list[tuple[str, dict]] = []
+    recording_engine("slow-eng", calls, scratch_engine, run_ms=100.0)  # 0.4 s per round
+    recording_engine("quick-eng", calls, scratch_engine, run_ms=1.0)
+    target = load_target(tiny_model(tmp_path / "tiny.onnx"))
+    benchmark(target, ["slow-eng", "quick-eng"], budget_s=0.5, rounds=5)
+    slow = [options for name, options in calls if name == "slow-eng"]
+    quick = [options for name, options in calls if name == "quick-eng"]
+    assert [(o["warmup_runs"], o["warmup_s"]) for o in slow[1:]] == [(0, 0.0)] * 3  # a 100 ms run is warm enough
+    assert len(slow) == 4 and len(quick) == 5  # 1.6 s spent: past 3 x 0.5 s, it sits out the last round
+    assert all(o["warmup_runs"] == 1 for o in quick[1:])
 
 
 def test_interleaving_spreads_a_slowdown_over_every_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ import html
 import json
 import math
 import os
+import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,7 +189,8 @@ BenchProgress = Callable[[str, Sequence[float], float, int, int], None]
 
 #: Rounds each engine's budget is split into (engines take turns: A, B, C, then B, C, A, ...).
 ROUNDS = 5
-#: Warm-up at the start of each later round: the engine's caches and threads went cold while the others ran.
+#: Warm-up at the start of each later round, for an engine whose runs are shorter than this: its caches and
+#: threads went cold while the others ran. A longer run is its own warm-up (a cold start is a small part of it).
 REWARM_S = 0.02
 
 
@@ -218,7 +220,9 @@ def _interleaved(
     """Time every prepared engine in ``rounds`` turns of ``budget_s / rounds`` each, the order rotating from one
     round to the next, so a change in the machine's speed (another program, a clock change) hits every engine
     alike instead of the one that happened to be timed then. The first round warms up as asked; later rounds
-    warm up briefly (one run, ``REWARM_S``). Returns each engine's :class:`Timings` over all its rounds."""
+    warm up briefly (``REWARM_S``, at least one run) when the engine's runs are shorter than that, else not at
+    all. An engine that has spent 3x ``budget_s`` (a very slow model, a very busy machine) sits out the rounds
+    left, as :func:`measure` stops at 3x its budget. Returns each engine's :class:`Timings` over all its rounds."""
     names = list(prepared)
     if not names:
         return {}
@@ -230,6 +234,8 @@ def _interleaved(
     for done in range(rounds):
         shift = done % len(names)
         for name in names[shift:] + names[:shift]:
+            if samples[name] and warm_s[name] + timed_s[name] >= 3 * budget_s:
+                continue  # this engine has had its time; the others still take their turns
             item = prepared[name]
             timer = item.measure or functools.partial(measure, item.run)
             progress = None
@@ -237,10 +243,16 @@ def _interleaved(
                 progress = _round_progress(on_progress, name, indices[name], count, samples[name], rounds, done)
             left = rounds - done
             round_min = max(1, math.ceil((min_runs - len(samples[name])) / left))
+            if done == 0:
+                warm_runs, warm_for = warmup_runs, warmup_s
+            elif not samples[name] or statistics.median(samples[name]) < REWARM_S * 1e3:
+                warm_runs, warm_for = 1, min(warmup_s, REWARM_S)
+            else:
+                warm_runs, warm_for = 0, 0.0
             timings = timer(
                 budget_s=per_round,
-                warmup_runs=warmup_runs if done == 0 else 1,
-                warmup_s=warmup_s if done == 0 else min(warmup_s, REWARM_S),
+                warmup_runs=warm_runs,
+                warmup_s=warm_for,
                 min_runs=round_min,
                 max_runs=max(round_min, (max_runs - len(samples[name])) // left),
                 on_progress=progress,
