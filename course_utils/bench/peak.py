@@ -179,7 +179,7 @@ def measure_peak(
     *,
     precision: Precision = "fp32",
     sizes: Sequence[int] = PEAK_SIZES,
-    budget_s: float = 0.3,
+    budget_s: float = 0.2,
     cache: bool | str | Path = True,
     refresh: bool = False,
 ) -> Peak:
@@ -246,7 +246,7 @@ def measure_peak(
 
 
 def measure_peak_gflops(
-    threads: int = 1, *, sizes: Sequence[int] = PEAK_SIZES, budget_s: float = 0.3, cache: bool | str | Path = True
+    threads: int = 1, *, sizes: Sequence[int] = PEAK_SIZES, budget_s: float = 0.2, cache: bool | str | Path = True
 ) -> float:
     """This CPU's measured fp32 peak on ``threads`` threads, in GFLOP/s: :func:`measure_peak`'s value (the best
     of every installed GEMM on large products, measured on those threads, cached)."""

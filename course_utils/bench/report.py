@@ -191,7 +191,7 @@ BenchProgress = Callable[[str, Sequence[float], float, int, int], None]
 ROUNDS = 5
 #: Warm-up at the start of each later round, for an engine whose runs are shorter than this: its caches and
 #: threads went cold while the others ran. A longer run is its own warm-up (a cold start is a small part of it).
-REWARM_S = 0.02
+REWARM_S = 0.01
 
 
 def _round_progress(
