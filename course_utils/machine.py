@@ -90,10 +90,10 @@ def _limit_in(folder: Path) -> float | None:
     if quota_text is None or period_text is None:
         return None
     try:
-        quota, period = float(quota_text), float(period_text)
+        quota_us, period_us = float(quota_text), float(period_text)
     except ValueError:
         return None
-    return quota / period if quota > 0 and period > 0 else None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
 
 
 def cgroup_cpu_limit(root: str | os.PathLike[str] = CGROUP_ROOT) -> float | None:

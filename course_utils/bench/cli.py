@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Imported only now: `--help` stays fast (tests/test_bench.py checks what it imports).
     from course_utils.bench.harness import harness_overhead_us
-    from course_utils.bench.peak import measure_peak
+    from course_utils.bench.peak import Peak, Precision, measure_peak
     from course_utils.bench.report import benchmark
     from course_utils.bench.targets import load_target
 
@@ -75,9 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for model in args.models:
             sys.stderr.write(f"loading {model} ...\n")
             targets.append(load_target(model, batch=args.batch))
-        peaks = {}
+        peaks: dict[str, Peak] = {}
         if not args.no_peak:
-            wanted = {get_engine(name).precision for name in args.engines or []} | {"fp32"}
+            wanted: set[Precision] = {get_engine(name).precision for name in args.engines or []}
+            wanted.add("fp32")
             for precision in sorted(wanted):
                 sys.stderr.write(f"measuring the {precision} peak on {args.threads} thread(s) ...\n")
                 peaks[precision] = measure_peak(args.threads, precision=precision)

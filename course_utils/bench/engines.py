@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.bench.harness import Timings
-from course_utils.bench.peak import torch_threads
+from course_utils.bench.peak import Precision, torch_threads
 from course_utils.bench.targets import BenchTarget, Needs
 from course_utils.errors import CourseError
 
@@ -69,7 +69,7 @@ class Engine:
     factory: EngineFactory
     description: str = ""
     needs: Needs = "onnx"
-    precision: str = "fp32"
+    precision: Precision = "fp32"
 
 
 ENGINES: dict[str, Engine] = {}
@@ -81,7 +81,7 @@ def register_engine(
     *,
     description: str = "",
     needs: Needs = "onnx",
-    precision: str = "fp32",
+    precision: Precision = "fp32",
     replace: bool = False,
 ) -> Engine:
     """Register an engine under ``name`` (see the module docstring); returns it. Re-registering a name needs

@@ -17,8 +17,9 @@ import numpy as np
 from course_utils.bench.harness import measure
 from course_utils.machine import cpu_model, library_versions, machine_load
 
-__all__ = ["PEAK_SIZES", "Peak", "measure_peak", "measure_peak_gflops", "peak_cache_path", "torch_threads"]
+__all__ = ["PEAK_SIZES", "Peak", "Precision", "measure_peak", "measure_peak_gflops", "peak_cache_path", "torch_threads"]
 
+#: The arithmetic a peak (or an engine) is measured in.
 Precision = Literal["fp32", "int8"]
 #: Matrix sizes the peak is measured at: large enough that the product, not the call, takes the time (a 1024
 #: product is 2.1 GFLOP, about 10 ms at 200 GFLOP/s), small enough for a few runs in a fraction of a second.
