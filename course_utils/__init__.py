@@ -14,11 +14,14 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.quantize`  int8 variants that fuse, calibration readers, size/speed/accuracy reports
   (``python -m course_utils.quantize``)
 * :mod:`course_utils.views`     widgets and served pages: Netron, the static graph view, live benchmark, provider
-  switcher, opset explorer
+  switcher, opset explorer, shape explorer
 * :mod:`course_utils.lessons`   exercises: checks with feedback, hints and solutions, and each lesson's exercises
+* :mod:`course_utils.classroom` ``./course hub`` (a JupyterHub workshop on this machine), each learner's progress
+  records, and the instructor's class table
 
 Command lines: ``python -m course_utils.inspect FILE``, ``python -m course_utils.compat MODEL``,
-``python -m course_utils.providers``, ``python -m course_utils.bench``, ``python -m course_utils.quantize`` and the
+``python -m course_utils.providers``, ``python -m course_utils.bench``, ``python -m course_utils.quantize``,
+``python -m course_utils.progress`` (a learner's progress; ``--class DIR…`` the instructor's table) and the
 environment doctor ``python -m course_utils.setup_check``.
 
 The most used names are also reachable from the package itself, e.g. ``course_utils.load_digits()``.
@@ -47,6 +50,7 @@ _LAZY: dict[str, str] = {
     "load_model": "onnxfile.modelio",
     "summarize": "onnxfile.inspect",
     "compare_cards": "onnxfile.inspect",
+    "netron_view": "views.netron",
     "show_netron": "views.netron",
     "NetronView": "views.netron",
     "plot_timeline": "onnxfile.history",
@@ -68,6 +72,7 @@ _LAZY: dict[str, str] = {
     "int8_case": "setup_check",
     "read_trace": "runtime.profiling",
     "live_benchmark": "views.bench_view",
+    "LiveBenchmark": "views.bench_view",
     "pipeline": "onnxfile.diagrams",
     "Diagram": "onnxfile.diagrams",
     "run_onnx": "runtime.run",
@@ -84,6 +89,7 @@ _LAZY: dict[str, str] = {
     "conversion_plan": "versions.opsets",
     "convert_at_opset": "versions.opsets",
     "export_at_opset": "versions.opsets",
+    "opset_explorer": "views.opsets_view",
     "OpsetExplorer": "views.opsets_view",
     "provider_problem": "runtime.run",
     "PROVIDERS": "runtime.providers",
@@ -91,6 +97,8 @@ _LAZY: dict[str, str] = {
     "provider_table": "runtime.providers",
     "switch_provider": "runtime.providers",
     "provider_switcher": "views.provider_switch_view",
+    "shape_explorer": "views.shapes_view",
+    "ProviderSwitcher": "views.provider_switch_view",
     "check_model": "onnxfile.verify",
     "compare_outputs": "onnxfile.verify",
     "check_parity": "onnxfile.verify",

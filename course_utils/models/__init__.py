@@ -5,6 +5,8 @@ lessons export, and one-line explanations of exporter failures.
 * :mod:`~course_utils.models.data`          the digits dataset and the small trained models in ``data/``
 * :mod:`~course_utils.models.torch_export`  one-line explanations of ``torch.onnx.export`` failures
 * :mod:`~course_utils.models.tf_convert`    one-line explanations of tf2onnx failures (Keras 3)
+* :mod:`~course_utils.models.seqmodel`      lesson 09's waveform classifier (any length), its data and its export
+  with a symbolic batch and length; imports torch when used
 
 ``from course_utils.models import resnet18, DigitsCNN`` keeps working: the names of ``nets`` load on first use,
 so importing ``course_utils.models.data`` does not import torch.

@@ -36,7 +36,7 @@ import onnxruntime as ort
 
 from course_utils.errors import ProviderUnavailableError
 from course_utils.onnxfile.modelio import ModelSource
-from course_utils.onnxfile.render import html_table, text_table
+from course_utils.onnxfile.render import html_table, measurement, text_table
 from course_utils.onnxfile.verify import compare_outputs
 from course_utils.paths import artifact_path, relative_to_repo
 from course_utils.runtime.run import make_session, numpy_dtype, provider_problem
@@ -99,8 +99,9 @@ PROVIDERS: tuple[ProviderInfo, ...] = (
         "NVIDIA GPUs",
         "onnxruntime-gpu",
         f"{_GPU_WHEEL} (needs the CUDA 12+ and cuDNN 9 libraries it was built for, e.g. from the nvidia-* pip packages or torch)",
-        "onnxruntime and onnxruntime-gpu share the import name: with both installed the CPU one wins, so "
-        "uninstall both, then install one. If CUDA/cuDNN fail to load, the session silently runs on CPU; "
+        "onnxruntime and onnxruntime-gpu share the import name: with both installed, the one installed last "
+        "overwrites the other's files (often the CPU one, pulled in by another package), so uninstall both, then "
+        "install one. If CUDA/cuDNN fail to load, the session silently runs on CPU; "
         "onnxruntime.preload_dlls() loads them first.",
     ),
     ProviderInfo(
@@ -462,7 +463,7 @@ class SwitchReport:
         agree = "yes" if self.matches_reference else "NO"
         rows.append(("matches CPU reference", f"{agree} (rtol={RTOL:g}, atol={ATOL:g})"))
         if measured:
-            rows.append(("max abs difference", f"{self.max_abs_diff:.2e}"))
+            rows.append(("max abs difference", measurement(self.max_abs_diff)))
             low, high = self.spread_ms
             rows.append(
                 (

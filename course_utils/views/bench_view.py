@@ -29,13 +29,13 @@ from course_utils import bench
 from course_utils.machine import usable_cpus
 from course_utils.onnxfile.render import plural
 
-__all__ = ["BenchView", "live_benchmark"]
+__all__ = ["BenchView", "LiveBenchmark", "live_benchmark"]
 
 LEVEL_CHOICES = ("(none)", *bench.LEVELS)
 
 
-class BenchView:
-    """The widget tree and the state of the last run. Build it with :func:`live_benchmark`."""
+class LiveBenchmark:
+    """The widget tree and the state of the last run. Open it with :func:`live_benchmark`."""
 
     def __init__(
         self,
@@ -141,12 +141,12 @@ class BenchView:
     def __repr__(self) -> str:
         # No timings or run counts: the text form stays the same from one run to the next (nbval compares it).
         engines = ", ".join(self.selected_engines()) or "default engines"
-        return f"BenchView({self.model.value}: {engines}; batch {self.batch.value}, {self.threads.value} threads)"
+        return f"LiveBenchmark({self.model.value}: {engines}; batch {self.batch.value}, {self.threads.value} threads)"
 
     def static_text(self) -> str:
         """What a reader without a kernel reads: the settings and the engines of the last run, no timings (the
         same text on every run, on any machine)."""
-        lines = [f"live benchmark {repr(self).removeprefix('BenchView')}"]
+        lines = [f"live benchmark {repr(self).removeprefix('LiveBenchmark')}"]
         if self.report is None:
             lines.append("not run yet: run the cell in a live notebook to time the engines")
         else:
@@ -184,16 +184,16 @@ def live_benchmark(
     budget_s: float = 1.0,
     peak_gflops: float | None = None,
     run: bool = True,
-) -> BenchView:
+) -> LiveBenchmark:
     """Show the live benchmark view and (with ``run=True``) start a run at once; the controls re-run it.
 
     Display happens here, so the plot is on screen while the first run is still going; when the run ends the
-    display is updated in place with the view's static form beside the widget (:meth:`BenchView.static_text`,
-    :meth:`BenchView.static_html`), which is what a notebook stores for readers without a kernel.
+    display is updated in place with the view's static form beside the widget (:meth:`LiveBenchmark.static_text`,
+    :meth:`LiveBenchmark.static_html`), which is what a notebook stores for readers without a kernel.
     """
     from IPython.display import display
 
-    view = BenchView(
+    view = LiveBenchmark(
         model, engines, threads=threads, batch=batch, level=level, budget_s=budget_s, peak_gflops=peak_gflops
     )
     handle = display(view, display_id=True)
@@ -204,3 +204,7 @@ def live_benchmark(
         if handle is not None:  # None outside IPython (display printed the text form)
             handle.update(view)
     return view
+
+
+BenchView = LiveBenchmark
+"""The older name of :class:`LiveBenchmark` (the same class)."""
