@@ -27,11 +27,14 @@ __all__ = [
     "environment",
     "library_versions",
     "machine_load",
+    "physical_cores",
     "usable_cpus",
 ]
 
 #: Where the cgroup file system is mounted (Linux).
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+#: Where Linux describes each CPU's place (its core and package).
+CPU_SYSFS = Path("/sys/devices/system/cpu")
 #: Where this process's cgroup membership is listed (Linux).
 PROC_SELF_CGROUP = Path("/proc/self/cgroup")
 #: The packages whose versions change a timing (their kernels do the work).
@@ -115,6 +118,25 @@ def usable_cpus(root: str | os.PathLike[str] = CGROUP_ROOT) -> int:
     if limit is not None:
         cpus = min(cpus, math.ceil(limit))
     return max(1, cpus)
+
+
+def physical_cores(root: str | os.PathLike[str] = CGROUP_ROOT) -> float:
+    """How many cores' worth of floating-point units this process can use: the distinct physical cores of its
+    affinity mask (two hardware threads of one core, SMT siblings, count once; read from
+    ``/sys/devices/system/cpu/cpuN/topology``), capped by the cgroup quota (which may be fractional: 1.5).
+    Where the topology cannot be read, every usable CPU counts as a core."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = list(range(os.cpu_count() or 1))
+    cores = set()
+    for cpu in cpus:
+        topology = CPU_SYSFS / f"cpu{cpu}" / "topology"
+        core, package = _read(topology / "core_id"), _read(topology / "physical_package_id")
+        cores.add((package, core) if core is not None else ("cpu", str(cpu)))
+    count: float = max(1, len(cores))
+    limit = cgroup_cpu_limit(root)
+    return min(count, limit) if limit is not None else count
 
 
 def machine_load(root: str | os.PathLike[str] = CGROUP_ROOT) -> float | None:

@@ -496,11 +496,13 @@ def fake_gemms(monkeypatch: pytest.MonkeyPatch, rates: dict[tuple[str, int, int]
 
     monkeypatch.setattr(bench.peak, "_best_rate", best_rate)
     monkeypatch.setattr(bench.peak, "machine_load", lambda: 0.1)
+    monkeypatch.setattr(bench.peak, "physical_cores", lambda: 1.0)  # one core (two SMT threads) unless a test says
     return calls
 
 
 def test_peak_is_the_best_gemm_measured_on_the_rows_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     rates = {("numpy", 256, 2): 150.0, ("numpy", 512, 2): 160.0, ("torch", 256, 2): 120.0, ("torch", 512, 2): 190.0}
+    rates.update({("numpy", 256, 1): 100.0, ("numpy", 512, 1): 110.0, ("torch", 256, 1): 90.0, ("torch", 512, 1): 99.0})
     calls = fake_gemms(monkeypatch, rates)
     peak = bench.peak.measure_peak(2, sizes=(256, 512), cache=False)
     assert peak.value == 190.0 and peak.best == "torch n=512" and peak.threads == 2
@@ -510,13 +512,25 @@ def test_peak_is_the_best_gemm_measured_on_the_rows_threads(monkeypatch: pytest.
         "torch n=256": 120.0,
         "torch n=512": 190.0,
     }
-    assert {threads for _, _, threads in calls} == {2}  # measured on 2 threads, never 2 x one thread (SMT)
+    assert {threads for _, _, threads in calls} == {1, 2}  # on 2 threads; one thread only bounds per core ...
+    # ... and here both threads are SMT siblings of one core: 2 x one thread (220) would over-count
     assert "best of numpy n=256 150.0" in str(peak) and "GFLOP/s fp32 on 2 thread(s)" in str(peak)
     assert bench.measure_peak_gflops(threads=2, sizes=(256, 512), cache=False) == 190.0
     with pytest.raises(ValueError, match="threads"):
         bench.measure_peak_gflops(threads=0)
     with pytest.raises(ValueError, match="sizes"):
         bench.peak.measure_peak(1, sizes=())
+
+
+def test_a_busy_machine_peak_counts_one_thread_per_physical_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    rates = {("numpy", 64, 1): 100.0, ("numpy", 64, 2): 150.0, ("numpy", 64, 4): 180.0}  # threads waiting
+    fake_gemms(monkeypatch, rates)
+    monkeypatch.setattr(bench.peak, "physical_cores", lambda: 2.0)  # two cores (no SMT)
+    peak = bench.peak.measure_peak(2, sizes=(64,), cache=False)
+    assert peak.value == 200.0 and peak.best == "2 cores x 1 thread (numpy n=64)"
+    assert bench.peak.measure_peak(4, sizes=(64,), cache=False).value == 200.0  # 4 threads on 2 cores: not 400
+    monkeypatch.setattr(bench.peak, "physical_cores", lambda: 1.5)  # a container's quota of 1.5 CPUs
+    assert bench.peak.measure_peak(2, sizes=(64,), cache=False).value == 150.0
 
 
 def test_peak_is_cached_per_threads_and_remeasured_when_busy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

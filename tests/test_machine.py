@@ -76,3 +76,23 @@ def test_environment_names_cpu_and_versions() -> None:
     assert env["cpu_model"] and env["usable_cpus"] >= 1 and env["python"].count(".") == 2
     assert "onnxruntime" in env["libraries"] and "numpy" in env["libraries"]
     assert "not-a-package-xyz" not in machine.library_versions(("numpy", "not-a-package-xyz"))
+
+
+def test_physical_cores_count_smt_siblings_once(fake_cgroup: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sysfs = fake_cgroup.parent / "cpu"
+    for cpu, core in ((0, 0), (1, 0), (2, 1), (3, 1)):  # two cores, two hardware threads each
+        topology = sysfs / f"cpu{cpu}" / "topology"
+        topology.mkdir(parents=True)
+        (topology / "core_id").write_text(f"{core}\n")
+        (topology / "physical_package_id").write_text("0\n")
+    monkeypatch.setattr(machine, "CPU_SYSFS", sysfs)
+    monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert machine.usable_cpus(fake_cgroup) == 4 and machine.physical_cores(fake_cgroup) == 2
+    monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)  # siblings of one core
+    assert machine.physical_cores(fake_cgroup) == 1
+    monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    (fake_cgroup / "app" / "cpu.max").write_text("150000 100000\n")
+    assert machine.physical_cores(fake_cgroup) == 1.5  # the quota caps it
+    (fake_cgroup / "app" / "cpu.max").unlink()
+    monkeypatch.setattr(machine, "CPU_SYSFS", sysfs.parent / "missing")  # no topology: every CPU a core
+    assert machine.physical_cores(fake_cgroup) == 4

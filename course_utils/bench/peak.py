@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from course_utils.bench.harness import measure
-from course_utils.machine import cpu_model, library_versions, machine_load
+from course_utils.machine import cpu_model, library_versions, machine_load, physical_cores
 
 __all__ = ["PEAK_SIZES", "Peak", "Precision", "measure_peak", "measure_peak_gflops", "peak_cache_path", "torch_threads"]
 
@@ -191,8 +191,10 @@ def measure_peak(
     * The best run, not the median: peak means what the hardware can do at all. Several GEMMs, because a
       library's kernel may miss this CPU's best instructions; large products, because a small one measures the
       call as much as the arithmetic.
-    * Measured on ``threads`` threads, never per core times threads: two threads on the two hardware threads of
-      one core (SMT) share its floating-point units.
+    * Measured on ``threads`` threads; and, since on a busy machine those threads wait for each other, also as
+      one thread's best times the physical cores those threads can use (:func:`course_utils.machine.
+      physical_cores`): never times the threads, as two threads on the two hardware threads of one core (SMT)
+      share its floating-point units, and never above a container's CPU quota. The larger counts.
     * Cached in ``artifacts/bench/peak.json`` per (precision, threads, sizes, CPU model, library versions), so a
       second lesson does not pay for it again: ``cache=False`` skips the cache, a path uses another file,
       ``refresh=True`` measures again. A cached peak measured on a busy machine is measured again, and the
@@ -220,6 +222,11 @@ def measure_peak(
                 by_gemm[f"{name} n={n}"] = round(_best_rate(make, n, threads, budget_s), 1)
             except ImportError:  # a library that is present but does not import
                 break
+    if threads > 1:  # a busy machine's threads wait for each other: one thread's best on each core it may use
+        single = measure_peak(1, precision=precision, sizes=sizes, budget_s=budget_s, cache=cache, refresh=refresh)
+        cores = min(float(threads), physical_cores())
+        if cores > 1:
+            by_gemm[f"{cores:g} cores x 1 thread ({single.best})"] = round(cores * single.value, 1)
     load_after = machine_load()
     loads = [x for x in (load_before, load_after) if x is not None]
     load = round(max(loads), 2) if loads else None
