@@ -10,8 +10,8 @@ The calls a learner already knows (``ort.InferenceSession``, ``session.run``, ``
   :class:`BenchReport` of :class:`BenchRow` s, rendered as a text or HTML table (one ``_rows()`` source) and
   exported with :meth:`BenchReport.to_json`;
 * :func:`measure_peak` (a :class:`Peak`) and :func:`measure_peak_gflops` (its value) measure this CPU's fp32 (or
-  int8) peak: the best large matrix product of every installed GEMM, on the rows' thread count, cached in
-  ``artifacts/bench/peak.json``; :func:`harness_overhead_us` the harness's own cost per timed run;
+  int8) peak: the best large matrix product of every installed GEMM on the rows' thread count (or one thread's
+  best times the physical cores they may use, when larger), cached in ``artifacts/bench/peak.json``; :func:`harness_overhead_us` the harness's own cost per timed run;
 * :func:`speed_verdict` and :func:`budget_verdict` turn measured rows into a :class:`Verdict` (faster, slower,
   about the same; meets or misses a latency budget), or say "noisy: rerun on an idle machine" when the rows
   cannot support a conclusion (too few runs, a wide p90/p50 spread, a busy machine: :func:`machine_load`);
