@@ -25,6 +25,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
+from course_utils.machine import usable_cpus
 from course_utils.models.data import Digits
 from course_utils.onnxfile.render import html_table, text_table
 from course_utils.paths import ARTIFACTS_DIR, REPO_ROOT
@@ -322,7 +323,7 @@ def cpu_features() -> dict[str, object]:
     machine = platform.machine()
     return {
         "machine": machine,
-        "cores": os.cpu_count() or 1,
+        "cores": usable_cpus(),  # the affinity mask and the container's quota, not the host's count
         "flags": [f for f in CPU_FLAGS if f in flags],
         "int8": int8_case(flags, machine).label,
     }

@@ -58,11 +58,12 @@ def test_a_child_that_cannot_load_the_model_raises_one_line(tmp_path: Path) -> N
 
 
 def test_benchmark_uses_an_engines_own_measure(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hook bench gives the child-process engine: ``Prepared.measure`` is called instead of timing ``run``."""
-    calls: dict[str, object] = {}
+    """The hook bench gives the child-process engine: ``Prepared.measure`` is called instead of timing ``run``,
+    once per round (engines take turns), with the round's share of the budget."""
+    calls: list[dict[str, object]] = []
 
     def own_measure(*, budget_s: float, on_progress: object, **options: object) -> Timings:
-        calls.update(budget_s=budget_s, options=options)
+        calls.append({"budget_s": budget_s, **options})
         if callable(on_progress):
             on_progress([1.0, 2.0], 1.0)
         return Timings((1.0, 2.0, 3.0), 3, 0.0, 0.0)
@@ -78,9 +79,9 @@ def test_benchmark_uses_an_engines_own_measure(monkeypatch: pytest.MonkeyPatch) 
     target = BenchTarget("m", Path("m.onnx"), {}, 1, 1000)
     progress = []
     report = bench.benchmark(
-        target, ["elsewhere"], budget_s=0.7, min_runs=3, on_progress=lambda *args: progress.append(args)
+        target, ["elsewhere"], budget_s=0.7, rounds=2, min_runs=3, on_progress=lambda *args: progress.append(args)
     )
     (row,) = report.rows
-    assert row.runs == 3 and row.p50_ms == 2.0 and row.extra == {"where": "elsewhere"} and closed == [True]
-    assert calls == {"budget_s": 0.7, "options": {"min_runs": 3}}
+    assert row.runs == 6 and row.p50_ms == 2.0 and row.extra == {"where": "elsewhere"} and closed == [True]
+    assert [(c["budget_s"], c["min_runs"], c["warmup_runs"]) for c in calls] == [(0.35, 2, 3), (0.35, 1, 1)]
     assert progress and progress[0][0] == "elsewhere"

@@ -9,8 +9,9 @@ The calls a learner already knows (``ort.InferenceSession``, ``session.run``, ``
 * :func:`benchmark` runs named *engines* on a *target* (a model at a batch size) and returns a
   :class:`BenchReport` of :class:`BenchRow` s, rendered as a text or HTML table (one ``_rows()`` source) and
   exported with :meth:`BenchReport.to_json`;
-* :func:`measure_peak_gflops` measures this CPU's fp32 peak with matrix products, and
-  :func:`harness_overhead_us` the harness's own cost per timed run;
+* :func:`measure_peak` (a :class:`Peak`) and :func:`measure_peak_gflops` (its value) measure this CPU's fp32 (or
+  int8) peak: the best large matrix product of every installed GEMM on the rows' thread count (or one thread's
+  best times the physical cores they may use, when larger), cached in ``artifacts/bench/peak.json``; :func:`harness_overhead_us` the harness's own cost per timed run;
 * :func:`speed_verdict` and :func:`budget_verdict` turn measured rows into a :class:`Verdict` (faster, slower,
   about the same; meets or misses a latency budget), or say "noisy: rerun on an idle machine" when the rows
   cannot support a conclusion (too few runs, a wide p90/p50 spread, a busy machine: :func:`machine_load`);
@@ -45,8 +46,12 @@ each graph optimization level, CPU provider), ``torch-eager`` (the PyTorch modul
 ``tf-function`` (the Keras model called inside a ``tf.function``), ``onnx-reference`` (onnx's reference
 evaluator: correct, slow, not a runtime).
 
-Each engine's session/model is released after it is timed, so idle ORT worker threads never spin while another
-engine runs (ORT#13808). Speed is measured and printed, never asserted.
+A target's engines are built before timing and take turns: ``rounds`` rotating rounds of ``budget_s / rounds``
+each (A B C, B C A, ...), so a machine that slows down for a while slows every engine alike; each later round
+starts with a brief warm-up. They are released when the target's rounds end. An engine registered with
+``precision="int8"`` is compared with an int8 peak (``int8_peak_gops``), never the fp32 one. Reports carry an
+``environment`` block (settings; CPU model, usable CPUs, library versions: :mod:`course_utils.machine`). Speed
+is measured and printed, never asserted.
 
 Modules, by concern: ``stats`` (latency statistics), ``harness`` (:func:`measure`, the harness's overhead),
 ``peak`` (this CPU's matmul peak), ``targets`` (what to benchmark: files and course models), ``engines`` (the
@@ -55,9 +60,10 @@ engine registry and the built-in engines), ``report`` (:func:`benchmark`, rows, 
 :mod:`course_utils.views.bench_view`. ``shapes`` (lesson 09's shape explorer: a model at a grid of lengths, exact
 or padded to buckets; its view is :mod:`course_utils.views.shapes_view`) is imported by its own name.
 
-May import: :mod:`course_utils.errors`, :mod:`course_utils.paths`, :mod:`course_utils.onnxfile`,
-:mod:`course_utils.models`. One exception today: the command line registers :mod:`course_utils.quantize`'s int8
-engines (inside ``cli.main``).
+May import: :mod:`course_utils.errors`, :mod:`course_utils.paths`, :mod:`course_utils.machine`,
+:mod:`course_utils.onnxfile`, :mod:`course_utils.models`. One exception today: the command line registers
+:mod:`course_utils.quantize`'s int8 engines, only when a requested engine is not registered yet (``--help`` and
+fp32 runs never import it).
 """
 
 from __future__ import annotations
@@ -79,7 +85,7 @@ from course_utils.bench.engines import LEVELS as LEVELS
 from course_utils.bench.engines import EngineFactory as EngineFactory
 from course_utils.bench.harness import ProgressCallback as ProgressCallback
 from course_utils.bench.harness import Timings, harness_overhead_us, measure
-from course_utils.bench.peak import measure_peak_gflops
+from course_utils.bench.peak import Peak, measure_peak, measure_peak_gflops
 from course_utils.bench.plots import figure_png, plot_latencies
 from course_utils.bench.report import BUDGET_CONFIDENCE as BUDGET_CONFIDENCE
 from course_utils.bench.report import MAX_LOAD_PER_CORE as MAX_LOAD_PER_CORE
@@ -118,6 +124,7 @@ __all__ = [
     "BenchTarget",
     "Engine",
     "LatencyStats",
+    "Peak",
     "Prepared",
     "Timings",
     "UnknownEngineError",
@@ -137,6 +144,7 @@ __all__ = [
     "machine_load",
     "main",
     "measure",
+    "measure_peak",
     "measure_peak_gflops",
     "ort_session_options",
     "plot_latencies",

@@ -9,10 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from course_utils.bench.engines import ENGINES, get_engine
-from course_utils.bench.harness import harness_overhead_us
-from course_utils.bench.peak import measure_peak_gflops
-from course_utils.bench.report import benchmark
-from course_utils.bench.targets import COURSE_MODELS, load_target
+from course_utils.bench.targets import COURSE_MODELS
 from course_utils.errors import CourseError
 
 __all__ = ["main"]
@@ -32,13 +29,19 @@ def _stderr_progress(engine: str, samples: Sequence[float], fraction: float, ind
     sys.stderr.flush()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m course_utils.bench``: benchmark models, print the table, optionally write JSON."""
+def _register_lesson07_engines(names: Sequence[str]) -> None:
+    """Register lesson 07's int8 engines when a requested name is not registered yet: importing
+    :mod:`course_utils.quantize` (ONNX Runtime's quantization tools) costs seconds, so ``--help`` and fp32 runs
+    never pay it."""
+    if all(name in ENGINES for name in names):
+        return
     from course_utils.quantize import register_bench_engines
 
-    register_bench_engines(
-        sys.modules["course_utils.bench"]
-    )  # lesson 07's int8 engines (ort-int8-dynamic, ort-int8-static, ort-int8-qdq-u8, ort-int8-qdq-u8-fc32)
+    register_bench_engines(sys.modules["course_utils.bench"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m course_utils.bench``: benchmark models, print the table, optionally write JSON."""
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.bench",
         description="Benchmark ONNX models with ONNX Runtime (and the framework baselines of the course models).",
@@ -49,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--engines",
         nargs="+",
-        help=f"engines to run (default: baseline, ort-disable, ort-all); known: {', '.join(ENGINES)}",
+        help=f"engines to run (default: baseline, ort-disable, ort-all); known: {', '.join(ENGINES)}, and lesson "
+        "07's int8 engines (ort-int8-dynamic, ort-int8-static, ort-int8-qdq-u8, ...)",
     )
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads for every engine (default 1)")
     parser.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
@@ -57,17 +61,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-peak", action="store_true", help="skip measuring the CPU's peak GFLOP/s")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
     args = parser.parse_args(argv)
+    # Imported only now: `--help` stays fast (tests/test_bench.py checks what it imports).
+    from course_utils.bench.harness import harness_overhead_us
+    from course_utils.bench.peak import Peak, Precision, measure_peak
+    from course_utils.bench.report import benchmark
+    from course_utils.bench.targets import load_target
+
     try:
+        _register_lesson07_engines(args.engines or [])
         for name in args.engines or []:
             get_engine(name)
         targets = []
         for model in args.models:
             sys.stderr.write(f"loading {model} ...\n")
             targets.append(load_target(model, batch=args.batch))
-        peak = None
+        peaks: dict[str, Peak] = {}
         if not args.no_peak:
-            sys.stderr.write("measuring peak fp32 GFLOP/s ...\n")
-            peak = measure_peak_gflops(threads=args.threads)
+            wanted: set[Precision] = {get_engine(name).precision for name in args.engines or []}
+            wanted.add("fp32")
+            for precision in sorted(wanted):
+                sys.stderr.write(f"measuring the {precision} peak on {args.threads} thread(s) ...\n")
+                peaks[precision] = measure_peak(args.threads, precision=precision)
+                sys.stderr.write(f"{peaks[precision]}\n")
         sys.stderr.write("measuring the harness's own overhead ...\n")
         overhead = harness_overhead_us(runs=5_000)
         report = benchmark(
@@ -75,13 +90,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.engines,
             threads=args.threads,
             budget_s=args.budget,
-            peak_gflops=peak,
+            peak_gflops=peaks["fp32"].value if "fp32" in peaks else None,
+            int8_peak_gops=peaks["int8"].value if "int8" in peaks else None,
             on_progress=_stderr_progress,
         )
     except (CourseError, ValueError) as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
     print(report)
+    for peak in peaks.values():
+        print(peak)
     print(f"harness overhead: {overhead:.2f} µs per timed run (measured on an Identity model)")
     problems = report.problems()
     if problems:  # the table is what was measured; comparing its rows needs a quieter run

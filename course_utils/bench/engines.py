@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.bench.harness import Timings
-from course_utils.bench.peak import torch_threads
+from course_utils.bench.peak import Precision, torch_threads
 from course_utils.bench.targets import BenchTarget, Needs
 from course_utils.errors import CourseError
 
@@ -62,27 +62,38 @@ EngineFactory = Callable[[BenchTarget, int], "Callable[[], object] | Prepared"]
 
 @dataclass(frozen=True)
 class Engine:
-    """A registered engine: ``name``, its ``factory(target, threads)``, what the target must provide."""
+    """A registered engine: ``name``, its ``factory(target, threads)``, what the target must provide, and the
+    arithmetic it runs (``"fp32"``, or ``"int8"``: its rows are compared with an int8 peak, not the fp32 one)."""
 
     name: str
     factory: EngineFactory
     description: str = ""
     needs: Needs = "onnx"
+    precision: Precision = "fp32"
 
 
 ENGINES: dict[str, Engine] = {}
 
 
 def register_engine(
-    name: str, factory: EngineFactory, *, description: str = "", needs: Needs = "onnx", replace: bool = False
+    name: str,
+    factory: EngineFactory,
+    *,
+    description: str = "",
+    needs: Needs = "onnx",
+    precision: Precision = "fp32",
+    replace: bool = False,
 ) -> Engine:
     """Register an engine under ``name`` (see the module docstring); returns it. Re-registering a name needs
-    ``replace=True`` (so two lessons cannot silently overwrite each other's engines)."""
+    ``replace=True`` (so two lessons cannot silently overwrite each other's engines). ``precision="int8"`` for
+    an engine whose arithmetic is 8-bit integer: its ``pct_of_peak`` compares with an int8 peak."""
     if needs not in ("onnx", "torch", "keras"):
         raise ValueError(f"needs must be 'onnx', 'torch' or 'keras', got {needs!r}")
+    if precision not in ("fp32", "int8"):
+        raise ValueError(f"precision must be 'fp32' or 'int8', got {precision!r}")
     if name in ENGINES and not replace:
         raise ValueError(f"an engine named '{name}' is already registered; pass replace=True to replace it")
-    engine = Engine(name, factory, description, needs)
+    engine = Engine(name, factory, description, needs, precision)
     ENGINES[name] = engine
     return engine
 

@@ -48,7 +48,8 @@ def measure(
 
     * Warm-up: at least ``warmup_runs`` calls and until ``warmup_s`` has passed, never timed. First calls
       allocate memory, pick kernels and fill caches (ORT#10676); timing them measures set-up, not inference.
-      (When warm-up alone has used the whole budget, one warm-up call is enough.)
+      (When warm-up alone has used the whole budget, one warm-up call is enough; ``warmup_runs=0`` with
+      ``warmup_s=0`` skips it, for a run that is already warm.)
     * Timed runs: each call timed on its own with ``time.perf_counter_ns`` (so percentiles exist), until the
       budget is spent, with at least ``min_runs`` and at most ``max_runs``. A slow model gets few runs, a fast
       one many: the budget, not a fixed count, bounds the time a benchmark takes. On a very slow run (or a
@@ -64,7 +65,7 @@ def measure(
     warm = 0
     warm_deadline = start + int(warmup_s * 1e9)
     budget_ns = int(budget_s * 1e9)
-    while True:
+    while warmup_runs > 0 or warmup_s > 0:  # both 0: no warm-up (a later round of an already warm engine)
         run()
         warm += 1
         now = clock()

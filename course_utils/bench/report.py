@@ -8,14 +8,16 @@ import html
 import json
 import math
 import os
+import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from course_utils.bench.engines import Prepared, default_engines, get_engine
-from course_utils.bench.harness import measure
+from course_utils.bench.engines import Engine, Prepared, default_engines, get_engine
+from course_utils.bench.harness import Timings, measure
 from course_utils.bench.targets import BenchTarget
+from course_utils.machine import environment, machine_load
 from course_utils.onnxfile.render import html_table, text_table
 
 __all__ = [
@@ -23,6 +25,8 @@ __all__ = [
     "MAX_LOAD_PER_CORE",
     "MAX_SPREAD",
     "MIN_RUNS",
+    "REWARM_S",
+    "ROUNDS",
     "SAME_WITHIN",
     "BenchProgress",
     "BenchReport",
@@ -84,13 +88,17 @@ def _fmt(value: Any) -> str:
 
 @dataclass(frozen=True)
 class BenchReport:
-    """Rows of one benchmark, the peak they are compared with, notes (engines skipped, and why) and the
-    machine's load per core when it ended (:func:`machine_load`; ``None`` where the OS does not report it)."""
+    """Rows of one benchmark, the peaks they are compared with (fp32 GFLOP/s, int8 GOP/s), notes (engines
+    skipped, rows above the peak), the machine's load per CPU when it ended (:func:`machine_load`; ``None`` where
+    the OS does not report it) and ``environment``: the settings (``budget_s``, ``rounds``, ``threads``) and the
+    ``machine`` (CPU model, usable CPUs, Python and library versions: :func:`course_utils.machine.environment`)."""
 
     rows: tuple[BenchRow, ...]
     peak_gflops: float | None = None
     notes: tuple[str, ...] = ()
     load_per_core: float | None = None
+    int8_peak_gops: float | None = None
+    environment: Mapping[str, Any] = field(default_factory=dict)
 
     def row(self, engine: str, model: str | None = None) -> BenchRow:
         """The row of ``engine`` (on ``model`` when several models were run)."""
@@ -138,6 +146,8 @@ class BenchReport:
         lines = text_table(rows, header, rule=True)
         if self.peak_gflops:
             lines.append(f"measured peak: {self.peak_gflops:.1f} GFLOP/s fp32")
+        if self.int8_peak_gops:
+            lines.append(f"measured int8 peak: {self.int8_peak_gops:.1f} GOP/s")
         if self.load_per_core is not None:
             lines.append(f"machine load: {self.load_per_core:.2f} per core (1-minute average)")
         lines += [f"note: {n}" for n in self.notes]
@@ -149,19 +159,23 @@ class BenchReport:
     def _repr_html_(self) -> str:
         header, *rows = self._rows()
         foot = f"<p>measured peak: {self.peak_gflops:.1f} GFLOP/s fp32</p>" if self.peak_gflops else ""
+        if self.int8_peak_gops:
+            foot += f"<p>measured int8 peak: {self.int8_peak_gops:.1f} GOP/s</p>"
         if self.load_per_core is not None:
             foot += f"<p>machine load: {self.load_per_core:.2f} per core (1-minute average)</p>"
         foot += "".join(f"<p>note: {html.escape(n)}</p>" for n in self.notes)
         return html_table(rows, header) + foot
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"peak_gflops", "rows": [row.as_dict(), ...], "notes", "load_per_core"}``: what :meth:`to_json`
-        writes."""
+        """``{"peak_gflops", "int8_peak_gops", "rows": [row.as_dict(), ...], "notes", "load_per_core",
+        "environment": {"budget_s", "rounds", "threads", "machine": {...}}}``: what :meth:`to_json` writes."""
         return {
             "peak_gflops": self.peak_gflops,
+            "int8_peak_gops": self.int8_peak_gops,
             "rows": [r.as_dict() for r in self.rows],
             "notes": list(self.notes),
             "load_per_core": self.load_per_core,
+            "environment": dict(self.environment),
         }
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
@@ -172,14 +186,99 @@ class BenchReport:
         return text
 
 
-#: ``on_event(engine, samples_ms_so_far, fraction_of_this_engine, engine_index, engine_count)``
+#: ``on_event(engine, samples_ms_so_far, fraction_of_this_engine, engine_index, engine_count)``: the samples and
+#: fraction are that engine's over all rounds so far (engines take turns, so events of several engines alternate).
 BenchProgress = Callable[[str, Sequence[float], float, int, int], None]
 
+#: Rounds each engine's budget is split into (engines take turns: A, B, C, then B, C, A, ...).
+ROUNDS = 5
+#: Warm-up at the start of each later round, for an engine whose runs are shorter than this: its caches and
+#: threads went cold while the others ran. A longer run is its own warm-up (a cold start is a small part of it).
+REWARM_S = 0.01
 
-def _forward_progress(
-    callback: BenchProgress, engine: str, index: int, count: int, samples: Sequence[float], fraction: float
-) -> None:
-    callback(engine, samples, fraction, index, count)
+
+def _round_progress(
+    callback: BenchProgress, name: str, index: int, count: int, before: Sequence[float], rounds: int, done: int
+) -> Callable[[Sequence[float], float], None]:
+    def report(samples: Sequence[float], fraction: float) -> None:
+        callback(name, [*before, *samples], (done + fraction) / rounds, index, count)
+
+    return report
+
+
+def _interleaved(
+    prepared: Mapping[str, Prepared],
+    *,
+    budget_s: float,
+    rounds: int,
+    on_progress: BenchProgress | None,
+    indices: Mapping[str, int],
+    count: int,
+    warmup_runs: int = 3,
+    warmup_s: float = 0.1,
+    min_runs: int = 5,
+    max_runs: int = 100_000,
+    **measure_options: Any,
+) -> dict[str, Timings]:
+    """Time every prepared engine in ``rounds`` turns of ``budget_s / rounds`` each, the order rotating from one
+    round to the next, so a change in the machine's speed (another program, a clock change) hits every engine
+    alike instead of the one that happened to be timed then. The first round warms up as asked; later rounds
+    warm up briefly (``REWARM_S``, at least one run) when the engine's runs are shorter than that, else not at
+    all. An engine that has spent 3x ``budget_s`` (a very slow model, a very busy machine) sits out the rounds
+    left, as :func:`measure` stops at 3x its budget. Returns each engine's :class:`Timings` over all its rounds."""
+    names = list(prepared)
+    if not names:
+        return {}
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    warm = dict.fromkeys(names, 0)
+    warm_s = dict.fromkeys(names, 0.0)
+    timed_s = dict.fromkeys(names, 0.0)
+    per_round = budget_s / rounds
+    for done in range(rounds):
+        shift = done % len(names)
+        for name in names[shift:] + names[:shift]:
+            if samples[name] and warm_s[name] + timed_s[name] >= 3 * budget_s:
+                continue  # this engine has had its time; the others still take their turns
+            item = prepared[name]
+            timer = item.measure or functools.partial(measure, item.run)
+            progress = None
+            if on_progress is not None:
+                progress = _round_progress(on_progress, name, indices[name], count, samples[name], rounds, done)
+            left = rounds - done
+            round_min = max(1, math.ceil((min_runs - len(samples[name])) / left))
+            if done == 0:
+                warm_runs, warm_for = warmup_runs, warmup_s
+            elif not samples[name] or statistics.median(samples[name]) < REWARM_S * 1e3:
+                warm_runs, warm_for = 1, min(warmup_s, REWARM_S)
+            else:
+                warm_runs, warm_for = 0, 0.0
+            timings = timer(
+                budget_s=per_round,
+                warmup_runs=warm_runs,
+                warmup_s=warm_for,
+                min_runs=round_min,
+                max_runs=max(round_min, (max_runs - len(samples[name])) // left),
+                on_progress=progress,
+                **measure_options,
+            )
+            samples[name] += timings.samples_ms
+            warm[name] += timings.warmup_runs
+            warm_s[name] += timings.warmup_s
+            timed_s[name] += timings.timed_s
+    return {name: Timings(tuple(samples[name]), warm[name], warm_s[name], timed_s[name]) for name in names}
+
+
+def _prepare(engine: Engine, target: BenchTarget, threads: int) -> Prepared:
+    prepared = engine.factory(target, threads)
+    return prepared if isinstance(prepared, Prepared) else Prepared(prepared)
+
+
+def _release(prepared: dict[str, Prepared]) -> None:
+    for item in prepared.values():
+        if item.close is not None:
+            item.close()
+    prepared.clear()
+    gc.collect()  # the sessions and their thread pools go now, not while the next model's engines run
 
 
 def benchmark(
@@ -189,60 +288,94 @@ def benchmark(
     threads: int = 1,
     budget_s: float = 1.0,
     peak_gflops: float | None = None,
+    int8_peak_gops: float | None = None,
+    rounds: int = ROUNDS,
     on_progress: BenchProgress | None = None,
     **measure_options: Any,
 ) -> BenchReport:
     """Run each engine on each target with :func:`measure` and return a :class:`BenchReport`.
 
     ``engines`` default to :func:`default_engines` per target; an engine a target cannot run (``torch-eager``
-    on an ONNX file) is skipped with a note. Each engine's session is built before timing starts and released
-    after it. ``peak_gflops`` (from :func:`measure_peak_gflops`) fills ``pct_of_peak``.
+    on an ONNX file) is skipped with a note. A target's engines are all built before timing starts, then take
+    turns: ``rounds`` rounds of ``budget_s / rounds`` seconds each (A, B, C, then B, C, A, ...), so a machine
+    that slows down for a while slows every engine, not the one being timed. They are released when the
+    target's rounds end. ``measure_options`` (``min_runs``, ``max_runs``, ``warmup_runs``, ...) apply to each
+    engine's total over its rounds.
+
+    ``peak_gflops`` (from :func:`measure_peak_gflops`) fills ``pct_of_peak`` of fp32 rows, ``int8_peak_gops``
+    (``measure_peak(threads, precision="int8").value``) that of int8 engines' rows; without it their column
+    stays empty (int8 arithmetic against an fp32 peak reads as 250%). A row above 100% gets a note: the peak
+    was measured low (a busier moment, or a GEMM slower than this engine's kernels).
     """
     target_list = [targets] if isinstance(targets, BenchTarget) else list(targets)
     if threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
     for name in engines or []:
         get_engine(name)  # unknown names fail before anything runs
     plan = [(t, e) for t in target_list for e in (engines or default_engines(t))]
     rows: list[BenchRow] = []
     notes: list[str] = []
-    for index, (target, name) in enumerate(plan):
-        engine = get_engine(name)
-        if not target.has(engine.needs):
-            notes.append(f"{name} skipped on {target.name}: it needs a {engine.needs} model, the target is ONNX only")
-            continue
-        prepared = engine.factory(target, threads)
-        if not isinstance(prepared, Prepared):
-            prepared = Prepared(prepared)
-        progress = None
-        if on_progress is not None:
-            progress = functools.partial(_forward_progress, on_progress, name, index, len(plan))
+    int8_unpeaked: list[str] = []
+    for target in target_list:
+        indices = {name: i for i, (t, name) in enumerate(plan) if t is target}
+        prepared: dict[str, Prepared] = {}
         try:
-            timer = prepared.measure or functools.partial(measure, prepared.run)
-            timings = timer(budget_s=budget_s, on_progress=progress, **measure_options)
-        finally:
-            if prepared.close is not None:
-                prepared.close()
-            extra = dict(prepared.extra)
-            del prepared
-            gc.collect()  # the session and its thread pool go now, not while the next engine runs
-        stats = timings.stats
-        gflops = target.flops / (stats.p50_ms / 1e3) / 1e9 if stats.p50_ms > 0 else math.nan
-        rows.append(
-            BenchRow(
-                name,
-                target.name,
-                target.batch,
-                threads,
-                round(stats.p50_ms, 4),
-                round(stats.p90_ms, 4),
-                round(stats.p99_ms, 4),
-                stats.runs,
-                round(gflops, 2),
-                None if not peak_gflops else round(100 * gflops / peak_gflops, 1),
-                extra,
-                timings.samples_ms,
+            for name in indices:
+                engine = get_engine(name)
+                if not target.has(engine.needs):
+                    notes.append(
+                        f"{name} skipped on {target.name}: it needs a {engine.needs} model, the target is ONNX only"
+                    )
+                    continue
+                prepared[name] = _prepare(engine, target, threads)
+            extras = {name: dict(item.extra) for name, item in prepared.items()}
+            timings = _interleaved(
+                prepared,
+                budget_s=budget_s,
+                rounds=rounds,
+                on_progress=on_progress,
+                indices=indices,
+                count=len(plan),
+                **measure_options,
             )
+        finally:
+            _release(prepared)
+        for name, timing in timings.items():
+            stats = timing.stats
+            gflops = target.flops / (stats.p50_ms / 1e3) / 1e9 if stats.p50_ms > 0 else math.nan
+            peak = int8_peak_gops if get_engine(name).precision == "int8" else peak_gflops
+            pct = None if not peak else round(100 * gflops / peak, 1)
+            if get_engine(name).precision == "int8" and not int8_peak_gops and peak_gflops:
+                int8_unpeaked.append(name)
+            if pct is not None and pct > 100:
+                unit = "GOP/s int8" if get_engine(name).precision == "int8" else "GFLOP/s fp32"
+                notes.append(
+                    f"{name} on {target.name} reached {pct:.1f}% of the measured peak ({gflops:.1f} vs {peak:.1f} "
+                    f"{unit}): the peak was measured low (on a busier machine, or its GEMMs ran slower than this "
+                    "engine's kernels); measure it again on an idle machine (measure_peak(..., refresh=True))"
+                )
+            rows.append(
+                BenchRow(
+                    name,
+                    target.name,
+                    target.batch,
+                    threads,
+                    round(stats.p50_ms, 4),
+                    round(stats.p90_ms, 4),
+                    round(stats.p99_ms, 4),
+                    stats.runs,
+                    round(gflops, 2),
+                    pct,
+                    extras[name],
+                    timing.samples_ms,
+                )
+            )
+    if int8_unpeaked:
+        notes.append(
+            f"pct_of_peak left empty for {', '.join(dict.fromkeys(int8_unpeaked))}: int8 work is compared with an "
+            "int8 peak (int8_peak_gops), not the fp32 one"
         )
     load = machine_load()
     return BenchReport(
@@ -250,6 +383,8 @@ def benchmark(
         None if peak_gflops is None else round(peak_gflops, 1),
         tuple(notes),
         None if load is None else round(load, 2),
+        None if int8_peak_gops is None else round(int8_peak_gops, 1),
+        {"budget_s": budget_s, "rounds": rounds, "threads": threads, "machine": environment()},
     )
 
 
@@ -264,16 +399,6 @@ MAX_SPREAD = 1.5
 MAX_LOAD_PER_CORE = 1.25
 #: Two medians closer than this (as a ratio) are "about the same": run-to-run variation on a quiet machine.
 SAME_WITHIN = 0.10
-
-
-def machine_load() -> float | None:
-    """The 1-minute load average divided by the number of cores (``os.getloadavg``), or ``None`` where the OS
-    has no load average (Windows). Above about 1 per core, threads queue for a core and timings stretch."""
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return None
-    return load / (os.cpu_count() or 1)
 
 
 def row_problems(row: BenchRow, *, min_runs: int = MIN_RUNS, max_spread: float = MAX_SPREAD) -> tuple[str, ...]:

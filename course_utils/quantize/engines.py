@@ -91,6 +91,8 @@ def register_bench_engines(bench: Any = None) -> list[str]:
         name = f"ort-{config.name}"
         if name not in bench.ENGINES:
             factory = _bench_factory(config, bench)
-            bench.register_engine(name, factory, description=f"ORT int8: {config.description}", needs="onnx")
+            bench.register_engine(
+                name, factory, description=f"ORT int8: {config.description}", needs="onnx", precision="int8"
+            )
         names.append(name)
     return names

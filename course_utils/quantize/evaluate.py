@@ -200,10 +200,11 @@ def torch_p50(module: Any, feed: np.ndarray, budget_s: float = 1.0, threads: int
 
 
 def profile_by_op(
-    model_path: str | os.PathLike[str], feed: np.ndarray, runs: int = 10, threads: int = 2
+    model_path: str | os.PathLike[str], feed: np.ndarray, runs: int = 10, threads: int = 2, warmup: int = 2
 ) -> dict[str, float]:
     """Where the time goes: kernel time per operator type (ms per run), from ORT's profiler
-    (``enable_profiling``, then lesson 06's :func:`course_utils.runtime.profiling.read_trace` on the JSON it writes)."""
+    (``enable_profiling``, then lesson 06's :func:`course_utils.runtime.profiling.read_trace` on the JSON it writes),
+    over ``runs`` runs after ``warmup`` cold ones that the profile holds but the totals leave out."""
     import onnxruntime as ort
 
     from course_utils.runtime.profiling import read_trace
@@ -212,9 +213,9 @@ def profile_by_op(
         options = _session_options(None, threads=threads, profile_prefix=str(Path(tmp) / "profile"))
         session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
-        for _ in range(runs):
+        for _ in range(warmup + runs):
             session.run(None, {name: feed})
-        trace = read_trace(session.end_profiling())
+        trace = read_trace(session.end_profiling(), skip_runs=warmup)
     return {op: round(ms / runs, 3) for op, ms in trace.by_op_type().items()}
 
 

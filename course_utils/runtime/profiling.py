@@ -5,11 +5,11 @@ The calls you know, plus a reader::
     options = ort.SessionOptions()
     options.enable_profiling = True
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    for _ in range(20):
+    for _ in range(3 + 20):                   # 3 warm-up runs, then the 20 to profile
         session.run(None, feed)
     trace_path = session.end_profiling()      # the JSON file appears only now (ORT#10975)
 
-    trace = read_trace(trace_path)
+    trace = read_trace(trace_path, skip_runs=3)   # leave out the cold runs
     trace.by_op_type()                         # {op type: total ms}, slowest first
     trace.top_nodes(10)                        # the ten slowest nodes
     trace.share("BatchNormalization")          # its fraction of kernel time: the most removing it can save
@@ -18,6 +18,11 @@ The calls you know, plus a reader::
 The file is a Chrome trace: open it in https://ui.perfetto.dev (Open trace file) or chrome://tracing (Load).
 Each node's run is an event named ``<node name>_kernel_time`` with ``args.op_name`` and ``args.provider``;
 the session's own events (model loading, session initialisation, each ``model_run``) have category "Session".
+
+Profiling is a session option: it starts when the session is created, so the trace also holds the first, cold
+runs (memory allocated, kernels chosen: ORT#10676), and ``end_profiling`` ends it for good (there is no restart).
+Warm up inside the profiled session and skip those runs when reading: ``read_trace(path, skip_runs=k)`` drops
+the first ``k`` ``model_run`` events and every node event that started before the ``k``-th one ended.
 """
 
 from __future__ import annotations
@@ -52,11 +57,13 @@ class KernelEvent:
 
 @dataclass(frozen=True)
 class Trace:
-    """The kernel events of a profile, and how many ``model_run`` events (session.run calls) it holds."""
+    """The kernel events of a profile, how many ``model_run`` events (session.run calls) it holds, and how many
+    runs at its start were left out (``skipped_runs``: warm-up)."""
 
     path: str
     kernels: tuple[KernelEvent, ...]
     model_runs: int
+    skipped_runs: int = 0
 
     def by_op_type(self) -> dict[str, float]:
         """Total kernel time per operator type in milliseconds, slowest first (summed over every run)."""
@@ -98,7 +105,11 @@ class Trace:
     def __str__(self) -> str:
         ops = len({e.op_type for e in self.kernels})
         nodes = len({e.node for e in self.kernels})
-        return f"Trace: {self.model_runs} runs, {nodes} nodes of {ops} op types, {len(self.kernels)} kernel events"
+        skipped = f" ({self.skipped_runs} warm-up runs left out)" if self.skipped_runs else ""
+        return (
+            f"Trace: {self.model_runs} runs{skipped}, {nodes} nodes of {ops} op types, "
+            f"{len(self.kernels)} kernel events"
+        )
 
     def __repr__(self) -> str:
         return str(self)
@@ -135,11 +146,16 @@ def _events(data: Any) -> list[dict[str, Any]]:
     return data
 
 
-def read_trace(path: str | os.PathLike[str]) -> Trace:
+def read_trace(path: str | os.PathLike[str], *, skip_runs: int = 0) -> Trace:
     """Read the kernel events of an ONNX Runtime profile (the path ``session.end_profiling()`` returned).
 
-    Raises ``FileNotFoundError`` (with the reason the file may be missing) or :class:`NotATraceError`.
+    ``skip_runs=k`` leaves out the first ``k`` runs (warm-up: profiling starts with the session, so its cold
+    runs are in the file): their ``model_run`` events, and every node event that started before the ``k``-th
+    run ended. Raises ``FileNotFoundError`` (with the reason the file may be missing), :class:`NotATraceError`,
+    or ``ValueError`` when ``skip_runs`` is negative or not smaller than the number of runs in the file.
     """
+    if skip_runs < 0:
+        raise ValueError(f"skip_runs must be 0 or more, got {skip_runs}")
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(
@@ -153,11 +169,12 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
             f"{file.name} is not JSON ({error}): pass the file session.end_profiling() wrote"
         ) from None
     kernels: list[KernelEvent] = []
-    runs = 0
+    runs: list[tuple[int, int]] = []  # (start, end) of each model_run, in µs
     for event in _events(data):
         name = str(event.get("name", ""))
         if event.get("cat") == "Session" and name == "model_run":
-            runs += 1
+            start = int(event.get("ts", 0))
+            runs.append((start, start + int(event.get("dur", 0))))
         if event.get("cat") != "Node" or not name.endswith("_kernel_time"):
             continue  # fence_before/fence_after events mark boundaries, they are not work
         args = event.get("args", {})
@@ -170,7 +187,15 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
                 int(event.get("ts", 0)),
             )
         )
-    return Trace(str(path), tuple(kernels), runs)
+    if skip_runs:
+        if skip_runs >= len(runs):
+            raise ValueError(
+                f"skip_runs={skip_runs} leaves nothing: the profile holds {len(runs)} runs; run the session "
+                "more times than the warm-up runs you skip"
+            )
+        warm_from = sorted(runs)[skip_runs - 1][1]  # the end of the last skipped run
+        kernels = [k for k in kernels if k.ts_us >= warm_from]
+    return Trace(str(path), tuple(kernels), len(runs) - skip_runs, skip_runs)
 
 
 def plot_op_types(trace: Trace, *, top: int = 8, title: str | None = None) -> Any:

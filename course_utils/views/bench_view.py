@@ -26,6 +26,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from course_utils import bench
+from course_utils.machine import usable_cpus
 from course_utils.onnxfile.render import plural
 
 __all__ = ["BenchView", "LiveBenchmark", "live_benchmark"]
@@ -48,14 +49,12 @@ class LiveBenchmark:
         peak_gflops: float | None = None,
         redraw_every_s: float = 0.3,
     ) -> None:
-        import os
-
         self.peak_gflops = peak_gflops
         self.redraw_every_s = redraw_every_s
         self.report: bench.BenchReport | None = None
         self.png: bytes = b""
         self.redraws = 0
-        cores = os.cpu_count() or 1
+        cores = usable_cpus()  # the CPUs this process may use (affinity mask, container quota), not the host's
         self.model = widgets.Dropdown(options=list(bench.COURSE_MODELS), value=model, description="model")
         self.engines = widgets.SelectMultiple(
             options=list(bench.ENGINES), value=tuple(engines or ()), description="engines", rows=5
@@ -94,14 +93,16 @@ class LiveBenchmark:
         self.status.value = f"loading {self.model.value} ..."
         self.progress.value = 0.0
         samples: dict[str, list[float]] = {}
+        fractions: dict[str, float] = {}  # engines take turns (rounds): the bar shows all of them together
         last_draw = 0.0
         title = f"{self.model.value}, batch {self.batch.value}, {self.threads.value} threads"
 
         def on_progress(engine: str, so_far: Sequence[float], fraction: float, index: int, count: int) -> None:
             nonlocal last_draw
             samples[engine] = list(so_far)
-            self.progress.value = (index + fraction) / count
-            self.status.value = f"{engine}: {len(so_far)} runs ({index + 1} of {count} engines)"
+            fractions[engine] = fraction
+            self.progress.value = min(1.0, sum(fractions.values()) / count)
+            self.status.value = f"{engine}: {len(so_far)} runs ({index + 1} of {count} engines, taking turns)"
             now = time.monotonic()
             if now - last_draw >= self.redraw_every_s:
                 self._draw(samples, title, done=False)
