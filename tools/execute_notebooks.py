@@ -5,14 +5,18 @@
 
 Each notebook gets its imports sorted and is formatted with ruff first, then run in a fresh kernel from the
 notebooks/ folder, so the stored outputs are those of a clean run with execution counts 1..n. A cell that raises stops the run with
-the cell shown, unless the cell is tagged ``raises-exception`` (a lesson showing an error on purpose).
+the cell shown, unless the cell is tagged ``raises-exception`` (a lesson showing an error on purpose). Each run
+prints its wall time and the kernel's peak resident memory (alone, and with the processes it started), the numbers
+behind the course's limit of 60 s and 1.5 GB per notebook.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +28,43 @@ from course_utils._notebook_env import apply_notebook_env
 from course_utils.paths import NOTEBOOKS_DIR, REPO_ROOT, relative_to_repo
 
 
-def execute(path: Path, timeout: int) -> float:
+class _PeakMemory:
+    """Samples the resident memory (RSS) of this process's children every 0.1 s while a notebook runs: the kernel's
+    own peak, and the peak of the kernel plus the processes it starts (a child process counts while it lives)."""
+
+    def __init__(self) -> None:
+        self.kernel_mib = 0.0
+        self.tree_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.wait(0.1):
+            kernel, tree = 0, 0
+            for child in me.children(recursive=True):
+                try:
+                    rss = child.memory_info().rss
+                    tree += rss
+                    if "ipykernel" in " ".join(child.cmdline()):
+                        kernel = max(kernel, rss)
+                except psutil.Error:
+                    continue
+            self.kernel_mib = max(self.kernel_mib, kernel / 2**20)
+            self.tree_mib = max(self.tree_mib, tree / 2**20)
+
+
+def execute(path: Path, timeout: int, memory: _PeakMemory | None = None) -> float:
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)  # timestamps of an earlier run
@@ -37,7 +77,8 @@ def execute(path: Path, timeout: int) -> float:
         record_timing=False,
     )
     start = time.perf_counter()
-    client.execute()
+    with memory or contextlib.nullcontext():
+        client.execute()
     # Widget state stays (nbclient stores it): readers without a kernel (GitHub, nbviewer, a closed lab)
     # then see the widgets as they were after the run, not "Error displaying widget".
     nbformat.write(nb, path)
@@ -58,12 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     subprocess.run([str(ruff), "format", "--quiet", *map(str, paths)], check=True, cwd=REPO_ROOT)
     for path in paths:
+        memory = _PeakMemory()
         try:
-            seconds = execute(path, args.timeout)
+            seconds = execute(path, args.timeout, memory)
         except CellExecutionError as e:
             print(f"FAILED {relative_to_repo(path)}\n{e}", file=sys.stderr)
             return 1
-        print(f"ok  {relative_to_repo(path)}  ({seconds:.1f} s)")
+        print(
+            f"ok  {relative_to_repo(path)}  ({seconds:.1f} s; kernel peak {memory.kernel_mib:.0f} MiB, "
+            f"with the processes it started {memory.tree_mib:.0f} MiB)"
+        )
     return 0
 
 
