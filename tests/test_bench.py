@@ -14,7 +14,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from course_utils import bench
+from course_utils import bench, paths
 from course_utils.bench import (
     BenchReport,
     BenchRow,
@@ -221,9 +221,9 @@ def test_framework_engine_skipped_on_onnx_target(tmp_path: Path) -> None:
 
 
 def test_course_model_with_torch_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bench.targets, "_artifact", lambda name: tmp_path / name)
+    monkeypatch.setattr(paths, "ARTIFACTS_DIR", tmp_path)
     target = load_target("digits_cnn", batch=3)
-    assert target.framework_kind == "torch" and target.onnx_path == tmp_path / "digits_cnn.onnx"
+    assert target.framework_kind == "torch" and target.onnx_path.parent == tmp_path / "models"
     assert target.flops == 3 * 675_072
     events: list[tuple[str, int, int]] = []
     report = benchmark(
@@ -339,7 +339,7 @@ def test_real_peak_is_positive() -> None:
 def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from course_utils.views.bench_view import BenchView
 
-    monkeypatch.setattr(bench.targets, "_artifact", lambda name: tmp_path / name)
+    monkeypatch.setattr(paths, "ARTIFACTS_DIR", tmp_path)
     view = BenchView("digits_cnn", ["ort-all"], threads=1, level="basic", budget_s=0.3)
     view.redraw_every_s = 0.0  # redraw at every progress report
     assert view.selected_engines() == ["ort-all", "ort-basic"]
@@ -368,7 +368,7 @@ def test_live_view_has_a_static_form_for_readers_without_a_kernel(
 
     from course_utils.views import bench_view
 
-    monkeypatch.setattr(bench.targets, "_artifact", lambda name: tmp_path / name)
+    monkeypatch.setattr(paths, "ARTIFACTS_DIR", tmp_path)
     shown: list[dict] = []
 
     class Handle:

@@ -275,7 +275,7 @@ def test_report_renderings_share_their_rows(digits_pre: Path) -> None:
         assert result.name in table and result.name in report._repr_html_()
     data = json.loads(report.to_json())
     assert [r["name"] for r in data["results"]] == [r.name for r in report.results]
-    assert data["results"][1]["path"].startswith("artifacts/07/")
+    assert data["results"][1]["path"].startswith("artifacts/quantize/")
     with pytest.raises(q.UnknownConfigError):
         report.get("nope")
 

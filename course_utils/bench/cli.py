@@ -12,7 +12,7 @@ from course_utils.bench.engines import ENGINES, get_engine
 from course_utils.bench.harness import harness_overhead_us
 from course_utils.bench.peak import measure_peak_gflops
 from course_utils.bench.report import benchmark
-from course_utils.bench.targets import COURSE_MODELS, load_target
+from course_utils.bench.targets import course_models, load_target
 from course_utils.errors import CourseError
 
 __all__ = ["main"]
@@ -33,18 +33,15 @@ def _stderr_progress(engine: str, samples: Sequence[float], fraction: float, ind
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m course_utils.bench``: benchmark models, print the table, optionally write JSON."""
-    from course_utils.quantize import register_bench_engines
-
-    register_bench_engines(
-        sys.modules["course_utils.bench"]
-    )  # lesson 07's int8 engines (ort-int8-dynamic, ort-int8-static, ort-int8-qdq-u8, ort-int8-qdq-u8-fc32)
+    """``python -m course_utils.bench``: benchmark models, print the table, optionally write JSON. The engines
+    are those registered when it runs (the command registers lesson 07's int8 engines first: see
+    ``course_utils/bench/__main__.py``)."""
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.bench",
         description="Benchmark ONNX models with ONNX Runtime (and the framework baselines of the course models).",
     )
     parser.add_argument(
-        "models", nargs="+", metavar="MODEL", help=f"an .onnx path or one of {', '.join(COURSE_MODELS)}"
+        "models", nargs="+", metavar="MODEL", help=f"an .onnx path or one of {', '.join(course_models())}"
     )
     parser.add_argument(
         "--engines",
@@ -90,11 +87,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.to_json(args.json)
         sys.stderr.write(f"wrote {args.json}\n")
     return 0
-
-
-if __name__ == "__main__":
-    # `python -m course_utils.bench.cli` runs this file as __main__, a second copy of the module. Run the imported
-    # module's main instead, so engines that other modules register (lesson 07's) are in the registry it reads.
-    from course_utils.bench import main as _main
-
-    raise SystemExit(_main())

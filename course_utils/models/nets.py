@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["BasicBlock", "DigitsCNN", "ResNet18", "resnet18"]
+__all__ = ["BasicBlock", "DigitsCNN", "OpsetDemo", "ResNet18", "resnet18"]
 
 
 class DigitsCNN(nn.Module):
@@ -91,3 +91,16 @@ def resnet18(num_classes: int = 1000, seed: int | None = 0) -> ResNet18:
     if seed is not None:
         torch.manual_seed(seed)
     return ResNet18(num_classes).eval()
+
+
+class OpsetDemo(nn.Module):
+    """Split, Clip, Resize, ReduceMean and Squeeze: the operators whose signatures changed most. Its export
+    changes with the opset: ``torch.split`` (Split), ``torch.clamp`` (Clip), ``interpolate`` (Upsample/Resize),
+    ``mean`` (ReduceMean) and ``squeeze`` (Squeeze). Input: a float tensor of shape ``[N, 4, H, W]``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = torch.split(x, 2, dim=1)
+        y = torch.clamp(a, 0.0, 6.0)
+        y = torch.nn.functional.interpolate(y, scale_factor=2.0, mode="nearest")
+        pooled = y.mean(dim=(2, 3), keepdim=True).squeeze(3)
+        return (pooled + b.mean(dim=(2, 3)).unsqueeze(2)).squeeze(2)

@@ -56,7 +56,7 @@ class BenchView:
         self.png: bytes = b""
         self.redraws = 0
         cores = os.cpu_count() or 1
-        self.model = widgets.Dropdown(options=list(bench.COURSE_MODELS), value=model, description="model")
+        self.model = widgets.Dropdown(options=list(bench.course_models()), value=model, description="model")
         self.engines = widgets.SelectMultiple(
             options=list(bench.ENGINES), value=tuple(engines or ()), description="engines", rows=5
         )
