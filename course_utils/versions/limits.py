@@ -268,9 +268,11 @@ def runtime_limits() -> RuntimeLimits:
     """
     too_new = 10_000
 
+    from course_utils.runtime.sessions import create_session  # runtime.run imports this module: import when needed
+
     def refusal(ir_version: int, opsets: dict[str, int]) -> str:
         try:
-            ort.InferenceSession(_probe_model(ir_version, opsets), providers=["CPUExecutionProvider"])
+            create_session(_probe_model(ir_version, opsets))
         except Exception as error:
             return str(error)
         return ""
