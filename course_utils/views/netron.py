@@ -66,7 +66,8 @@ from course_utils.onnxfile.modelio import (
 )
 from course_utils.paths import relative_to_repo
 from course_utils.views import netron_server
-from course_utils.views.graph_view import DEFAULT_MAX_NODES, model_summary, static_html
+from course_utils.views.graph_page import model_summary, static_html
+from course_utils.views.graph_view import DEFAULT_MAX_NODES
 from course_utils.views.netron_server import NetronPatchError, NetronServer, get_server, stop_server
 
 __all__ = ["MODE_ENV", "NetronServer", "NetronView", "get_server", "netron_mode", "show_netron", "stop_server"]
