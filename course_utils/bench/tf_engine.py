@@ -62,7 +62,7 @@ def _serve(conn: Connection, model_file: str, x: np.ndarray, threads: int) -> No
         model = keras.saving.load_model(model_file)
         tensor = tf.constant(x)
 
-        @tf.function
+        @tf.function  # type: ignore[untyped-decorator]  # TensorFlow ships no type information
         def serve(image: Any) -> Any:
             return model(image, training=False)
 
@@ -152,7 +152,8 @@ class TFFunctionProcess:
         while True:
             kind, payload = self._receive()
             if kind != "progress":
-                return payload
+                timings: Timings = payload
+                return timings
             if on_progress is not None:
                 on_progress(*payload)
 

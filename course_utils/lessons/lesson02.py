@@ -111,7 +111,8 @@ def _run(model: Any, *inputs: np.ndarray) -> np.ndarray:
 
 def _reference(module: nn.Module, *inputs: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        return module(*(torch.from_numpy(x) for x in inputs)).numpy()
+        output: np.ndarray = module(*(torch.from_numpy(x) for x in inputs)).numpy()
+        return output
 
 
 def _expect_same_numbers(reference: np.ndarray, actual: np.ndarray, what: str, why: str, **more: Any) -> None:

@@ -41,7 +41,8 @@ class PatchClassifier(nn.Module):
         patches = x.reshape(n, 2, 4, 2, 4).permute(0, 1, 3, 2, 4).reshape(n, 4, 16)
         h = self.embed(patches)
         h, _ = self.attention(h, h, h, need_weights=False)
-        return self.head(h.mean(1))
+        logits: torch.Tensor = self.head(h.mean(1))
+        return logits
 
 
 def patch_classifier(seed: int = 0) -> PatchClassifier:
@@ -63,7 +64,8 @@ class AutoScaleCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.max() > 1:  # raw 0..16 pixels
             x = x / 16
-        return self.cnn(x)
+        logits: torch.Tensor = self.cnn(x)
+        return logits
 
 
 def auto_scale_cnn() -> AutoScaleCNN:
@@ -105,7 +107,8 @@ class ColumnMedianClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         columns = x[:, 0].median(dim=1).values  # (N, 8): each column's median over the rows
-        return self.head(columns)
+        logits: torch.Tensor = self.head(columns)
+        return logits
 
 
 def column_median_classifier() -> ColumnMedianClassifier:

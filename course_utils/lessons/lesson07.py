@@ -224,7 +224,8 @@ def _skipnet() -> Any:
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             x = self.blocks(torch.relu(self.stem(x)))
-            return self.head(x.mean(dim=(2, 3)))
+            logits: torch.Tensor = self.head(x.mean(dim=(2, 3)))
+            return logits
 
     torch.manual_seed(7)
     model = SkipNet().eval()

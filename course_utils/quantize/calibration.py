@@ -52,7 +52,7 @@ INPUT_NAME = "image"
 # ----------------------------------------------------------------------------------------------- data
 
 
-class ImageCalibrationReader(CalibrationDataReader):
+class ImageCalibrationReader(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime ships no types
     """A ``CalibrationDataReader`` over a fixed array of images: ``get_next()`` returns ``{input_name: batch}``
     until the images run out, then ``None``; ``rewind()`` starts again (``quantize_static`` reads it once)."""
 

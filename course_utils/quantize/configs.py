@@ -178,7 +178,7 @@ def quantize(
                 stem = source.stem.removesuffix("_pre")
                 if stem not in ("digits_cnn", "resnet18"):
                     raise CalibrationInputError("quantize_static needs calibration data: pass reader=...")
-                reader = reader_for(stem)()  # type: ignore[arg-type]
+                reader = reader_for(stem)()
             _check_reader(source, reader)
             quantize_static(str(source), str(target), reader, **config.kwargs(proto))
     return target

@@ -246,7 +246,8 @@ def sensitivity(
     def upstream(tensor: str, depth: int = 0) -> float:
         """SQNR of the nearest measured tensor feeding ``tensor`` (a graph input is noise-free until quantized)."""
         if tensor in sqnr and depth > 0:
-            return sqnr[tensor]
+            measured: float = sqnr[tensor]
+            return measured
         node = producer.get(tensor)
         if node is None or depth > 8:
             return sqnr.get(tensor, 120.0) if tensor in inputs else 120.0
@@ -256,7 +257,8 @@ def sensitivity(
         """The node nodes_to_exclude needs: a Relu fused into the Conv before it is quantized with that Conv."""
         node = producer[tensor]
         source = producer.get(node.input[0]) if node.op_type in ("Relu", "Clip") and node.input else None
-        return source.name if source is not None and source.op_type in ("Conv", "Gemm", "MatMul") else node.name
+        name: str = source.name if source is not None and source.op_type in ("Conv", "Gemm", "MatMul") else node.name
+        return name
 
     ranked = [
         (quantized_node(t), round(value, 2), round(upstream(t) - value, 2))

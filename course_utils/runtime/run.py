@@ -96,7 +96,8 @@ def to_numpy(value: Any) -> np.ndarray:
         tensor = value.detach().cpu()
         if str(tensor.dtype) == "torch.bfloat16":
             tensor = tensor.float()
-        return tensor.resolve_conj().numpy()
+        array: np.ndarray = tensor.resolve_conj().numpy()
+        return array
     if hasattr(value, "numpy") and callable(value.numpy):  # TensorFlow eager tensors, Keras variables
         return np.asarray(value.numpy())
     return np.asarray(value)

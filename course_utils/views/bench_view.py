@@ -195,7 +195,7 @@ def live_benchmark(
     view = BenchView(
         model, engines, threads=threads, batch=batch, level=level, budget_s=budget_s, peak_gflops=peak_gflops
     )
-    handle = display(view, display_id=True)
+    handle = display(view, display_id=True)  # type: ignore[no-untyped-call]  # IPython does not annotate display()
     try:
         if run:
             view.run()

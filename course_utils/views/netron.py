@@ -181,7 +181,8 @@ def _size_estimate(source: ModelSource, model: onnx.ModelProto) -> int:
         path = Path(source)
         # A text form is larger than its binary; close enough for a memory limit.
         return path.stat().st_size + sum((path.parent / name).stat().st_size for name in external_data_files(model))
-    return model.ByteSize()
+    size: int = model.ByteSize()
+    return size
 
 
 def _too_big_note(source: ModelSource, size: int, limit: int) -> str:
