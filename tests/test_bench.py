@@ -340,7 +340,7 @@ def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.
     from course_utils.views.bench_view import BenchView
 
     monkeypatch.setattr(paths, "ARTIFACTS_DIR", tmp_path)
-    view = BenchView("digits_cnn", ["ort-all"], threads=1, level="basic", budget_s=0.3)
+    view = BenchView("digits_cnn", ["ort-all"], threads=1, level="ORT_ENABLE_BASIC", budget_s=0.3)
     view.redraw_every_s = 0.0  # redraw at every progress report
     assert view.selected_engines() == ["ort-all", "ort-basic"]
     report = view.run()

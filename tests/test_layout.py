@@ -18,6 +18,7 @@ REPO = PACKAGE.parent
 MAX_LINES = 600
 MAX_MODULES = 15
 
+
 def _modules() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
 

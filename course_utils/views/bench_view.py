@@ -30,7 +30,9 @@ from course_utils.onnxfile.render import plural
 
 __all__ = ["BenchView", "live_benchmark"]
 
-LEVEL_CHOICES = ("(none)", *bench.LEVELS)
+#: The extra level the view can add, by ONNX Runtime's name (``ORT_ENABLE_BASIC``), and the engine that runs at it.
+_ENGINE_AT = {level: f"ort-{suffix}" for suffix, level in bench.LEVELS.items()}
+LEVEL_CHOICES = ("(none)", *_ENGINE_AT)
 
 
 class BenchView:
@@ -82,10 +84,12 @@ class BenchView:
         self.widget = widgets.VBox([controls, widgets.HBox([self.progress, self.status]), self.plot])
 
     def selected_engines(self) -> list[str]:
-        """The engines ticked, plus ``ort-<level>`` when an optimization level is chosen."""
+        """The engines ticked, plus the ``ort-*`` engine at the optimization level chosen (``ORT_ENABLE_BASIC``:
+        ``ort-basic``)."""
         chosen = list(self.engines.value)
-        if self.level.value != "(none)" and f"ort-{self.level.value}" not in chosen:
-            chosen.append(f"ort-{self.level.value}")
+        extra = _ENGINE_AT.get(self.level.value)
+        if extra is not None and extra not in chosen:
+            chosen.append(extra)
         return chosen
 
     def run(self) -> bench.BenchReport:
