@@ -59,6 +59,7 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
     )
     from course_utils.lessons.exercises import Exercise, Feedback
     from course_utils.models.data import Digits, load_digits, load_digits_cnn, load_digits_keras
+    from course_utils.models.photos import photo_crops
     from course_utils.models.registry import register as register_model
     from course_utils.models.tf_convert import explain_convert_errors
     from course_utils.models.torch_export import explain_export_errors
@@ -69,7 +70,7 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
     from course_utils.onnxfile.modelio import load_model
     from course_utils.onnxfile.verify import check_model, check_parity, compare_outputs
     from course_utils.paths import ARTIFACTS_DIR, DATA_DIR, artifact_path, data_path, relative_to_repo
-    from course_utils.quantize.calibration import ImageCalibrationReader, photo_crops
+    from course_utils.quantize.calibration import ImageCalibrationReader
     from course_utils.quantize.configs import QuantConfig
     from course_utils.quantize.evaluate import runtime_ops
     from course_utils.quantize.report import QuantReport
@@ -78,6 +79,7 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
     from course_utils.runtime.run import available_providers, make_session, provider_problem, run_onnx
     from course_utils.setup_check import int8_case
     from course_utils.versions.compat import check_compatibility
+    from course_utils.versions.conversion import conversion_plan, convert_at_opset, export_at_opset
     from course_utils.versions.limits import (
         ORT_COMPATIBILITY,
         ir_version_issues,
@@ -85,13 +87,7 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
         lower_ir_version,
         runtime_limits,
     )
-    from course_utils.versions.opsets import (
-        conversion_plan,
-        convert_at_opset,
-        export_at_opset,
-        op_signature,
-        schema_diff,
-    )
+    from course_utils.versions.schemas import op_signature, schema_diff
     from course_utils.views.bench_view import live_benchmark
     from course_utils.views.netron import NetronView, show_netron
     from course_utils.views.opsets_view import OpsetExplorer
@@ -146,7 +142,7 @@ _LAZY: dict[str, str] = {
     "ImageCalibrationReader": "quantize.calibration",
     "QuantConfig": "quantize.configs",
     "QuantReport": "quantize.report",
-    "photo_crops": "quantize.calibration",
+    "photo_crops": "models.photos",
     "runtime_ops": "quantize.evaluate",
     "int8_case": "setup_check",
     "read_trace": "runtime.profiling",
@@ -162,11 +158,11 @@ _LAZY: dict[str, str] = {
     "ir_version_issues": "versions.limits",
     "lower_ir_version": "versions.limits",
     "check_compatibility": "versions.compat",
-    "schema_diff": "versions.opsets",
-    "op_signature": "versions.opsets",
-    "conversion_plan": "versions.opsets",
-    "convert_at_opset": "versions.opsets",
-    "export_at_opset": "versions.opsets",
+    "schema_diff": "versions.schemas",
+    "op_signature": "versions.schemas",
+    "conversion_plan": "versions.conversion",
+    "convert_at_opset": "versions.conversion",
+    "export_at_opset": "versions.conversion",
     "OpsetExplorer": "views.opsets_view",
     "provider_problem": "runtime.run",
     "PROVIDERS": "runtime.providers",
