@@ -14,11 +14,15 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.quantize`  int8 variants that fuse, calibration readers, size/speed/accuracy reports
   (``python -m course_utils.quantize``)
 * :mod:`course_utils.views`     widgets and served pages: Netron, the static graph view, live benchmark, provider
-  switcher, opset explorer
+  switcher, opset explorer, shape explorer
 * :mod:`course_utils.lessons`   exercises: checks with feedback, hints and solutions, and each lesson's exercises
+  (the models some exercises are about: :mod:`course_utils.lessons.exercise_models`)
+* :mod:`course_utils.classroom` ``./course hub`` (a JupyterHub workshop on this machine), each learner's progress
+  records, and the instructor's class table
 
 Command lines: ``python -m course_utils.inspect FILE``, ``python -m course_utils.compat MODEL``,
-``python -m course_utils.providers``, ``python -m course_utils.bench``, ``python -m course_utils.quantize`` and the
+``python -m course_utils.providers``, ``python -m course_utils.bench``, ``python -m course_utils.quantize``,
+``python -m course_utils.progress`` (a learner's progress; ``--class DIR…`` the instructor's table) and the
 environment doctor ``python -m course_utils.setup_check``.
 
 The most used names are also reachable from the package itself, e.g. ``course_utils.load_digits()``, and every
@@ -44,11 +48,14 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
         CourseError,
         ExportFailedError,
         ExternalDataMissingError,
+        HubSetupError,
         InputMismatchError,
+        KernelError,
         ModelFileNotFoundError,
         NetronPatchError,
         NotAModelTypeError,
         NotAnOnnxModelError,
+        NotAProgressFileError,
         NotATraceError,
         ProviderUnavailableError,
         UnknownConfigError,
@@ -88,15 +95,19 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
         runtime_limits,
     )
     from course_utils.versions.schemas import op_signature, schema_diff
-    from course_utils.views.bench_view import live_benchmark
-    from course_utils.views.netron import NetronView, show_netron
-    from course_utils.views.opsets_view import OpsetExplorer
-    from course_utils.views.provider_switch_view import provider_switcher
+    from course_utils.views.bench_view import LiveBenchmark, live_benchmark
+    from course_utils.views.netron import NetronView, netron_view, show_netron
+    from course_utils.views.opsets_view import OpsetExplorer, opset_explorer
+    from course_utils.views.provider_switch_view import ProviderSwitcher, provider_switcher
+    from course_utils.views.shapes_view import shape_explorer
 
 
 # name -> module that defines it (relative to course_utils); loaded on first use so `import course_utils` stays fast
 _LAZY: dict[str, str] = {
     "CourseError": "errors",
+    "HubSetupError": "errors",
+    "NotAProgressFileError": "errors",
+    "KernelError": "errors",
     "CalibrationInputError": "errors",
     "ExportFailedError": "errors",
     "ExternalDataMissingError": "errors",
@@ -127,6 +138,7 @@ _LAZY: dict[str, str] = {
     "load_model": "onnxfile.modelio",
     "summarize": "onnxfile.inspect",
     "compare_cards": "onnxfile.inspect",
+    "netron_view": "views.netron",
     "show_netron": "views.netron",
     "NetronView": "views.netron",
     "plot_timeline": "onnxfile.history",
@@ -147,6 +159,7 @@ _LAZY: dict[str, str] = {
     "int8_case": "setup_check",
     "read_trace": "runtime.profiling",
     "live_benchmark": "views.bench_view",
+    "LiveBenchmark": "views.bench_view",
     "pipeline": "onnxfile.diagrams",
     "Diagram": "onnxfile.diagrams",
     "run_onnx": "runtime.run",
@@ -163,6 +176,7 @@ _LAZY: dict[str, str] = {
     "conversion_plan": "versions.conversion",
     "convert_at_opset": "versions.conversion",
     "export_at_opset": "versions.conversion",
+    "opset_explorer": "views.opsets_view",
     "OpsetExplorer": "views.opsets_view",
     "provider_problem": "runtime.run",
     "PROVIDERS": "runtime.providers",
@@ -170,6 +184,8 @@ _LAZY: dict[str, str] = {
     "provider_table": "runtime.providers",
     "switch_provider": "runtime.providers",
     "provider_switcher": "views.provider_switch_view",
+    "shape_explorer": "views.shapes_view",
+    "ProviderSwitcher": "views.provider_switch_view",
     "check_model": "onnxfile.verify",
     "compare_outputs": "onnxfile.verify",
     "check_parity": "onnxfile.verify",
@@ -206,15 +222,20 @@ __all__ = [
     "ExportFailedError",
     "ExternalDataMissingError",
     "Feedback",
+    "HubSetupError",
     "ImageCalibrationReader",
     "InputMismatchError",
+    "KernelError",
+    "LiveBenchmark",
     "ModelFileNotFoundError",
     "NetronPatchError",
     "NetronView",
     "NotAModelTypeError",
+    "NotAProgressFileError",
     "NotATraceError",
     "NotAnOnnxModelError",
     "OpsetExplorer",
+    "ProviderSwitcher",
     "ProviderUnavailableError",
     "QuantConfig",
     "QuantReport",
@@ -254,7 +275,9 @@ __all__ = [
     "machine_load",
     "make_session",
     "measure",
+    "netron_view",
     "op_signature",
+    "opset_explorer",
     "photo_crops",
     "pipeline",
     "plot_timeline",
@@ -269,6 +292,7 @@ __all__ = [
     "runtime_limits",
     "runtime_ops",
     "schema_diff",
+    "shape_explorer",
     "show_netron",
     "speed_verdict",
     "summarize",

@@ -13,10 +13,13 @@ __all__ = [
     "CourseError",
     "ExportFailedError",
     "ExternalDataMissingError",
+    "HubSetupError",
     "InputMismatchError",
+    "KernelError",
     "ModelFileNotFoundError",
     "NetronPatchError",
     "NotAModelTypeError",
+    "NotAProgressFileError",
     "NotATraceError",
     "NotAnOnnxModelError",
     "ProviderUnavailableError",
@@ -106,6 +109,18 @@ class UnknownEngineError(CourseError, KeyError):
 
     def __str__(self) -> str:  # KeyError would print the message in quotes
         return str(self.args[0])
+
+
+class KernelError(CourseError, RuntimeError):
+    """Code run in a learner's kernel raised (the message is the kernel's ``ename: evalue``)."""
+
+
+class NotAProgressFileError(CourseError, ValueError):
+    """A file given as a progress file is not one (another file, a damaged line): nothing is read from it."""
+
+
+class HubSetupError(CourseError, RuntimeError):
+    """Something ``./course hub`` needs is missing or wrong (a package, the proxy, a port, a learner name)."""
 
 
 def first_line(error: BaseException) -> str:

@@ -337,10 +337,10 @@ def test_real_peak_is_positive() -> None:
 
 
 def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from course_utils.views.bench_view import BenchView
+    from course_utils.views.bench_view import LiveBenchmark
 
     monkeypatch.setattr(paths, "ARTIFACTS_DIR", tmp_path)
-    view = BenchView("digits_cnn", ["ort-all"], threads=1, level="ORT_ENABLE_BASIC", budget_s=0.3)
+    view = LiveBenchmark("digits_cnn", ["ort-all"], threads=1, level="ORT_ENABLE_BASIC", budget_s=0.3)
     view.redraw_every_s = 0.0  # redraw at every progress report
     assert view.selected_engines() == ["ort-all", "ort-basic"]
     report = view.run()
@@ -349,7 +349,7 @@ def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.
     assert view.png[:8] == b"\x89PNG\r\n\x1a\n" and view.plot.value == view.png
     assert view.progress.value == 1.0 and not view.button.disabled
     assert view.status.value.startswith("done: digits_cnn, batch 1, 1 threads: 2 engines")
-    assert repr(view) == "BenchView(digits_cnn: ort-all, ort-basic; batch 1, 1 threads)"
+    assert repr(view) == "LiveBenchmark(digits_cnn: ort-all, ort-basic; batch 1, 1 threads)"
     monkeypatch.setattr(bench.report, "machine_load", lambda: 3.0)  # a busy machine: the status says so
     view.run()
     assert (
@@ -457,14 +457,53 @@ def test_budget_verdict_uses_p99() -> None:
     assert "(p99 of" not in meets.measured  # 200 runs: p99 means something
     # the median fits, the p99 does not: the budget is missed
     misses = bench.budget_verdict(synthetic_row("torch-eager", 28.0, p99=40.0, runs=50), frame)
-    assert misses.conclusion == "misses" and "more than 1 run in 100 is over it" in misses.claim
+    assert misses.conclusion == "misses" and "at most 1 of 50 runs were over it" in misses.claim
     assert "p99 of 50 runs is close to the slowest run" in misses.measured
     way_over = bench.budget_verdict(synthetic_row("x", 50.0, p99=60.0), frame)
-    assert "at least half of the runs are over it" in way_over.claim
+    assert "at least half of the runs were over it" in way_over.claim
     noisy = bench.budget_verdict(synthetic_row("x", 20.0, p99=25.0, runs=5), frame, load_per_core=3.0)
     assert noisy.conclusion == "noisy" and len(noisy.problems) == 2
     with pytest.raises(ValueError, match="budget_ms"):
         bench.budget_verdict(synthetic_row("x", 1.0), 0.0)
+
+
+def with_samples(engine: str, samples: list[float]) -> BenchRow:
+    """A row whose percentiles and samples agree, as benchmark() makes them."""
+    stats = bench.latency_stats(samples)
+    return BenchRow(
+        engine, "m", 1, 2, stats.p50_ms, stats.p90_ms, stats.p99_ms, stats.runs, 1.0, None, {}, tuple(samples)
+    )
+
+
+def test_late_rate_bound_is_the_rule_of_three_and_grows_with_late_runs() -> None:
+    assert bench.late_rate_bound(0, 20) == pytest.approx(1 - 0.05 ** (1 / 20), rel=1e-6)  # 13.9%: about 3/20
+    assert bench.late_rate_bound(0, 300) == pytest.approx(3 / 300, rel=0.01)
+    # one late run in 100 is not "at most 1 in 100": the bound is far above the observed 1%
+    assert 0.04 < bench.late_rate_bound(1, 100) < 0.05
+    assert bench.late_rate_bound(1, 100) > bench.late_rate_bound(0, 100)
+    assert bench.late_rate_bound(5, 5) == 1.0
+    assert bench.runs_needed(0.01) == 299  # ln(0.05) / ln(0.99)
+    with pytest.raises(ValueError):
+        bench.late_rate_bound(3, 2)
+
+
+def test_budget_verdict_claims_only_what_its_runs_support() -> None:
+    frame = 1000 / 30
+    # 20 runs, none late: the p99 is under budget, yet 20 runs cannot support "at most 1 in 100"
+    few = bench.budget_verdict(with_samples("ort-all", [10.0 + 0.1 * i for i in range(20)]), frame)
+    assert few.conclusion == "meets"
+    assert "0 of 20 runs over it" in few.claim and "at most 13.9% of runs are (about 1 in 7" in few.claim
+    assert "1 in 100' needs 299 runs" in few.claim and "at most 1 run in 100" not in few.claim
+    # 400 runs, none late: now the bound is under 1 in 100 and the claim says so without a caveat
+    many = bench.budget_verdict(with_samples("ort-all", [10.0 + 0.01 * i for i in range(400)]), frame)
+    assert "0 of 400 runs over it" in many.claim and "about 1 in 134" in many.claim and "needs" not in many.claim
+    # 200 runs, 2 of them late: p99 still under budget, but the late runs are counted and widen the bound
+    two_late = bench.budget_verdict(with_samples("x", [10.0] * 198 + [40.0, 50.0]), frame)
+    assert two_late.conclusion == "meets" and "2 of 200 runs over it" in two_late.claim
+    assert bench.late_rate_bound(2, 200) > 0.03 and "needs 299 runs" in two_late.claim
+    # a row read back from JSON has no samples: the count is the most its p99 allows, and says so
+    bare = bench.budget_verdict(synthetic_row("x", 20.0, p99=25.0, runs=20), frame)
+    assert "at most 1 of 20 runs over it" in bare.claim
 
 
 def test_report_verdicts_use_its_load() -> None:

@@ -44,6 +44,12 @@ def test_course_map_lists_the_lessons_up_to_08():
         assert planned in names, planned
 
 
+def test_course_map_has_a_row_for_every_lesson_notebook():
+    lessons = sorted(p.name for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb") if p.name != "00_index.ipynb")
+    missing = [name for name in lessons if name not in course_map()]
+    assert not missing, f"the index's course map has no row (| NN | [title](file) | ... | N min |) for {missing}"
+
+
 @pytest.mark.parametrize("name", sorted(course_map()), ids=str)
 def test_course_map_time_is_the_lessons_own(name):
     path = NOTEBOOKS_DIR / name

@@ -61,7 +61,8 @@ def test_every_subpackage_says_what_it_holds_and_what_it_may_import(package: Pat
 def test_the_package_docstring_lists_every_part() -> None:
     docstring = course_utils.__doc__ or ""
     for package in _subpackages():
-        assert f":mod:`course_utils.{package.name}`" in docstring, package.name
+        dotted = package.relative_to(PACKAGE).as_posix().replace("/", ".")
+        assert f":mod:`course_utils.{dotted}`" in docstring, dotted
 
 
 def test_every_lazy_name_resolves_to_its_module() -> None:
@@ -73,7 +74,7 @@ def test_every_lazy_name_resolves_to_its_module() -> None:
             assert defined_in == f"course_utils.{module}", f"{name} is defined in {defined_in}, _LAZY says {module}"
 
 
-@pytest.mark.parametrize("command", ["bench", "compat", "inspect", "providers", "quantize", "setup_check"])
+@pytest.mark.parametrize("command", ["bench", "compat", "inspect", "progress", "providers", "quantize", "setup_check"])
 def test_command_lines_start(command: str) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(

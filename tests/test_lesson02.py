@@ -100,6 +100,23 @@ def test_dynamic_batch_frozen_by_an_example_of_one(tmp_path):
     assert "without a word" in feedback.why
 
 
+@pytest.mark.parametrize("batch", [1, 2])
+def test_dynamic_batch_legacy_exporter_sidesteps_the_lesson(tmp_path, batch):
+    # dynamo=False with dynamic_axes gives a symbolic batch and PyTorch's numbers, but never meets torch.export.
+    path = export(
+        lesson02.patch_classifier(),
+        tmp_path / "legacy.onnx",
+        torch.rand(batch, 1, 8, 8),
+        dynamo=False,
+        input_names=["x"],
+        dynamic_axes={"x": {0: "batch"}},
+    )
+    model = onnx.load(path)
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # symbolic, as the exercise asks
+    feedback = assert_wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(path))
+    assert "legacy TorchScript exporter" in feedback.message
+
+
 def test_dynamic_batch_without_dynamic_shapes(tmp_path):
     path = export(lesson02.patch_classifier(), tmp_path / "p.onnx", torch.rand(3, 1, 8, 8))
     feedback = assert_wrong(lesson02.dynamic_batch, lesson02.dynamic_batch.check(path))
@@ -129,7 +146,10 @@ def test_dynamic_batch_missing_or_wrong_answer(tmp_path):
 
 @pytest.mark.parametrize(
     ("scale", "wrong_inputs"),
-    [(1.0, "raw 0..16 and faint raw (max 12)"), (16.0, "scaled [0, 1] and faint scaled (max 0.75)")],
+    [
+        (1.0, "raw 0..16 and faint raw (max 12) and a batch mixing raw and scaled"),
+        (16.0, "scaled [0, 1] and faint scaled (max 0.75)"),
+    ],
 )
 def test_control_flow_traced_branch_is_caught(tmp_path, scale, wrong_inputs):
     path = export(
@@ -143,6 +163,17 @@ def test_control_flow_traced_branch_is_caught(tmp_path, scale, wrong_inputs):
     feedback = assert_wrong(lesson02.control_flow, lesson02.control_flow.check(path))
     assert feedback.message == f"for {wrong_inputs} pixels your ONNX model's scores differ from PyTorch's"
     assert "only one of the model's two paths" in feedback.why
+
+
+def test_control_flow_fix_that_fixes_the_batch(tmp_path):
+    # The right rule, exported without the dynamic batch the starting code had.
+    class FixedBatch(lesson02.AutoScaleCNN):
+        def forward(self, x):
+            return self.cnn(torch.where(x.max() > 1, x / 16, x))
+
+    path = export(FixedBatch().eval(), tmp_path / "f.onnx", torch.rand(20, 1, 8, 8))
+    feedback = assert_wrong(lesson02.control_flow, lesson02.control_flow.check(path))
+    assert feedback.message == "the batch dimension is fixed" and "[20, 1, 8, 8]" in feedback.got
 
 
 def test_control_flow_with_torch_cond(tmp_path):
@@ -179,10 +210,22 @@ class _NormalizeScale(lesson02.AutoScaleCNN):
         return self.cnn(x / x.max())
 
 
+class _PerImageScale(lesson02.AutoScaleCNN):
+    """Wrong fix that looks right: decides per image, which matches the model only when a batch is all one kind."""
+
+    def forward(self, x):
+        return self.cnn(torch.where(x.amax(dim=(1, 2, 3), keepdim=True) > 1, x / 16, x))
+
+
 @pytest.mark.parametrize(
     ("module", "wrong_inputs"),
-    [(_ClampScale, "faint raw (max 12)"), (_ElementwiseScale, "raw 0..16"), (_NormalizeScale, "faint scaled")],
-    ids=["clamp", "elementwise", "normalize"],
+    [
+        (_ClampScale, "faint raw (max 12)"),
+        (_ElementwiseScale, "raw 0..16"),
+        (_NormalizeScale, "faint scaled"),
+        (_PerImageScale, "a batch mixing raw and scaled"),
+    ],
+    ids=["clamp", "elementwise", "normalize", "per-image"],
 )
 def test_control_flow_wrong_fixes_are_caught(tmp_path, module, wrong_inputs):
     path = export(module().eval(), tmp_path / "w.onnx", torch.rand(2, 1, 8, 8), dynamic_shapes={"x": {0: Dim("batch")}})
@@ -217,6 +260,21 @@ def test_parity_eval_after_the_reference_is_caught(artifacts):
     model.eval()  # too late
     feedback = assert_wrong(lesson02.parity, lesson02.parity.check(model, reference))
     assert feedback.message == "the reference is not what the model you passed computes on the test digits"
+
+
+def test_parity_eval_in_a_new_cell_after_a_training_mode_run(artifacts):
+    # The natural fix: the starting cell already ran the model in training mode, then model.eval() and a new
+    # reference in a cell of its own. BatchNorm's running statistics moved; the feedback says so.
+    model = _fresh_cnn()
+    _logits(model)  # the starting cell's run, in training mode
+    model.eval()
+    feedback = assert_wrong(lesson02.parity, lesson02.parity.check(model, _logits(model)))
+    assert "BatchNorm statistics are no longer the trained ones" in feedback.message
+    assert "before the switch" in feedback.why and "running_mean" in feedback.got
+    # The last hint explains why, and the fix made before the first run passes.
+    assert "too late" in lesson02.parity.hints[-1]
+    fixed = _fresh_cnn().eval()
+    assert lesson02.parity.check(fixed, _logits(fixed)).passed
 
 
 def test_parity_onnx_output_as_reference_is_caught(artifacts):
@@ -342,6 +400,24 @@ def test_two_inputs_example_batch_of_one(tmp_path):
         assert_wrong(lesson02.two_inputs, feedback)
     else:
         assert feedback.passed
+
+
+def test_two_inputs_batches_with_different_names(tmp_path):
+    # The legacy exporter with one name per input: both dynamic, but the file no longer says they are equal.
+    path = _two_inputs_export(
+        tmp_path / "t.onnx",
+        dynamo=False,
+        dynamic_axes={"image": {0: "batch"}, "temperature": {0: "n"}, "probabilities": {0: "batch"}},
+    )
+    feedback = assert_wrong(lesson02.two_inputs, lesson02.two_inputs.check(path))
+    assert feedback.message == "the two inputs' batch dimensions have different names"
+    # The same export with one shared name passes (the exercise does not require the default exporter).
+    path = _two_inputs_export(
+        tmp_path / "s.onnx",
+        dynamo=False,
+        dynamic_axes={"image": {0: "batch"}, "temperature": {0: "batch"}, "probabilities": {0: "batch"}},
+    )
+    assert lesson02.two_inputs.check(path).passed
 
 
 def test_two_inputs_wrong_input_names(tmp_path):

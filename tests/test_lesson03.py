@@ -125,14 +125,45 @@ def test_layout_reshape_is_explained():
     assert "reshape" in feedback.why and "3, 4, 5" in feedback.message
 
 
+def test_layout_the_lessons_4d_transpose_is_not_enough():
+    # The lesson's NCHW -> NHWC permutation, copied: right for images, wrong for signals and volumes.
+    feedback = assert_wrong(lesson03.layout, lesson03.layout.check(lambda x: x.transpose(0, 2, 3, 1)))
+    assert "(3, 2, 7)" in feedback.message and "1-D signals" in feedback.message
+
+
+def test_layout_hard_coded_per_rank_misses_volumes():
+    def by_rank(x):  # images and signals handled, volumes forgotten
+        return x.transpose(0, 2, 3, 1) if x.ndim == 4 else x.transpose(0, 2, 1)
+
+    feedback = assert_wrong(lesson03.layout, lesson03.layout.check(by_rank))
+    assert "3-D volumes" in feedback.message
+
+
+def test_layout_reversing_every_axis_is_wrong():
+    # np.transpose(x) without axes reverses all of them: channels last, but batch last too.
+    feedback = assert_wrong(lesson03.layout, lesson03.layout.check(lambda x: x.transpose()))
+    assert "wrong shape" in feedback.message or "wrong values" in feedback.message
+
+
 def test_layout_wrong_transpose_has_right_shape_only_for_square_images():
     feedback = assert_wrong(lesson03.layout, lesson03.layout.check(lambda x: x.transpose(0, 3, 2, 1)))
     assert "wrong shape" in feedback.message or "wrong values" in feedback.message
 
 
+def test_layout_swapping_channels_with_the_last_axis_is_wrong():
+    # swapaxes(1, -1) puts channels last but reverses the order of the spatial axes in between
+    feedback = assert_wrong(lesson03.layout, lesson03.layout.check(lambda x: np.swapaxes(x, 1, -1)))
+    assert "wrong" in feedback.message
+
+
 def test_layout_nhwc_to_nchw_direction_is_wrong():
     feedback = assert_wrong(lesson03.layout, lesson03.layout.check(lambda x: x.transpose(0, 3, 1, 2)))
-    assert "wrong shape" in feedback.message
+    assert "wrong shape" in feedback.message or "raised" in feedback.message
+
+
+def test_layout_other_right_answers_pass():
+    assert lesson03.layout.check(lambda x: x.transpose(0, *range(2, x.ndim), 1)).passed
+    assert lesson03.layout.check(lambda x: np.einsum("nc...->n...c", x)).passed
 
 
 def test_layout_not_callable():
@@ -190,6 +221,7 @@ def test_forest_another_estimator_fails_parity(forest_setup):
     model = forest_setup["to_onnx"](forest_setup["rf"], forest_setup["X_train"][:1], options={"zipmap": False})
     feedback = assert_wrong(lesson03.forest, lesson03.forest.check(model, other))
     assert "does not match" in feedback.message
+    assert feedback.got and not feedback.got.rstrip().endswith(";"), feedback.got  # no dangling separator
 
 
 def test_forest_needs_a_fitted_classifier(forest_setup):
@@ -226,6 +258,20 @@ def test_feed_solution_passes():
                 session.get_inputs()[0].name: np.round(x).astype(numpy_dtype(session.get_inputs()[0].type))
             },
             "values changed",
+        ),
+        # Reads the dtype from the session's output (the same as the input's only in a model that mirrors it).
+        (
+            lambda session, x: {session.get_inputs()[0].name: x.astype(numpy_dtype(session.get_outputs()[0].type))},
+            "wrong dtype",
+        ),
+        # Casts to float32 unless the input name says otherwise: a guess, not what the session declares.
+        (
+            lambda session, x: {
+                session.get_inputs()[0].name: x.astype(
+                    np.float64 if session.get_inputs()[0].name == "X" else np.float32
+                )
+            },
+            "wrong dtype",
         ),
     ],
 )
@@ -268,10 +314,10 @@ def rgb_route(keras_route):
     def unnamed(photo):
         return rgb(photo, training=False)
 
-    def convert(fn, name, **kwargs):
+    def convert(fn, name, opset=17, **kwargs):
         path = keras_route["folder"] / name
         keras_route["tf2onnx"].convert.from_function(
-            fn, input_signature=spec, opset=17, output_path=str(path), **kwargs
+            fn, input_signature=spec, opset=opset, output_path=str(path), **kwargs
         )
         return path
 
@@ -283,6 +329,14 @@ def test_rgb_keras_channels_last_is_caught(rgb_route):
     path = rgb_route["convert"](rgb_route["named"], "rgb_nhwc.onnx")
     feedback = assert_wrong(lesson03.rgb_keras, lesson03.rgb_keras.check(path))
     assert "not channels-first" in feedback.message
+
+
+@pytest.mark.slow
+def test_rgb_keras_other_opset_is_caught(rgb_route):
+    # Everything right but the opset the client asked for (tf2onnx's own default, or a newer one).
+    path = rgb_route["convert"](rgb_route["named"], "rgb_opset15.onnx", opset=15, inputs_as_nchw=["photo"])
+    feedback = assert_wrong(lesson03.rgb_keras, lesson03.rgb_keras.check(path))
+    assert "not the opset the client asked for" in feedback.message and "opset 15" in feedback.got
 
 
 @pytest.mark.slow

@@ -179,6 +179,13 @@ def test_add_metadata_rejects_wrong_answers(digits_path: Path) -> None:
     assert_not_yet(check(_with_metadata(digits_path, wrong)), "'labels' has another value", "'0,1,2,3,4,5,6,7,8,9'")
     assert_not_yet(check(_with_metadata(digits_path, [*GOOD[:2], ("author", "  ")])), "'author' is empty")
     assert_not_yet(check(_with_metadata(digits_path, [*GOOD, ("labels", "x")])), "labels appear more than once")
+    # Section 6 also shows graph-level metadata: put there, the entries are not the model's, and the feedback
+    # says so instead of a bare "missing".
+    on_graph = onnx.load(digits_path)
+    on_graph.graph.metadata_props.extend(onnx.StringStringEntryProto(key=k, value=v) for k, v in GOOD)
+    feedback = check(on_graph)
+    assert_not_yet(feedback, "sit in the graph's metadata, not in the model's", "graph-level")
+    assert "session.get_modelmeta()" in str(feedback)
     other = _affine()
     other.metadata_props.extend(onnx.StringStringEntryProto(key=k, value=v) for k, v in GOOD)
     assert_not_yet(check(other), "not the digits CNN")
@@ -203,7 +210,14 @@ def test_cut_classifier_rejects_wrong_answers(digits_path: Path, tmp_path: Path)
     assert_not_yet(check(_cut(digits_path, tmp_path / "a.onnx", "Flatten")), "flattened features", "rank 4")
     model = onnx.load(digits_path)
     relu_out = [n for n in model.graph.node if n.op_type == "Relu"][-1].output[0]
-    assert_not_yet(check(_cut(digits_path, tmp_path / "b.onnx", "Gemm", relu_out)), "two Gemm nodes")
+    stops_early = check(_cut(digits_path, tmp_path / "b.onnx", "Gemm", relu_out))
+    assert_not_yet(stops_early, "stops before the logits")
+    # Ends at the logits but starts after the first Linear layer: never told it must end at the logits.
+    last_gemm_input = [n for n in model.graph.node if n.op_type == "Gemm"][-1].input[0]
+    onnx.utils.extract_model(str(digits_path), str(tmp_path / "d.onnx"), [last_gemm_input], ["logits"])
+    late = check(tmp_path / "d.onnx")
+    assert_not_yet(late, "ends at the logits but starts after the first Linear layer")
+    assert "must end" not in str(late) and "stops before" not in str(late)
     good = onnx.load(_cut(digits_path, tmp_path / "c.onnx", "Gemm"))
     assert check(good).passed
     bias = next(t for t in good.graph.initializer if t.name == "classifier.3.bias")

@@ -48,6 +48,23 @@ def test_solutions_pass(exercise: Exercise, namespace: dict[str, Any]):
     assert len(exercise.hints) >= 2 and exercise.giveaways
 
 
+def test_used_fallback_must_ask_the_session(namespace: dict[str, Any]):
+    exercise = lesson05.used_fallback
+
+    # Right on every case, yet never asks the session: it reads the checker's own record of what is used.
+    def from_the_case_list(session, requested):
+        return any((e[0] if isinstance(e, tuple) else e) not in session._used for e in requested)
+
+    fb = exercise.check(from_the_case_list)
+    assert_wrong(exercise, fb, "without asking the session")
+    # Asking through get_provider_options() is asking the session too.
+    assert exercise.check(
+        lambda session, requested: any(
+            (e[0] if isinstance(e, tuple) else e) not in session.get_provider_options() for e in requested
+        )
+    ).passed
+
+
 def test_hints_escalate():
     exercise = lesson05.used_fallback
     first, second = exercise.hint(), exercise.hint()
@@ -73,6 +90,32 @@ def test_used_fallback_wrong_answers(namespace: dict[str, Any]):
     assert_wrong(exercise, exercise.check(True))
     # The starting cell's answer.
     assert_wrong(exercise, exercise.check(lambda session, requested: False))
+
+    # Asks the package, not the session: right on this CPU machine, wrong on a GPU server whose TensorRT failed.
+    def available(session, requested):
+        names = [e[0] if isinstance(e, tuple) else e for e in requested]
+        return any(n not in ort.get_available_providers() for n in names)
+
+    fb = exercise.check(available)
+    assert_wrong(exercise, fb, "TensorRT's libraries failed")
+    # The same with the list taken once, when the function was defined (this machine's list).
+    machine = list(ort.get_available_providers())
+    fb = exercise.check(
+        lambda session, requested: any((e[0] if isinstance(e, tuple) else e) not in machine for e in requested)
+    )
+    assert_wrong(exercise, fb, "a GPU server")
+    # Compares list lengths: the session has fewer providers than were asked for.
+    fb = exercise.check(lambda session, requested: len(session.get_providers()) < len(requested))
+    assert_wrong(exercise, fb, "ONNX Runtime adds CPU itself")
+    fb = exercise.check(lambda session, requested: len(session.get_providers()) != len(requested))
+    assert_wrong(exercise, fb)
+    # Looks only at whether the first provider used is the first one requested.
+    fb = exercise.check(
+        lambda session, requested: (
+            session.get_providers()[0] != (requested[0][0] if isinstance(requested[0], tuple) else requested[0])
+        )
+    )
+    assert_wrong(exercise, fb)
     # Returns the list of missing names instead of a bool.
     fb = exercise.check(lambda session, requested: [r for r in requested if r not in session.get_providers()])
     assert_wrong(exercise, fb)
@@ -142,6 +185,14 @@ def test_polite_session_wrong_answers(namespace: dict[str, Any]):
         exercise, exercise.check(_session(path, threads=1, inter=1, entries={"session.inter_op.allow_spinning": "0"}))
     )
     assert_wrong(exercise, exercise.check(_session(path, threads=1, inter=1, entries={SPINNING: "1"})))
+    # Every setting right, but made on the options object after the session was created: the session kept its
+    # own copy, so the check reads what the session runs with, not the learner's object.
+    options = ort.SessionOptions()
+    late = ort.InferenceSession(path, options, providers=[CPU])
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry(SPINNING, "0")
+    assert_wrong(exercise, exercise.check(late), "more than one core")
     assert_wrong(exercise, exercise.check(ort.SessionOptions()))  # the options, not the session
     assert_wrong(exercise, exercise.check(None))
 

@@ -4,17 +4,20 @@ what is wrong without giving the fix away."""
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from course_test_helpers import assert_wrong, export_digits_cnn
 
 from course_utils.lessons import lesson06
 from course_utils.lessons.exercises import exercises_of
+from course_utils.lessons.lesson06_models import bn_model
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,7 @@ def test_starting_cells_get_feedback_without_the_fix(digits_path: Path, trace_pa
         return None
 
     cases = [
-        (lesson06.bn_level, (digits_path, {}, None), "counts is empty"),
+        (lesson06.bn_level, (None,), "no function yet"),
         (lesson06.benchmark_loop, (my_benchmark,), "must return the list of timings"),
         (lesson06.slowest_op, (trace_path, {}, None), "totals is empty"),
         (lesson06.mobile_flops, (my_flops,), "must return a number"),
@@ -65,7 +68,7 @@ def test_every_solution_passes(digits_path: Path, trace_path: Path) -> None:
 # ------------------------------------------------------------------------------------------ 06.1
 
 LEVELS = lesson06.LEVEL_NAMES
-TRUE_COUNTS = {
+DIGITS_COUNTS = {  # the DigitsCNN's counts, as a learner would copy them from the lesson
     "ORT_DISABLE_ALL": 2,
     "ORT_ENABLE_BASIC": 0,
     "ORT_ENABLE_EXTENDED": 0,
@@ -74,29 +77,81 @@ TRUE_COUNTS = {
 }
 
 
-def test_bn_level_accepts_names_and_enums(digits_path: Path) -> None:
-    counts = {getattr(ort.GraphOptimizationLevel, k): v for k, v in TRUE_COUNTS.items()}
-    assert lesson06.bn_level.check(digits_path, counts, ort.GraphOptimizationLevel.ORT_ENABLE_BASIC).passed
-    assert lesson06.bn_level.check(str(digits_path), TRUE_COUNTS, "enable_basic").passed
+def _saved_counts(path, levels=LEVELS, folder=None):
+    counts = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in levels:
+            options = ort.SessionOptions()
+            options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, name)
+            options.optimized_model_filepath = str(Path(folder or tmp) / f"{name}.onnx")
+            options.log_severity_level = 3
+            ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            saved = onnx.load(options.optimized_model_filepath)
+            counts[name] = sum(n.op_type == "BatchNormalization" for n in saved.graph.node)
+    return counts
 
 
-def test_bn_level_wrong_answers(digits_path: Path) -> None:
+def test_bn_counts_accepts_names_and_enums() -> None:
+    as_enums = lambda path: {getattr(ort.GraphOptimizationLevel, k): v for k, v in _saved_counts(path).items()}  # noqa: E731
+    assert lesson06.bn_level.check(as_enums).passed
+    lower = lambda path: {k.removeprefix("ORT_").lower(): v for k, v in _saved_counts(path).items()}  # noqa: E731
+    assert lesson06.bn_level.check(lower).passed
+
+
+def test_bn_counts_models_differ() -> None:
+    # The check's models disagree with each other and with the lesson's model: hard-coding cannot pass.
+    with tempfile.TemporaryDirectory() as tmp:
+        found = []
+        for kind in ("pairs", "mixed", "shared", "input"):
+            path = Path(tmp) / f"{kind}.onnx"
+            onnx.save(bn_model(kind), str(path))
+            found.append(tuple(_saved_counts(path).values()))
+    assert len(set(found)) == 4, found
+    assert found[0][0] == 2 and found[0][1] == 0  # Conv+BN pairs fold at Basic, as in the lesson
+    assert found[3][1] >= 1  # a BatchNormalization with no Conv before it is not folded at Basic
+
+
+def test_bn_counts_wrong_answers(digits_path: Path) -> None:
     ex = lesson06.bn_level
-    # counts read from the original file at every level
-    fb = ex.check(digits_path, dict.fromkeys(LEVELS, 2), "ORT_ENABLE_BASIC")
-    assert_wrong(ex, fb)
-    assert "same at every level" in fb.message
-    # right counts, but the highest level named
-    fb = ex.check(digits_path, TRUE_COUNTS, "ORT_ENABLE_ALL")
-    assert_wrong(ex, fb)
-    assert "lower level" in fb.message
-    # BN still there at the named level
-    assert_wrong(ex, ex.check(digits_path, TRUE_COUNTS, "ORT_DISABLE_ALL"))
-    # a level missing, and a wrong count
-    assert_wrong(ex, ex.check(digits_path, {k: v for k, v in TRUE_COUNTS.items() if k != "ORT_ENABLE_LAYOUT"}, "basic"))
-    assert_wrong(ex, ex.check(digits_path, {**TRUE_COUNTS, "ORT_ENABLE_BASIC": 2, "ORT_ENABLE_EXTENDED": 1}, "basic"))
-    assert_wrong(ex, ex.check(None, TRUE_COUNTS, "basic"))
-    assert "empty" in ex.check(digits_path, {}, "basic").message
+
+    # counts read from the file that was loaded, not from the optimized graphs
+    def original(path):
+        model = onnx.load(path)
+        return dict.fromkeys(LEVELS, sum(n.op_type == "BatchNormalization" for n in model.graph.node))
+
+    fb = ex.check(original)
+    assert_wrong(ex, fb, "same at every level")
+    # the lesson's (or the DigitsCNN's) numbers, hard-coded
+    fb = ex.check(lambda path: dict(DIGITS_COUNTS))
+    assert_wrong(ex, fb, "differ from the optimized graphs")
+    # the right counts for the DigitsCNN computed once and returned for every model
+    digits = _saved_counts(digits_path)
+    assert digits == DIGITS_COUNTS
+    assert_wrong(ex, ex.check(lambda path: digits), "differ from the optimized graphs")
+
+    # one session per level, but the BatchNormalization of the file loaded counted (a copy, not the effect)
+    def reads_the_input(path):
+        counts = {}
+        for name in LEVELS:
+            options = ort.SessionOptions()
+            options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, name)
+            ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            counts[name] = sum(n.op_type == "BatchNormalization" for n in onnx.load(path).graph.node)
+        return counts
+
+    assert_wrong(ex, ex.check(reads_the_input), "same at every level")
+
+    # counts every level but assumes folding removes every BatchNormalization (the lesson's ResNet-18 story)
+    def all_or_nothing(path):
+        n = sum(op.op_type == "BatchNormalization" for op in onnx.load(path).graph.node)
+        return {name: n if name == "ORT_DISABLE_ALL" else 0 for name in LEVELS}
+
+    assert_wrong(ex, ex.check(all_or_nothing), "differ from the optimized graphs")
+    # a level missing; the counts instead of the function; no function
+    assert_wrong(ex, ex.check(lambda path: {k: v for k, v in _saved_counts(path).items() if k != "ORT_ENABLE_LAYOUT"}))
+    assert_wrong(ex, ex.check(DIGITS_COUNTS), "pass your function itself")
+    assert_wrong(ex, ex.check(None))
+    assert "empty" in ex.check(lambda path: {}).message
 
 
 # ------------------------------------------------------------------------------------------ 06.2
@@ -158,10 +213,46 @@ def whole_loop(make_session, feed):
     return [(time.perf_counter() - t0) * 1000 / 30] * 30
 
 
+def cpu_clock_no_warmup(make_session, feed):
+    session = make_session()
+    out = []
+    for _ in range(30):
+        t0 = time.process_time()
+        session.run(None, feed)
+        out.append((time.process_time() - t0) * 1000)
+    return out
+
+
+def cpu_clock_session_timed(make_session, feed):
+    t0 = time.thread_time()
+    session = make_session()
+    for _ in range(5):
+        session.run(None, feed)
+    out = [(time.thread_time() - t0) * 1000]
+    for _ in range(29):
+        t0 = time.thread_time()
+        session.run(None, feed)
+        out.append((time.thread_time() - t0) * 1000)
+    return out
+
+
+def cpu_clock_ns_no_warmup(make_session, feed):
+    session = make_session()
+    out = []
+    for _ in range(25):
+        t0 = time.process_time_ns()
+        session.run(None, feed)
+        out.append((time.process_time_ns() - t0) / 1e6)
+    return out
+
+
 @pytest.mark.parametrize(
     ("answer", "says"),
     [
         (no_warmup, "first (cold) run"),
+        (cpu_clock_no_warmup, "first (cold) run"),
+        (cpu_clock_ns_no_warmup, "first (cold) run"),
+        (cpu_clock_session_timed, "creation is inside the timed region"),
         (session_timed, "creation is inside the timed region"),
         (in_seconds, "look like seconds"),
         (session_per_run, "created 3 sessions"),
@@ -266,6 +357,34 @@ def test_mobile_flops_wrong_answers(options: dict, says: str) -> None:
     fb = lesson06.mobile_flops.check(flops_factory(**options))
     assert_wrong(lesson06.mobile_flops, fb)
     assert says in fb.message
+
+
+def test_mobile_flops_output_size_from_division_is_caught() -> None:
+    # Shapes computed by hand as H // stride (right for the lesson's even sizes): wrong for an odd size.
+    import math
+
+    import onnx
+
+    def by_hand(model):
+        graph = model.graph
+        weights = {t.name: tuple(t.dims) for t in graph.initializer}
+        n, _, h, w = (d.dim_value for d in graph.input[0].type.tensor_type.shape.dim)
+        total, size = 0, (h, w)
+        for node in graph.node:
+            if node.op_type == "Conv":
+                strides = next((list(a.ints) for a in node.attribute if a.name == "strides"), [1, 1])
+                size = (size[0] // strides[0], size[1] // strides[1])
+                kernel = weights[node.input[1]]
+                total += 2 * n * kernel[0] * math.prod(size) * kernel[1] * math.prod(kernel[2:])
+            elif node.op_type == "Gemm":
+                out, k = weights[node.input[1]]
+                total += 2 * n * k * out
+        return total
+
+    assert by_hand(lesson06.mobile_block()) == flops_factory()(lesson06.mobile_block())  # right on the lesson's
+    fb = lesson06.mobile_flops.check(by_hand)
+    assert_wrong(lesson06.mobile_flops, fb, "[3, 12, 15, 15]", "output size is off")
+    assert onnx  # shape inference is the hint's tool, not this answer's
 
 
 def test_mobile_flops_hard_coded_number_is_caught() -> None:

@@ -105,6 +105,39 @@ def test_reader_that_never_ends() -> None:
     assert_wrong(exercise, exercise.check(Forever()), "still returns data")
 
 
+def test_reader_is_read_by_quantize_static_itself() -> None:
+    """The check hands the learner's reader to quantize_static and judges what it yielded there; one without
+    rewind() works, and one that reuses its buffer is judged by what each batch held when it was read."""
+
+    class OneBuffer:
+        def __init__(self) -> None:
+            self.images, self.buffer, self.position = balanced(), np.empty((12, 1, 8, 8), np.float32), 0
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            if self.position >= len(self.images):
+                return None
+            self.buffer[:] = self.images[self.position : self.position + 12]
+            self.position += 12
+            return {"image": self.buffer}
+
+    assert lesson07.calibration_reader.check(OneBuffer()).passed
+
+
+def test_reader_that_breaks_while_read() -> None:
+    class Broken:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            self.calls += 1
+            if self.calls > 2:
+                raise IndexError("list index out of range")
+            return {"image": balanced()[:16]}
+
+    exercise = lesson07.calibration_reader
+    assert_wrong(exercise, exercise.check(Broken()), "failed while reading your calibration data", "IndexError")
+
+
 def test_reader_that_is_not_a_reader() -> None:
     exercise = lesson07.calibration_reader
     assert_wrong(exercise, exercise.check(balanced()), "not a calibration reader")
@@ -133,7 +166,58 @@ def test_solution_options_pass_on_x86_and_arm_settings(monkeypatch: pytest.Monke
     for allowed in (False, True):
         monkeypatch.setattr(lesson07, "_platform_int8_allowed", lambda allowed=allowed: allowed)
         feedback = lesson07.fast_config.check(options)
-        assert feedback.passed and "measured here" in str(feedback), str(feedback)
+        assert feedback.passed and "this run measured" in str(feedback), str(feedback)
+
+
+@pytest.mark.parametrize(
+    ("formats", "says"),
+    [
+        # QOperator with signed activations: every Conv becomes QLinearConv, yet the x86 kernel path is slow.
+        (("QOperator", "QInt8", "QInt8"), "read signed 8-bit activations"),
+        # QDQ with signed activations where ORT is told to fuse them (as on Arm): QLinearConv, still signed.
+        (("QDQ", "QInt8", "QInt8"), "read signed 8-bit activations"),
+        # Unsigned activations and unsigned weights: fused everywhere, and slower than fp32 on x86.
+        (("QOperator", "QUInt8", "QUInt8"), "read unsigned weights"),
+    ],
+)
+def test_fused_but_slow_kernel_paths_fail_on_x86(monkeypatch: pytest.MonkeyPatch, formats, says) -> None:
+    """The node type alone does not make a model fast: the activation/weight types pick the kernel."""
+    from onnxruntime.quantization import QuantFormat, QuantType
+
+    monkeypatch.setattr(lesson07, "_x86", lambda: True)
+    monkeypatch.setattr(lesson07, "_platform_int8_allowed", lambda: True)  # signed QDQ fused, as Arm does
+    monkeypatch.setattr(lesson07, "_measured_speedup", lambda *args: 0.3)
+    quant_format, activations, weights = formats
+    options = {
+        "quant_format": getattr(QuantFormat, quant_format),
+        "activation_type": getattr(QuantType, activations),
+        "weight_type": getattr(QuantType, weights),
+    }
+    feedback = lesson07.fast_config.check(options)
+    assert_wrong(lesson07.fast_config, feedback, says, "QLinearConv")
+    assert "0.3x" in str(feedback)
+
+
+def test_qoperator_with_the_fast_pairing_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onnxruntime.quantization import QuantFormat, QuantType
+
+    monkeypatch.setattr(lesson07, "_x86", lambda: True)
+    options = {
+        "quant_format": QuantFormat.QOperator,
+        "activation_type": QuantType.QUInt8,
+        "weight_type": QuantType.QInt8,
+    }
+    feedback = lesson07.fast_config.check(options)
+    assert feedback.passed, str(feedback)
+
+
+def test_a_slow_measurement_is_not_called_a_speed_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onnxruntime.quantization import QuantType
+
+    monkeypatch.setattr(lesson07, "_measured_speedup", lambda *args: 0.6)
+    options = {"activation_type": QuantType.QUInt8, "weight_type": QuantType.QInt8, "per_channel": True}
+    feedback = lesson07.fast_config.check(options)
+    assert feedback.passed and "only 0.6x" in str(feedback) and "busy" in str(feedback), str(feedback)
 
 
 def test_quantizing_only_matmuls_leaves_convolutions_in_fp32() -> None:

@@ -107,6 +107,21 @@ def test_predict_node_wrong_answers(wrong, message):
     assert message in feedback.message
 
 
+@pytest.mark.parametrize("axes", [(-4, -2), (2, 0), (-2, 0), (0, -2)])
+def test_predict_node_accepts_axes_counted_from_the_end(axes):
+    # Squeeze-13 takes axes in [-r, r-1]: [-4, -2] on the rank-4 input names the same two dimensions as [0, 2].
+    feedback = lesson08.predict_node.check(_squeeze13(axes_value=axes))
+    assert feedback.passed, str(feedback)
+
+
+@pytest.mark.parametrize("axes", [(-3, -1), (0, -2, 2), (-4,)])
+def test_predict_node_rejects_other_negative_axes(axes):
+    # -3 and -1 are dimensions 1 and 3; [0, -2, 2] names dimension 2 twice; [-4] squeezes one dimension only.
+    feedback = lesson08.predict_node.check(_squeeze13(axes_value=axes))
+    assert_wrong(lesson08.predict_node, feedback)
+    assert "does not hold the axes" in feedback.message or "differs" in feedback.message, str(feedback)
+
+
 def test_predict_node_without_axes_input():
     model = _squeeze13()
     del model.graph.node[0].input[1]
@@ -230,6 +245,13 @@ def test_sklearn_wrong_answers(pipeline, tmp_path):
     feedback = exercise.check(next_row, pipeline)
     assert_wrong(exercise, feedback)
     assert "ai.onnx opset 19 > 18" in feedback.got
+    # The ai.onnx.ml limit is read too: the same file declaring ai.onnx.ml 4 (what a converter targeting a newer
+    # ml opset writes; ORT 1.14 implements ai.onnx.ml up to 3) is refused although its ai.onnx part fits.
+    ml_too_new = to_onnx(pipeline, x[:1], target_opset={"": 18, "ai.onnx.ml": 3})
+    next(o for o in ml_too_new.opset_import if o.domain == "ai.onnx.ml").version = 4
+    feedback = exercise.check(ml_too_new, pipeline)
+    assert_wrong(exercise, feedback, "cannot run it")
+    assert "ai.onnx.ml opset 4 > 3" in feedback.got, feedback.got
     # A single target_opset is also right: skl2onnx then picks an ai.onnx.ml opset that goes with it.
     assert exercise.check(to_onnx(pipeline, x[:1], target_opset=18), pipeline).passed
     other = lesson08.sklearn_pipeline()

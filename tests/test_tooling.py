@@ -37,7 +37,7 @@ def test_readme_has_the_two_commands_and_ci_runs_the_test_one():
 def test_course_script_is_valid_bash_and_helps():
     subprocess.run(["bash", "-n", str(COURSE)], check=True)
     result = subprocess.run([str(COURSE), "help"], capture_output=True, text=True, check=True)
-    for command in ("lab", "test", "execute", "check", "data", "setup", "ci"):
+    for command in ("lab", "test", "execute", "check", "progress", "hub", "data", "setup", "ci"):
         assert f"./course {command}" in result.stdout
 
 
@@ -236,3 +236,37 @@ def test_course_test_isa_flag_refuses_what_onednn_does_not_know(tmp_path, flag, 
     assert result.returncode == 2
     assert message in result.stdout
     assert _stub_lines(result) == []  # nothing ran
+
+
+@pytest.mark.parametrize(
+    ("command", "module"),
+    [
+        (["hub", "--learners", "3"], "-m course_utils.classroom.hub --learners 3"),
+        (["progress", "--delete"], "-m course_utils.progress --delete"),
+    ],
+)
+def test_course_hub_and_progress_run_their_modules(tmp_path, command, module):
+    root = _course_with_a_stub_environment(tmp_path)
+    lock = root / "deploy" / "local" / "package-lock.json"
+    lock.parent.mkdir(parents=True)
+    lock.write_bytes((REPO_ROOT / "deploy" / "local" / "package-lock.json").read_bytes())
+    # npm is a stub that records its arguments and "installs" nothing.
+    (tmp_path / "fake-bin" / "npm").write_text(
+        f'#!/bin/sh\necho "npm $*" >> "{tmp_path}/npm.log"\nmkdir -p node_modules\n'
+    )
+    (tmp_path / "fake-bin" / "npm").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in (*ISA_VARIABLES, "CI")}
+    env["PATH"] = f"{tmp_path / 'fake-bin'}{os.pathsep}{env['PATH']}"
+    result = subprocess.run(
+        [str(root / "course"), *command], capture_output=True, text=True, timeout=60, env=env, cwd=root
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _stub_lines(result)[-1].endswith(f"ARGS {module}")
+    npm = (tmp_path / "npm.log").read_text() if (tmp_path / "npm.log").exists() else ""
+    # ./course hub installs the pinned proxy once (npm ci from the lock file); ./course progress needs none.
+    assert npm == ("npm ci --no-audit --no-fund --loglevel=error\n" if command[0] == "hub" else "")
+    if command[0] == "hub":
+        again = subprocess.run(
+            [str(root / "course"), *command], capture_output=True, text=True, timeout=60, env=env, cwd=root
+        )
+        assert again.returncode == 0 and (tmp_path / "npm.log").read_text() == npm  # the stamp: not again

@@ -264,7 +264,10 @@ def test_report_text_and_html_are_deterministic_and_aligned():
     lines = str(first).splitlines()
     header, rows = lines[1], lines[2:4]
     column = header.index("max abs err")
-    assert all(re.fullmatch(r"\d\.\de[+-]\d\d", row[column:].split()[0]) for row in rows)  # e.g. 3.1e-07
+    errors = {row.split()[0]: row[column:].split()[0] for row in rows}
+    # A float error is a measurement (marked, masked by nbval); an exact comparison's error is a compared fact.
+    assert re.fullmatch(r"≈\d\.\de[+-]\d\d", errors["logits"]), errors  # e.g. ≈3.1e-07
+    assert errors["label"] == "0.0e+00", errors
     assert len({line.index("pass") for line in rows}) == 1  # result column aligned
     assert first["logits"].passed and first.max_abs is not None and first.max_abs < 1e-6
     with pytest.raises(KeyError, match="outputs: logits, label"):

@@ -52,7 +52,8 @@ Modules, by concern: ``stats`` (latency statistics), ``harness`` (:func:`measure
 ``peak`` (this CPU's matmul peak), ``targets`` (what to benchmark: files and course models), ``engines`` (the
 engine registry and the built-in engines), ``report`` (:func:`benchmark`, rows, reports, verdicts), ``plots``,
 ``cli`` (``python -m course_utils.bench``). This package re-exports their public names; the live view is
-:mod:`course_utils.views.bench_view`.
+:mod:`course_utils.views.bench_view`. ``shapes`` (lesson 09's shape explorer: a model at a grid of lengths, exact
+or padded to buckets; its view is :mod:`course_utils.views.shapes_view`) is imported by its own name.
 
 May import: :mod:`course_utils.errors`, :mod:`course_utils.paths`, :mod:`course_utils.onnxfile`,
 :mod:`course_utils.models` (the course-model registry), :mod:`course_utils.runtime` (``sessions``, ``feeds``).
@@ -81,6 +82,7 @@ from course_utils.bench.harness import ProgressCallback as ProgressCallback
 from course_utils.bench.harness import Timings, harness_overhead_us, measure
 from course_utils.bench.peak import measure_peak_gflops
 from course_utils.bench.plots import figure_png, plot_latencies
+from course_utils.bench.report import BUDGET_CONFIDENCE as BUDGET_CONFIDENCE
 from course_utils.bench.report import MAX_LOAD_PER_CORE as MAX_LOAD_PER_CORE
 from course_utils.bench.report import MAX_SPREAD as MAX_SPREAD
 from course_utils.bench.report import MIN_RUNS as MIN_RUNS
@@ -92,8 +94,10 @@ from course_utils.bench.report import (
     Verdict,
     benchmark,
     budget_verdict,
+    late_rate_bound,
     machine_load,
     row_problems,
+    runs_needed,
     speed_verdict,
 )
 from course_utils.bench.stats import LatencyStats, latency_stats
@@ -128,6 +132,7 @@ __all__ = [
     "figure_png",
     "get_engine",
     "harness_overhead_us",
+    "late_rate_bound",
     "latency_stats",
     "load_target",
     "machine_load",
@@ -138,5 +143,6 @@ __all__ = [
     "plot_latencies",
     "register_engine",
     "row_problems",
+    "runs_needed",
     "speed_verdict",
 ]

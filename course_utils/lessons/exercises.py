@@ -26,6 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+# Absolute, so the import holds wherever this module lives in the package.
+from course_utils.classroom.progress import not_recorded, record_check
+
 __all__ = [
     "EXERCISES",
     "Exercise",
@@ -186,7 +189,14 @@ class Exercise:
         EXERCISES[self.id] = self
 
     def check(self, *args: Any, **kwargs: Any) -> Feedback:
-        """Check an answer and return feedback (never raises for a wrong or broken answer)."""
+        """Check an answer and return feedback (never raises for a wrong or broken answer).
+
+        The check is noted in the learner's own progress file (:mod:`course_utils.classroom.progress`)."""
+        feedback = self._feedback(*args, **kwargs)
+        record_check(self.id, feedback.passed, self._hints_shown)
+        return feedback
+
+    def _feedback(self, *args: Any, **kwargs: Any) -> Feedback:
         try:
             message = self.checker(*args, **kwargs)
         except NotYet as e:
@@ -230,8 +240,9 @@ class Exercise:
             if not isinstance(final, ast.Expr):
                 return SolutionRun(self.id, False, "the solution does not end in a .check(...) call")
             last = ast.Expression(final.value)
-            exec(compile(tree, f"<solution {self.id}>", "exec"), scope)
-            feedback = eval(compile(last, f"<solution {self.id}>", "eval"), scope)
+            with not_recorded():  # the reference solution's check is not the learner's attempt
+                exec(compile(tree, f"<solution {self.id}>", "exec"), scope)
+                feedback = eval(compile(last, f"<solution {self.id}>", "eval"), scope)
         except Exception as e:  # a broken solution is a course bug: say so, don't crash the notebook
             return SolutionRun(self.id, False, f"running it raised {type(e).__name__}: {e}")
         if not isinstance(feedback, Feedback):

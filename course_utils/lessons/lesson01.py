@@ -1,5 +1,5 @@
 """Exercises of lesson 01 (what ONNX is and why): run any classifier with the real calls, place problems on the
-pipeline, and export a model with two inputs (a transfer task).
+pipeline, and (a transfer task) write the gate that decides whether a new file may replace a deployed model.
 
     from course_utils.lessons import lesson01
     lesson01.predict.check(my_function)
@@ -9,8 +9,8 @@ pipeline, and export a model with two inputs (a transfer task).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ import onnx
 from course_utils.lessons.exercises import Exercise, NotYet, expect
 from course_utils.onnxfile.diagrams import STAGES
 
-__all__ = ["STATEMENTS", "calibrated", "predict", "stages"]
+__all__ = ["STATEMENTS", "predict", "replacement_gate", "stages"]
 
 
 # ------------------------------------------------------------------------------------------ 01.1
@@ -152,6 +152,9 @@ _RIGHT_STAGES: dict[str, str] = {
     "gpu_same_file": "provider",
 }
 
+#: The statements some tool reports (the first part of the rule); the others are facts about what a box holds.
+_REPORTED = frozenset({"no_translation", "scores_differ", "ir_too_new"})
+
 _STAGE_KEYS = tuple(s.key for s in STAGES)
 
 
@@ -177,10 +180,15 @@ def _check_stages(where: Any) -> str:
         got=", ".join(repr(where[k]) for k in not_stages),
     )
     wrong = sorted(k for k in STATEMENTS if where[k] != _RIGHT_STAGES[k])
+    reported = sorted(k for k in wrong if k in _REPORTED)
     expect(
         not wrong,
-        f"{len(wrong)} of {len(STATEMENTS)} statements sit at a stage that neither reports nor holds them: {wrong}",
-        why="knowing where a problem shows up tells you which tool to reach for first",
+        f"{len(wrong)} of {len(STATEMENTS)} statements are not at the stage the rule gives: {wrong}",
+        why="the rule has two parts, tried in order: a statement some tool reports (an error, a failed comparison) "
+        "belongs to the stage of the tool that reports it, even when it is about something another box holds; "
+        "only a fact no tool reports belongs to the box whose content it describes. Knowing where a problem shows "
+        "up tells you which tool to reach for first"
+        + (f". Reported by a tool: {', '.join(reported)}" if reported else ""),
         expected=f"{len(STATEMENTS)} of {len(STATEMENTS)} right",
         got=f"{len(STATEMENTS) - len(wrong)} of {len(STATEMENTS)} right",
     )
@@ -192,10 +200,12 @@ stages = Exercise(
     "Place each problem on the pipeline",
     _check_stages,
     hints=[
-        "Read each box of the diagram: its title and the tools or contents listed under it. A statement belongs "
-        "to the box whose tool reports it, or whose content it describes.",
-        "Two statements describe what the file holds; one is found by comparing numbers (listed in one box); "
-        "one happens when the runtime loads the file; one is about the hardware that runs the nodes.",
+        "Read each box of the diagram: its title and the tools or contents listed under it. First ask: does some "
+        "tool report this (an error, a failed comparison)? Then it belongs to that tool's box. Only if no tool "
+        "reports it, place it at the box whose content it describes.",
+        "Three statements are reported by a tool: the exporter's error, a comparison of numbers (listed in one "
+        "box), and an error when the runtime loads the file. The other three are facts: two about what the file "
+        "holds, one about the hardware that runs the nodes.",
         "export: the exporter fails. onnx: what the file declares and stores. check: parity. session: loading. "
         "provider: a GPU without changing the file.",
     ],
@@ -217,130 +227,206 @@ lesson01.stages.check(where)
 
 # ------------------------------------------------------------------------------------------ 01.3
 
-
-def _temperature_feed(model: onnx.ModelProto, value: float) -> np.ndarray:
-    """The temperature as the model declares it: shape (1,) as asked, or a scalar if exported that way."""
-    declared = next(i for i in model.graph.input if i.name == "temperature")
-    rank = len(declared.type.tensor_type.shape.dim)
-    return np.full((1,) * rank, value, dtype=np.float32)
+_RTOL, _ATOL = 1e-4, 1e-5  # the exercise's float32 tolerances, as in section 4
 
 
-def _check_calibrated(path: Any) -> str:
-    import onnxruntime as ort
+@dataclass(frozen=True)
+class _Candidate:
+    """One candidate file of exercise 01.3: what it is, whether it may replace the deployed model, and why."""
 
-    from course_utils.errors import CourseError
-    from course_utils.onnxfile.modelio import load_model
+    label: str
+    model: onnx.ModelProto
+    may_replace: bool
+    why: str
 
-    expect(path is not None, "there is no model yet", expected="the path of the .onnx file you exported", got=None)
+
+def _with_batch(model: onnx.ModelProto, batch: int | str) -> onnx.ModelProto:
+    changed = onnx.ModelProto()
+    changed.CopyFrom(model)
+    for value in (*changed.graph.input, *changed.graph.output):
+        dim = value.type.tensor_type.shape.dim[0]
+        if isinstance(batch, int):
+            dim.dim_value = batch
+        else:
+            dim.dim_param = batch
+    return changed
+
+
+def _scaled_initializer(model: onnx.ModelProto, name: str, scale: float = 1.0, shift: float = 0.0) -> onnx.ModelProto:
+    changed = onnx.ModelProto()
+    changed.CopyFrom(model)
+    for tensor in changed.graph.initializer:
+        if tensor.name == name:
+            array = onnx.numpy_helper.to_array(tensor).astype(np.float32)
+            tensor.CopyFrom(onnx.numpy_helper.from_array((array * np.float32(scale) + np.float32(shift)), name))
+    return changed
+
+
+def _candidates() -> list[_Candidate]:
+    """The deployed classifier's possible replacements, half of them safe: the checks a gate needs, each alone."""
+    deployed = _centroid_classifier("image", "logits")
+    helper = onnx.helper
+    renamed_output = _centroid_classifier("image", "scores")
+    renamed_input = _centroid_classifier("pixels", "logits")
+    as_double = _centroid_classifier("image", "logits_f32")
+    as_double.graph.node.append(helper.make_node("Cast", ["logits_f32"], ["logits"], to=onnx.TensorProto.DOUBLE))
+    as_double.graph.output[0].CopyFrom(helper.make_tensor_value_info("logits", onnx.TensorProto.DOUBLE, ["batch", 10]))
+    mislabelled = onnx.ModelProto()
+    mislabelled.CopyFrom(deployed)
+    mislabelled.graph.value_info.append(helper.make_tensor_value_info("flat", onnx.TensorProto.FLOAT, ["batch", 10]))
+    return [
+        _Candidate("an identical copy", deployed, True, "it is the deployed model, byte for byte"),
+        _Candidate(
+            "a re-export whose batch dimension is called 'N' instead of 'batch'",
+            _with_batch(deployed, "N"),
+            True,
+            "a dynamic dimension's name is only a label: every batch size still works, so the contract is kept",
+        ),
+        _Candidate(
+            "a re-export whose weights differ in their last float32 digits",
+            _scaled_initializer(deployed, "weight", scale=1 + 3e-7),
+            True,
+            "float32 results change in their last digits whenever arithmetic is reordered or rounded differently; "
+            "parity means equal within the tolerance, not bit for bit",
+        ),
+        _Candidate(
+            "an export with the batch fixed to 2",
+            _with_batch(deployed, 2),
+            False,
+            "the deployed model takes any batch size; a server sending another size would fail after the update",
+        ),
+        _Candidate(
+            "an export whose output is called 'scores'",
+            renamed_output,
+            False,
+            "serving code reads outputs by name; the deployed model's output name is part of its contract",
+        ),
+        _Candidate(
+            "an export whose input is called 'pixels'",
+            renamed_input,
+            False,
+            "serving code feeds inputs by name; the deployed model's input name is part of its contract",
+        ),
+        _Candidate(
+            "an export whose output is float64",
+            as_double,
+            False,
+            "the numbers agree, but the element type is part of the contract: clients expecting float32 get "
+            "another type",
+        ),
+        _Candidate(
+            "a retrained model: every class the same, every score 0.01 higher",
+            _scaled_initializer(deployed, "bias", shift=0.01),
+            False,
+            "the classes agree, but the scores a client may threshold or calibrate do not: parity compares the "
+            "numbers, not the arg-max",
+        ),
+        _Candidate(
+            "a file with a shape annotation the ONNX checker rejects (ONNX Runtime still runs it)",
+            mislabelled,
+            False,
+            "ONNX Runtime runs it leniently, but the file breaks the specification: another runtime, or the next "
+            "release, may refuse it",
+        ),
+    ]
+
+
+def _check_replaces(fn: Any) -> str:
+    import tempfile
+    from pathlib import Path
+
+    from course_utils.models.data import load_digits
+
     expect(
-        isinstance(path, str | os.PathLike),
-        "check needs the path of the exported file",
-        expected="a str or pathlib.Path",
-        got=type(path).__name__,
+        callable(fn),
+        "check needs your function itself, not what it returns",
+        expected="a function replaces(candidate, deployed, images)",
+        got=type(fn).__name__,
     )
-    try:
-        model = load_model(path)
-        onnx.checker.check_model(model, full_check=True)
-    except CourseError as error:
-        raise NotYet(str(error)) from None
-    except onnx.checker.ValidationError as error:
-        raise NotYet(f"the ONNX checker rejects the model: {str(error).strip().splitlines()[0]}") from None
-    inputs = [i.name for i in model.graph.input]
-    outputs = [o.name for o in model.graph.output]
-    expect(
-        sorted(inputs) == ["image", "temperature"],
-        f"the model has {len(inputs)} input(s): {inputs}",
-        why="the temperature must be chosen when the model runs, so it has to be an input, not a constant",
-        expected="two inputs, named 'image' and 'temperature'",
-        got=inputs,
+    images = load_digits().x_test
+    candidates = _candidates()
+    with tempfile.TemporaryDirectory() as folder:
+        deployed = Path(folder) / "deployed.onnx"
+        onnx.save(candidates[0].model, deployed)
+        for index, candidate in enumerate(candidates):
+            path = Path(folder) / f"candidate_{index}.onnx"
+            onnx.save(candidate.model, path)
+            try:
+                verdict = fn(str(path), str(deployed), images.copy())
+            except Exception as error:  # the learner's code may fail in any way: report it as feedback
+                first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                raise NotYet(
+                    f"replaces raised {type(error).__name__} for {candidate.label}: {first_line[:200]}",
+                    why="a gate answers False for a file that cannot be loaded or run; the deployment job that "
+                    "calls it must not crash",
+                ) from None
+            expect(
+                isinstance(verdict, bool | np.bool_),
+                "replaces must return True or False",
+                got=type(verdict).__name__,
+            )
+            expect(
+                bool(verdict) == candidate.may_replace,
+                f"wrong verdict for {candidate.label}: your gate "
+                + ("blocks it" if candidate.may_replace else "lets it replace the deployed model"),
+                why=candidate.why,
+                expected=candidate.may_replace,
+                got=bool(verdict),
+            )
+    safe = sum(c.may_replace for c in candidates)
+    return (
+        f"right on all {len(candidates)} candidates: {safe} safe updates let through, {len(candidates) - safe} "
+        "broken ones stopped (checker, contract, parity)"
     )
-    expect(
-        "probabilities" in outputs,
-        "the model has no output named 'probabilities'",
-        why="the serving code asks for outputs by name",
-        got=outputs,
-    )
-    from course_utils.models.data import load_digits, load_digits_cnn
-
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    digits = load_digits()
-    cnn = load_digits_cnn()
-    import torch
-
-    for batch, temperature in ((5, 2.0), (3, 0.5)):
-        images = digits.x_test[:batch]
-        feed = {"image": images, "temperature": _temperature_feed(model, temperature)}
-        try:
-            got = session.run(["probabilities"], feed)[0]
-        except Exception as error:  # onnxruntime's own message says which dimension it rejected
-            raise NotYet(
-                f"the session rejects {batch} images at temperature {temperature}: {str(error).strip()}",
-                why="a server runs whatever number of requests arrive together, not only the example's count",
-            ) from None
-        with torch.no_grad():
-            scores = cnn(torch.from_numpy(images)).numpy() / temperature
-        exp = np.exp(scores - scores.max(axis=1, keepdims=True))
-        expected = exp / exp.sum(axis=1, keepdims=True)
-        sums = got.sum(axis=1)
-        expect(
-            got.shape == expected.shape and bool(np.allclose(sums, 1.0, atol=1e-5)) and bool((got >= 0).all()),
-            "the outputs are not probabilities",
-            why="each row must be >= 0 and sum to 1 so a server can read it as confidence",
-            expected=f"shape {expected.shape}, rows summing to 1",
-            got=f"shape {got.shape}, row sums from {sums.min():.3f} to {sums.max():.3f}",
-        )
-        largest = float(np.abs(got - expected).max())
-        expect(
-            largest <= 1e-5,
-            f"at temperature {temperature} the probabilities differ from the trained classifier's by up to "
-            f"{largest:.2g}",
-            why="parity: the exported model must give the numbers of the trained PyTorch model, at every temperature",
-            expected="differences <= 1e-5",
-            got=f"{largest:.2g}",
-        )
-    return "two inputs, any batch size, and the trained model's probabilities at temperatures 2.0 and 0.5"
 
 
-calibrated = Exercise(
+replacement_gate = Exercise(
     "01.3",
-    "Export a model with two inputs (transfer)",
-    _check_calibrated,
+    "A gate for a new version of a model (transfer)",
+    _check_replaces,
     hints=[
-        "forward(image, temperature) receives both tensors; the probabilities are the classifier's scores divided "
-        "by the temperature, turned into probabilities along the class axis. The export's example is a tuple with "
-        "one tensor per forward() argument.",
-        "torch.softmax(self.classifier(image) / temperature, dim=1). Name both inputs when you export, and let "
-        "the first dimension of the image vary; the temperature keeps its shape (1,).",
-        'torch.onnx.export(model, (images, torch.tensor([2.0])), path, input_names=["image", "temperature"], '
-        'output_names=["probabilities"], dynamic_shapes={"image": {0: torch.export.Dim("batch")}, '
-        '"temperature": None}, external_data=False)',
+        "Three questions, each with a call from this lesson: is the file valid (section 4's check)? Does it keep "
+        "the deployed model's contract (what a session says about its inputs and outputs)? Does it give the "
+        "deployed model's numbers (section 4's parity)? Anything that raises on the way is a no.",
+        "Build both sessions and compare, for inputs and outputs alike, each value's name, type and shape from "
+        "get_inputs() and get_outputs(). A symbolic dimension comes back as a string, a fixed one as an int: compare "
+        "whether each dimension is fixed, and its size, not the symbol's name.",
+        "Wrap the checker and the candidate's session in try/except returning False; describe a session as "
+        "[(v.name, v.type, [d if isinstance(d, int) else 'dynamic' for d in v.shape]) for v in values] for both "
+        "lists; then run both on images and return np.allclose(new, old, rtol=1e-4, atol=1e-5) for every output.",
     ],
     solution_code="""
-class Calibrated(torch.nn.Module):
-    def __init__(self, classifier):
-        super().__init__()
-        self.classifier = classifier
-
-    def forward(self, image, temperature):
-        return torch.softmax(self.classifier(image) / temperature, dim=1)
+import numpy as np
+import onnx
+import onnxruntime as ort
 
 
-calibrated_model = Calibrated(cnn).eval()
-example = (torch.from_numpy(digits.x_test[:2]), torch.tensor([2.0]))
-solution_path = artifact_path("solution_01_3_calibrated.onnx", lesson="01")
-torch.onnx.export(
-    calibrated_model, example, solution_path,
-    input_names=["image", "temperature"], output_names=["probabilities"],
-    dynamic_shapes={"image": {0: torch.export.Dim("batch")}, "temperature": None},
-    external_data=False, verbose=False,
-)
-session = ort.InferenceSession(solution_path, providers=["CPUExecutionProvider"])
-images, temperature = digits.x_test[:5], np.array([2.0], dtype=np.float32)
-(probabilities,) = session.run(None, {"image": images, "temperature": temperature})
-with torch.no_grad():
-    expected = calibrated_model(torch.from_numpy(images), torch.from_numpy(temperature)).numpy()
-np.testing.assert_allclose(probabilities, expected, rtol=1e-4, atol=1e-6)
-lesson01.calibrated.check(solution_path)
+def replaces(candidate, deployed, images):
+    try:
+        onnx.checker.check_model(onnx.load(candidate), full_check=True)
+        new = ort.InferenceSession(candidate, providers=["CPUExecutionProvider"])
+    except Exception:  # an invalid file, or one the runtime cannot load: no
+        return False
+    old = ort.InferenceSession(deployed, providers=["CPUExecutionProvider"])
+
+    def contract(session):
+        def describe(values):  # a symbolic dimension's name is a label: keep only "dynamic" or the fixed size
+            return [(v.name, v.type, [d if isinstance(d, int) else "dynamic" for d in v.shape]) for v in values]
+
+        return describe(session.get_inputs()), describe(session.get_outputs())
+
+    if contract(new) != contract(old):
+        return False
+    feed = {old.get_inputs()[0].name: images}
+    try:
+        got = new.run(None, feed)
+    except Exception:
+        return False
+    want = old.run(None, feed)
+    return all(np.allclose(g, w, rtol=1e-4, atol=1e-5) for g, w in zip(got, want))
+
+
+lesson01.replacement_gate.check(replaces)
 """,
-    giveaways=("dynamic_shapes", "dynamic_axes", "Dim(", "softmax", "input_names"),
+    giveaways=("allclose", "isinstance(d, int)", "'dynamic'", "try/except", "get_outputs"),
 )

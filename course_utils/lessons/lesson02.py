@@ -7,8 +7,8 @@ transfers: a model whose operator has no ONNX translation, and a model with two 
     lesson02.dynamic_batch.hint()        # again for a more specific one
     lesson02.dynamic_batch.solution()
 
-The models the exercises export are defined in :mod:`course_utils.lessons.lesson02_models` and importable from
-here (:class:`PatchClassifier`, :class:`AutoScaleCNN`,
+The models the exercises export are defined in :mod:`course_utils.lessons.exercise_models.lesson02` and
+importable from here (:class:`PatchClassifier`, :class:`AutoScaleCNN`,
 :class:`ColumnMedianClassifier`, :class:`TemperatureCNN`), so the checks can compare the learner's ONNX file with
 the very model it came from.
 Feedback says what is wrong and why, never the fix; the hints and the solution give it on request.
@@ -25,19 +25,21 @@ import torch
 from torch import nn
 
 from course_utils.lessons._answers import load_answer, run_answer
-from course_utils.lessons.exercises import Exercise, NotYet, expect
-from course_utils.lessons.lesson02_models import (
+from course_utils.lessons.exercise_models.lesson02 import (
     AutoScaleCNN,
     ColumnMedianClassifier,
     PatchClassifier,
     TemperatureCNN,
     auto_scale_cnn,
     column_median_classifier,
+    control_flow_inputs,
     patch_classifier,
     temperature_cnn,
 )
+from course_utils.lessons.exercises import Exercise, NotYet, expect
 from course_utils.models.data import load_digits
 from course_utils.onnxfile.graph import Dim, graph_inputs, shape, shape_text
+from course_utils.onnxfile.render import measurement
 from course_utils.onnxfile.verify import DEFAULT_TOLERANCES, compare_outputs
 from course_utils.paths import artifact_path
 
@@ -118,15 +120,30 @@ def _reference(module: nn.Module, *inputs: np.ndarray) -> np.ndarray:
 def _expect_same_numbers(reference: np.ndarray, actual: np.ndarray, what: str, why: str, **more: Any) -> None:
     """Feedback ``what`` unless ``actual`` matches ``reference`` within the float32 tolerance."""
     report = compare_outputs(reference, actual)
-    got = f"max abs error {report.max_abs:.1e}" if report.max_abs is not None else str(report).splitlines()[0]
+    got = f"max abs error {measurement(report.max_abs)}" if report.max_abs is not None else str(report).splitlines()[0]
     expect(report.passed, what, why=why, got=got, **more)
 
 
 # ------------------------------------------------------------------------------------------------ 02.1
 
 
+def _legacy_export(model: onnx.ModelProto) -> bool:
+    """Whether the TorchScript-based legacy exporter (``dynamo=False``) wrote the file: it names nodes after the
+    module scopes they came from (``/attention/MatMul``); the default exporter names them ``node_<op>_<n>``."""
+    names = [n.name for n in model.graph.node if n.name]
+    return bool(names) and sum(name.startswith("/") for name in names) > len(names) / 2
+
+
 def _check_dynamic_batch(path: Any) -> str:
     model = _load_answer(path)
+    expect(
+        not _legacy_export(model),
+        "this file was written by the legacy TorchScript exporter, not by the default one",
+        why="the exercise is about what the default exporter (torch.export) concludes from your example input; "
+        "switching exporters hides that cause instead of dealing with it, and the legacy exporter is deprecated",
+        expected="an export by torch.onnx.export's default exporter",
+        got="node names from TorchScript scopes (" + ", ".join(n.name for n in model.graph.node[:2]) + ", ...)",
+    )
     _expect_dynamic_batch(model)
     digits = load_digits().x_test
     reference_model = patch_classifier()
@@ -180,33 +197,27 @@ lesson02.dynamic_batch.check(path)
 # ------------------------------------------------------------------------------------------------ 02.2
 
 
-def _control_flow_inputs(batch: int) -> dict[str, np.ndarray]:
-    """Both kinds of input the model accepts, at full and at reduced contrast: a fix that divides by the
-    batch's maximum, decides per pixel, or stretches every batch to [0, 1] gets one of these wrong."""
-    scaled = load_digits().x_test[:batch]
-    raw = scaled * np.float32(16)
-    return {
-        "scaled [0, 1]": scaled,
-        "raw 0..16": raw,
-        "faint scaled (max 0.75)": scaled * np.float32(0.75),
-        "faint raw (max 12)": raw * np.float32(0.75),
-    }
-
-
 def _check_control_flow(path: Any) -> str:
     model = _load_answer(path)
     inputs = _user_inputs(model)
     expect(len(inputs) == 1, "the model should have exactly one input (the image)", got=[v.name for v in inputs])
     dims = _dims(inputs[0])
-    batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else 20
+    expect(
+        isinstance(dims[0], str) and dims[0] != "",
+        "the batch dimension is fixed",
+        why="the starting export asked for a dynamic batch; a server sends whatever number of images arrive "
+        "together, so the fix must keep it",
+        expected="a named (symbolic) first dimension",
+        got=shape_text(dims),
+    )
     reference_model = auto_scale_cnn()
     results = {}
-    for label, x in _control_flow_inputs(batch).items():
+    for label, x in control_flow_inputs(20).items():
         results[label] = compare_outputs(_reference(reference_model, x), _run(model, x)).passed
     wrong = [label for label, ok in results.items() if not ok]
-    # A traced export fails for exactly one kind of input (raw or scaled, bright and faint alike); any other
-    # pattern means the graph does decide at run time, but by another rule than the model's.
-    raw = {"raw 0..16", "faint raw (max 12)"}
+    # A traced export fails for exactly one kind of input (raw or scaled, bright and faint alike; a mixed batch
+    # goes the raw way); any other pattern means the graph does decide at run time, but by another rule.
+    raw = {"raw 0..16", "faint raw (max 12)", "a batch mixing raw and scaled"}
     ops = {n.op_type for n in model.graph.node}
     traced = set(wrong) in (raw, set(results) - raw) and not ops & {"If", "Where"}
     expect(
@@ -299,20 +310,49 @@ def _check_parity(model: Any, reference: Any) -> str:
         why="parity compares the PyTorch model with its export; a reference from anything else (the ONNX output "
         "itself, another model, the model before a change) proves nothing about it",
     )
+    moved = _moved_statistics(model)
+    expect(
+        not moved or model.training,
+        "your model now runs in inference mode, but its BatchNorm statistics are no longer the trained ones",
+        why="each forward pass made before the switch updated BatchNorm's running mean and variance, moving them "
+        "away from the saved weights: this model is no longer the one that was exported",
+        expected="the running statistics stored in data/digits_cnn.pt",
+        got=f"{len(moved)} BatchNorm buffer(s) differ from the saved weights ({', '.join(moved[:2])}"
+        + (", ...)" if len(moved) > 2 else ")"),
+    )
     export = load_answer(_lesson_export())
     onnx_logits = _run(export, x)
     rtol, atol = DEFAULT_TOLERANCES["float32"]
     largest = float(np.abs(onnx_logits - reference).max())
     expect(
         bool(np.allclose(onnx_logits, reference, rtol=rtol, atol=atol)),
-        f"the reference differs from ONNX Runtime's logits by up to {largest:.1e}",
+        f"the reference differs from ONNX Runtime's logits by up to {measurement(largest)}",
         why="float32 rounding makes differences around 1e-6; errors this large mean the PyTorch model computes "
         "something else than the export. The export froze how each layer behaves at inference: BatchNorm "
         "normalizes with the statistics it stored during training",
         expected=f"every logit within atol={atol} + rtol={rtol} x |reference| (float32 defaults)",
-        got=f"max abs error {largest:.1e}",
+        got=f"max abs error {measurement(largest)}",
     )
-    return f"the export matches PyTorch on all {len(x)} test digits at float32 tolerance (max abs error {largest:.0e})"
+    return f"the export matches PyTorch on all {len(x)} test digits at float32 tolerance (max abs error {measurement(largest)})"
+
+
+def _moved_statistics(model: nn.Module) -> list[str]:
+    """The BatchNorm running statistics of ``model`` that differ from the trained weights in data/ (empty for a
+    model that is not the DigitsCNN)."""
+    from course_utils.paths import data_path
+
+    saved = torch.load(data_path("digits_cnn.pt"), weights_only=True)
+    state = model.state_dict()
+    if set(state) != set(saved):
+        return []
+    stats = ("running_mean", "running_var", "num_batches_tracked")
+    weights_kept = all(
+        state[k].shape == saved[k].shape and torch.equal(state[k], saved[k]) for k in saved if not k.endswith(stats)
+    )
+    keys = [k for k in saved if k.endswith(stats[:2])]
+    if not weights_kept:
+        return []  # another model (untrained, retrained): the parity check itself says what differs
+    return [k for k in keys if state[k].shape != saved[k].shape or not torch.allclose(state[k], saved[k])]
 
 
 def _lesson_export() -> Any:
@@ -329,7 +369,9 @@ parity = Exercise(
         "sides compute different things. The export is fine (section 1 checked it).",
         "The exported graph froze how BatchNorm behaves at inference. How does the freshly built PyTorch model "
         "behave? Print model.training.",
-        "Call model.eval() before computing the reference, then compute the reference again.",
+        "Call model.eval() right after load_state_dict, before the model runs for the first time, then compute "
+        "the reference. Switching later is too late: the run in training mode has already updated BatchNorm's "
+        "running statistics, so rebuild the model (rerun the cell with the fix in it).",
     ],
     solution_code="""
 import numpy as np
@@ -478,6 +520,16 @@ def _check_two_inputs(path: Any) -> str:
             expected="a named (symbolic) first dimension",
             got=shape_text(dims),
         )
+    batch_names = {value.name: _dims(value)[0] for value in inputs}
+    expect(
+        batch_names["image"] == batch_names["temperature"],
+        "the two inputs' batch dimensions have different names",
+        why="a dimension's name says which sizes are equal: with two names the file says images and temperatures "
+        "may come in batches of different sizes, which this model cannot compute, and a runtime cannot catch a "
+        "mismatched pair before running",
+        expected="one shared name for both batch dimensions",
+        got=", ".join(f"{name}: {dim}" for name, dim in batch_names.items()),
+    )
     reference_model = temperature_cnn()
     digits = load_digits().x_test
     for batch in (1, 5):

@@ -2,7 +2,7 @@
 
     from course_utils.lessons import lesson03
     lesson03.keras_nchw.check(path)          # 03.1 convert the Keras model with a channels-first input
-    lesson03.layout.check(nchw_to_nhwc)      # 03.2 find why a layout conversion is wrong
+    lesson03.layout.check(to_channels_last)  # 03.2 (transfer) fix a layout conversion, for any rank
     lesson03.forest.check(model, rf)         # 03.3 convert a random forest with plain tensor outputs
     lesson03.feed.check(make_feed)           # 03.4 feed a session the dtype it declares
     lesson03.rgb_keras.check(path)           # 03.5 (transfer) convert a 3-channel Keras functional model
@@ -25,10 +25,11 @@ from course_utils.lessons._answers import expect_valid_model, load_answer, run_a
 from course_utils.lessons.exercises import Exercise, NotYet, expect
 from course_utils.models.data import Digits, load_digits
 from course_utils.onnxfile.modelio import ModelSource
+from course_utils.onnxfile.render import measurement
 from course_utils.onnxfile.verify import compare_outputs
 from course_utils.runtime.run import numpy_dtype
 
-__all__ = ["RGB_SHAPE", "feed", "forest", "keras_nchw", "layout", "rgb_keras", "rgb_keras_model"]
+__all__ = ["RGB_OPSET", "RGB_SHAPE", "feed", "forest", "keras_nchw", "layout", "rgb_keras", "rgb_keras_model"]
 
 
 def _load(source: Any, what: str) -> onnx.ModelProto:
@@ -77,7 +78,7 @@ def _check_keras_nchw(source: ModelSource) -> str:
     )
     return (
         f"channels-first input {inputs[0].shape_text}; parity with Keras on 360 test digits "
-        f"(max abs error {parity.max_abs:.1e})"
+        f"(max abs error {measurement(parity.max_abs)})"
     )
 
 
@@ -109,59 +110,80 @@ lesson03.keras_nchw.check(nchw_path)
 # ------------------------------------------------------------------------------------------ 03.2
 
 
+#: The inputs of exercise 03.2: channels-first batches of every rank the function must handle, and what they are.
+_LAYOUT_CASES: tuple[tuple[tuple[int, ...], str], ...] = (
+    ((2, 1, 8, 8), "images with one channel, like the digits"),
+    ((2, 3, 4, 5), "RGB images, not square"),
+    ((3, 2, 7), "a batch of 1-D signals with 2 channels (N, C, L), as Conv1d takes them"),
+    ((2, 3, 4, 5, 6), "a batch of 3-D volumes with 3 channels (N, C, D, H, W), as Conv3d takes them"),
+    ((1, 4, 3, 3), "a batch of one, 4 channels, square images"),
+)
+
+
+def _channels_last(x: np.ndarray) -> np.ndarray:
+    return np.moveaxis(x, 1, -1)
+
+
 def _check_layout(fn: Callable[[np.ndarray], np.ndarray]) -> str:
-    expect(callable(fn), "pass your function itself, e.g. check(nchw_to_nhwc)", got=type(fn).__name__)
+    expect(callable(fn), "pass your function itself, e.g. check(to_channels_last)", got=type(fn).__name__)
     rng = np.random.default_rng(0)
-    for shape, why in (
-        ((2, 1, 8, 8), "one channel, like the digits"),
-        ((2, 3, 4, 5), "three channels (RGB) and a non-square image"),
-        ((1, 2, 3, 3), "a batch of one with square images"),
-    ):
+    for shape, why in _LAYOUT_CASES:
         x = rng.random(shape, dtype=np.float32)
-        want = x.transpose(0, 2, 3, 1)
-        got = np.asarray(fn(x))
+        want = _channels_last(x)
+        try:
+            got = np.asarray(fn(x.copy()))
+        except Exception as error:  # the learner's code may fail in any way: say on which input
+            raise NotYet(
+                f"your function raised {type(error).__name__} for an input of shape {shape} ({why})",
+                why="the function must handle channels-first data of any rank: the channels are on axis 1, "
+                "followed by however many spatial axes the data has",
+                got=str(error).strip().splitlines()[0][:200] if str(error).strip() else None,
+            ) from None
         expect(
             got.shape == want.shape,
             f"wrong shape for an input of shape {shape} ({why})",
+            why="channels-last keeps the batch first and every other axis in its order, with the channels last",
             expected=want.shape,
             got=got.shape,
         )
         if not np.array_equal(got, want):
             message = f"right shape, wrong values for {shape} ({why})"
-            reason = "each pixel's channel values must end up together on the last axis, in the same order"
+            reason = "each position's channel values must end up together on the last axis, in the same order"
             if np.array_equal(got, x.reshape(want.shape)):
                 reason = (
                     "a reshape keeps the values in memory order and only re-reads them with a new shape: with more "
-                    "than one channel, values of different channels and pixels get mixed"
+                    "than one channel, values of different channels and positions get mixed"
                 )
             raise NotYet(
                 message,
                 why=reason,
-                expected="the same pixel values, channels moved to the last axis",
+                expected="the same values, channels moved to the last axis",
                 got="the values in another order",
             )
-    return "the same pixels in the channels-last order, for 1 and 3 channels"
+    return "the same values in the channels-last order for signals, images and volumes, with 1 to 4 channels"
 
 
 layout = Exercise(
     "03.2",
-    "Find why this layout conversion is wrong",
+    "Find why this layout conversion is wrong, and make it work for any rank (transfer)",
     _check_layout,
     hints=[
         "Try it on a small array with 3 channels, e.g. x = np.arange(2 * 3 * 2 * 2).reshape(2, 3, 2, 2): does "
-        "nchw_to_nhwc(x)[0, 0, 0] hold the 3 channel values of the first pixel, x[0, :, 0, 0]?",
-        "A reshape re-reads the same memory order; moving an axis needs another operation. NCHW has axes "
-        "(0=N, 1=C, 2=H, 3=W); NHWC wants them in the order N, H, W, C.",
-        "return x.transpose(0, 2, 3, 1)",
+        "to_channels_last(x)[0, 0, 0] hold the 3 channel values of the first pixel, x[0, :, 0, 0]?",
+        "A reshape re-reads the same memory order; moving an axis needs another operation. Section 6 moved the "
+        "axes of a 4-D batch; here the number of spatial axes after the channels varies (1 for signals, 3 for "
+        "volumes). Which axes stay in order, and which one moves?",
+        "Axis 1 goes to the end, the others keep their order: np.moveaxis(x, 1, -1), or "
+        "x.transpose(0, *range(2, x.ndim), 1).",
     ],
     solution_code="""
-def nchw_to_nhwc(x):
-    return x.transpose(0, 2, 3, 1)  # move axes; reshape would keep the memory order
+def to_channels_last(x):
+    return np.moveaxis(x, 1, -1)  # move one axis; reshape would keep the memory order
 
 
-lesson03.layout.check(nchw_to_nhwc)
+lesson03.layout.check(to_channels_last)
 """,
-    giveaways=("transpose(0, 2, 3, 1)", "0, 2, 3, 1", "np.transpose", ".transpose("),
+    giveaways=("moveaxis", "range(2, x.ndim)", "range(2,", "np.transpose", ".transpose(", "transpose(0, 2, 3, 1)"),
 )
 
 
@@ -209,7 +231,7 @@ def _check_forest(source: ModelSource, estimator: Any) -> str:
         parity.passed,
         "the ONNX model does not match the estimator you passed",
         why="the ONNX model must be the conversion of the very estimator you pass",
-        got=str(parity).splitlines()[0] + "; " + "; ".join(parity.notes or ()),
+        got="; ".join([str(parity).splitlines()[0], *(parity.notes or ())]),
     )
     return f"tensor outputs {list(actual)}; labels equal and probabilities within tolerance on 360 digits"
 
@@ -240,10 +262,13 @@ lesson03.forest.check(rf_onnx, rf)
 
 
 def _toy_session(dtype: int, name: str) -> ort.InferenceSession:
+    """A one-input session whose output has *another* element type than its input (a Cast): an answer that reads
+    the output's type, or copies the input's dtype from anywhere but the input, shows."""
     helper = onnx.helper
+    out_type = onnx.TensorProto.DOUBLE if dtype == onnx.TensorProto.FLOAT else onnx.TensorProto.FLOAT
     x = helper.make_tensor_value_info(name, dtype, ["N", 3])
-    y = helper.make_tensor_value_info("y", dtype, ["N", 3])
-    graph = helper.make_graph([helper.make_node("Identity", [name], ["y"])], "toy", [x], [y])
+    y = helper.make_tensor_value_info("y", out_type, ["N", 3])
+    graph = helper.make_graph([helper.make_node("Cast", [name], ["y"], to=out_type)], "toy", [x], [y])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -339,9 +364,22 @@ def _rgb_photos(batch: int) -> np.ndarray:
     return np.random.default_rng(batch).random((batch, channels, height, width), dtype=np.float32)
 
 
+#: The opset exercise 03.5's client asks for.
+RGB_OPSET = 17
+
+
 def _check_rgb_keras(source: ModelSource) -> str:
     model = _load(source, "the path of your converted model")
     inputs = list(expect_valid_model(model).inputs)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    expect(
+        opset == RGB_OPSET,
+        f"the model imports ai.onnx opset {opset}, not the opset the client asked for",
+        why="the client's runtime was chosen for one opset: a newer one may not load there, and an older one is "
+        "not what was agreed",
+        expected=f"opset {RGB_OPSET}",
+        got=f"opset {opset}",
+    )
     expect(len(inputs) == 1, "the model should have one input, the photos", got=[i.name for i in inputs])
     height, width, channels = RGB_SHAPE
     shape = inputs[0].shape

@@ -55,29 +55,97 @@ def _absent_provider() -> str:
     return missing
 
 
+class _ObservedSession:
+    """A real session that answers ``get_providers()`` as a session on another machine would, and records whether
+    the learner's function asked it.
+
+    The check cannot build sessions on a GPU server, so it imitates two of them around a real CPU session: one whose
+    package has TensorRT and CUDA but whose TensorRT libraries failed to load (the session uses CUDA and CPU), and
+    one where CUDA loaded. ``onnxruntime.get_available_providers()`` answers for that machine while the function
+    runs, so an answer built on what the package offers, instead of on what the session uses, shows."""
+
+    def __init__(self, session: Any, used: list[str] | None = None) -> None:
+        self._session = session
+        self._used = list(session.get_providers()) if used is None else list(used)
+        self.asked = False
+
+    def get_providers(self) -> list[str]:
+        self.asked = True
+        return list(self._used)
+
+    def get_provider_options(self) -> dict[str, dict[str, str]]:
+        self.asked = True
+        real = self._session.get_provider_options()
+        return {name: dict(real.get(name, {})) for name in self._used}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+_GPU_PACKAGE = ["TensorrtExecutionProvider", "CUDAExecutionProvider", CPU]
+
+
+def _cases() -> list[tuple[str, list[Any], list[str] | None, list[str] | None]]:
+    """(label, requested, used by the imitated session or None for the real one, that machine's available list)."""
+    absent = _absent_provider()
+    short = absent.removesuffix("ExecutionProvider")
+    trt, cuda = "TensorrtExecutionProvider", "CUDAExecutionProvider"
+    return [
+        (f"{short} first, then CPU ({short} is not in this onnxruntime package)", [absent, CPU], None, None),
+        ("only CPU", [CPU], None, None),
+        (f"CPU first, then {short}", [CPU, absent], None, None),
+        ("Azure, then CPU", ["AzureExecutionProvider", CPU], None, None),
+        (f"only {short} (ONNX Runtime adds CPU itself)", [absent], None, None),
+        (f"{short} with options, then CPU", [(absent, {"cudnn_conv_algo_search": "HEURISTIC"}), CPU], None, None),
+        ("CPU with options", [(CPU, {"arena_extend_strategy": "kSameAsRequested"})], None, None),
+        (
+            "a GPU server: TensorRT, CUDA, CPU requested; the package has all three, but TensorRT's libraries failed "
+            "to load, so the session uses CUDA and CPU",
+            [trt, cuda, CPU],
+            [cuda, CPU],
+            _GPU_PACKAGE,
+        ),
+        (
+            "a GPU server where CUDA loaded: only CUDA requested, the session uses CUDA and CPU",
+            [cuda],
+            [cuda, CPU],
+            _GPU_PACKAGE,
+        ),
+        (
+            "a GPU server where CUDA loaded: CUDA with options, then CPU",
+            [(cuda, {"device_id": "0"}), CPU],
+            [cuda, CPU],
+            _GPU_PACKAGE,
+        ),
+    ]
+
+
 def _check_used_fallback(function: Any) -> str:
+    import contextlib
+    from unittest import mock
+
+    import onnxruntime as ort
+
     expect(
         callable(function),
         "pass your function itself (used_fallback, without calling it)",
         got=type(function).__name__,
     )
-    absent = _absent_provider()
-    short = absent.removesuffix("ExecutionProvider")
-    cases: list[tuple[str, list[Any]]] = [
-        (f"{short} first, then CPU ({short} is not in this onnxruntime package)", [absent, CPU]),
-        ("only CPU", [CPU]),
-        (f"CPU first, then {short}", [CPU, absent]),
-        ("Azure, then CPU", ["AzureExecutionProvider", CPU]),
-        (f"{short} with options, then CPU", [(absent, {"cudnn_conv_algo_search": "HEURISTIC"}), CPU]),
-        ("CPU with options", [(CPU, {"arena_extend_strategy": "kSameAsRequested"})]),
-    ]
-    for label, requested in cases:
-        session = _session(requested)
-        # The truth comes from the session itself, so the check holds on a GPU machine too.
-        used = set(session.get_providers())
-        expected = any((entry[0] if isinstance(entry, tuple) else entry) not in used for entry in requested)
+    asked_every_time = True
+    for label, requested, used, available in _cases():
+        real = _session([CPU] if used is not None else requested)
+        session = _ObservedSession(real, used)
+        # The truth comes from what the session uses, so the check holds on a GPU machine too.
+        in_use = set(session._used)
+        expected = any((entry[0] if isinstance(entry, tuple) else entry) not in in_use for entry in requested)
+        machine = (
+            mock.patch.object(ort, "get_available_providers", lambda available=available: list(available))
+            if available is not None
+            else contextlib.nullcontext()
+        )
         try:
-            got = function(session, requested)
+            with machine:
+                got = function(session, list(requested))
         except Exception as error:  # the learner's code may fail in any way: say where
             raise NotYet(
                 f"your function raised {type(error).__name__} for the case '{label}'",
@@ -93,11 +161,19 @@ def _check_used_fallback(function: Any) -> str:
         expect(
             bool(got) == expected,
             f"wrong answer for the case '{label}'",
-            why="a fallback means some provider you asked for is not among those the session actually uses",
+            why="a fallback means some provider you asked for is not among those the session actually uses; what "
+            "the installed package offers, and how long either list is, do not tell you that",
             expected=expected,
             got=bool(got),
         )
-    return "used_fallback spots every provider that went missing, with or without options"
+        asked_every_time = asked_every_time and session.asked
+    expect(
+        asked_every_time,
+        "your function gave the right answers without asking the session which providers it uses",
+        why="only the session knows what it ended up with: on another machine the same request ends differently",
+        expected="an answer read from the session you are given",
+    )
+    return "used_fallback spots every provider that went missing, with or without options, on this machine and on GPU servers"
 
 
 used_fallback = Exercise(

@@ -9,6 +9,9 @@ lessons export, and one-line explanations of exporter failures.
   input, export options, cached exports (``artifacts/models/<key>-<options hash>.onnx``); ``register(...)`` adds one
 * :mod:`~course_utils.models.photos`        crops of the photos scikit-learn ships (ResNet-18's batch norm, int8 data)
 * :mod:`~course_utils.models.keras_export`  the Keras CNN to ONNX with tf2onnx, in a child process
+* :mod:`~course_utils.models.export_options`  how a course model is exported, and its cached file's name
+* :mod:`~course_utils.models.seqmodel`      lesson 09's waveform classifier (any length), its data and its export
+  with a symbolic batch and length; imports torch when used
 
 ``from course_utils.models import resnet18, DigitsCNN`` keeps working: the names of ``nets`` load on first use,
 so importing ``course_utils.models.data`` does not import torch.

@@ -27,7 +27,6 @@ Imports torch (or, in a child process, TensorFlow) only when a model is built or
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from typing import Any, Literal
 import numpy as np
 
 from course_utils.errors import UnknownModelError
+from course_utils.models.export_options import FOLDER, SEQ_EXPORT, ExportOptions, cached_name
 from course_utils.paths import artifact_path
 
 __all__ = [
@@ -55,26 +55,6 @@ __all__ = [
 ]
 
 Framework = Literal["torch", "keras"]
-#: The artifacts folder of exported course models.
-FOLDER = "models"
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    """How a model is exported: ``opset`` (None: the exporter's default), ``constant_folding`` (False keeps
-    BatchNormalization in the graph, as a model straight from a framework has it), a dynamic batch dimension,
-    and the input/output names (``output_name=None``: the exporter's own)."""
-
-    opset: int | None = None
-    constant_folding: bool = False
-    dynamic_batch: bool = True
-    input_name: str = "image"
-    output_name: str | None = "logits"
-
-    def key(self) -> str:
-        """A short stable hash of the options: the file name's suffix."""
-        text = repr((self.opset, self.constant_folding, self.dynamic_batch, self.input_name, self.output_name))
-        return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 ModelExporter = Callable[["ModelSpec", Path, ExportOptions], None]
@@ -187,7 +167,7 @@ def onnx_path(name: str, options: ExportOptions | None = None) -> Path:
     the first time it is asked for: ``artifacts/models/<key>-<options hash>.onnx``."""
     spec = get(name)
     chosen = options or spec.export
-    path = artifact_path(f"{spec.key}-{chosen.key()}.onnx", lesson=FOLDER)
+    path = artifact_path(cached_name(spec.key, chosen), lesson=FOLDER)
     if path.exists():
         return path
     partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.onnx")  # a reader never sees half a file
@@ -248,6 +228,24 @@ def _export_keras(spec: ModelSpec, path: Path, options: ExportOptions) -> None:
     convert_keras_in_child(path, opset=options.opset or 17)
 
 
+def _seq_classifier() -> Any:
+    from course_utils.models.seqmodel import load_seq_model
+
+    return load_seq_model()
+
+
+def _seq_example(batch: int) -> np.ndarray:
+    from course_utils.models.seqmodel import make_waveforms
+
+    return make_waveforms(batch, 64, seed=0)[0]
+
+
+def _export_seq(spec: ModelSpec, path: Path, options: ExportOptions) -> None:
+    from course_utils.models.seqmodel import export_seq_model
+
+    export_seq_model(path)  # torch.onnx.export(..., dynamo=True), symbolic batch and length
+
+
 def _opset_demo() -> Any:
     from course_utils.models.nets import OpsetDemo
 
@@ -285,5 +283,15 @@ register(
     example=lambda batch: np.zeros((batch, 4, 4, 4), np.float32),
     description="Split, Clip, Resize, ReduceMean and Squeeze: the operators whose signatures changed most",
     export=ExportOptions(input_name="x", output_name=None),
+    benchmark=False,
+)
+register(
+    "seq_classifier",
+    "Sequence classifier",
+    build=_seq_classifier,
+    example=_seq_example,
+    description="lesson 09's waveform classifier (PyTorch, trained on first use), input (N, length), any length 8-1024",
+    export=SEQ_EXPORT,
+    exporter=_export_seq,
     benchmark=False,
 )

@@ -209,7 +209,7 @@ def load_model(source: ModelSource, *, load_external_data: bool = True) -> onnx.
         _check_parsed(model, f"the file '{path.name}' does")
     except NotAnOnnxModelError:
         # A text form in a file named like a binary one (a textproto saved as model.onnx) is said so here, where
-        # every helper loads its model, so show_netron, run_onnx and summarize all give the same message.
+        # every helper loads its model, so netron_view, run_onnx and summarize all give the same message.
         text_error = _text_read_as_binary(path)
         if text_error is None:
             raise

@@ -8,12 +8,16 @@ text a script prints and the table Jupyter shows never disagree.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 
-__all__ = ["Cell", "counts_text", "format_bytes", "html_table", "plural", "text_table"]
+__all__ = ["MEASURED_MARK", "Cell", "counts_text", "format_bytes", "html_table", "measurement", "plural", "text_table"]
 
 Cell = str | Sequence[str]
 """A table cell: one line of text, or several lines (a list) that stay in one cell."""
+
+MEASURED_MARK = "≈"
+"""Prefix of a measured float that varies between machines (``≈1.4e-06``): the only floats nbval masks."""
 
 _CELL_STYLE = "text-align:left;vertical-align:top;padding:2px 10px;font-family:monospace"
 _FLAG_COLOURS = {True: "#1a7f37", False: "#b35900"}
@@ -39,6 +43,22 @@ def counts_text(counts: Sequence[tuple[str, int]], limit: int = 12) -> str:
     if rest:
         parts.append(f"{len(rest)} more op types ×{sum(c for _, c in rest)}")
     return ", ".join(parts)
+
+
+def measurement(value: float | None) -> str:
+    """A measured difference, ``≈1.4e-06``: two significant digits behind :data:`MEASURED_MARK`.
+
+    Its last digits differ between CPUs (kernels sum in other orders), so ``tests/nbval_sanitize.cfg`` masks
+    exactly this form and nothing else: tolerances, counts and labels print without the mark and stay compared.
+    ``None`` prints ``-``; ``nan`` and ``inf`` print bare (they are findings, not noise).
+    """
+    if value is None:
+        return "-"
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{MEASURED_MARK}{value:.1e}"
 
 
 def format_bytes(n: int) -> str:

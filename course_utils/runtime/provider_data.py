@@ -50,8 +50,9 @@ PROVIDERS: tuple[ProviderInfo, ...] = (
         "NVIDIA GPUs",
         "onnxruntime-gpu",
         f"{_GPU_WHEEL} (needs the CUDA 12+ and cuDNN 9 libraries it was built for, e.g. from the nvidia-* pip packages or torch)",
-        "onnxruntime and onnxruntime-gpu share the import name: with both installed the CPU one wins, so "
-        "uninstall both, then install one. If CUDA/cuDNN fail to load, the session silently runs on CPU; "
+        "onnxruntime and onnxruntime-gpu share the import name: with both installed, the one installed last "
+        "overwrites the other's files (often the CPU one, pulled in by another package), so uninstall both, then "
+        "install one. If CUDA/cuDNN fail to load, the session silently runs on CPU; "
         "onnxruntime.preload_dlls() loads them first.",
     ),
     ProviderInfo(

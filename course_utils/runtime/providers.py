@@ -37,7 +37,7 @@ from course_utils.bench.harness import measure
 from course_utils.errors import ProviderUnavailableError
 from course_utils.models import registry
 from course_utils.onnxfile.modelio import ModelSource
-from course_utils.onnxfile.render import html_table, text_table
+from course_utils.onnxfile.render import html_table, measurement, text_table
 from course_utils.onnxfile.verify import compare_outputs
 from course_utils.paths import relative_to_repo
 from course_utils.runtime.feeds import example_feed
@@ -237,7 +237,7 @@ class SwitchReport:
         agree = "yes" if self.matches_reference else "NO"
         rows.append(("matches CPU reference", f"{agree} (rtol={RTOL:g}, atol={ATOL:g})"))
         if measured:
-            rows.append(("max abs difference", f"{self.max_abs_diff:.2e}"))
+            rows.append(("max abs difference", measurement(self.max_abs_diff)))
             low, high = self.spread_ms
             rows.append(
                 (

@@ -297,8 +297,8 @@ def check_compatibility(
             )
             shown = ", ".join(ops[:5]) + (f" (+{len(ops) - 5} more)" if len(ops) > 5 else "")
             notes.append(
-                f"com.microsoft operators ({shown or 'none used'}): ONNX Runtime's own (an ORT-optimized or "
-                "quantized file); this model runs only on ONNX Runtime"
+                f"com.microsoft operators ({shown or 'none used'}): ONNX Runtime's own (an ORT-optimized file, or "
+                "one quantized in the QOperator format); this model runs only on ONNX Runtime"
             )
             if ops and target.source != "measured":
                 unverified.append(

@@ -21,7 +21,7 @@ from onnx import version_converter
 
 from course_utils.errors import CourseError, UnsupportedOpsetError, first_line
 from course_utils.onnxfile.modelio import ModelSource, load_model
-from course_utils.onnxfile.render import text_table
+from course_utils.onnxfile.render import measurement, text_table
 
 if TYPE_CHECKING:
     from course_utils.onnxfile.verify import CheckReport, ParityReport
@@ -313,7 +313,7 @@ class OpsetTrial:
                 lines.append(f"  run + parity with the original: passed (within {within})")
             else:
                 worst = self.parity.max_abs
-                err = "-" if worst is None else f"{worst:.1e}"
+                err = measurement(worst)
                 lines.append(f"  run + parity with the original: FAILED (max abs err {err}; allowed {within})")
         return lines
 

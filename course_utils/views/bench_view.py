@@ -28,15 +28,15 @@ import ipywidgets as widgets
 from course_utils import bench
 from course_utils.onnxfile.render import plural
 
-__all__ = ["BenchView", "live_benchmark"]
+__all__ = ["BenchView", "LiveBenchmark", "live_benchmark"]
 
 #: The extra level the view can add, by ONNX Runtime's name (``ORT_ENABLE_BASIC``), and the engine that runs at it.
 _ENGINE_AT = {level: f"ort-{suffix}" for suffix, level in bench.LEVELS.items()}
 LEVEL_CHOICES = ("(none)", *_ENGINE_AT)
 
 
-class BenchView:
-    """The widget tree and the state of the last run. Build it with :func:`live_benchmark`."""
+class LiveBenchmark:
+    """The widget tree and the state of the last run. Open it with :func:`live_benchmark`."""
 
     def __init__(
         self,
@@ -144,12 +144,12 @@ class BenchView:
     def __repr__(self) -> str:
         # No timings or run counts: the text form stays the same from one run to the next (nbval compares it).
         engines = ", ".join(self.selected_engines()) or "default engines"
-        return f"BenchView({self.model.value}: {engines}; batch {self.batch.value}, {self.threads.value} threads)"
+        return f"LiveBenchmark({self.model.value}: {engines}; batch {self.batch.value}, {self.threads.value} threads)"
 
     def static_text(self) -> str:
         """What a reader without a kernel reads: the settings and the engines of the last run, no timings (the
         same text on every run, on any machine)."""
-        lines = [f"live benchmark {repr(self).removeprefix('BenchView')}"]
+        lines = [f"live benchmark {repr(self).removeprefix('LiveBenchmark')}"]
         if self.report is None:
             lines.append("not run yet: run the cell in a live notebook to time the engines")
         else:
@@ -187,16 +187,16 @@ def live_benchmark(
     budget_s: float = 1.0,
     peak_gflops: float | None = None,
     run: bool = True,
-) -> BenchView:
+) -> LiveBenchmark:
     """Show the live benchmark view and (with ``run=True``) start a run at once; the controls re-run it.
 
     Display happens here, so the plot is on screen while the first run is still going; when the run ends the
-    display is updated in place with the view's static form beside the widget (:meth:`BenchView.static_text`,
-    :meth:`BenchView.static_html`), which is what a notebook stores for readers without a kernel.
+    display is updated in place with the view's static form beside the widget (:meth:`LiveBenchmark.static_text`,
+    :meth:`LiveBenchmark.static_html`), which is what a notebook stores for readers without a kernel.
     """
     from IPython.display import display
 
-    view = BenchView(
+    view = LiveBenchmark(
         model, engines, threads=threads, batch=batch, level=level, budget_s=budget_s, peak_gflops=peak_gflops
     )
     handle = display(view, display_id=True)  # type: ignore[no-untyped-call]  # IPython does not annotate display()
@@ -207,3 +207,7 @@ def live_benchmark(
         if handle is not None:  # None outside IPython (display printed the text form)
             handle.update(view)
     return view
+
+
+BenchView = LiveBenchmark
+"""The older name of :class:`LiveBenchmark` (the same class)."""

@@ -1,6 +1,6 @@
 """A static picture of an ONNX graph: SVG drawn in Python, no server, no JavaScript.
 
-This is what :func:`course_utils.views.netron.show_netron` shows when Netron cannot run: in CI (``COURSE_NETRON=static``),
+This is what :func:`course_utils.views.netron.netron_view` shows when Netron cannot run: in CI (``COURSE_NETRON=static``),
 on GitHub, nbviewer and exported HTML pages, and in the notebook until the live view has loaded. It is also useful
 on its own::
 

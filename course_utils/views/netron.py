@@ -2,18 +2,18 @@
 
 Usage::
 
-    from course_utils.views.netron import show_netron
+    from course_utils.views.netron import netron_view
 
-    show_netron("artifacts/02/resnet18.onnx")  # a path, an onnx.ModelProto, or the bytes of a .onnx file
-    show_netron(model, height=700)  # taller view (pixels, default 500)
-    show_netron(model, max_nodes=120)  # draw up to 120 nodes in the static picture before summarising (default 60)
-    view = show_netron(model)  # a NetronView: display it, or read view.summary, view.url, view.static_html
+    netron_view("artifacts/02/resnet18.onnx")  # a path, an onnx.ModelProto, or the bytes of a .onnx file
+    netron_view(model, height=700)  # taller view (pixels, default 500)
+    netron_view(model, max_nodes=120)  # draw up to 120 nodes in the static picture before summarising (default 60)
+    view = netron_view(model)  # a NetronView: display it, or read view.summary, view.url, view.static_html()
 
 Lessons need nothing else. ``stop_server()`` stops the kernel's Netron server early (it also stops by itself
 when the kernel exits); ``netron_mode()`` tells which mode is in force. The static picture alone is in
 :mod:`course_utils.views.graph_view` (``model_summary``, ``render_svg``, ``static_html``).
 
-:func:`show_netron` returns a :class:`NetronView`. Displayed in a notebook it shows
+:func:`netron_view` (older name: ``show_netron``, the same function) returns a :class:`NetronView`. Displayed in a notebook it shows
 
 * **a static picture first**: an SVG of the graph (op types, edges, inputs/outputs with shapes) and a short
   summary, drawn in Python by :mod:`course_utils.views.graph_view`. It needs no server and no JavaScript, so it is
@@ -70,7 +70,16 @@ from course_utils.views.graph_page import model_summary, static_html
 from course_utils.views.graph_view import DEFAULT_MAX_NODES
 from course_utils.views.netron_server import NetronPatchError, NetronServer, get_server, stop_server
 
-__all__ = ["MODE_ENV", "NetronServer", "NetronView", "get_server", "netron_mode", "show_netron", "stop_server"]
+__all__ = [
+    "MODE_ENV",
+    "NetronServer",
+    "NetronView",
+    "get_server",
+    "netron_mode",
+    "netron_view",
+    "show_netron",
+    "stop_server",
+]
 
 MODE_ENV = "COURSE_NETRON"
 """Environment variable: ``static`` for the server-less picture only (CI, re-executed notebooks), ``auto``
@@ -96,10 +105,10 @@ def _live_script() -> str:
 
 
 class NetronView:
-    """What :func:`show_netron` returns: displays as the live Netron view with a static fallback.
+    """What :func:`netron_view` returns: displays as the live Netron view with a static fallback.
 
-    Attributes: ``summary`` (the deterministic text summary, also the ``text/plain`` output), ``static_html``
-    (the server-less picture), ``mode`` (``"static"`` or ``"auto"``), ``height``, ``note`` (the one line shown
+    Attributes: ``summary`` (the deterministic text summary, also the ``text/plain`` output and
+    :meth:`static_text`), ``mode`` (``"static"`` or ``"auto"``), ``height``, ``note`` (the one line shown
     above the picture when the interactive view is unavailable, else ``None``); in auto mode also ``port``,
     ``page_path`` (``/<server-token>/``), ``model_path`` (``models/<token>/<name>.onnx``, relative to the page)
     and ``url`` (the direct loopback URL); these are ``None`` in static mode.
@@ -108,7 +117,7 @@ class NetronView:
     def __init__(
         self,
         summary: str,
-        static_html: str,
+        picture: str,
         *,
         mode: str,
         height: int,
@@ -120,8 +129,8 @@ class NetronView:
         self.summary = summary
         self.note = note
         if note:
-            static_html = f'<div style="color:#7a5a00;font-size:12px">{html.escape(note)}</div>{static_html}'
-        self.static_html = static_html
+            picture = f'<div style="color:#7a5a00;font-size:12px">{html.escape(note)}</div>{picture}'
+        self._picture = picture
         self.mode = mode
         self.height = height
         self.name = name
@@ -134,10 +143,18 @@ class NetronView:
     def __repr__(self) -> str:
         return self.summary
 
+    def static_text(self) -> str:
+        """The deterministic text summary of the graph (the ``text/plain`` output; nbval compares it)."""
+        return self.summary
+
+    def static_html(self) -> str:
+        """The server-less picture (with the note, if any): what a reader without a kernel or Netron sees."""
+        return self._picture
+
     def html(self) -> str:
         """The ``text/html`` output: the static picture alone (static mode) or with the live-view script."""
         if self.mode == "static" or self._token is None:
-            return self.static_html
+            return self._picture
         element_id = "course-netron-" + secrets.token_hex(6)
         config = {
             "id": element_id,
@@ -153,7 +170,7 @@ class NetronView:
         return (
             f'<div class="course-netron" id="{element_id}">'
             '<div class="course-netron-live" style="display:none"></div>'
-            f'<div class="course-netron-fallback">{self.static_html}</div>'
+            f'<div class="course-netron-fallback">{self._picture}</div>'
             f"<script>{_live_script().replace('__CONFIG__', config_js)}</script>"
             "</div>"
         )
@@ -197,7 +214,7 @@ def _too_big_note(source: ModelSource, size: int, limit: int) -> str:
     )
 
 
-def show_netron(model_or_path: ModelSource, *, height: int = 500, max_nodes: int = DEFAULT_MAX_NODES) -> NetronView:
+def netron_view(model_or_path: ModelSource, *, height: int = 500, max_nodes: int = DEFAULT_MAX_NODES) -> NetronView:
     """Show a model in Netron inside the notebook (a path, an ``onnx.ModelProto``, or ``.onnx`` bytes).
 
     Returns a :class:`NetronView`; as a cell's last expression it displays the interactive view with the static
@@ -251,3 +268,7 @@ def show_netron(model_or_path: ModelSource, *, height: int = 500, max_nodes: int
         note = _too_big_note(model_or_path, len(data), server.max_bytes)
         return NetronView(summary, picture, mode="static", height=height, name=name, note=note)
     return NetronView(summary, picture, mode=mode, height=height, name=name, server=server, model_path=model_path)
+
+
+show_netron = netron_view
+"""The older name of :func:`netron_view` (the same function): notebooks written before the naming rule use it."""

@@ -1,6 +1,6 @@
 """The kernel's Netron server: Netron's web app and the models a notebook shows, on 127.0.0.1 only.
 
-:func:`course_utils.views.netron.show_netron` starts it on first use; lessons never call this module directly.
+:func:`course_utils.views.netron.netron_view` starts it on first use; lessons never call this module directly.
 
 One server per kernel process: bound to 127.0.0.1 only (never 0.0.0.0), on a free port the OS picks
 atomically (port 0), in a daemon thread, shut down at interpreter exit and reused by every later call, so
@@ -146,7 +146,7 @@ class NetronServer:
         if "index.html" not in self._files:
             raise RuntimeError(f"Netron's web files are missing from {root}: reinstall it with `pip install netron`.")
         # Patched once, before serving anything: a Netron release the patch does not fit raises here, and
-        # show_netron falls back to the static picture instead of showing an unpatched Netron.
+        # netron_view falls back to the static picture instead of showing an unpatched Netron.
         self._index = patch_index_html(self._files["index.html"].read_text(encoding="utf-8")).encode("utf-8")
         self._config_js = _script("netron-config.js").encode("utf-8")
         self._httpd = _QuietServer(("127.0.0.1", 0), _make_handler(self))

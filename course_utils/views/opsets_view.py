@@ -1,8 +1,8 @@
 """The opset explorer as a widget: pick an operator or a model, slide the opset, read what changes.
 
-    from course_utils.views.opsets_view import OpsetExplorer
-    OpsetExplorer(["Split", "ReduceMean", "Clip"], opset=18, base_opset=13)
-    OpsetExplorer({"DigitsCNN, opset 18 file": "artifacts/08/digits_cnn_18.onnx"}, opset=13, base_opset=18)
+    from course_utils.views.opsets_view import opset_explorer
+    opset_explorer(["Split", "ReduceMean", "Clip"], opset=18, base_opset=13)
+    opset_explorer({"DigitsCNN, opset 18 file": "artifacts/08/digits_cnn_18.onnx"}, opset=13, base_opset=18)
 
 A thin view: every word it shows comes from :func:`course_utils.versions.opsets.explore` (headless, tested), and for a
 model the picture below is :func:`course_utils.views.graph_view.render_svg` of the model at the slider's opset, with
@@ -22,11 +22,12 @@ import onnx.defs
 from course_utils.versions.opsets import explore
 from course_utils.views.graph_view import render_svg
 
-__all__ = ["OpsetExplorer"]
+__all__ = ["OpsetExplorer", "opset_explorer"]
 
 
 class OpsetExplorer:
-    """A dropdown of subjects, an opset slider and a "compare with" opset, above the explorer's text.
+    """A dropdown of subjects, an opset slider and a "compare with" opset, above the explorer's text. Open it with
+    :func:`opset_explorer`; ``text`` is the explorer's text for the current choice.
 
     ``subjects`` is a list of operator names, or a mapping from a label to an operator name, a model (path or
     ``onnx.ModelProto``) or ``(torch module, example tensor)`` to re-export.
@@ -89,6 +90,28 @@ class OpsetExplorer:
 
     def __repr__(self) -> str:
         return self.text
+
+    def static_text(self) -> str:
+        """The explorer's text for the current choice (the ``text/plain`` output; nbval compares it)."""
+        return self.text
+
+    def static_html(self) -> str:
+        """The text and, for a model, its picture: what a reader without a kernel sees."""
+        return f"{self.result.value}{self.picture.value}"
+
+
+def opset_explorer(
+    subjects: Sequence[str] | Mapping[str, Any],
+    *,
+    opset: int = 18,
+    base_opset: int = 13,
+    min_opset: int = 7,
+    max_opset: int | None = None,
+) -> OpsetExplorer:
+    """The opset explorer widget on ``subjects`` (operator names, or labels mapped to an operator name, a model or
+    ``(torch module, example tensor)``), at ``opset`` compared with ``base_opset``; the slider goes from
+    ``min_opset`` to ``max_opset`` (default: the newest opset this onnx knows)."""
+    return OpsetExplorer(subjects, opset=opset, base_opset=base_opset, min_opset=min_opset, max_opset=max_opset)
 
 
 def _picture(model: onnx.ModelProto, changed: tuple[str, ...]) -> str:

@@ -45,7 +45,7 @@ def _parse_options(text: str) -> dict[str, str]:
 
 
 class ProviderSwitcher:
-    """The widget: model picker, provider dropdown (every provider ONNX Runtime knows, availability marked),
+    """Open it with :func:`provider_switcher`. The widget: model picker, provider dropdown (every provider ONNX Runtime knows, availability marked),
     provider options, threads, optimization level, a Run button, progress, and the result panel."""
 
     def __init__(self, model: str = "DigitsCNN", provider: str = "CPUExecutionProvider", *, runs: int = 20) -> None:
@@ -135,23 +135,28 @@ class ProviderSwitcher:
         self._set_status("done", 1.0)
         return report
 
-    def _static_text(self) -> str:
+    def static_text(self) -> str:
+        """The last run's report without timings (the ``text/plain`` output; nbval compares it)."""
         if self.report is None:
             return f"provider switcher: {self.error}"
         return "provider switcher, result of the last run (timings left out):\n" + self.report.text(measured=False)
 
-    def __repr__(self) -> str:
-        return self._static_text()
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
-        bundle["text/plain"] = self._static_text()
+    def static_html(self) -> str:
+        """The last run's report without timings as HTML: what a reader without a kernel sees."""
         static = (
             self.report.html(measured=False)
             if self.report is not None
-            else f"<pre>{html.escape(self._static_text())}</pre>"
+            else f"<pre>{html.escape(self.static_text())}</pre>"
         )
-        bundle["text/html"] = f"<div class='course-switch-static'>{static}</div>"
+        return f"<div class='course-switch-static'>{static}</div>"
+
+    def __repr__(self) -> str:
+        return self.static_text()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
+        bundle["text/plain"] = self.static_text()
+        bundle["text/html"] = self.static_html()
         return bundle
 
 

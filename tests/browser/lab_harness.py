@@ -1,10 +1,15 @@
 """A JupyterLab server for browser tests: started by a test under a hub-like base URL, offline, with the
-notebooks it needs, and helpers to open a notebook and run it from JupyterLab's own menu.
+notebooks it needs, and the page setup every browser test shares, so a test is only its steps.
 
-    with running_lab(tmp_path, {"demo.ipynb": ["print(1)"]}) as lab:
-        page = chromium.new_page()
-        open_notebook(page, lab, "demo.ipynb")
-        run_all_cells(page, page.locator(".jp-OutputArea-output"))
+    def test_the_widget(chromium, tmp_path, screenshot_dir):
+        with widget_page(chromium, tmp_path, ["from course_utils.views.x_view import x\n\nx()"],
+                         wait_for=".course-x", screenshot=screenshot_dir / "x.png") as shown:
+            expect(shown.output).to_contain_text("...")   # the steps
+
+:func:`widget_page` = :func:`running_lab` (start JupyterLab with one notebook of the given cells, wait for it,
+start its kernel) + :func:`notebook_page` (a browser context and page, open the notebook, Run All Cells until
+``wait_for`` is attached, a screenshot on exit: ``NAME.png``, or ``NAME_failed.png`` when a step failed).
+Tests that share one server between several runs (the Netron tests) call the two parts themselves.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +205,82 @@ def run_all_cells(page: Any, output: Any) -> int:
             if attempt == RUN_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+@dataclass
+class Shown:
+    """An opened, run notebook: the page, the output ``wait_for`` found, and how many Run All clicks it took."""
+
+    page: Any
+    output: Any
+    clicks: int
+    requests: list[str] = field(default_factory=list)  # every http(s)/ws request of the page and its frames
+
+
+@contextlib.contextmanager
+def notebook_page(
+    chromium: Any,
+    lab: Lab,
+    notebook: str,
+    *,
+    wait_for: str,
+    screenshot: Path,
+    viewport: tuple[int, int] = (1300, 1000),
+    timeout_ms: int = 90_000,
+) -> Iterator[Shown]:
+    """A fresh browser context on ``notebook`` of ``lab``: opened, its cells run from JupyterLab's Run menu until
+    the locator ``wait_for`` is attached. On exit a screenshot is saved (``screenshot``, or ``<stem>_failed.png``
+    when the steps raised) and the context is closed."""
+    width, height = viewport
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    shown = Shown(page=None, output=None, clicks=0)
+
+    def note(request: Any) -> None:
+        if request.url.split(":", 1)[0] in ("http", "https", "ws", "wss"):
+            shown.requests.append(request.url)
+
+    context.on("request", note)  # every frame's requests, iframes included
+    try:
+        page = shown.page = context.new_page()
+        page.set_default_timeout(timeout_ms)
+        try:
+            open_notebook(page, lab, notebook)
+            shown.output = page.locator(wait_for)
+            shown.clicks = run_all_cells(page, shown.output)
+            yield shown
+        except BaseException:
+            page.screenshot(path=str(screenshot.with_name(f"{screenshot.stem}_failed{screenshot.suffix}")))
+            raise
+        page.screenshot(path=str(screenshot))
+    finally:
+        context.close()
+
+
+@contextlib.contextmanager
+def widget_page(
+    chromium: Any,
+    folder: Path,
+    cells: list[str],
+    *,
+    wait_for: str,
+    screenshot: Path,
+    files: dict[str, bytes] | None = None,
+    proxy: bool = True,
+    viewport: tuple[int, int] = (1300, 1000),
+    timeout_ms: int = 90_000,
+) -> Iterator[Shown]:
+    """The whole setup of a widget's browser test: JupyterLab in ``folder`` with one notebook of ``cells`` (and
+    ``files`` beside it), opened in Chromium and run until ``wait_for`` is attached (see :func:`notebook_page`)."""
+    with (
+        running_lab(folder, {"widget.ipynb": cells}, files=files, proxy=proxy) as lab,
+        notebook_page(
+            chromium,
+            lab,
+            "widget.ipynb",
+            wait_for=wait_for,
+            screenshot=screenshot,
+            viewport=viewport,
+            timeout_ms=timeout_ms,
+        ) as shown,
+    ):
+        yield shown

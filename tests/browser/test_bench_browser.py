@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_harness import open_notebook, run_all_cells, running_lab
+from lab_harness import widget_page
 
 pytestmark = pytest.mark.browser
 
@@ -22,36 +22,35 @@ PAGE_TIMEOUT_MS = 90_000
 
 
 def test_live_plot_updates_while_running(chromium: Any, tmp_path: Path, screenshot_dir: Path) -> None:
-    with running_lab(tmp_path, {"bench.ipynb": [CELL]}) as lab:
-        page = chromium.new_page(viewport={"width": 1300, "height": 1000})
-        page.set_default_timeout(PAGE_TIMEOUT_MS)
-        try:
-            open_notebook(page, lab, "bench.ipynb")
-            plot = page.locator("img.course-bench-plot")
-            status = page.locator(".course-bench-status")
-            run_all_cells(page, plot)
-            seen: list[str] = []
-            deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
-            finished = False
-            while time.monotonic() < deadline:
-                text = status.inner_text()
-                finished = text.startswith("done:")
-                src = plot.get_attribute("src") or ""
-                if not finished and src and (not seen or seen[-1] != src):
-                    seen.append(src)
-                if finished:
-                    break
-                page.wait_for_timeout(50)
-            page.screenshot(path=str(screenshot_dir / "bench_live.png"))
-            assert finished, f"the benchmark did not finish; status: {status.inner_text()!r}"
-            assert len(seen) >= 2, f"the plot changed {len(seen)} time(s) before the run finished"
-            assert "batch 1" in status.inner_text()
+    with widget_page(
+        chromium,
+        tmp_path,
+        [CELL],
+        wait_for="img.course-bench-plot",
+        screenshot=screenshot_dir / "bench_live_batch8.png",
+        timeout_ms=PAGE_TIMEOUT_MS,
+    ) as shown:
+        page, plot = shown.page, shown.output
+        status = page.locator(".course-bench-status")
+        seen: list[str] = []
+        deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
+        finished = False
+        while time.monotonic() < deadline:
+            text = status.inner_text()
+            finished = text.startswith("done:")
+            src = plot.get_attribute("src") or ""
+            if not finished and src and (not seen or seen[-1] != src):
+                seen.append(src)
+            if finished:
+                break
+            page.wait_for_timeout(50)
+        page.screenshot(path=str(screenshot_dir / "bench_live.png"))
+        assert finished, f"the benchmark did not finish; status: {status.inner_text()!r}"
+        assert len(seen) >= 2, f"the plot changed {len(seen)} time(s) before the run finished"
+        assert "batch 1" in status.inner_text()
 
-            # A control changes the next run: batch 8, then the Run button.
-            page.locator(".course-bench-batch select").select_option("8")
-            page.get_by_role("button", name="Run benchmark").click()
-            page.locator(".course-bench-status", has_text="batch 8").wait_for()
-            page.locator(".course-bench-status", has_text="done: digits_cnn, batch 8").wait_for()
-            page.screenshot(path=str(screenshot_dir / "bench_live_batch8.png"))
-        finally:
-            page.close()
+        # A control changes the next run: batch 8, then the Run button.
+        page.locator(".course-bench-batch select").select_option("8")
+        page.get_by_role("button", name="Run benchmark").click()
+        page.locator(".course-bench-status", has_text="batch 8").wait_for()
+        page.locator(".course-bench-status", has_text="done: digits_cnn, batch 8").wait_for()

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import onnx
 import pytest
-from lab_harness import BASE_URL, STARTUP_S, Lab, run_all_cells, start_lab, stop_lab, wait_ready
+from lab_harness import BASE_URL, STARTUP_S, Lab, notebook_page, start_kernel, start_lab, stop_lab, wait_ready
 from onnx import TensorProto, helper, numpy_helper
 
 pytestmark = pytest.mark.browser
@@ -96,15 +96,7 @@ def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Lab]]:
         for lab in started.values():
             wait_ready(lab, deadline)
         for lab in started.values():
-            # Start the notebook's kernel up front, as a hub does: JupyterLab attaches to it instead of asking
-            # which kernel to start, and the kernel boots while the browser loads the page.
-            session = {
-                "path": "netron.ipynb",
-                "name": "netron.ipynb",
-                "type": "notebook",
-                "kernel": {"name": "python3"},
-            }
-            lab.api("api/sessions", method="POST", body=session)
+            start_kernel(lab, "netron.ipynb")
         yield started
     finally:
         for lab in started.values():
@@ -151,49 +143,31 @@ def _record_timing(folder: Path, route: str, run: Run, capsys: pytest.CaptureFix
 
 def _run_notebook_and_check(chromium: Any, lab: Lab, screenshot: Path) -> Run:
     """Open the notebook, run its cell via JupyterLab's Run menu, check Netron's graph shows in the output."""
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    requests: list[str] = []
-
-    def note(request: Any) -> None:
-        if urllib.parse.urlsplit(request.url).scheme in ("http", "https", "ws", "wss"):
-            requests.append(request.url)
-
-    context.on("request", note)  # every frame's requests, Netron's iframe included
-    try:
-        page = context.new_page()
-        page.set_default_timeout(PAGE_TIMEOUT_MS)
-        # Belt and braces for the kernel dialog: if JupyterLab still asks, pick the notebook's own kernel.
-        page.add_locator_handler(
-            page.get_by_text("Select Kernel", exact=True),
-            lambda: page.get_by_role("button", name="Select", exact=True).click(),
-        )
-        try:
-            page.goto(f"{lab.url}lab/tree/netron.ipynb?token={lab.token}")
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
-            view = page.locator(".jp-OutputArea .course-netron")
-            clicks = run_all_cells(page, view)
-            shown = time.monotonic()
-            frame = view.locator("iframe")
-            frame.wait_for()
-            graph = page.frame_locator(".course-netron iframe")
-            # Netron's body class turns from 'welcome spinner' to 'default' once the graph is drawn.
-            graph.locator("body.default").wait_for(state="attached")
-            graph.get_by_text("Conv", exact=True).first.wait_for()
-            visible = time.monotonic() - shown
-            graph.locator(".logo").first.wait_for(state="hidden")
-            assert graph.get_by_text("Relu", exact=True).first.is_visible()
-            assert graph.get_by_text("Gemm", exact=True).first.is_visible()
-            # The static fallback is hidden once the live view is in, and no consent prompt covers the graph.
-            assert not view.locator(".course-netron-fallback").is_visible()
-            assert graph.get_by_text("This app uses cookies").count() == 0
-            page.screenshot(path=str(screenshot))
-            return Run(frame.get_attribute("src") or "", visible, requests, clicks)
-        except Exception:
-            page.screenshot(path=str(screenshot.with_name(screenshot.stem + "_failed.png")))
-            raise
-    finally:
-        context.close()
+    with notebook_page(
+        chromium,
+        lab,
+        "netron.ipynb",
+        wait_for=".jp-OutputArea .course-netron",
+        screenshot=screenshot,
+        viewport=(1200, 900),
+        timeout_ms=PAGE_TIMEOUT_MS,
+    ) as shown:
+        page, view = shown.page, shown.output
+        shown_at = time.monotonic()
+        frame = view.locator("iframe")
+        frame.wait_for()
+        graph = page.frame_locator(".course-netron iframe")
+        # Netron's body class turns from 'welcome spinner' to 'default' once the graph is drawn.
+        graph.locator("body.default").wait_for(state="attached")
+        graph.get_by_text("Conv", exact=True).first.wait_for()
+        visible = time.monotonic() - shown_at
+        graph.locator(".logo").first.wait_for(state="hidden")
+        assert graph.get_by_text("Relu", exact=True).first.is_visible()
+        assert graph.get_by_text("Gemm", exact=True).first.is_visible()
+        # The static fallback is hidden once the live view is in, and no consent prompt covers the graph.
+        assert not view.locator(".course-netron-fallback").is_visible()
+        assert graph.get_by_text("This app uses cookies").count() == 0
+        return Run(frame.get_attribute("src") or "", visible, shown.requests, shown.clicks)
 
 
 def test_jupyterlab_through_server_proxy(

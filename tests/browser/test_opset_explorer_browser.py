@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_harness import open_notebook, run_all_cells, running_lab
+from lab_harness import widget_page
 
 pytestmark = pytest.mark.browser
 
 CELL = (
-    "from course_utils.views.opsets_view import OpsetExplorer\n\n"
-    'OpsetExplorer(["ReduceMean", "Split"], opset=13, base_opset=13)'
+    "from course_utils.views.opsets_view import opset_explorer\n\n"
+    'opset_explorer(["ReduceMean", "Split"], opset=13, base_opset=13)'
 )
 WAIT_MS = 60_000  # each wait in the page: the kernel computing a diff on a busy 2-core machine
 
@@ -25,42 +25,39 @@ WAIT_MS = 60_000  # each wait in the page: the kernel computing a diff on a busy
 def test_moving_the_slider_changes_the_schema_diff(chromium: Any, tmp_path: Path, screenshot_dir: Path) -> None:
     from playwright.sync_api import expect
 
-    with running_lab(tmp_path, {"explorer.ipynb": [CELL]}) as lab:
-        page = chromium.new_page()
-        try:
-            open_notebook(page, lab, "explorer.ipynb")
-            diff = page.locator("pre.opset-explorer")
-            run_all_cells(page, diff)
-            expect(diff).to_contain_text("opset 13 uses ReduceMean-13", timeout=WAIT_MS)
-            expect(diff).to_contain_text("nothing changes")
-            before = diff.inner_text()
+    with widget_page(
+        chromium,
+        tmp_path,
+        [CELL],
+        wait_for="pre.opset-explorer",
+        screenshot=screenshot_dir / "opset_explorer_jupyterlab.png",
+        viewport=(1280, 720),
+    ) as shown:
+        diff = shown.output
+        expect(diff).to_contain_text("opset 13 uses ReduceMean-13", timeout=WAIT_MS)
+        expect(diff).to_contain_text("nothing changes")
+        before = diff.inner_text()
 
-            handle = page.get_by_role("slider")
-            handle.focus()
-            for _ in range(5):
-                handle.press("ArrowRight")
-            expect(handle).to_have_attribute("aria-valuenow", "18.0", timeout=WAIT_MS)
-            expect(diff).to_contain_text("opset 18 uses ReduceMean-18", timeout=WAIT_MS)
-            expect(diff).to_contain_text("attribute 'axes' (INTS) became input 'axes'")
-            assert diff.inner_text() != before
+        handle = shown.page.get_by_role("slider")
+        handle.focus()
+        for _ in range(5):
+            handle.press("ArrowRight")
+        expect(handle).to_have_attribute("aria-valuenow", "18.0", timeout=WAIT_MS)
+        expect(diff).to_contain_text("opset 18 uses ReduceMean-18", timeout=WAIT_MS)
+        expect(diff).to_contain_text("attribute 'axes' (INTS) became input 'axes'")
+        assert diff.inner_text() != before
 
-            # And back: the diff follows the slider both ways.
-            for _ in range(5):
-                handle.press("ArrowLeft")
-            expect(handle).to_have_attribute("aria-valuenow", "13.0", timeout=WAIT_MS)
-            expect(diff).to_contain_text("nothing changes", timeout=WAIT_MS)
-            page.screenshot(path=str(screenshot_dir / "opset_explorer_jupyterlab.png"))
-        except Exception:
-            page.screenshot(path=str(screenshot_dir / "opset_explorer_jupyterlab_failed.png"))
-            raise
-        finally:
-            page.close()
+        # And back: the diff follows the slider both ways.
+        for _ in range(5):
+            handle.press("ArrowLeft")
+        expect(handle).to_have_attribute("aria-valuenow", "13.0", timeout=WAIT_MS)
+        expect(diff).to_contain_text("nothing changes", timeout=WAIT_MS)
 
 
 MODEL_CELL = (
     "from course_utils.lessons.lesson08 import digits_cnn_at\n"
-    "from course_utils.views.opsets_view import OpsetExplorer\n\n"
-    'OpsetExplorer({"DigitsCNN at opset 18": digits_cnn_at(18)}, opset=21, base_opset=18)'
+    "from course_utils.views.opsets_view import opset_explorer\n\n"
+    'opset_explorer({"DigitsCNN at opset 18": digits_cnn_at(18)}, opset=21, base_opset=18)'
 )
 
 
@@ -69,28 +66,26 @@ def test_the_model_picture_outlines_the_changed_nodes(chromium: Any, tmp_path: P
     picture; three steps left (opset 18, the file's own) nothing is."""
     from playwright.sync_api import expect
 
-    with running_lab(tmp_path, {"models.ipynb": [MODEL_CELL]}) as lab:
-        page = chromium.new_page()
-        try:
-            open_notebook(page, lab, "models.ipynb")
-            text = page.locator("pre.opset-explorer")
-            run_all_cells(page, text)
-            expect(text).to_contain_text("Flatten: Flatten-13 -> Flatten-21", timeout=WAIT_MS)
-            outlined = page.locator("svg rect[stroke-width='3']")
-            expect(outlined).to_have_count(1, timeout=WAIT_MS)
-            expect(page.get_by_text("outlined in orange")).to_be_visible()
-            page.screenshot(path=str(screenshot_dir / "opset_explorer_model_jupyterlab.png"))
+    with widget_page(
+        chromium,
+        tmp_path,
+        [MODEL_CELL],
+        wait_for="pre.opset-explorer",
+        screenshot=screenshot_dir / "opset_explorer_model_jupyterlab.png",
+        viewport=(1280, 720),
+    ) as shown:
+        page, text = shown.page, shown.output
+        expect(text).to_contain_text("Flatten: Flatten-13 -> Flatten-21", timeout=WAIT_MS)
+        outlined = page.locator("svg rect[stroke-width='3']")
+        expect(outlined).to_have_count(1, timeout=WAIT_MS)
+        expect(page.get_by_text("outlined in orange")).to_be_visible()
+        page.screenshot(path=str(screenshot_dir / "opset_explorer_model_outlined.png"))
 
-            handle = page.get_by_role("slider")
-            handle.focus()
-            for _ in range(3):
-                handle.press("ArrowLeft")
-            expect(handle).to_have_attribute("aria-valuenow", "18.0", timeout=WAIT_MS)
-            expect(text).to_contain_text("no operator changed", timeout=WAIT_MS)
-            expect(outlined).to_have_count(0, timeout=WAIT_MS)
-            expect(page.locator("svg rect").first).to_be_visible()  # the graph is still drawn
-        except Exception:
-            page.screenshot(path=str(screenshot_dir / "opset_explorer_model_jupyterlab_failed.png"))
-            raise
-        finally:
-            page.close()
+        handle = page.get_by_role("slider")
+        handle.focus()
+        for _ in range(3):
+            handle.press("ArrowLeft")
+        expect(handle).to_have_attribute("aria-valuenow", "18.0", timeout=WAIT_MS)
+        expect(text).to_contain_text("no operator changed", timeout=WAIT_MS)
+        expect(outlined).to_have_count(0, timeout=WAIT_MS)
+        expect(page.locator("svg rect").first).to_be_visible()  # the graph is still drawn

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_harness import open_notebook, run_all_cells, running_lab
+from lab_harness import widget_page
 
 from course_utils.providers import provider_choices
 
@@ -35,45 +35,36 @@ def test_switching_provider_and_threads_updates_the_result(chromium: Any, tmp_pa
     from playwright.sync_api import expect
 
     label, name = _missing_provider()
-    with running_lab(tmp_path, {"switcher.ipynb": [CELL]}) as lab:
-        context = chromium.new_context(viewport={"width": 1300, "height": 1000})
-        try:
-            page = context.new_page()
-            page.set_default_timeout(PAGE_TIMEOUT_MS)
-            expect.set_options(timeout=PAGE_TIMEOUT_MS)
-            open_notebook(page, lab, "switcher.ipynb")
-            widget = page.locator(".course-provider-switcher")
-            run_all_cells(page, widget)
-            result = widget.locator(".course-switch-result")
-            # The first run (CPU, ORT's default threads) is shown as soon as the widget is.
-            expect(result).to_contain_text("CPUExecutionProvider")
-            expect(result.locator("tr:has(th:text-is('fell back')) td")).to_contain_text("no")
-            expect(result.locator("tr:has(th:text-is('threads')) td")).to_contain_text("ORT default")
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
+    with widget_page(
+        chromium,
+        tmp_path,
+        [CELL],
+        wait_for=".course-provider-switcher",
+        screenshot=screenshot_dir / "provider_switcher_fallback.png",
+        timeout_ms=PAGE_TIMEOUT_MS,
+    ) as shown:
+        widget = shown.output
+        result = widget.locator(".course-switch-result")
+        # The first run (CPU, ORT's default threads) is shown as soon as the widget is.
+        expect(result).to_contain_text("CPUExecutionProvider")
+        expect(result.locator("tr:has(th:text-is('fell back')) td")).to_contain_text("no")
+        expect(result.locator("tr:has(th:text-is('threads')) td")).to_contain_text("ORT default")
 
-            widget.locator(".course-switch-provider select").select_option(label=label)
-            widget.locator(".course-switch-threads select").select_option(label="1")
-            widget.locator("button.course-switch-run").click()
+        widget.locator(".course-switch-provider select").select_option(label=label)
+        widget.locator(".course-switch-threads select").select_option(label="1")
+        widget.locator("button.course-switch-run").click()
 
-            expect(result.locator("tr:has(th:text-is('requested')) td")).to_contain_text(
-                f"{name} > CPUExecutionProvider"
-            )
-            expect(result.locator("tr:has(th:text-is('used')) td")).to_contain_text("CPUExecutionProvider")
-            expect(result.locator("tr:has(th:text-is('fell back')) td")).to_contain_text("yes")
-            expect(result.locator("tr:has(th:text-is('why')) td")).to_contain_text(
-                "is not available in this onnxruntime"
-            )
-            expect(result.locator("tr:has(th:text-is('threads')) td")).to_contain_text("1")
-            expect(result.locator(".course-bar[data-provider='CPUExecutionProvider']")).to_be_visible()
-            expect(widget.locator(".course-switch-status")).to_contain_text("done")
-            # Which nodes, not only how many: unfold the CPU provider's list.
-            nodes = result.locator("details.course-node-list[data-provider='CPUExecutionProvider']")
-            nodes.locator("summary").click()
-            expect(nodes.locator("li").first).to_contain_text("(Conv)")
-            expect(nodes.locator("li")).to_have_count(9)
-            assert "ORT default" not in result.locator("tr:has(th:text-is('threads')) td").inner_text()
-            page.screenshot(path=str(screenshot_dir / "provider_switcher_fallback.png"))
-        except Exception:
-            page.screenshot(path=str(screenshot_dir / "provider_switcher_failed.png"))
-            raise
-        finally:
-            context.close()
+        expect(result.locator("tr:has(th:text-is('requested')) td")).to_contain_text(f"{name} > CPUExecutionProvider")
+        expect(result.locator("tr:has(th:text-is('used')) td")).to_contain_text("CPUExecutionProvider")
+        expect(result.locator("tr:has(th:text-is('fell back')) td")).to_contain_text("yes")
+        expect(result.locator("tr:has(th:text-is('why')) td")).to_contain_text("is not available in this onnxruntime")
+        expect(result.locator("tr:has(th:text-is('threads')) td")).to_contain_text("1")
+        expect(result.locator(".course-bar[data-provider='CPUExecutionProvider']")).to_be_visible()
+        expect(widget.locator(".course-switch-status")).to_contain_text("done")
+        # Which nodes, not only how many: unfold the CPU provider's list.
+        nodes = result.locator("details.course-node-list[data-provider='CPUExecutionProvider']")
+        nodes.locator("summary").click()
+        expect(nodes.locator("li").first).to_contain_text("(Conv)")
+        expect(nodes.locator("li")).to_have_count(9)
+        assert "ORT default" not in result.locator("tr:has(th:text-is('threads')) td").inner_text()

@@ -18,6 +18,7 @@ __all__ = [
     "TemperatureCNN",
     "auto_scale_cnn",
     "column_median_classifier",
+    "control_flow_inputs",
     "patch_classifier",
     "temperature_cnn",
 ]
@@ -124,3 +125,19 @@ def column_median_classifier() -> ColumnMedianClassifier:
         model.head.weight.copy_(torch.from_numpy(solution[:8].T.astype(np.float32)))
         model.head.bias.copy_(torch.from_numpy(solution[8].astype(np.float32)))
     return model
+
+
+def control_flow_inputs(batch: int) -> dict[str, np.ndarray]:
+    """Both kinds of input the model accepts, at full and at reduced contrast: a fix that divides by the
+    batch's maximum, decides per pixel, or stretches every batch to [0, 1] gets one of these wrong."""
+    scaled = load_digits().x_test[:batch]
+    raw = scaled * np.float32(16)
+    mixed = scaled.copy()
+    mixed[::2] *= np.float32(16)  # raw and scaled images in one batch: the model decides once, for the whole batch
+    return {
+        "scaled [0, 1]": scaled,
+        "raw 0..16": raw,
+        "faint scaled (max 0.75)": scaled * np.float32(0.75),
+        "faint raw (max 12)": raw * np.float32(0.75),
+        "a batch mixing raw and scaled": mixed,
+    }
