@@ -16,6 +16,7 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.views`     widgets and served pages: Netron, the static graph view, live benchmark, provider
   switcher, opset explorer, shape explorer
 * :mod:`course_utils.lessons`   exercises: checks with feedback, hints and solutions, and each lesson's exercises
+  (the models some exercises are about: :mod:`course_utils.lessons.exercise_models`)
 * :mod:`course_utils.classroom` ``./course hub`` (a JupyterHub workshop on this machine), each learner's progress
   records, and the instructor's class table
 
@@ -24,18 +25,106 @@ Command lines: ``python -m course_utils.inspect FILE``, ``python -m course_utils
 ``python -m course_utils.progress`` (a learner's progress; ``--class DIR…`` the instructor's table) and the
 environment doctor ``python -m course_utils.setup_check``.
 
-The most used names are also reachable from the package itself, e.g. ``course_utils.load_digits()``.
+The most used names are also reachable from the package itself, e.g. ``course_utils.load_digits()``, and every
+error a learner can cause: ``course_utils.CourseError`` and its subclasses (:mod:`course_utils.errors`). They load
+on first use, so ``import course_utils`` stays fast; the ``TYPE_CHECKING`` imports below give type checkers and
+IDEs their real types.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (never run)
+    from course_utils.bench.engines import register_engine
+    from course_utils.bench.harness import measure
+    from course_utils.bench.report import Verdict, benchmark, budget_verdict, speed_verdict
+    from course_utils.machine import machine_load, usable_cpus
+    from course_utils.bench.targets import load_target
+    from course_utils.errors import (
+        CalibrationInputError,
+        CourseError,
+        ExportFailedError,
+        ExternalDataMissingError,
+        HubSetupError,
+        InputMismatchError,
+        KernelError,
+        ModelFileNotFoundError,
+        NetronPatchError,
+        NotAModelTypeError,
+        NotAnOnnxModelError,
+        NotAProgressFileError,
+        NotATraceError,
+        ProviderUnavailableError,
+        UnknownConfigError,
+        UnknownEngineError,
+        UnknownModelError,
+        UnsupportedIRVersionError,
+        UnsupportedOpsetError,
+    )
+    from course_utils.lessons.exercises import Exercise, Feedback
+    from course_utils.models.data import Digits, load_digits, load_digits_cnn, load_digits_keras
+    from course_utils.models.photos import photo_crops
+    from course_utils.models.registry import register as register_model
+    from course_utils.models.tf_convert import explain_convert_errors
+    from course_utils.models.torch_export import explain_export_errors
+    from course_utils.onnxfile.diagrams import Diagram, pipeline
+    from course_utils.onnxfile.flops import count_flops
+    from course_utils.onnxfile.history import plot_timeline
+    from course_utils.onnxfile.inspect import compare_cards, summarize
+    from course_utils.onnxfile.modelio import load_model
+    from course_utils.onnxfile.verify import check_model, check_parity, compare_outputs
+    from course_utils.paths import ARTIFACTS_DIR, DATA_DIR, artifact_path, data_path, relative_to_repo
+    from course_utils.quantize.calibration import ImageCalibrationReader
+    from course_utils.quantize.configs import QuantConfig
+    from course_utils.quantize.evaluate import runtime_ops
+    from course_utils.quantize.report import QuantReport
+    from course_utils.runtime.profiling import read_trace
+    from course_utils.runtime.providers import PROVIDERS, SwitchReport, provider_table, switch_provider
+    from course_utils.runtime.run import available_providers, make_session, provider_problem, run_onnx
+    from course_utils.setup_check import int8_case
+    from course_utils.versions.compat import check_compatibility
+    from course_utils.versions.conversion import conversion_plan, convert_at_opset, export_at_opset
+    from course_utils.versions.limits import (
+        ORT_COMPATIBILITY,
+        ir_version_issues,
+        limits_for,
+        lower_ir_version,
+        runtime_limits,
+    )
+    from course_utils.versions.schemas import op_signature, schema_diff
+    from course_utils.views.bench_view import LiveBenchmark, live_benchmark
+    from course_utils.views.netron import NetronView, netron_view, show_netron
+    from course_utils.views.opsets_view import OpsetExplorer, opset_explorer
+    from course_utils.views.provider_switch_view import ProviderSwitcher, provider_switcher
+    from course_utils.views.shapes_view import shape_explorer
+
+
 # name -> module that defines it (relative to course_utils); loaded on first use so `import course_utils` stays fast
 _LAZY: dict[str, str] = {
+    "CourseError": "errors",
+    "HubSetupError": "errors",
+    "NotAProgressFileError": "errors",
+    "KernelError": "errors",
+    "CalibrationInputError": "errors",
+    "ExportFailedError": "errors",
+    "ExternalDataMissingError": "errors",
+    "InputMismatchError": "errors",
+    "ModelFileNotFoundError": "errors",
+    "NetronPatchError": "errors",
+    "NotAModelTypeError": "errors",
+    "NotATraceError": "errors",
+    "NotAnOnnxModelError": "errors",
+    "ProviderUnavailableError": "errors",
+    "UnknownConfigError": "errors",
+    "UnknownEngineError": "errors",
+    "UnknownModelError": "errors",
+    "UnsupportedIRVersionError": "errors",
+    "UnsupportedOpsetError": "errors",
+    "register_model": "models.registry",
     "ARTIFACTS_DIR": "paths",
     "DATA_DIR": "paths",
     "artifact_path": "paths",
@@ -67,7 +156,7 @@ _LAZY: dict[str, str] = {
     "ImageCalibrationReader": "quantize.calibration",
     "QuantConfig": "quantize.configs",
     "QuantReport": "quantize.report",
-    "photo_crops": "quantize.calibration",
+    "photo_crops": "models.photos",
     "runtime_ops": "quantize.evaluate",
     "int8_case": "setup_check",
     "read_trace": "runtime.profiling",
@@ -84,11 +173,11 @@ _LAZY: dict[str, str] = {
     "ir_version_issues": "versions.limits",
     "lower_ir_version": "versions.limits",
     "check_compatibility": "versions.compat",
-    "schema_diff": "versions.opsets",
-    "op_signature": "versions.opsets",
-    "conversion_plan": "versions.opsets",
-    "convert_at_opset": "versions.opsets",
-    "export_at_opset": "versions.opsets",
+    "schema_diff": "versions.schemas",
+    "op_signature": "versions.schemas",
+    "conversion_plan": "versions.conversion",
+    "convert_at_opset": "versions.conversion",
+    "export_at_opset": "versions.conversion",
     "opset_explorer": "views.opsets_view",
     "OpsetExplorer": "views.opsets_view",
     "provider_problem": "runtime.run",
@@ -106,16 +195,109 @@ _LAZY: dict[str, str] = {
     "explain_convert_errors": "models.tf_convert",
 }
 
+# package name -> the defining module's name, where they differ
+_RENAMED: dict[str, str] = {"register_model": "register"}
+
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'course_utils' has no attribute '{name}'")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+    attribute = _RENAMED.get(name, name)
+    return getattr(importlib.import_module(f".{module}", __name__), attribute)
 
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "ARTIFACTS_DIR",
+    "DATA_DIR",
+    "ORT_COMPATIBILITY",
+    "PROVIDERS",
+    "CalibrationInputError",
+    "CourseError",
+    "Diagram",
+    "Digits",
+    "Exercise",
+    "ExportFailedError",
+    "ExternalDataMissingError",
+    "Feedback",
+    "HubSetupError",
+    "ImageCalibrationReader",
+    "InputMismatchError",
+    "KernelError",
+    "LiveBenchmark",
+    "ModelFileNotFoundError",
+    "NetronPatchError",
+    "NetronView",
+    "NotAModelTypeError",
+    "NotAProgressFileError",
+    "NotATraceError",
+    "NotAnOnnxModelError",
+    "OpsetExplorer",
+    "ProviderSwitcher",
+    "ProviderUnavailableError",
+    "QuantConfig",
+    "QuantReport",
+    "SwitchReport",
+    "UnknownConfigError",
+    "UnknownEngineError",
+    "UnknownModelError",
+    "UnsupportedIRVersionError",
+    "UnsupportedOpsetError",
+    "Verdict",
+    "artifact_path",
+    "available_providers",
+    "benchmark",
+    "budget_verdict",
+    "check_compatibility",
+    "check_model",
+    "check_parity",
+    "compare_cards",
+    "compare_outputs",
+    "conversion_plan",
+    "convert_at_opset",
+    "count_flops",
+    "data_path",
+    "explain_convert_errors",
+    "explain_export_errors",
+    "export_at_opset",
+    "int8_case",
+    "ir_version_issues",
+    "limits_for",
+    "live_benchmark",
+    "load_digits",
+    "load_digits_cnn",
+    "load_digits_keras",
+    "load_model",
+    "load_target",
+    "lower_ir_version",
+    "machine_load",
+    "make_session",
+    "measure",
+    "netron_view",
+    "op_signature",
+    "opset_explorer",
+    "photo_crops",
+    "pipeline",
+    "plot_timeline",
+    "provider_problem",
+    "provider_switcher",
+    "provider_table",
+    "read_trace",
+    "register_engine",
+    "register_model",
+    "relative_to_repo",
+    "run_onnx",
+    "runtime_limits",
+    "runtime_ops",
+    "schema_diff",
+    "shape_explorer",
+    "show_netron",
+    "speed_verdict",
+    "summarize",
+    "switch_provider",
+    "usable_cpus",
+]  # the names of _LAZY: tests/test_public_api.py checks

@@ -9,14 +9,23 @@ Raise them ``from None`` when translating a library error, so the message stands
 from __future__ import annotations
 
 __all__ = [
+    "CalibrationInputError",
     "CourseError",
     "ExportFailedError",
     "ExternalDataMissingError",
+    "HubSetupError",
     "InputMismatchError",
+    "KernelError",
     "ModelFileNotFoundError",
+    "NetronPatchError",
     "NotAModelTypeError",
+    "NotAProgressFileError",
+    "NotATraceError",
     "NotAnOnnxModelError",
     "ProviderUnavailableError",
+    "UnknownConfigError",
+    "UnknownEngineError",
+    "UnknownModelError",
     "UnsupportedIRVersionError",
     "UnsupportedOpsetError",
     "first_line",
@@ -67,8 +76,51 @@ class UnsupportedIRVersionError(UnsupportedOpsetError):
     """
 
 
+class UnknownModelError(CourseError, ValueError):
+    """A name that is no registered course model (nor, where a file is accepted, an ``.onnx`` file); the message
+    lists the course models' keys."""
+
+
 class ExportFailedError(CourseError, RuntimeError):
     """``torch.onnx.export`` failed; the message names the cause, where in the model, and the usual fix."""
+
+
+class NotATraceError(CourseError, ValueError):
+    """The file is not an ONNX Runtime profile (a JSON list of Chrome trace events)."""
+
+
+class CalibrationInputError(CourseError, ValueError):
+    """A calibration reader yields batches the model cannot take (wrong input name, dtype or shape)."""
+
+
+class UnknownConfigError(CourseError, KeyError):
+    """A variant name that is not one of :data:`course_utils.quantize.CONFIGS`."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class NetronPatchError(CourseError, RuntimeError):
+    """Netron's index.html no longer has a part the patch edits (a new Netron release): update the patch."""
+
+
+class UnknownEngineError(CourseError, KeyError):
+    """An engine name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+class KernelError(CourseError, RuntimeError):
+    """Code run in a learner's kernel raised (the message is the kernel's ``ename: evalue``)."""
+
+
+class NotAProgressFileError(CourseError, ValueError):
+    """A file given as a progress file is not one (another file, a damaged line): nothing is read from it."""
+
+
+class HubSetupError(CourseError, RuntimeError):
+    """Something ``./course hub`` needs is missing or wrong (a package, the proxy, a port, a learner name)."""
 
 
 def first_line(error: BaseException) -> str:

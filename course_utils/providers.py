@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 
 from course_utils.runtime.providers import (
-    COURSE_MODELS,
     OPTIMIZATION_LEVELS,
     PROVIDERS,
     NodePlacement,
@@ -17,6 +16,7 @@ from course_utils.runtime.providers import (
     ProviderTable,
     SwitchReport,
     course_model,
+    course_models,
     main,
     provider_choices,
     provider_info,
@@ -25,7 +25,6 @@ from course_utils.runtime.providers import (
 )
 
 __all__ = [
-    "COURSE_MODELS",
     "OPTIMIZATION_LEVELS",
     "PROVIDERS",
     "NodePlacement",
@@ -33,6 +32,7 @@ __all__ = [
     "ProviderTable",
     "SwitchReport",
     "course_model",
+    "course_models",
     "main",
     "provider_choices",
     "provider_info",

@@ -15,7 +15,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from course_utils import bench
+from course_utils import bench, paths
 from course_utils.bench import (
     BenchReport,
     BenchRow,
@@ -227,9 +227,9 @@ def test_framework_engine_skipped_on_onnx_target(tmp_path: Path) -> None:
 
 
 def test_course_model_with_torch_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bench.targets, "_artifact", lambda name: tmp_path / name)
+    monkeypatch.setattr(paths, "ARTIFACTS_DIR", tmp_path)
     target = load_target("digits_cnn", batch=3)
-    assert target.framework_kind == "torch" and target.onnx_path == tmp_path / "digits_cnn.onnx"
+    assert target.framework_kind == "torch" and target.onnx_path.parent == tmp_path / "models"
     assert target.flops == 3 * 675_072
     events: list[tuple[str, int, int]] = []
     report = benchmark(
@@ -451,15 +451,23 @@ def test_cli_help_imports_no_heavy_library(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[-1] == "IMPORTED []"
 
 
-def test_cli_registers_int8_engines_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    registered: list[object] = []
-    import course_utils.quantize
+def test_cli_registers_int8_engines_only_when_asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The command (bench/__main__.py) registers lesson 07's engines through main()'s hook, and only when a requested
+    # name is unknown: the hook sees the requested names before they are looked up.
+    import runpy
 
-    monkeypatch.setattr(course_utils.quantize, "register_bench_engines", registered.append)
-    bench.cli._register_lesson07_engines(["ort-all", "ort-disable"])
-    assert registered == []
-    bench.cli._register_lesson07_engines(["ort-all", "ort-int8-qdq-u8"])
-    assert registered == [bench]
+    import course_utils.quantize.engines
+
+    registered: list[str] = []
+    monkeypatch.setattr(course_utils.quantize.engines, "register_bench_engines", lambda: registered.append("int8"))
+    model = str(tiny_model(tmp_path / "t.onnx"))
+    for engines, expected in ((["ort-all"], []), (["ort-all", "ort-int8-made-up"], ["int8"])):
+        registered.clear()
+        monkeypatch.setattr(sys, "argv", ["bench", model, "--engines", *engines, "--no-peak", "--budget", "0.05"])
+        with pytest.raises(SystemExit) as stop:
+            runpy.run_module("course_utils.bench.__main__", run_name="__main__")
+        assert registered == expected
+        assert stop.value.code == (0 if not expected else 2)  # the made-up engine is then reported unknown
 
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
@@ -576,8 +584,8 @@ def test_ort_peak_gemm_computes_the_product() -> None:
 def test_live_view_runs_redraws_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from course_utils.views.bench_view import LiveBenchmark
 
-    monkeypatch.setattr(bench.targets, "_artifact", lambda name: tmp_path / name)
-    view = LiveBenchmark("digits_cnn", ["ort-all"], threads=1, level="basic", budget_s=0.3)
+    monkeypatch.setattr(paths, "ARTIFACTS_DIR", tmp_path)
+    view = LiveBenchmark("digits_cnn", ["ort-all"], threads=1, level="ORT_ENABLE_BASIC", budget_s=0.3)
     view.redraw_every_s = 0.0  # redraw at every progress report
     assert view.selected_engines() == ["ort-all", "ort-basic"]
     report = view.run()
@@ -605,7 +613,7 @@ def test_live_view_has_a_static_form_for_readers_without_a_kernel(
 
     from course_utils.views import bench_view
 
-    monkeypatch.setattr(bench.targets, "_artifact", lambda name: tmp_path / name)
+    monkeypatch.setattr(paths, "ARTIFACTS_DIR", tmp_path)
     shown: list[dict] = []
 
     class Handle:

@@ -13,7 +13,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from course_utils.errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxModelError
-from course_utils.views.graph_view import DEFAULT_MAX_NODES, model_summary, render_svg, static_html
+from course_utils.views.graph_page import model_summary, static_html
+from course_utils.views.graph_view import DEFAULT_MAX_NODES, render_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -18,15 +18,6 @@ REPO = PACKAGE.parent
 MAX_LINES = 600
 MAX_MODULES = 15
 
-# Modules over MAX_LINES that phase 2 of issue 17 splits (listed so the limit holds for every other module now;
-# the test fails when one of them shrinks under the limit, so the list cannot go stale).
-OVERSIZED = {
-    "lessons/lesson02.py",
-    "runtime/providers.py",
-    "versions/opsets.py",
-    "views/graph_view.py",
-}
-
 
 def _modules() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
@@ -38,10 +29,7 @@ def _line_count(path: Path) -> int:
 
 def test_no_module_over_the_line_limit() -> None:
     over = {p.relative_to(PACKAGE).as_posix(): _line_count(p) for p in _modules() if _line_count(p) > MAX_LINES}
-    unexpected = {name: n for name, n in over.items() if name not in OVERSIZED}
-    assert unexpected == {}, f"split these modules by concern (at most {MAX_LINES} lines each): {unexpected}"
-    shrunk = sorted(OVERSIZED - set(over))
-    assert shrunk == [], f"these are now within {MAX_LINES} lines: remove them from OVERSIZED: {shrunk}"
+    assert over == {}, f"split these modules by concern (at most {MAX_LINES} lines each): {over}"
 
 
 def test_no_folder_with_too_many_modules() -> None:
@@ -73,7 +61,8 @@ def test_every_subpackage_says_what_it_holds_and_what_it_may_import(package: Pat
 def test_the_package_docstring_lists_every_part() -> None:
     docstring = course_utils.__doc__ or ""
     for package in _subpackages():
-        assert f":mod:`course_utils.{package.name}`" in docstring, package.name
+        dotted = package.relative_to(PACKAGE).as_posix().replace("/", ".")
+        assert f":mod:`course_utils.{dotted}`" in docstring, dotted
 
 
 def test_every_lazy_name_resolves_to_its_module() -> None:

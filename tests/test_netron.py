@@ -23,7 +23,7 @@ from onnx import numpy_helper
 
 from course_utils.errors import ExternalDataMissingError, ModelFileNotFoundError, NotAnOnnxModelError
 from course_utils.views import netron, netron_server
-from course_utils.views.graph_view import model_summary, static_html
+from course_utils.views.graph_page import model_summary, static_html
 from course_utils.views.netron import NetronView, get_server, show_netron, stop_server
 
 

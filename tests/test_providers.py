@@ -13,7 +13,7 @@ import pytest
 from course_test_helpers import artifacts_in
 from onnx import TensorProto, helper, numpy_helper
 
-from course_utils.errors import ProviderUnavailableError
+from course_utils.errors import ProviderUnavailableError, UnknownModelError
 from course_utils.providers import (
     PROVIDERS,
     ProviderTable,
@@ -150,7 +150,7 @@ def test_make_session_errors_take_install_commands_from_the_table():
 def test_cpu_run_reports_providers_nodes_latency_and_parity(tiny_path: Path):
     stages: list[tuple[str, float]] = []
     report = switch_provider(
-        tiny_path, CPU, threads=1, optimization="disable_all", runs=5, progress=lambda s, f: stages.append((s, f))
+        tiny_path, CPU, threads=1, optimization="ORT_DISABLE_ALL", runs=5, progress=lambda s, f: stages.append((s, f))
     )
     assert report.requested == (CPU,) and report.used == (CPU,) and not report.fell_back
     assert report.nodes_per_provider == {CPU: 3}
@@ -158,7 +158,7 @@ def test_cpu_run_reports_providers_nodes_latency_and_parity(tiny_path: Path):
     assert report.placement[0].op_counts == {"Gemm": 1, "Relu": 1, "Softmax": 1}
     assert len(report.latency_ms) == 5 and report.spread_ms[0] <= report.median_ms <= report.spread_ms[1]
     assert report.matches_reference and report.max_abs_diff < 1e-5
-    assert report.threads == 1 and report.optimization == "disable_all"
+    assert report.threads == 1 and report.optimization == "ORT_DISABLE_ALL"
     assert not report.problems and not report.install
     assert stages[0][1] == 0.0 and stages[-1] == ("run 5 of 5", 1.0)
 
@@ -225,16 +225,17 @@ def test_bad_requests_raise_one_line_errors(tiny_path: Path):
 
 def test_optimization_level_changes_the_nodes_that_run(artifacts: Path):
     digits = course_model("DigitsCNN")
-    assert digits == artifacts / "05" / "switcher" / "digits_cnn.onnx" and digits.exists()
-    plain = switch_provider(digits, CPU, optimization="disable_all", runs=1)
-    fused = switch_provider(digits, CPU, optimization="enable_all", runs=1)
+    assert digits.parent == artifacts / "models" and digits.name.startswith("digits_cnn-") and digits.exists()
+    plain = switch_provider(digits, CPU, optimization="ORT_DISABLE_ALL", runs=1)
+    fused = switch_provider(digits, CPU, optimization="ORT_ENABLE_ALL", runs=1)
     # Placement is recorded after the basic optimizations: BatchNormalization is folded into Conv by then.
     assert plain.placement[0].op_counts["BatchNormalization"] == 2
     assert "BatchNormalization" not in fused.placement[0].op_counts
     assert sum(plain.nodes_per_provider.values()) == sum(fused.nodes_per_provider.values()) + 2
     assert plain.matches_reference and fused.matches_reference
     assert course_model("DigitsCNN") == digits  # exported once, then reused
-    with pytest.raises(ValueError, match="Unknown course model"):
+    assert course_model("digits_cnn") == digits  # by key or display name: one registry, one file
+    with pytest.raises(UnknownModelError, match=r"not a course model\. Known: digits_cnn, resnet18"):
         course_model("AlexNet")
 
 
@@ -247,7 +248,7 @@ def test_the_widgets_other_course_models_export_and_run(
     artifacts: Path, name: str, input_shape: tuple[int, ...], op_type: str
 ):
     path = course_model(name)
-    assert path.parent == artifacts / "05" / "switcher" and path.exists()
+    assert path.parent == artifacts / "models" and path.exists()
     report = switch_provider(path, CPU, runs=1, warmup=0)
     assert report.used == (CPU,) and report.matches_reference
     assert op_type in report.placement[0].op_counts
@@ -274,9 +275,9 @@ def test_cli_table_and_errors(tiny_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_cli_takes_a_course_model_by_name(artifacts: Path, capsys: pytest.CaptureFixture[str]):
-    assert main(["DigitsCNN", "--optimization", "disable_all", "--runs", "1"]) == 0
+    assert main(["DigitsCNN", "--optimization", "ORT_DISABLE_ALL", "--runs", "1"]) == 0
     out = capsys.readouterr().out
-    assert "artifacts/05/switcher/digits_cnn.onnx" in out and "BatchNormalization x2" in out
+    assert "artifacts/models/digits_cnn-" in out and "BatchNormalization x2" in out
 
 
 # --------------------------------------------------------------------------------- runtime additions

@@ -73,3 +73,54 @@ def test_public_callables_have_docstrings_and_type_hints(module_name, name, obj)
 def test_lazy_names_resolve():
     for name in course_utils.__all__:
         assert getattr(course_utils, name) is not None, name
+
+
+# ----------------------------------------------------------------------------------- the package's own names
+
+
+def _type_checking_imports() -> dict[str, str]:
+    """``{name the package exposes: 'module.attribute'}`` from the ``if TYPE_CHECKING:`` block of __init__."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(course_utils.__file__).read_text(encoding="utf-8"))
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom), ast.dump(stmt)
+                for alias in stmt.names:
+                    found[alias.asname or alias.name] = f"{stmt.module}.{alias.name}"
+    return found
+
+
+def test_type_checkers_see_every_lazy_name_with_its_real_type():
+    seen = _type_checking_imports()
+    assert set(seen) == set(course_utils._LAZY), "add each lazy name to the TYPE_CHECKING imports of __init__"
+    assert sorted(course_utils.__all__) == sorted(course_utils._LAZY)
+    for name, target in seen.items():
+        module, _, attribute = target.rpartition(".")
+        assert module == f"course_utils.{course_utils._LAZY[name]}", name
+        assert getattr(course_utils, name) is getattr(importlib.import_module(module), attribute)
+
+
+def test_every_public_exception_is_exported_and_a_course_error():
+    from course_utils import errors
+
+    classes = {
+        obj
+        for module_name in MODULES
+        for name in getattr(importlib.import_module(module_name), "__all__", [])
+        if inspect.isclass(obj := getattr(importlib.import_module(module_name), name)) and issubclass(obj, Exception)
+    }
+    # NotYet is how an exercise check says "not yet" (it becomes feedback, never reaches the learner): not an error.
+    from course_utils.lessons.exercises import NotYet
+
+    assert NotYet in classes
+    classes.discard(NotYet)
+    assert classes, "the walk found no exception"
+    for cls in classes:
+        assert issubclass(cls, course_utils.CourseError), f"{cls.__module__}.{cls.__name__} is not a CourseError"
+        assert cls.__module__ == "course_utils.errors", f"{cls.__name__} belongs in course_utils/errors.py"
+        assert getattr(course_utils, cls.__name__) is cls, f"export {cls.__name__} from course_utils"
+    assert set(errors.__all__) - {"first_line"} == {cls.__name__ for cls in classes}

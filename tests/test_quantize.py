@@ -237,8 +237,8 @@ def test_float_ops_keep_every_node_of_a_type_in_fp32(resnet_pre: Path) -> None:
 
 
 def test_bench_resnet18_agreement_is_the_lessons(resnet_pre: Path) -> None:
-    """bench's ResNet-18 keeps random batch-norm statistics (every int8 model would agree 100%): its int8 engines
-    quantize lesson 07's ResNet-18 and measure agreement on the lesson's fixed crops."""
+    """bench's ResNet-18 is the registry's (batch-norm statistics from photos): its int8 engines quantize the
+    registry's int8 export of it (prepare_model) and measure agreement on the lesson's fixed crops."""
     from course_utils import bench
 
     q.register_bench_engines()
@@ -275,7 +275,7 @@ def test_report_renderings_share_their_rows(digits_pre: Path) -> None:
         assert result.name in table and result.name in report._repr_html_()
     data = json.loads(report.to_json())
     assert [r["name"] for r in data["results"]] == [r.name for r in report.results]
-    assert data["results"][1]["path"].startswith("artifacts/07/")
+    assert data["results"][1]["path"].startswith("artifacts/quantize/")
     with pytest.raises(q.UnknownConfigError):
         report.get("nope")
 

@@ -35,7 +35,7 @@ for the row, plus an optional ``close`` run after timing)::
     register_engine("ort-int8-static", make_int8, description="ORT, static QDQ int8", needs="onnx")
 
 ``needs`` says what the target must provide: ``"onnx"`` (every target), ``"torch"`` (a PyTorch module: the
-course models ``digits_cnn`` and ``resnet18``) or ``"keras"`` (``keras_cnn``); :func:`benchmark` skips an
+course models ``digits_cnn`` and ``resnet18``, see :mod:`course_utils.models.registry`) or ``"keras"`` (``keras_cnn``); :func:`benchmark` skips an
 engine a target cannot run and says so. Extra columns appear in the table after the standard ones and in the
 JSON rows under their own names (``"agreement": 0.98``). ``flops_from="onnx"`` (default) counts the FLOPs of
 ``target.onnx_path``; an engine that runs a different graph (a quantized one) still does the same arithmetic
@@ -61,9 +61,9 @@ engine registry and the built-in engines), ``report`` (:func:`benchmark`, rows, 
 or padded to buckets; its view is :mod:`course_utils.views.shapes_view`) is imported by its own name.
 
 May import: :mod:`course_utils.errors`, :mod:`course_utils.paths`, :mod:`course_utils.machine`,
-:mod:`course_utils.onnxfile`, :mod:`course_utils.models`. One exception today: the command line registers
-:mod:`course_utils.quantize`'s int8 engines, only when a requested engine is not registered yet (``--help`` and
-fp32 runs never import it).
+:mod:`course_utils.onnxfile`, :mod:`course_utils.models` (the course-model registry), :mod:`course_utils.runtime`
+(``sessions``, ``feeds``). Nothing in bench imports :mod:`course_utils.quantize`: the command
+``python -m course_utils.bench`` (``__main__.py``, above both parts) registers quantize's int8 engines before it runs.
 """
 
 from __future__ import annotations
@@ -107,17 +107,16 @@ from course_utils.bench.report import (
 )
 from course_utils.bench.stats import LatencyStats, latency_stats
 from course_utils.bench.targets import (
-    COURSE_MODELS,
     BenchTarget,
     UnknownModelError,
     course_model_onnx,
+    course_models,
     export_course_model,
     load_target,
 )
 from course_utils.bench.targets import Needs as Needs
 
 __all__ = [
-    "COURSE_MODELS",
     "ENGINES",
     "BenchReport",
     "BenchRow",
@@ -133,6 +132,7 @@ __all__ = [
     "benchmark",
     "budget_verdict",
     "course_model_onnx",
+    "course_models",
     "default_engines",
     "export_course_model",
     "figure_png",

@@ -6,10 +6,10 @@ import argparse
 import math
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from course_utils.bench.engines import ENGINES, get_engine
-from course_utils.bench.targets import COURSE_MODELS
+from course_utils.bench.targets import course_models
 from course_utils.errors import CourseError
 
 __all__ = ["main"]
@@ -29,25 +29,18 @@ def _stderr_progress(engine: str, samples: Sequence[float], fraction: float, ind
     sys.stderr.flush()
 
 
-def _register_lesson07_engines(names: Sequence[str]) -> None:
-    """Register lesson 07's int8 engines when a requested name is not registered yet: importing
-    :mod:`course_utils.quantize` (ONNX Runtime's quantization tools) costs seconds, so ``--help`` and fp32 runs
-    never pay it."""
-    if all(name in ENGINES for name in names):
-        return
-    from course_utils.quantize import register_bench_engines
+def main(argv: Sequence[str] | None = None, *, register_engines: Callable[[Sequence[str]], None] | None = None) -> int:
+    """``python -m course_utils.bench``: benchmark models, print the table, optionally write JSON.
 
-    register_bench_engines(sys.modules["course_utils.bench"])
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m course_utils.bench``: benchmark models, print the table, optionally write JSON."""
+    ``register_engines(names)``, when given, is called with the requested engine names before they are looked up:
+    the command (``course_utils/bench/__main__.py``) registers lesson 07's int8 engines there, and only when a
+    requested name is not registered yet, so ``--help`` and fp32 runs never import quantization."""
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.bench",
         description="Benchmark ONNX models with ONNX Runtime (and the framework baselines of the course models).",
     )
     parser.add_argument(
-        "models", nargs="+", metavar="MODEL", help=f"an .onnx path or one of {', '.join(COURSE_MODELS)}"
+        "models", nargs="+", metavar="MODEL", help=f"an .onnx path or one of {', '.join(course_models())}"
     )
     parser.add_argument(
         "--engines",
@@ -68,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from course_utils.bench.targets import load_target
 
     try:
-        _register_lesson07_engines(args.engines or [])
+        if register_engines is not None:
+            register_engines(args.engines or [])
         for name in args.engines or []:
             get_engine(name)
         targets = []
@@ -108,11 +102,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.to_json(args.json)
         sys.stderr.write(f"wrote {args.json}\n")
     return 0
-
-
-if __name__ == "__main__":
-    # `python -m course_utils.bench.cli` runs this file as __main__, a second copy of the module. Run the imported
-    # module's main instead, so engines that other modules register (lesson 07's) are in the registry it reads.
-    from course_utils.bench import main as _main
-
-    raise SystemExit(_main())

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from course_utils.bench.harness import Timings
 from course_utils.bench.peak import Precision, torch_threads
 from course_utils.bench.targets import BenchTarget, Needs
-from course_utils.errors import CourseError
+from course_utils.errors import (
+    UnknownEngineError,  # their home; importable from here too
+)
+
+if TYPE_CHECKING:  # ONNX Runtime loads when an engine runs, not when the command line reads --help
+    import onnxruntime as ort
 
 __all__ = [
     "ENGINES",
@@ -26,6 +31,7 @@ __all__ = [
     "register_engine",
 ]
 
+#: The ``ort-*`` engines' names -> the graph optimization level each runs at (ONNX Runtime's names).
 LEVELS: dict[str, str] = {
     "disable": "ORT_DISABLE_ALL",
     "basic": "ORT_ENABLE_BASIC",
@@ -33,13 +39,6 @@ LEVELS: dict[str, str] = {
     "layout": "ORT_ENABLE_LAYOUT",
     "all": "ORT_ENABLE_ALL",
 }
-
-
-class UnknownEngineError(CourseError, KeyError):
-    """An engine name that is not registered."""
-
-    def __str__(self) -> str:  # KeyError would print the message in quotes
-        return str(self.args[0])
 
 
 # ------------------------------------------------------------------------------------------- engines
@@ -106,25 +105,21 @@ def get_engine(name: str) -> Engine:
         raise UnknownEngineError(f"No engine named '{name}'. Registered: {', '.join(ENGINES)}.") from None
 
 
-def ort_session_options(level: str = "all", threads: int = 1) -> Any:
-    """``onnxruntime.SessionOptions`` at a graph optimization level (``"disable"`` ... ``"all"``) and thread count."""
-    import onnxruntime as ort
+def ort_session_options(level: str = "ORT_ENABLE_ALL", threads: int = 1) -> ort.SessionOptions:
+    """``onnxruntime.SessionOptions`` for timing: a graph optimization level (ONNX Runtime's name,
+    ``"ORT_DISABLE_ALL"`` ... ``"ORT_ENABLE_ALL"``), ``threads`` intra-op threads, one inter-op thread and a quiet
+    log (:func:`course_utils.runtime.sessions.session_options`)."""
+    # The "hardware-specific model" warning belongs to saving, not timing: log errors only.
+    from course_utils.runtime.sessions import session_options
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, LEVELS[level])
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # the "hardware-specific model" warning belongs to saving, not timing
-    return options
+    return session_options(level, threads, inter_op_threads=1, log_severity=3)
 
 
 def _ort_factory(level: str) -> EngineFactory:
     def make(target: BenchTarget, threads: int) -> Prepared:
-        import onnxruntime as ort
+        from course_utils.runtime.sessions import create_session
 
-        session = ort.InferenceSession(
-            str(target.onnx_path), sess_options=ort_session_options(level, threads), providers=["CPUExecutionProvider"]
-        )
+        session = create_session(target.onnx_path, ort_session_options(level, threads))
         feed = dict(target.feed)
         return Prepared(lambda: session.run(None, feed))
 
@@ -147,9 +142,14 @@ def _torch_eager(target: BenchTarget, threads: int) -> Prepared:
 
 
 def _tf_function(target: BenchTarget, threads: int) -> Prepared:
-    from course_utils.bench.tf_engine import tf_function_engine  # TensorFlow runs in a child process
+    """``target.framework`` (a Keras model, or the path of a ``.keras`` file) called inside a ``tf.function``, in
+    a child process with ``threads`` intra-op threads (:class:`course_utils.bench.tf_engine.TFFunctionProcess`)."""
+    from course_utils.bench.tf_engine import TFFunctionProcess  # TensorFlow runs in a child process
 
-    return tf_function_engine(target, threads)
+    if target.framework_input is None:
+        raise ValueError(f"{target.name} has no Keras model to run: the tf-function engine needs one.")
+    child = TFFunctionProcess(target.framework, target.framework_input, threads)
+    return Prepared(child.run, extra=dict(child.extra), close=child.close, measure=child.measure)
 
 
 def _onnx_reference(target: BenchTarget, threads: int) -> Prepared:
@@ -162,7 +162,7 @@ def _onnx_reference(target: BenchTarget, threads: int) -> Prepared:
 
 for _level in ("all", "layout", "extended", "basic", "disable"):
     register_engine(
-        f"ort-{_level}", _ort_factory(_level), description=f"ONNX Runtime, CPU, {LEVELS[_level]}", needs="onnx"
+        f"ort-{_level}", _ort_factory(LEVELS[_level]), description=f"ONNX Runtime, CPU, {LEVELS[_level]}", needs="onnx"
     )
 register_engine("torch-eager", _torch_eager, description="PyTorch eager, inference_mode", needs="torch")
 register_engine("tf-function", _tf_function, description="Keras model in a tf.function", needs="keras")

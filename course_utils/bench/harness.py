@@ -98,7 +98,8 @@ def measure(
 def _identity_run() -> Callable[[], object]:
     """``session.run`` of a one-node ``Identity`` model on 16 floats: the cheapest real inference there is."""
     import onnx
-    import onnxruntime as ort
+
+    from course_utils.runtime.sessions import create_session, session_options
 
     graph = onnx.helper.make_graph(
         [onnx.helper.make_node("Identity", ["x"], ["y"])],
@@ -107,9 +108,7 @@ def _identity_run() -> Callable[[], object]:
         [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 16])],
     )
     model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)], ir_version=8)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = create_session(model.SerializeToString(), session_options(threads=1))
     feed = {"x": np.zeros((1, 16), dtype=np.float32)}
     return lambda: session.run(None, feed)
 

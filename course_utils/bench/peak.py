@@ -107,7 +107,6 @@ def _ort_gemm(op: str) -> GemmMaker:
     @contextlib.contextmanager
     def make(n: int, threads: int) -> Iterator[Callable[[], object]]:
         import onnx
-        import onnxruntime as ort
         from onnx import TensorProto, helper, numpy_helper
 
         a, b = _matrices(n, np.float32 if op == "MatMul" else np.uint8)
@@ -122,10 +121,10 @@ def _ort_gemm(op: str) -> GemmMaker:
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
         onnx.checker.check_model(model)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        from course_utils.runtime.sessions import create_session, session_options
+
+        options = session_options("ORT_ENABLE_ALL", threads, inter_op_threads=1)
+        session = create_session(model.SerializeToString(), options)
         feed = {"a": a}
         yield lambda: session.run(None, feed)
 

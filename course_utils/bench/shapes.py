@@ -165,10 +165,10 @@ class ShapeReport:
 
 
 def _session(model: str | Path | onnx.ModelProto) -> Any:
-    import onnxruntime as ort
+    from course_utils.runtime.sessions import create_session
 
-    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
-    return ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+    source: str | bytes = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
+    return create_session(source)
 
 
 def _median_ms(run: Any, repeats: int) -> float:

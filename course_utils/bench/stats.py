@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+import numpy as np
 
 __all__ = ["LatencyStats", "latency_stats"]
 
@@ -36,16 +38,6 @@ class LatencyStats:
         )
 
 
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default), on already sorted values."""
-    if not sorted_values:
-        return math.nan
-    position = (len(sorted_values) - 1) * q / 100.0
-    low = math.floor(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
-
-
 def latency_stats(samples_ms: Iterable[float]) -> LatencyStats:
     """Percentiles (p50 = median, p90, p99), mean, minimum and interquartile range of ``samples_ms``.
 
@@ -55,12 +47,13 @@ def latency_stats(samples_ms: Iterable[float]) -> LatencyStats:
     values = sorted(float(v) for v in samples_ms)
     if not values:
         raise ValueError("latency_stats needs at least one sample: the benchmark ran zero times")
+    p25, p50, p75, p90, p99 = (float(p) for p in np.percentile(values, [25, 50, 75, 90, 99]))  # linear, numpy's default
     return LatencyStats(
         runs=len(values),
-        p50_ms=_percentile(values, 50),
-        p90_ms=_percentile(values, 90),
-        p99_ms=_percentile(values, 99),
+        p50_ms=p50,
+        p90_ms=p90,
+        p99_ms=p99,
         mean_ms=statistics.fmean(values),
         min_ms=values[0],
-        iqr_ms=_percentile(values, 75) - _percentile(values, 25),
+        iqr_ms=p75 - p25,
     )

@@ -22,7 +22,6 @@ whose ``measure`` runs there and sends the samples (and progress) back.
 from __future__ import annotations
 
 import contextlib
-import logging
 import multiprocessing
 import os
 import shutil
@@ -34,12 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from course_utils.bench.engines import Prepared
-    from course_utils.bench.harness import Timings
-    from course_utils.bench.targets import BenchTarget
+from course_utils.models.keras_export import convert_keras_in_child  # its home now; importable from here too
 
-__all__ = ["TFFunctionProcess", "convert_keras_in_child", "tf_function_engine"]
+if TYPE_CHECKING:
+    from course_utils.bench.harness import Timings
+
+__all__ = ["TFFunctionProcess", "convert_keras_in_child"]
 
 _START_TIMEOUT_S = 300  # importing TensorFlow and tracing the function on a busy machine
 
@@ -63,7 +62,7 @@ def _serve(conn: Connection, model_file: str, x: np.ndarray, threads: int) -> No
         model = keras.saving.load_model(model_file)
         tensor = tf.constant(x)
 
-        @tf.function
+        @tf.function  # type: ignore[untyped-decorator]  # TensorFlow ships no type information
         def serve(image: Any) -> Any:
             return model(image, training=False)
 
@@ -153,7 +152,8 @@ class TFFunctionProcess:
         while True:
             kind, payload = self._receive()
             if kind != "progress":
-                return payload
+                timings: Timings = payload
+                return timings
             if on_progress is not None:
                 on_progress(*payload)
 
@@ -170,60 +170,3 @@ class TFFunctionProcess:
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
-
-
-def tf_function_engine(target: BenchTarget, threads: int) -> Prepared:
-    """The ``tf-function`` engine's factory: ``target.framework`` (a Keras model, or the path of a ``.keras``
-    file) called inside a ``tf.function``, in a child process with ``threads`` intra-op threads."""
-    from course_utils.bench.engines import Prepared
-
-    if target.framework_input is None:
-        raise ValueError(f"{target.name} has no Keras model to run: the tf-function engine needs one.")
-    child = TFFunctionProcess(target.framework, target.framework_input, threads)
-    return Prepared(child.run, extra=dict(child.extra), close=child.close, measure=child.measure)
-
-
-def _convert_keras(path: Path) -> None:
-    """The course's Keras CNN to ONNX with tf2onnx (opset 17, input ``image``, batch dynamic)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-    import tf2onnx
-
-    from course_utils.models.data import load_digits_keras
-
-    logging.getLogger("tf2onnx").setLevel(logging.ERROR)  # converter progress chatter, not errors
-    model = load_digits_keras()
-    spec = (tf.TensorSpec((None, 8, 8, 1), tf.float32, name="image"),)
-
-    @tf.function(input_signature=spec)
-    def serve(image: Any) -> Any:
-        return {"probabilities": model(image, training=False)}
-
-    tf2onnx.convert.from_function(serve, input_signature=spec, opset=17, output_path=str(path))
-
-
-def _convert(conn: Connection, path: str) -> None:
-    try:
-        _convert_keras(Path(path))
-        conn.send(None)
-    except BaseException as error:
-        conn.send(_first_line(error))
-
-
-def convert_keras_in_child(path: Path) -> Path:
-    """Convert the course's Keras CNN to ONNX at ``path`` with tf2onnx, in a spawned child process (so the
-    caller never imports TensorFlow); returns ``path``. Raises ``RuntimeError`` with the child's error."""
-    context = multiprocessing.get_context("spawn")
-    parent_conn, child_conn = context.Pipe()
-    process = context.Process(target=_convert, args=(child_conn, str(path)))
-    process.start()
-    child_conn.close()
-    try:
-        error = parent_conn.recv()
-    except EOFError:
-        error = f"the conversion process ended unexpectedly (exit code {process.exitcode})"
-    process.join()
-    parent_conn.close()
-    if error is not None:
-        raise RuntimeError(f"converting the Keras model with tf2onnx failed: {error}")
-    return path

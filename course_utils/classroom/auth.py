@@ -57,7 +57,7 @@ def load_hashes(path: Path) -> dict[str, str]:
     return {str(name): str(value) for name, value in data.items()}
 
 
-class WorkshopAuthenticator(Authenticator):
+class WorkshopAuthenticator(Authenticator):  # type: ignore[misc]  # JupyterHub ships no type information
     """Logs in the workshop's named learners (and the instructor) with the password each was given."""
 
     passwords_file = Unicode(config=True, help="The workshop's passwords.json (name -> PBKDF2 hash).")

@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..errors import KernelError  # its home; importable from here too
+
 __all__ = ["KernelError", "Learner", "Output"]
-
-
-class KernelError(RuntimeError):
-    """Code run in a learner's kernel raised (the message is the kernel's ``ename: evalue``)."""
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import CourseError
+from ..errors import HubSetupError  # its home; importable from here too
 from ..paths import ARTIFACTS_DIR, REPO_ROOT
 
 __all__ = [
@@ -75,10 +75,6 @@ PROXY_PACKAGE = REPO_ROOT / "deploy" / "local"
 STARTUP_S = 60
 STOP_S = 20
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-
-
-class HubSetupError(CourseError, RuntimeError):
-    """Something ``./course hub`` needs is missing or wrong (a package, the proxy, a port, a learner name)."""
 
 
 def learner_names(spec: str) -> list[str]:
@@ -304,7 +300,8 @@ def _become_subreaper() -> bool:
 
     pr_set_child_subreaper = 36
     try:
-        return ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0) == 0
+        status: int = ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+        return status == 0
     except (OSError, AttributeError):
         return False
 

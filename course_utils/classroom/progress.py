@@ -34,7 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import CourseError
+from ..errors import NotAProgressFileError  # its home; importable from here too
 from ..onnxfile.render import html_table, plural, text_table
 
 __all__ = [
@@ -65,10 +65,6 @@ DEFAULT_FILE = Path(".onnx-course") / "progress.jsonl"
 _OFF = ("0", "off", "false", "no")
 _EXERCISE_ID = re.compile(r"^\d{2}\.\d+$")
 _FIELDS = {"v": int, "exercise": str, "passed": bool, "attempt": int, "hints": int, "time": str}
-
-
-class NotAProgressFileError(CourseError, ValueError):
-    """A file given as a progress file is not one (another file, a damaged line): nothing is read from it."""
 
 
 def progress_file() -> Path:

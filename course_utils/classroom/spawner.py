@@ -21,7 +21,7 @@ POLL_S = 0.1
 """How often ``start`` tries the new server's port."""
 
 
-class WorkshopSpawner(SimpleLocalProcessSpawner):
+class WorkshopSpawner(SimpleLocalProcessSpawner):  # type: ignore[misc]  # JupyterHub ships no type information
     """A local process per learner, reported started as soon as its port accepts connections."""
 
     async def start(self) -> Any:

@@ -46,7 +46,8 @@ def _run_ort(model: onnx.ModelProto, feed: dict[str, np.ndarray]) -> list[np.nda
 
     try:
         session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-        return session.run(None, feed)
+        outputs: list[np.ndarray] = session.run(None, feed)
+        return outputs
     except Exception as e:  # ONNX Runtime reports load and run problems as several exception types
         first = str(e).strip().splitlines()[0]
         raise NotYet(

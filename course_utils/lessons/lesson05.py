@@ -51,7 +51,8 @@ def _absent_provider() -> str:
     available = set(ort.get_available_providers())
     if "CUDAExecutionProvider" not in available:
         return "CUDAExecutionProvider"
-    return next(name for name in ort.get_all_providers() if name not in available)
+    missing: str = next(name for name in ort.get_all_providers() if name not in available)
+    return missing
 
 
 class _ObservedSession:

@@ -6,7 +6,8 @@ model fast on this CPU, and find the node whose quantization costs the most.
     lesson07.fast_config.check(options)
     lesson07.costly_node.check(node_name)
 
-The models the exercises use are built here: :func:`skipnet_path` (a small residual CNN, exercise 07.2) and
+The models the exercises use: :func:`skipnet_path` (a small residual CNN, exercise 07.2, built in
+:mod:`course_utils.lessons.exercise_models.lesson07`) and
 :func:`outlier_digits_path` (the trained DigitsCNN with one outlier channel, exercise 07.3).
 """
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from course_utils.lessons.exercise_models.lesson07 import skipnet_inputs, skipnet_path
 from course_utils.lessons.exercises import Exercise, NotYet, expect
 from course_utils.paths import artifact_path
 
@@ -219,75 +220,6 @@ lesson07.calibration_reader.check(BalancedDigitsReader())
 
 
 # ------------------------------------------------------------------------------------------ 07.2
-
-
-def _skipnet() -> Any:
-    import torch
-    from torch import nn
-
-    class Block(nn.Module):
-        def __init__(self, channels: int) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-            self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.relu(x + self.conv2(torch.relu(self.conv1(x))))
-
-    class SkipNet(nn.Module):
-        """A small residual CNN: a stem, three residual blocks, a classifier (64x64 RGB in, 10 logits out)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.stem = nn.Conv2d(3, 64, 3, stride=2, padding=1)
-            self.blocks = nn.Sequential(Block(64), Block(64), Block(64))
-            self.head = nn.Linear(64, 10)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x = self.blocks(torch.relu(self.stem(x)))
-            return self.head(x.mean(dim=(2, 3)))
-
-    torch.manual_seed(7)
-    model = SkipNet().eval()
-    with torch.no_grad():  # scale each block down so activations stay in a realistic range through the skips
-        for block in model.blocks.children():
-            block.conv2.weight.mul_(0.3)  # type: ignore[union-attr, operator]
-    return model
-
-
-def skipnet_inputs(n: int = 32) -> np.ndarray:
-    """``n`` fixed 64x64 photo crops for SkipNet (the first 16 calibrate, all measure agreement)."""
-    from course_utils.quantize import photo_crops
-
-    return photo_crops(n, seed=11, size=64)
-
-
-def skipnet_path() -> Path:
-    """SkipNet exported and pre-processed (``quant_pre_process``): ``artifacts/07/skipnet_pre.onnx``."""
-    import torch
-    from onnxruntime.quantization import quant_pre_process
-
-    pre = artifact_path("skipnet_pre.onnx", lesson=LESSON)
-    if pre.exists():
-        return pre
-    raw = artifact_path("skipnet.onnx", lesson=LESSON)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _skipnet(),
-            (torch.from_numpy(skipnet_inputs(1)),),
-            str(raw),
-            dynamo=False,
-            opset_version=17,
-            input_names=["image"],
-            output_names=["logits"],
-            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
-        )
-    from course_utils.quantize import quiet
-
-    with quiet():
-        quant_pre_process(str(raw), str(pre))
-    return pre
 
 
 def _platform_int8_allowed() -> bool | None:

@@ -10,9 +10,7 @@ do the same for a scikit-learn pipeline.
 
 from __future__ import annotations
 
-import io
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -218,23 +216,14 @@ def head_model() -> onnx.ModelProto:
 
 
 def digits_cnn_at(opset: int) -> onnx.ModelProto:
-    """The trained DigitsCNN exported with the legacy exporter at ``opset`` (batch 1, input 'x'). Imports torch."""
-    import torch
+    """The trained DigitsCNN exported with the legacy exporter at ``opset`` (batch 1, input 'x'): the course
+    model registry's export, cached per opset. Imports torch."""
+    from course_utils.models import registry
 
-    from course_utils.models.data import load_digits_cnn
-
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            load_digits_cnn(),
-            (torch.zeros(1, 1, 8, 8),),
-            buffer,  # type: ignore[arg-type]
-            opset_version=opset,
-            dynamo=False,
-            input_names=["x"],
-        )
-    return onnx.load_from_string(buffer.getvalue())
+    options = registry.ExportOptions(
+        opset=opset, constant_folding=True, dynamic_batch=False, input_name="x", output_name=None
+    )
+    return onnx.load(registry.onnx_path("digits_cnn", options))
 
 
 def _exists_at(op_type: str, opset: int) -> bool:

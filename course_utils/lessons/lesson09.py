@@ -104,7 +104,8 @@ def two_channel_net() -> Any:
             self.head = torch.nn.Linear(8, 4)
 
         def forward(self, signal: torch.Tensor) -> torch.Tensor:
-            return self.head(torch.relu(self.conv(signal)).mean(dim=2))
+            logits: torch.Tensor = self.head(torch.relu(self.conv(signal)).mean(dim=2))
+            return logits
 
     torch.manual_seed(9)
     return TwoChannelNet().eval()
@@ -285,7 +286,7 @@ def fixed_length_model() -> onnx.ModelProto:
 
 def _embedding(x: np.ndarray) -> np.ndarray:
     weight = np.linspace(-1, 1, 32, dtype=np.float32).reshape(4, 8)
-    return np.maximum(x @ weight, 0).mean(axis=1)
+    return np.asarray(np.maximum(x @ weight, 0).mean(axis=1))
 
 
 def _check_unfix_length(answer: Any) -> str:

@@ -5,6 +5,11 @@ lessons export, and one-line explanations of exporter failures.
 * :mod:`~course_utils.models.data`          the digits dataset and the small trained models in ``data/``
 * :mod:`~course_utils.models.torch_export`  one-line explanations of ``torch.onnx.export`` failures
 * :mod:`~course_utils.models.tf_convert`    one-line explanations of tf2onnx failures (Keras 3)
+* :mod:`~course_utils.models.registry`      the course models, registered once: key, display name, builder, example
+  input, export options, cached exports (``artifacts/models/<key>-<options hash>.onnx``); ``register(...)`` adds one
+* :mod:`~course_utils.models.photos`        crops of the photos scikit-learn ships (ResNet-18's batch norm, int8 data)
+* :mod:`~course_utils.models.keras_export`  the Keras CNN to ONNX with tf2onnx, in a child process
+* :mod:`~course_utils.models.export_options`  how a course model is exported, and its cached file's name
 * :mod:`~course_utils.models.seqmodel`      lesson 09's waveform classifier (any length), its data and its export
   with a symbolic batch and length; imports torch when used
 
@@ -20,9 +25,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from course_utils.models.nets import BasicBlock, DigitsCNN, ResNet18, resnet18
+    from course_utils.models.nets import BasicBlock, DigitsCNN, OpsetDemo, ResNet18, resnet18
 
-__all__ = ["BasicBlock", "DigitsCNN", "ResNet18", "resnet18"]
+__all__ = ["BasicBlock", "DigitsCNN", "OpsetDemo", "ResNet18", "resnet18"]
 
 
 def __getattr__(name: str) -> Any:

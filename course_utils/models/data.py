@@ -60,7 +60,8 @@ def load_digits() -> Digits:
     with np.load(data_path(DIGITS_FILE)) as f:
         # Stored as 0..16 integers (what scikit-learn ships); scaled here so every lesson sees the same floats.
         def scale(key: str) -> np.ndarray:
-            return (f[key].astype(np.float32) / 16.0).reshape(-1, 1, 8, 8)
+            images: np.ndarray = (f[key].astype(np.float32) / 16.0).reshape(-1, 1, 8, 8)
+            return images
 
         return Digits(scale("x_train"), f["y_train"].astype(np.int64), scale("x_test"), f["y_test"].astype(np.int64))
 
@@ -85,4 +86,5 @@ def load_digits_keras() -> Any:
 
 def load_manifest() -> dict[str, Any]:
     """What ``data/make_data.py`` recorded: file hashes, accuracies, package versions."""
-    return json.loads(data_path(MANIFEST_FILE).read_text(encoding="utf-8"))
+    manifest: dict[str, Any] = json.loads(data_path(MANIFEST_FILE).read_text(encoding="utf-8"))
+    return manifest

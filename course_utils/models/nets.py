@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["BasicBlock", "DigitsCNN", "ResNet18", "resnet18"]
+__all__ = ["BasicBlock", "DigitsCNN", "OpsetDemo", "ResNet18", "resnet18"]
 
 
 class DigitsCNN(nn.Module):
@@ -29,7 +29,8 @@ class DigitsCNN(nn.Module):
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+        logits: torch.Tensor = self.classifier(self.features(x))
+        return logits
 
 
 class BasicBlock(nn.Module):
@@ -54,7 +55,8 @@ class BasicBlock(nn.Module):
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        activated: torch.Tensor = self.relu(out + identity)
+        return activated
 
 
 class ResNet18(nn.Module):
@@ -80,7 +82,8 @@ class ResNet18(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        logits: torch.Tensor = self.fc(torch.flatten(self.avgpool(x), 1))
+        return logits
 
 
 def resnet18(num_classes: int = 1000, seed: int | None = 0) -> ResNet18:
@@ -91,3 +94,16 @@ def resnet18(num_classes: int = 1000, seed: int | None = 0) -> ResNet18:
     if seed is not None:
         torch.manual_seed(seed)
     return ResNet18(num_classes).eval()
+
+
+class OpsetDemo(nn.Module):
+    """Split, Clip, Resize, ReduceMean and Squeeze: the operators whose signatures changed most. Its export
+    changes with the opset: ``torch.split`` (Split), ``torch.clamp`` (Clip), ``interpolate`` (Upsample/Resize),
+    ``mean`` (ReduceMean) and ``squeeze`` (Squeeze). Input: a float tensor of shape ``[N, 4, H, W]``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = torch.split(x, 2, dim=1)
+        y = torch.clamp(a, 0.0, 6.0)
+        y = torch.nn.functional.interpolate(y, scale_factor=2.0, mode="nearest")
+        pooled = y.mean(dim=(2, 3), keepdim=True).squeeze(3)
+        return (pooled + b.mean(dim=(2, 3)).unsqueeze(2)).squeeze(2)

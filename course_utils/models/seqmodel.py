@@ -5,12 +5,13 @@ The task is made here, offline and deterministically: each signal is a sine, a s
 0, 1, 2) of random period, phase and amplitude, with a little noise, at any length. The network (``new_seq_classifier()``) is three dilated
 ``Conv1d`` layers (no bias) with ReLU, a max over time and a linear head, so one set of weights reads a signal of
 8 samples or 8,000: exactly what a symbolic length dimension is for. It trains in a few seconds on the CPU and
-is cached in ``artifacts/09/``.
+is cached in ``artifacts/models/``; it is the registered course model ``seq_classifier``
+(:mod:`course_utils.models.registry`).
 
     from course_utils.models.seqmodel import load_seq_model, make_waveforms, export_seq_model
-    model = load_seq_model()                       # trained once, then read from artifacts/09/
+    model = load_seq_model()                       # trained once, then read from artifacts/models/
     x, y = make_waveforms(4, 100, seed=1)          # float32 [4, 100], int64 [4]
-    path = export_seq_model()                      # artifacts/09/seq_classifier.onnx, dims [batch, length]
+    path = export_seq_model()                      # artifacts/models/seq_classifier-<hash>.onnx, [batch, length]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..paths import artifact_path
+from .export_options import FOLDER, SEQ_EXPORT, cached_name
 
 __all__ = [
     "CLASSES",
@@ -40,7 +42,7 @@ CLASSES = ("sine", "square", "sawtooth")
 #: The lengths the exported model accepts (the ``Dim("length", min=..., max=...)`` of its export).
 MIN_LENGTH, MAX_LENGTH = 8, 1024
 _WEIGHTS = "seq_classifier.pt"
-_ONNX = "seq_classifier.onnx"
+_ONNX = cached_name("seq_classifier", SEQ_EXPORT)  # the registry's file name for this export
 
 
 def make_waveforms(count: int, length: int, *, seed: int = 0, noise: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +93,8 @@ def _module_class() -> Any:
             h = torch.relu(self.conv1(x.unsqueeze(1)))
             h = torch.relu(self.conv2(h))
             h = torch.relu(self.conv3(h))
-            return self.head(h.amax(dim=2))
+            logits: torch.Tensor = self.head(h.amax(dim=2))
+            return logits
 
     return SeqClassifier
 
@@ -136,10 +139,10 @@ def _train(torch: Any, steps: int, seed: int) -> Any:
 
 def load_seq_model(*, retrain: bool = False) -> Any:
     """The trained :class:`SeqClassifier`: trained on first use (a few seconds), then loaded from
-    ``artifacts/09/seq_classifier.pt``."""
+    ``artifacts/models/seq_classifier.pt``."""
     import torch
 
-    path = artifact_path(_WEIGHTS, lesson="09")
+    path = artifact_path(_WEIGHTS, lesson=FOLDER)
     if path.exists() and not retrain:
         model = new_seq_classifier()
         model.load_state_dict(torch.load(path, weights_only=True))
@@ -152,13 +155,13 @@ def load_seq_model(*, retrain: bool = False) -> Any:
 def export_seq_model(path: str | Path | None = None, *, model: Any = None, force: bool = False) -> Path:
     """Export the sequence model with ``torch.onnx.export(..., dynamo=True)``, input ``x`` as
         ``float32[batch, length]`` (``Dim("batch", min=1, max=256)``, ``Dim("length", min=8, max=1024)``), output
-        ``logits`` as ``float32[batch, 3]``. Without ``path`` it writes ``artifacts/09/seq_classifier.onnx`` once and
+        ``logits`` as ``float32[batch, 3]``. Without ``path`` it writes the registry's cached file (``artifacts/models/``) once and
     reuses it (``force=True`` exports again); a ``path`` given is always written. Returns the file's path."""
     import logging
 
     import torch
 
-    target = Path(path) if path is not None else artifact_path(_ONNX, lesson="09")
+    target = Path(path) if path is not None else artifact_path(_ONNX, lesson=FOLDER)
     if target.exists() and not force and path is None:
         return target
     module = model if model is not None else load_seq_model()

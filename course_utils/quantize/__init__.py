@@ -7,9 +7,9 @@ The calls a learner already knows from lesson 07 (``quant_pre_process``, ``quant
 * :class:`ImageCalibrationReader` feeds a fixed set of images to ``quantize_static`` in batches;
   :func:`digits_reader` (the course's digits) and :func:`photo_crops` (224x224 crops of the two photos
   scikit-learn ships, the fixed image set for ResNet-18) give the data;
-* :func:`prepare_model` exports a course model (``"digits_cnn"`` or ``"resnet18"``) once and runs
-  ``quant_pre_process`` on it; :func:`quantize` builds one :class:`QuantConfig` variant (cached under
-  ``artifacts/07/``);
+* :func:`prepare_model` exports a course model (``"digits_cnn"`` or ``"resnet18"``, from
+  :mod:`course_utils.models.registry`) once and runs ``quant_pre_process`` on it; :func:`quantize` builds one
+  :class:`QuantConfig` variant (cached under ``artifacts/quantize/``);
 * :func:`op_counts` counts the operators in a file, :func:`runtime_ops` in the graph ONNX Runtime actually runs
   (after its QDQ fusions), and :func:`fusion` summarises the convolutions: how many run as ``QLinearConv``;
 * :func:`accuracy`, :func:`agreement`, :func:`time_p50`, :func:`profile_by_op` and :func:`sensitivity`
@@ -27,8 +27,8 @@ Modules, by concern: ``calibration`` (data, readers and the prepared fp32 models
 (``python -m course_utils.quantize``). This package re-exports their public names.
 
 May import: :mod:`course_utils.errors`, :mod:`course_utils.paths`, :mod:`course_utils.onnxfile`,
-:mod:`course_utils.models`, :mod:`course_utils.runtime` (profiles), :mod:`course_utils.bench` (the harness and
-the engine registry).
+:mod:`course_utils.models` (the course-model registry), :mod:`course_utils.runtime` (sessions, profiles),
+:mod:`course_utils.bench` (the harness and the engine registry). Bench never imports quantize.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ from __future__ import annotations
 from course_utils.quantize.calibration import BATCHNORM_SEED as BATCHNORM_SEED
 from course_utils.quantize.calibration import CALIBRATION_SEED as CALIBRATION_SEED
 from course_utils.quantize.calibration import EVALUATION_SEED as EVALUATION_SEED
-from course_utils.quantize.calibration import INPUT_NAME as INPUT_NAME
 from course_utils.quantize.calibration import (
+    FOLDER,
     LESSON,
+    QUANT_EXPORT,
     CalibrationInputError,
     ImageCalibrationReader,
     UnknownConfigError,
@@ -49,6 +50,7 @@ from course_utils.quantize.calibration import (
     prepare_model,
     quiet,
 )
+from course_utils.quantize.calibration import INPUT_NAME as INPUT_NAME
 from course_utils.quantize.calibration import CourseModel as CourseModel
 from course_utils.quantize.cli import main
 from course_utils.quantize.configs import CONFIGS, TUNED, QuantConfig, get_config, quantize
@@ -71,7 +73,9 @@ from course_utils.quantize.report import QuantReport, VariantResult, compare, pl
 
 __all__ = [
     "CONFIGS",
+    "FOLDER",
     "LESSON",
+    "QUANT_EXPORT",
     "TUNED",
     "CalibrationInputError",
     "Fusion",

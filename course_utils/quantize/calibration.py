@@ -7,77 +7,52 @@ import os
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 
-from course_utils.errors import CourseError
+from course_utils.errors import (  # their home; importable from here too
+    CalibrationInputError,
+    UnknownConfigError,
+    UnknownModelError,
+)
+from course_utils.models import registry
+from course_utils.models.photos import BATCHNORM_SEED as BATCHNORM_SEED  # re-exported, as before
+from course_utils.models.photos import CALIBRATION_SEED, EVALUATION_SEED, photo_crops
 from course_utils.paths import artifact_path
 
 __all__ = [
     "BATCHNORM_SEED",
     "CALIBRATION_SEED",
     "EVALUATION_SEED",
+    "FOLDER",
     "INPUT_NAME",
     "LESSON",
+    "QUANT_EXPORT",
     "CalibrationInputError",
-    "CourseModel",
     "ImageCalibrationReader",
     "UnknownConfigError",
     "course_torch_model",
     "digits_reader",
+    "evaluation_images",
     "photo_crops",
     "prepare_model",
     "quiet",
     "reader_for",
 ]
 
-LESSON = "07"
-CourseModel = Literal["digits_cnn", "resnet18"]
+#: The artifacts folder of quantized models (``artifacts/quantize/``), named by concern, not by lesson.
+FOLDER = "quantize"
+LESSON = FOLDER  # the old name, kept importable
+CourseModel = str  # a course model's key (``"digits_cnn"``, ``"resnet18"``): see course_utils.models.registry
 INPUT_NAME = "image"
-# ImageNet's per-channel mean and standard deviation: how torchvision-style models expect photos normalised.
-_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-# Which crops calibrate and which evaluate: disjoint seeds, so agreement is measured on images calibration never saw.
-CALIBRATION_SEED, EVALUATION_SEED, BATCHNORM_SEED = 1, 2, 3
-
-
-class CalibrationInputError(CourseError, ValueError):
-    """A calibration reader yields batches the model cannot take (wrong input name, dtype or shape)."""
-
-
-class UnknownConfigError(CourseError, KeyError):
-    """A variant name that is not one of :data:`CONFIGS`."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
 
 
 # ----------------------------------------------------------------------------------------------- data
 
 
-def photo_crops(n: int, seed: int, size: int = 224) -> np.ndarray:
-    """``n`` crops of ``size`` x ``size`` from the two photos scikit-learn ships (a temple in China, a flower),
-    randomly placed and mirrored with ``seed``, normalised as ImageNet models expect: ``(n, 3, size, size)``
-    float32. Real photos, offline, the same on every machine."""
-    from sklearn.datasets import load_sample_images
-
-    photos = load_sample_images().images
-    rng = np.random.default_rng(seed)
-    crops = []
-    for k in range(n):
-        photo = photos[k % len(photos)]
-        top = int(rng.integers(0, photo.shape[0] - size + 1))
-        left = int(rng.integers(0, photo.shape[1] - size + 1))
-        crop = photo[top : top + size, left : left + size].astype(np.float32) / 255.0
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        crops.append(((crop - _MEAN) / _STD).transpose(2, 0, 1))
-    return np.ascontiguousarray(np.stack(crops), dtype=np.float32)
-
-
-class ImageCalibrationReader(CalibrationDataReader):
+class ImageCalibrationReader(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime ships no types
     """A ``CalibrationDataReader`` over a fixed array of images: ``get_next()`` returns ``{input_name: batch}``
     until the images run out, then ``None``; ``rewind()`` starts again (``quantize_static`` reads it once)."""
 
@@ -132,67 +107,49 @@ def reader_for(model: CourseModel) -> Callable[[], ImageCalibrationReader]:
     return lambda: ImageCalibrationReader(photo_crops(16, CALIBRATION_SEED), INPUT_NAME, batch_size=1)
 
 
+def evaluation_images(model: CourseModel) -> np.ndarray:
+    """The fixed images a course model's int8 variants are compared with fp32 on: 32 test digits, or 64 photo
+    crops for ResNet-18 (never the images that calibrate)."""
+    if model == "digits_cnn":
+        from course_utils.models.data import load_digits
+
+        return load_digits().x_test[:32]
+    return photo_crops(64, EVALUATION_SEED)
+
+
 # --------------------------------------------------------------------------------------------- models
 
 
-def _calibrated_resnet18() -> Any:
-    """ResNet-18 with seeded random weights whose batch-norm statistics come from photo crops.
-
-    Random weights with default statistics (mean 0, variance 1) make the network nearly constant: 2 classes
-    for 48 photos. Recomputing the statistics on real images gives every layer realistic ranges (what
-    calibration is about) and varied predictions, as a trained network has."""
-    import torch
-
-    from course_utils.models.nets import resnet18
-
-    model = resnet18(seed=0)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.reset_running_stats()
-            module.momentum = None  # cumulative average over the batch
-    model.train()
-    with torch.no_grad():
-        model(torch.from_numpy(photo_crops(32, BATCHNORM_SEED)))
-    return model.eval()
-
-
 def course_torch_model(model: CourseModel) -> Any:
-    """The PyTorch module behind a course model: the trained DigitsCNN, or the calibrated ResNet-18."""
-    if model == "digits_cnn":
-        from course_utils.models.data import load_digits_cnn
+    """The PyTorch module behind a course model (the registry's builder): the trained DigitsCNN, or ResNet-18
+    with batch-norm statistics from photos."""
+    spec = registry.get(model)
+    if spec.framework != "torch":
+        raise UnknownModelError(f"'{model}' is not a PyTorch course model: use one of {', '.join(_torch_models())}.")
+    return spec.build()
 
-        return load_digits_cnn()
-    if model == "resnet18":
-        return _calibrated_resnet18()
-    raise UnknownConfigError(f"unknown course model '{model}': use 'digits_cnn' or 'resnet18'")
+
+def _torch_models() -> list[str]:
+    return [key for key, spec in registry.MODELS.items() if spec.framework == "torch" and spec.benchmark]
+
+
+#: How :func:`prepare_model` exports: opset 17, constant folding on (int8 wants batch norm folded already).
+QUANT_EXPORT = registry.ExportOptions(opset=17, constant_folding=True)
 
 
 def prepare_model(model: CourseModel, force: bool = False) -> Path:
-    """Export a course model (legacy exporter, dynamic batch) and run ``quant_pre_process`` on it, once.
+    """Export a course model (the registry's export at :data:`QUANT_EXPORT`: legacy exporter, opset 17, dynamic
+    batch) and run ``quant_pre_process`` on it, once.
 
-    Returns ``artifacts/07/<model>_pre.onnx``, the fp32 model every variant starts from (batch norm folded
-    into the convolutions, shapes inferred)."""
-    import torch
+    Returns ``artifacts/quantize/<model>_pre.onnx``, the fp32 model every variant starts from
+    (batch norm folded into the convolutions, shapes inferred)."""
     from onnxruntime.quantization import quant_pre_process
 
-    module = course_torch_model(model)
-    fp32 = artifact_path(f"{model}.onnx", lesson=LESSON)
-    pre = artifact_path(f"{model}_pre.onnx", lesson=LESSON)
-    if pre.exists() and not force:
+    course_torch_model(model)  # the same error for a model that is not a PyTorch course model
+    fp32 = registry.onnx_path(model, QUANT_EXPORT)
+    pre = artifact_path(f"{registry.get(model).key}_pre.onnx", lesson=FOLDER)
+    if pre.exists() and not force and pre.stat().st_mtime >= fp32.stat().st_mtime:
         return pre
-    example = torch.zeros(2, 1, 8, 8) if model == "digits_cnn" else torch.from_numpy(photo_crops(1, EVALUATION_SEED))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            (example,),
-            str(fp32),
-            dynamo=False,
-            opset_version=17,
-            input_names=[INPUT_NAME],
-            output_names=["logits"],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, "logits": {0: "batch"}},
-        )
     with quiet():
         quant_pre_process(str(fp32), str(pre))
     return pre

@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 
 from course_utils.paths import artifact_path
-from course_utils.quantize.calibration import LESSON, CalibrationInputError, UnknownConfigError, quiet, reader_for
+from course_utils.quantize.calibration import FOLDER, CalibrationInputError, UnknownConfigError, quiet, reader_for
 
 __all__ = ["CONFIGS", "TUNED", "QuantConfig", "get_config", "quantize"]
 
@@ -167,7 +167,7 @@ def quantize(
     config = get_config(config)
     source = Path(model_path)
     proto = load_model(source, load_external_data=False)  # one-line errors for a missing or broken file
-    target = Path(out) if out else artifact_path(f"{source.stem}.{config.key()}.onnx", lesson=LESSON)
+    target = Path(out) if out else artifact_path(f"{source.stem}.{config.key()}.onnx", lesson=FOLDER)
     if target.exists() and not force and target.stat().st_mtime >= source.stat().st_mtime:
         return target
     with quiet():
@@ -178,7 +178,7 @@ def quantize(
                 stem = source.stem.removesuffix("_pre")
                 if stem not in ("digits_cnn", "resnet18"):
                     raise CalibrationInputError("quantize_static needs calibration data: pass reader=...")
-                reader = reader_for(stem)()  # type: ignore[arg-type]
+                reader = reader_for(stem)()
             _check_reader(source, reader)
             quantize_static(str(source), str(target), reader, **config.kwargs(proto))
     return target

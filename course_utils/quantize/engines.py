@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from course_utils.bench.engines import ENGINES, EngineFactory, Prepared, register_engine
+from course_utils.bench.targets import BenchTarget
+from course_utils.models import registry
 from course_utils.paths import artifact_path
 from course_utils.quantize.calibration import (
     CALIBRATION_SEED,
     EVALUATION_SEED,
-    LESSON,
+    FOLDER,
     ImageCalibrationReader,
+    evaluation_images,
     photo_crops,
     prepare_model,
     quiet,
@@ -39,23 +42,22 @@ def _representative(shape: Sequence[int], n: int, seed: int) -> np.ndarray | Non
     return None
 
 
-def _bench_factory(config: QuantConfig, bench: Any) -> Callable[[Any, int], Any]:
-    def factory(target: Any, threads: int) -> Any:
+def _bench_factory(config: QuantConfig) -> EngineFactory:
+    def factory(target: BenchTarget, threads: int) -> Prepared:
         from onnxruntime.quantization import quant_pre_process
 
         source = Path(target.onnx_path)
         input_name, batch = next(iter(target.feed.items()))
-        if target.name == "resnet18" and source.resolve() == bench.course_model_onnx("resnet18").resolve():
-            # bench's ResNet-18 keeps random batch-norm statistics: nearly constant predictions, so any int8
-            # model "agrees" 100%. Quantize lesson 07's ResNet-18 instead (same architecture and weights, batch
-            # norm from photos; the same operators and shapes, so the same speed), with its calibration crops
-            # and fixed evaluation set: the agreement is the lesson's number.
-            pre = prepare_model("resnet18")
-            reader = reader_for("resnet18")()
-            evaluation: np.ndarray | None = photo_crops(64, EVALUATION_SEED)
+        if target.name in registry.MODELS and source.resolve() == registry.onnx_path(target.name).resolve():
+            # A course model: quantize the registry's int8 export of it (prepare_model: opset 17, batch norm
+            # folded; the same operators and shapes, so the same speed) with its own calibration data, and
+            # measure agreement on its fixed evaluation images: the lesson's numbers.
+            pre = prepare_model(target.name)
+            reader = reader_for(target.name)()
+            evaluation: np.ndarray | None = evaluation_images(target.name)
             path = quantize(pre, config, reader)
         else:
-            pre = artifact_path(f"bench_{source.stem}_pre.onnx", lesson=LESSON)
+            pre = artifact_path(f"bench_{source.stem}_pre.onnx", lesson=FOLDER)
             if not pre.exists() or pre.stat().st_mtime < source.stat().st_mtime:
                 with quiet():
                     quant_pre_process(str(source), str(pre))
@@ -64,35 +66,35 @@ def _bench_factory(config: QuantConfig, bench: Any) -> Callable[[Any, int], Any]
             if calibration is None or evaluation is None:  # an unknown input: the benchmark's own feed, a few times
                 calibration = evaluation = np.concatenate([batch] * max(1, 16 // len(batch)))
             reader = ImageCalibrationReader(calibration.astype(np.float32), input_name, batch_size=1)
-            out = artifact_path(f"bench_{source.stem}.{config.key()}.onnx", LESSON)
+            out = artifact_path(f"bench_{source.stem}.{config.key()}.onnx", FOLDER)
             path = quantize(pre, config, reader, out=out)
         agree = agreement(path, pre, np.asarray(evaluation, dtype=np.float32))
         session = cpu_session(path, threads)
         feed = dict(target.feed)
-        return bench.Prepared(lambda: session.run(None, feed), extra={"agreement": round(agree, 3)})
+        return Prepared(lambda: session.run(None, feed), extra={"agreement": round(agree, 3)})
 
     return factory
 
 
-def register_bench_engines(bench: Any = None) -> list[str]:
+def register_bench_engines() -> list[str]:
     """Register ``ort-int8-dynamic``, ``ort-int8-static``, ``ort-int8-qdq-u8`` and ``ort-int8-qdq-u8-fc32`` with
-    :mod:`course_utils.bench`; each row reports ``agreement``, the share of real images (digits or photo crops
-    shaped like the model's input) on which the int8 model's top-1 class matches fp32's. For bench's own
-    ``resnet18`` (random batch-norm statistics, nearly constant predictions) the engines quantize lesson 07's
-    ResNet-18 (batch norm from photos) and report agreement on its fixed 64 crops. Returns the engine names.
+    :mod:`course_utils.bench`'s engine registry; each row reports ``agreement``, the share of real images (digits
+    or photo crops shaped like the model's input) on which the int8 model's top-1 class matches fp32's. A course
+    model is quantized from the registry's int8 export (:func:`prepare_model`) with its own calibration and
+    evaluation images (lesson 07's numbers). Returns the engine names.
 
-    ``bench`` is the bench module to register with (default :mod:`course_utils.bench`; its CLI passes itself,
-    as ``python -m`` runs it as ``__main__``)."""
-    if bench is None:
-        from course_utils import bench
-
+    ``python -m course_utils.bench`` calls this (the command sits above both parts; bench never imports
+    quantize); call it yourself to use the engines from Python."""
     names = []
     for config in [*CONFIGS.values(), *TUNED.values()]:
         name = f"ort-{config.name}"
-        if name not in bench.ENGINES:
-            factory = _bench_factory(config, bench)
-            bench.register_engine(
-                name, factory, description=f"ORT int8: {config.description}", needs="onnx", precision="int8"
+        if name not in ENGINES:
+            register_engine(
+                name,
+                _bench_factory(config),
+                description=f"ORT int8: {config.description}",
+                needs="onnx",
+                precision="int8",
             )
         names.append(name)
     return names

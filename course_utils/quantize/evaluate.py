@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import onnx
 
-from course_utils.bench import measure, ort_session_options
+from course_utils.bench.harness import measure
 from course_utils.quantize.calibration import quiet
+from course_utils.runtime.sessions import create_session, session_options
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -46,17 +47,15 @@ def op_counts(model: str | os.PathLike[str] | onnx.ModelProto) -> dict[str, int]
 
 
 def _session_options(
-    int8_allowed: bool | None, level: str = "all", threads: int = 2, profile_prefix: str | None = None
+    int8_allowed: bool | None, level: str = "ORT_ENABLE_ALL", threads: int = 2, profile_prefix: str | None = None
 ) -> ort.SessionOptions:
-    options = ort_session_options(level, threads)  # lesson 06's options: level, threads, quiet log
-    # Idle worker threads spinning would slow whatever runs next (another session, PyTorch): ORT#13808.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if int8_allowed is not None:
-        options.add_session_config_entry("session.qdqisint8allowed", "1" if int8_allowed else "0")
-    if profile_prefix:
-        options.enable_profiling = True
-        options.profile_file_prefix = profile_prefix
-    return options
+    """Lesson 06's timing options (level, threads, one inter-op thread, quiet log), idle threads not spinning
+    (they would slow whatever runs next, another session or PyTorch: ORT#13808), and where given the
+    ``session.qdqisint8allowed`` setting and a profile prefix."""
+    config = {} if int8_allowed is None else {"session.qdqisint8allowed": "1" if int8_allowed else "0"}
+    return session_options(
+        level, threads, spinning=False, profiling=profile_prefix, config=config, inter_op_threads=1, log_severity=3
+    )
 
 
 def runtime_model(model_path: str | os.PathLike[str], int8_allowed: bool | None = None) -> onnx.ModelProto:
@@ -65,14 +64,13 @@ def runtime_model(model_path: str | os.PathLike[str], int8_allowed: bool | None 
 
     ``int8_allowed`` sets the session config entry ``session.qdqisint8allowed``: whether QDQ groups with
     *signed* int8 activations may be fused. Its default is "0" on x86 and "1" on Arm, so pass True or False
-    for a graph that is the same on every CPU (``None`` = this machine's default). Level "extended" is used
-    because "all" adds layout changes that depend on the CPU's vector width."""
-    import onnxruntime as ort
+    for a graph that is the same on every CPU (``None`` = this machine's default). Level ``ORT_ENABLE_EXTENDED`` is used
+    because ``ORT_ENABLE_ALL`` adds layout changes that depend on the CPU's vector width."""
 
     with tempfile.TemporaryDirectory() as tmp:
-        options = _session_options(int8_allowed, level="extended")
+        options = _session_options(int8_allowed, level="ORT_ENABLE_EXTENDED")
         options.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
-        ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        create_session(model_path, options)
         return onnx.load(options.optimized_model_filepath)
 
 
@@ -128,11 +126,8 @@ def fusion(model_path: str | os.PathLike[str], convs: int, int8_allowed: bool | 
 def cpu_session(model_path: str | os.PathLike[str], threads: int = 2, int8_allowed: bool | None = None) -> Any:
     """An ONNX Runtime session on the CPU provider with ``threads`` intra-op threads (and, where given, the
     ``session.qdqisint8allowed`` setting)."""
-    import onnxruntime as ort
 
-    return ort.InferenceSession(
-        str(model_path), _session_options(int8_allowed, threads=threads), providers=["CPUExecutionProvider"]
-    )
+    return create_session(model_path, _session_options(int8_allowed, threads=threads))
 
 
 def predict(model_path: str | os.PathLike[str], images: np.ndarray, batch_size: int = 64) -> np.ndarray:
@@ -205,13 +200,12 @@ def profile_by_op(
     """Where the time goes: kernel time per operator type (ms per run), from ORT's profiler
     (``enable_profiling``, then lesson 06's :func:`course_utils.runtime.profiling.read_trace` on the JSON it writes),
     over ``runs`` runs after ``warmup`` cold ones that the profile holds but the totals leave out."""
-    import onnxruntime as ort
 
     from course_utils.runtime.profiling import read_trace
 
     with tempfile.TemporaryDirectory() as tmp:
         options = _session_options(None, threads=threads, profile_prefix=str(Path(tmp) / "profile"))
-        session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        session = create_session(model_path, options)
         name = session.get_inputs()[0].name
         for _ in range(warmup + runs):
             session.run(None, {name: feed})
@@ -253,7 +247,8 @@ def sensitivity(
     def upstream(tensor: str, depth: int = 0) -> float:
         """SQNR of the nearest measured tensor feeding ``tensor`` (a graph input is noise-free until quantized)."""
         if tensor in sqnr and depth > 0:
-            return sqnr[tensor]
+            measured: float = sqnr[tensor]
+            return measured
         node = producer.get(tensor)
         if node is None or depth > 8:
             return sqnr.get(tensor, 120.0) if tensor in inputs else 120.0
@@ -263,7 +258,8 @@ def sensitivity(
         """The node nodes_to_exclude needs: a Relu fused into the Conv before it is quantized with that Conv."""
         node = producer[tensor]
         source = producer.get(node.input[0]) if node.op_type in ("Relu", "Clip") and node.input else None
-        return source.name if source is not None and source.op_type in ("Conv", "Gemm", "MatMul") else node.name
+        name: str = source.name if source is not None and source.op_type in ("Conv", "Gemm", "MatMul") else node.name
+        return name
 
     ranked = [
         (quantized_node(t), round(value, 2), round(upstream(t) - value, 2))

@@ -202,5 +202,6 @@ def plot_tradeoff(report: QuantReport, ax: Any = None) -> Figure:
     ax.set_xlabel("p50 latency, ms (log scale; lower is better)")
     ax.set_ylabel(f"{report.quality_name}, %")
     ax.set_title(f"{report.model}: latency vs {report.quality_name} (marker size = file size)")
-    ax.figure.tight_layout()
-    return ax.figure
+    figure: Figure = ax.figure
+    figure.tight_layout()
+    return figure

@@ -34,14 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from course_utils.errors import CourseError
+from course_utils.errors import (
+    NotATraceError,  # their home; importable from here too
+)
 from course_utils.onnxfile.render import html_table, text_table
 
 __all__ = ["KernelEvent", "NodeTable", "NotATraceError", "Trace", "plot_op_types", "read_trace"]
-
-
-class NotATraceError(CourseError, ValueError):
-    """The file is not an ONNX Runtime profile (a JSON list of Chrome trace events)."""
 
 
 @dataclass(frozen=True)

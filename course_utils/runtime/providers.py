@@ -12,7 +12,7 @@
   widget in :mod:`course_utils.views.provider_switch_view` runs, and a command line::
 
       python -m course_utils.providers artifacts/05/digits_cnn.onnx --provider CUDAExecutionProvider
-      python -m course_utils.providers DigitsCNN --provider CPUExecutionProvider --threads 1 --optimization enable_basic
+      python -m course_utils.providers DigitsCNN --provider CPUExecutionProvider --threads 1 --optimization ORT_ENABLE_BASIC
       python -m course_utils.providers --table
 
 Nothing here imports ipywidgets; torch or TensorFlow load only when a course model must be exported.
@@ -24,7 +24,6 @@ import argparse
 import html
 import statistics
 import sys
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,15 +33,19 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from course_utils.bench.harness import measure
 from course_utils.errors import ProviderUnavailableError
+from course_utils.models import registry
 from course_utils.onnxfile.modelio import ModelSource
 from course_utils.onnxfile.render import html_table, measurement, text_table
 from course_utils.onnxfile.verify import compare_outputs
-from course_utils.paths import artifact_path, relative_to_repo
-from course_utils.runtime.run import make_session, numpy_dtype, provider_problem
+from course_utils.paths import relative_to_repo
+from course_utils.runtime.feeds import example_feed
+from course_utils.runtime.provider_data import CPU, PROVIDERS, ProviderInfo, provider_info
+from course_utils.runtime.run import make_session, provider_problem
+from course_utils.runtime.sessions import LEVELS
 
 __all__ = [
-    "COURSE_MODELS",
     "OPTIMIZATION_LEVELS",
     "PROVIDERS",
     "NodePlacement",
@@ -50,6 +53,7 @@ __all__ = [
     "ProviderTable",
     "SwitchReport",
     "course_model",
+    "course_models",
     "main",
     "provider_choices",
     "provider_info",
@@ -57,242 +61,12 @@ __all__ = [
     "switch_provider",
 ]
 
-CPU = "CPUExecutionProvider"
 RECORD_PLACEMENT = "session.record_ep_graph_assignment_info"  # keep which EP got which node (ORT 1.32 has it)
-OPTIMIZATION_LEVELS = ("disable_all", "enable_basic", "enable_extended", "enable_layout", "enable_all")
+#: The graph optimization levels, by ONNX Runtime's own names (``ORT_DISABLE_ALL`` ... ``ORT_ENABLE_ALL``).
+OPTIMIZATION_LEVELS = LEVELS
+_NO_BUDGET_S = 600.0  # switch_provider times a fixed number of runs: a budget that never ends them first
 # Outputs of another provider (or optimization level) match the CPU reference within these tolerances.
 RTOL, ATOL = 1e-3, 1e-4
-
-
-@dataclass(frozen=True)
-class ProviderInfo:
-    """One execution provider: what it is, where it runs, and how to install it."""
-
-    name: str  # the name ONNX Runtime uses, e.g. "CUDAExecutionProvider"
-    short: str  # what people call it: "CUDA"
-    runs_on: tuple[str, ...]  # where it is deployed: "server", "edge", "mobile", "web"
-    hardware: str
-    package: str  # the package that brings it
-    install: str  # the exact command (or what else is needed)
-    notes: str = ""
-    plugin: bool = False  # shipped as a separate plugin-EP package, registered at run time
-
-
-_GPU_WHEEL = "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"
-
-#: Every execution provider the course teaches, ONNX Runtime's built-in ones first (in ORT's priority order).
-PROVIDERS: tuple[ProviderInfo, ...] = (
-    ProviderInfo(
-        "TensorrtExecutionProvider",
-        "TensorRT",
-        ("server", "edge"),
-        "NVIDIA GPUs (data centre, RTX, Jetson)",
-        "onnxruntime-gpu + NVIDIA TensorRT",
-        f"{_GPU_WHEEL}, plus the TensorRT libraries that build expects (e.g. pip install tensorrt)",
-        "builds an optimized engine per model on the first run (seconds to minutes); cache it with the "
-        "trt_engine_cache_enable option. Nodes TensorRT cannot take go to CUDA, then CPU.",
-    ),
-    ProviderInfo(
-        "CUDAExecutionProvider",
-        "CUDA",
-        ("server", "edge"),
-        "NVIDIA GPUs",
-        "onnxruntime-gpu",
-        f"{_GPU_WHEEL} (needs the CUDA 12+ and cuDNN 9 libraries it was built for, e.g. from the nvidia-* pip packages or torch)",
-        "onnxruntime and onnxruntime-gpu share the import name: with both installed, the one installed last "
-        "overwrites the other's files (often the CPU one, pulled in by another package), so uninstall both, then "
-        "install one. If CUDA/cuDNN fail to load, the session silently runs on CPU; "
-        "onnxruntime.preload_dlls() loads them first.",
-    ),
-    ProviderInfo(
-        "MIGraphXExecutionProvider",
-        "MIGraphX",
-        ("server",),
-        "AMD GPUs (ROCm)",
-        "an onnxruntime build with MIGraphX",
-        "AMD's ROCm builds of onnxruntime, or build from source with --use_migraphx",
-        "AMD's GPU provider now that the ROCm provider is gone (it is not in this release's list).",
-    ),
-    ProviderInfo(
-        "OpenVINOExecutionProvider",
-        "OpenVINO",
-        ("server", "edge"),
-        "Intel CPUs, integrated GPUs and NPUs",
-        "onnxruntime-openvino",
-        "pip uninstall -y onnxruntime && pip install onnxruntime-openvino",
-        "also shipped as the plugin-EP package onnxruntime-ep-openvino (see below).",
-    ),
-    ProviderInfo(
-        "DnnlExecutionProvider",
-        "oneDNN",
-        ("server",),
-        "x86 CPUs (Intel oneDNN kernels)",
-        "an onnxruntime build with oneDNN",
-        "build from source with --use_dnnl",
-        "the default CPU provider already uses optimized kernels; rarely needed.",
-    ),
-    ProviderInfo(
-        "VitisAIExecutionProvider",
-        "Vitis AI",
-        ("edge",),
-        "AMD Ryzen AI NPUs, AMD/Xilinx FPGAs",
-        "AMD's Ryzen AI software",
-        "install AMD's Ryzen AI Software (it brings its own onnxruntime build)",
-        "models are usually quantized to int8 first.",
-    ),
-    ProviderInfo(
-        "QNNExecutionProvider",
-        "QNN",
-        ("edge", "mobile"),
-        "Qualcomm Snapdragon NPUs (Hexagon) and GPUs: Windows on Arm, Android",
-        "onnxruntime-qnn",
-        "pip install onnxruntime-qnn (Windows on Arm); Android: the onnxruntime-android-qnn package",
-        "the NPU wants quantized (QDQ) models.",
-    ),
-    ProviderInfo(
-        "NnapiExecutionProvider",
-        "NNAPI",
-        ("mobile",),
-        "Android phones' accelerators through Android's NNAPI",
-        "onnxruntime-android (Maven)",
-        "implementation 'com.microsoft.onnxruntime:onnxruntime-android' in build.gradle",
-        "deprecated: Google deprecated NNAPI in Android 15; prefer XNNPACK, QNN (Qualcomm) or the CPU provider.",
-    ),
-    ProviderInfo(
-        "VSINPUExecutionProvider",
-        "VSI NPU",
-        ("edge",),
-        "VeriSilicon NPUs in embedded SoCs",
-        "an onnxruntime build with VSI NPU",
-        "build from source with --use_vsinpu",
-    ),
-    ProviderInfo(
-        "JsExecutionProvider",
-        "JSEP",
-        ("web",),
-        "the browser (WebAssembly + WebGPU kernels written in JavaScript)",
-        "onnxruntime-web (npm)",
-        "npm install onnxruntime-web",
-        "onnxruntime-web's older WebGPU path; WebGpuExecutionProvider is replacing it.",
-    ),
-    ProviderInfo(
-        "CoreMLExecutionProvider",
-        "CoreML",
-        ("mobile", "edge"),
-        "Apple CPU, GPU and Neural Engine (macOS, iOS)",
-        "onnxruntime (macOS wheel); onnxruntime-objc / onnxruntime-c (iOS, CocoaPods)",
-        "pip install onnxruntime on macOS; pod 'onnxruntime-objc' on iOS",
-        "Published mobile packages are full builds; builds with only your model's operators are custom builds"
-        " (ORT format + --include_ops_by_config).",
-    ),
-    ProviderInfo(
-        "DmlExecutionProvider",
-        "DirectML",
-        ("edge",),
-        "any DirectX 12 GPU on Windows (NVIDIA, AMD, Intel, Qualcomm)",
-        "onnxruntime-directml",
-        "pip uninstall -y onnxruntime && pip install onnxruntime-directml",
-        "Windows only; Windows ML's plugin EPs are Microsoft's newer route on Windows.",
-    ),
-    ProviderInfo(
-        "RknpuExecutionProvider",
-        "RKNPU",
-        ("edge",),
-        "Rockchip NPUs",
-        "an onnxruntime build with RKNPU",
-        "build from source with --use_rknpu",
-    ),
-    ProviderInfo(
-        "WebNNExecutionProvider",
-        "WebNN",
-        ("web",),
-        "the browser's WebNN API (CPU, GPU or NPU chosen by the browser)",
-        "onnxruntime-web (npm)",
-        "npm install onnxruntime-web",
-        "needs a browser with WebNN enabled.",
-    ),
-    ProviderInfo(
-        "WebGpuExecutionProvider",
-        "WebGPU",
-        ("web", "edge"),
-        "GPUs through WebGPU (browsers; also native builds)",
-        "onnxruntime-web (npm)",
-        "npm install onnxruntime-web (executionProviders: ['webgpu'])",
-    ),
-    ProviderInfo(
-        "XnnpackExecutionProvider",
-        "XNNPACK",
-        ("mobile", "edge"),
-        "Arm and x86 CPUs (optimized float kernels)",
-        "onnxruntime-android / onnxruntime-objc",
-        "included in ORT's mobile packages (Android Maven, iOS CocoaPods); build from source with --use_xnnpack",
-        "mainly for mobile CPUs. Published mobile packages are full builds; builds with only your model's operators"
-        " are custom builds (ORT format + --include_ops_by_config).",
-    ),
-    ProviderInfo(
-        "CANNExecutionProvider",
-        "CANN",
-        ("server", "edge"),
-        "Huawei Ascend NPUs",
-        "an onnxruntime build with CANN",
-        "build from source with --use_cann (Huawei's CANN toolkit)",
-    ),
-    ProviderInfo(
-        "AzureExecutionProvider",
-        "Azure",
-        ("server",),
-        "none locally: sends requests to a model served on Azure",
-        "onnxruntime",
-        "pip install onnxruntime (built in)",
-        "only runs the custom operators that call a remote endpoint; ordinary models never use it.",
-    ),
-    ProviderInfo(
-        CPU,
-        "CPU",
-        ("server", "edge", "mobile", "web"),
-        "any CPU (x86, Arm)",
-        "onnxruntime",
-        "pip install onnxruntime (built into every package)",
-        "the default and the fallback: runs every node other providers do not take.",
-    ),
-    ProviderInfo(
-        "ACLExecutionProvider",
-        "ACL",
-        ("edge", "mobile"),
-        "Arm CPUs and Mali GPUs (Arm Compute Library)",
-        "an onnxruntime build with ACL",
-        "build from source with --use_acl",
-        "not in onnxruntime 1.32's get_all_providers() list; on Arm, the default CPU provider and XNNPACK are "
-        "the usual choices.",
-    ),
-    ProviderInfo(
-        "OpenVINOExecutionProvider (plugin)",
-        "OpenVINO plugin",
-        ("server", "edge"),
-        "Intel CPUs, GPUs and NPUs",
-        "onnxruntime-ep-openvino",
-        "pip install onnxruntime-ep-openvino, then onnxruntime.register_execution_provider_library(...)",
-        "a plugin EP on top of the ordinary onnxruntime wheel; on this AMD CPU it registers but offers no device.",
-        plugin=True,
-    ),
-    ProviderInfo(
-        "NvTensorRTRTXExecutionProvider",
-        "TensorRT RTX",
-        ("edge",),
-        "NVIDIA RTX GPUs on PCs",
-        "a plugin-EP library (Windows ML, or NVIDIA's build)",
-        "register its library with onnxruntime.register_execution_provider_library(...)",
-        "only available as a plugin EP registered by the application.",
-        plugin=True,
-    ),
-)
-
-_BY_NAME = {info.name: info for info in PROVIDERS}
-
-
-def provider_info(name: str) -> ProviderInfo | None:
-    """The :data:`PROVIDERS` entry for a provider name (``"CUDAExecutionProvider"``), or None."""
-    return _BY_NAME.get(name)
 
 
 def _short(name: str) -> str:
@@ -525,22 +299,6 @@ def _label(model: ModelSource) -> str:
     return f"<ModelProto '{getattr(getattr(model, 'graph', None), 'name', '?')}'>"
 
 
-def _example_inputs(session: ort.InferenceSession, batch: int, seed: int) -> dict[str, np.ndarray]:
-    """Seeded random inputs that fit the session's declared inputs (symbolic dimensions become ``batch``)."""
-    rng = np.random.default_rng(seed)
-    feed = {}
-    for arg in session.get_inputs():
-        shape = [d if isinstance(d, int) and d > 0 else batch for d in (arg.shape or [])]
-        dtype = numpy_dtype(arg.type)
-        if dtype is None:
-            raise TypeError(f"Input '{arg.name}' is {arg.type}: pass inputs={{...}} yourself.")
-        if dtype.kind == "f":
-            feed[arg.name] = rng.random(shape).astype(dtype)
-        else:
-            feed[arg.name] = rng.integers(0, 2, shape).astype(dtype)
-    return feed
-
-
 def _placement(session: ort.InferenceSession) -> tuple[NodePlacement, ...]:
     grouped: dict[str, list[tuple[str, str]]] = {}
     for subgraph in session.get_provider_graph_assignment_info():
@@ -574,7 +332,7 @@ def switch_provider(
     options: Mapping[str, Any] | None = None,
     fallback: Sequence[str] = (CPU,),
     threads: int = 0,
-    optimization: str = "enable_all",
+    optimization: str = "ORT_ENABLE_ALL",
     inputs: Mapping[str, np.ndarray] | None = None,
     runs: int = 20,
     warmup: int = 3,
@@ -587,8 +345,9 @@ def switch_provider(
     provider this onnxruntime lacks is skipped with ONNX Runtime's warning and the report says it fell back,
     why, and how to install it. ``threads`` sets ``intra_op_num_threads`` (0: ORT's default),
     ``optimization`` the graph optimization level (one of :data:`OPTIMIZATION_LEVELS`). Inputs default to
-    seeded random arrays shaped like the model's inputs (symbolic dimensions set to ``batch``). Latency is the
-    ``runs`` warm runs after ``warmup`` runs; ``progress(stage, fraction)`` is called as it goes.
+    :func:`course_utils.runtime.feeds.example_feed` at ``batch``. Latency is ``runs`` runs timed by the bench
+    harness (:func:`course_utils.bench.measure`) after ``warmup`` untimed ones (at least one);
+    ``progress(stage, fraction)`` is called as it goes.
 
     Raises :class:`~course_utils.errors.ProviderUnavailableError` for a name that is no execution provider
     (a typo), ``ValueError`` for a bad level or count, and the errors of :func:`~course_utils.runtime.make_session`.
@@ -617,19 +376,26 @@ def switch_provider(
             graph_optimization_level=optimization,
         )
     ort_warnings = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
-    feed = dict(inputs) if inputs is not None else _example_inputs(session, batch, seed=0)
+    feed = dict(inputs) if inputs is not None else example_feed(session, batch, seed=0)
     report("CPU reference", 0.1)
-    reference = make_session(model, [CPU]).run(None, feed)
+    reference = make_session(model, [CPU]).run(None, feed)  # ORT_ENABLE_ALL on the CPU provider
     outputs = session.run(None, feed)
-    for index in range(warmup):
-        session.run(None, feed)
-        report("warming up", 0.1 + 0.1 * (index + 1) / max(warmup, 1))
-    latency = []
-    for index in range(runs):
-        start = time.perf_counter()
-        session.run(None, feed)
-        latency.append((time.perf_counter() - start) * 1e3)
-        report(f"run {index + 1} of {runs}", 0.2 + 0.8 * (index + 1) / runs)
+
+    def on_progress(samples: Sequence[float], fraction: float) -> None:
+        report(f"run {len(samples)} of {runs}", 0.2 + 0.8 * fraction)
+
+    report("warming up", 0.1)
+    # The bench harness times the runs: warm-up first (at least one run, never timed), then exactly ``runs``.
+    timings = measure(
+        lambda: session.run(None, feed),
+        budget_s=_NO_BUDGET_S,
+        warmup_runs=max(warmup, 1),
+        warmup_s=0.0,
+        min_runs=runs,
+        max_runs=runs,
+        on_progress=on_progress,
+    )
+    latency = list(timings.samples_ms)
     # Tensor outputs only: a scikit-learn ZipMap output (a list of dicts) has no element-wise difference.
     names = [arg.name for arg in session.get_outputs()]
     tensors = [i for i, r in enumerate(reference) if isinstance(r, np.ndarray) and r.dtype.kind in "fiub"]
@@ -665,28 +431,17 @@ def switch_provider(
 
 # ------------------------------------------------------------------------------------- course models
 
-#: The models the widget offers, by name: what :func:`course_model` exports for each.
-COURSE_MODELS: dict[str, str] = {
-    "DigitsCNN": "the course's trained digits CNN (PyTorch), input (N, 1, 8, 8)",
-    "ResNet-18": "ResNet-18 with seeded random weights (PyTorch), input (N, 3, 224, 224)",
-    "Keras CNN": "the course's trained Keras digits model, converted with tf2onnx, input (N, 8, 8, 1)",
-}
+
+def course_models() -> dict[str, str]:
+    """The models the widget offers, ``{display name: description}``: the benchmark models of
+    :mod:`course_utils.models.registry`."""
+    return {spec.display_name: spec.description for spec in map(registry.get, registry.benchmark_models())}
 
 
 def course_model(name: str) -> Path:
-    """The ``.onnx`` file of a course model (see :data:`COURSE_MODELS`), exported to ``artifacts/05/`` once."""
-    names = {"DigitsCNN": "digits_cnn", "ResNet-18": "resnet18", "Keras CNN": "keras_cnn"}
-    files = {"DigitsCNN": "digits_cnn.onnx", "ResNet-18": "resnet18.onnx", "Keras CNN": "digits_keras.onnx"}
-    if name not in files:
-        raise ValueError(f"Unknown course model '{name}'. Choose one of: {', '.join(COURSE_MODELS)}, or pass a path.")
-    path = artifact_path(f"switcher/{files[name]}", lesson="05")
-    if path.exists():
-        return path
-    from course_utils.bench import (
-        export_course_model,  # the course's one export of these models (lesson 06 uses it too)
-    )
-
-    return export_course_model(names[name], path)
+    """The ``.onnx`` file of a course model, by display name (``"DigitsCNN"``) or key (``"digits_cnn"``): the
+    registry's one export of it (``artifacts/models/``). Raises :class:`~course_utils.errors.UnknownModelError`."""
+    return registry.onnx_path(registry.get(name).key)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -698,11 +453,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m course_utils.providers",
         description="Run an ONNX model with an execution provider and report where it ran, how fast, and why not.",
     )
-    parser.add_argument("model", nargs="?", help=f"a .onnx path or a course model: {', '.join(COURSE_MODELS)}")
+    parser.add_argument("model", nargs="?", help=f"a .onnx path or a course model: {', '.join(course_models())}")
     parser.add_argument("--provider", default=CPU, help="execution provider to ask for (default: CPU)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a provider option")
     parser.add_argument("--threads", type=int, default=0, help="intra_op_num_threads (0: ORT default)")
-    parser.add_argument("--optimization", default="enable_all", choices=OPTIMIZATION_LEVELS)
+    parser.add_argument("--optimization", default="ORT_ENABLE_ALL", choices=OPTIMIZATION_LEVELS)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--table", action="store_true", help="print the provider table and exit")
     args = parser.parse_args(argv)
@@ -715,7 +470,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not sep:
             parser.error(f"--option takes KEY=VALUE, got '{item}'")
         options[key] = value
-    model: ModelSource = course_model(args.model) if args.model in COURSE_MODELS else args.model
+    model: ModelSource = (
+        course_model(args.model) if args.model in course_models() or args.model in registry.MODELS else args.model
+    )
     try:
         result = switch_provider(
             model, args.provider, options=options, threads=args.threads, optimization=args.optimization, runs=args.runs

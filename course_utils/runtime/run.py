@@ -4,7 +4,7 @@
   ``{output name: array}``. Inputs are compared with what the session declares first, so a wrong name,
   rank, fixed dimension or dtype gives one line saying what was expected, what was given, and the fix.
 * :func:`make_session` builds an ``onnxruntime.InferenceSession`` with named session options
-  (``graph_optimization_level="disable_all"``, ``intra_op_num_threads=1``, ...).
+  (``graph_optimization_level="ORT_DISABLE_ALL"``, ``intra_op_num_threads=1``, ...).
 * :func:`available_providers` says which execution providers this installation has; :func:`runtime_limits`
   (which IR version and opsets it reads) lives in :mod:`course_utils.versions` and is importable from here too.
 * :func:`provider_problem` says why a provider cannot be used here, with the install command from
@@ -39,6 +39,9 @@ from course_utils.errors import (
 )
 from course_utils.onnxfile.graph import shape_text
 from course_utils.onnxfile.modelio import ModelSource, load_model, require_embedded_weights
+from course_utils.runtime.provider_data import provider_info
+from course_utils.runtime.sessions import create_session, set_attributes
+from course_utils.runtime.sessions import session_options as build_session_options
 from course_utils.versions.limits import (  # re-exported: their home is course_utils.versions
     RuntimeLimits,
     runtime_limits,
@@ -93,7 +96,8 @@ def to_numpy(value: Any) -> np.ndarray:
         tensor = value.detach().cpu()
         if str(tensor.dtype) == "torch.bfloat16":
             tensor = tensor.float()
-        return tensor.resolve_conj().numpy()
+        array: np.ndarray = tensor.resolve_conj().numpy()
+        return array
     if hasattr(value, "numpy") and callable(value.numpy):  # TensorFlow eager tensors, Keras variables
         return np.asarray(value.numpy())
     return np.asarray(value)
@@ -147,10 +151,6 @@ def provider_problem(name: str) -> str | None:
         return None
     have = ", ".join(available)
     if name in ort.get_all_providers():
-        from course_utils.runtime.providers import (
-            provider_info,  # providers.py builds on this module, so import it when needed
-        )
-
         info = provider_info(name)
         source = info.install if info is not None else "an onnxruntime build that includes it"
         return (
@@ -201,29 +201,6 @@ def _translate_load_error(error: Exception) -> Exception | None:
     return None
 
 
-def _session_options(options: Mapping[str, Any]) -> ort.SessionOptions:
-    session_options = ort.SessionOptions()
-    for key, value in options.items():
-        if key == "graph_optimization_level" and isinstance(value, str):
-            name = value.upper()
-            name = name if name.startswith("ORT_") else f"ORT_{name}"
-            levels = ort.GraphOptimizationLevel.__members__
-            if name not in levels:
-                raise ValueError(
-                    f"Unknown graph_optimization_level '{value}'. Use one of: "
-                    + ", ".join(k.removeprefix("ORT_").lower() for k in levels)
-                    + "."
-                )
-            value = levels[name]
-        if key.startswith("_") or not hasattr(session_options, key) or callable(getattr(session_options, key)):
-            known = sorted(
-                a for a in dir(session_options) if not a.startswith("_") and not callable(getattr(session_options, a))
-            )
-            raise TypeError(f"Unknown session option '{key}'. onnxruntime.SessionOptions has: {', '.join(known)}.")
-        setattr(session_options, key, value)
-    return session_options
-
-
 def make_session(
     model_or_path: ModelSource,
     providers: Sequence[ProviderSpec] | ProviderSpec | None = None,
@@ -237,8 +214,9 @@ def make_session(
     ``providers`` defaults to ``["CPUExecutionProvider"]`` so results are the same on every machine; pass e.g.
     ``["CUDAExecutionProvider", "CPUExecutionProvider"]`` to use a GPU (a single name such as
     ``"CPUExecutionProvider"``, or one ``(name, options)`` pair, means that one provider). ``session_options`` set attributes of
-    ``onnxruntime.SessionOptions``; ``graph_optimization_level`` also accepts a name such as ``"disable_all"``
-    or ``"ORT_ENABLE_ALL"``. ``config_entries`` are passed to ``SessionOptions.add_session_config_entry``
+    ``onnxruntime.SessionOptions`` (built by :func:`course_utils.runtime.sessions.session_options`);
+    ``graph_optimization_level`` also accepts ONNX Runtime's level names such as ``"ORT_DISABLE_ALL"``.
+    ``config_entries`` are passed to ``SessionOptions.add_session_config_entry``
     (e.g. ``{"session.intra_op.allow_spinning": "0"}``).
 
     ``allow_fallback=True`` does what ``ort.InferenceSession`` does: a provider that is missing or fails to load
@@ -253,9 +231,13 @@ def make_session(
     providers = _provider_list(providers) or ["CPUExecutionProvider"]
     if not allow_fallback:
         _check_providers(providers)
-    options = _session_options(session_options)
-    for key, value in (config_entries or {}).items():
-        options.add_session_config_entry(key, str(value))
+    attributes = dict(session_options)
+    options = build_session_options(
+        attributes.pop("graph_optimization_level", "ORT_ENABLE_ALL"),
+        attributes.pop("intra_op_num_threads", 0),
+        config=config_entries,
+    )
+    set_attributes(options, attributes)
     if isinstance(model_or_path, str | os.PathLike):
         load_model(model_or_path, load_external_data=False)  # clear errors for missing/broken files
         source: str | bytes = str(model_or_path)  # by path, so ONNX Runtime finds external data beside it
@@ -273,7 +255,7 @@ def make_session(
             if not allow_fallback:
                 # We check the providers ourselves and raise; ORT's fallback warning would only repeat it.
                 warnings.simplefilter("ignore", UserWarning)
-            session = ort.InferenceSession(source, sess_options=options, providers=providers)
+            session = create_session(source, options, providers)
     except Exception as error:  # ORT raises its own pybind types (Fail, InvalidGraph, ...)
         translated = _translate_load_error(error)
         if translated is not None:

@@ -209,15 +209,14 @@ def _external_missing(model: onnx.ModelProto, source: ModelSource) -> list[str]:
 
 
 def _try_session(source: ModelSource, model: onnx.ModelProto) -> str | None:
-    import onnxruntime as ort
+    from course_utils.runtime.sessions import create_session, session_options
 
     target: str | bytes = str(source) if isinstance(source, str | os.PathLike) else model.SerializeToString()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            options = ort.SessionOptions()
-            options.log_severity_level = 4  # the refusal is reported below, once; no C++ log lines on stderr
-            ort.InferenceSession(target, sess_options=options, providers=["CPUExecutionProvider"])
+            # The refusal is reported below, once: no C++ log lines on stderr (log severity 4, fatal only).
+            create_session(target, session_options(log_severity=4))
     except Exception as error:  # ORT raises its own pybind types; the first line says what it could not do
         return first_line(error)[:300]
     return None

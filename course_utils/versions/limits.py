@@ -256,7 +256,8 @@ def _probe_model(ir_version: int, opsets: dict[str, int]) -> bytes:
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe", [x], [y])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
     model.ir_version = ir_version
-    return model.SerializeToString()
+    serialized: bytes = model.SerializeToString()
+    return serialized
 
 
 @functools.cache
@@ -268,9 +269,11 @@ def runtime_limits() -> RuntimeLimits:
     """
     too_new = 10_000
 
+    from course_utils.runtime.sessions import create_session  # runtime.run imports this module: import when needed
+
     def refusal(ir_version: int, opsets: dict[str, int]) -> str:
         try:
-            ort.InferenceSession(_probe_model(ir_version, opsets), providers=["CPUExecutionProvider"])
+            create_session(_probe_model(ir_version, opsets))
         except Exception as error:
             return str(error)
         return ""

@@ -4,6 +4,7 @@ tested function of another part; a view only lays it out.
 * :mod:`~course_utils.views.netron`                ``netron_view(model)``: Netron's graph view, with a static fallback
 * :mod:`~course_utils.views.netron_server`         the local Netron server behind ``netron_view`` (offline, no expiry)
 * :mod:`~course_utils.views.graph_view`            the static (server-less) picture of a graph
+* :mod:`~course_utils.views.graph_page`            that picture under the model's summary: the static page
 * :mod:`~course_utils.views.bench_view`            ``live_benchmark()``: live latency plots (ipywidgets)
 * :mod:`~course_utils.views.provider_switch_view`  ``provider_switcher()``: the provider switcher widget
 * :mod:`~course_utils.views.opsets_view`           ``opset_explorer()``: the opset explorer widget

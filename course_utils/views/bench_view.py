@@ -31,7 +31,9 @@ from course_utils.onnxfile.render import plural
 
 __all__ = ["BenchView", "LiveBenchmark", "live_benchmark"]
 
-LEVEL_CHOICES = ("(none)", *bench.LEVELS)
+#: The extra level the view can add, by ONNX Runtime's name (``ORT_ENABLE_BASIC``), and the engine that runs at it.
+_ENGINE_AT = {level: f"ort-{suffix}" for suffix, level in bench.LEVELS.items()}
+LEVEL_CHOICES = ("(none)", *_ENGINE_AT)
 
 
 class LiveBenchmark:
@@ -55,7 +57,7 @@ class LiveBenchmark:
         self.png: bytes = b""
         self.redraws = 0
         cores = usable_cpus()  # the CPUs this process may use (affinity mask, container quota), not the host's
-        self.model = widgets.Dropdown(options=list(bench.COURSE_MODELS), value=model, description="model")
+        self.model = widgets.Dropdown(options=list(bench.course_models()), value=model, description="model")
         self.engines = widgets.SelectMultiple(
             options=list(bench.ENGINES), value=tuple(engines or ()), description="engines", rows=5
         )
@@ -81,10 +83,12 @@ class LiveBenchmark:
         self.widget = widgets.VBox([controls, widgets.HBox([self.progress, self.status]), self.plot])
 
     def selected_engines(self) -> list[str]:
-        """The engines ticked, plus ``ort-<level>`` when an optimization level is chosen."""
+        """The engines ticked, plus the ``ort-*`` engine at the optimization level chosen (``ORT_ENABLE_BASIC``:
+        ``ort-basic``)."""
         chosen = list(self.engines.value)
-        if self.level.value != "(none)" and f"ort-{self.level.value}" not in chosen:
-            chosen.append(f"ort-{self.level.value}")
+        extra = _ENGINE_AT.get(self.level.value)
+        if extra is not None and extra not in chosen:
+            chosen.append(extra)
         return chosen
 
     def run(self) -> bench.BenchReport:
@@ -196,7 +200,7 @@ def live_benchmark(
     view = LiveBenchmark(
         model, engines, threads=threads, batch=batch, level=level, budget_s=budget_s, peak_gflops=peak_gflops
     )
-    handle = display(view, display_id=True)
+    handle = display(view, display_id=True)  # type: ignore[no-untyped-call]  # IPython does not annotate display()
     try:
         if run:
             view.run()

@@ -4,11 +4,12 @@ This is what :func:`course_utils.views.netron.netron_view` shows when Netron can
 on GitHub, nbviewer and exported HTML pages, and in the notebook until the live view has loaded. It is also useful
 on its own::
 
-    from course_utils.views.graph_view import model_summary, render_svg, static_html
+    from course_utils.views.graph_view import render_svg
+    from course_utils.views.graph_page import model_summary, static_html
 
     print(model_summary("artifacts/02/resnet18.onnx"))  # a few lines: inputs, outputs, op counts, parameters
     svg = render_svg(model)  # an <svg> string; op types as node labels, edges, graph inputs/outputs
-    html = static_html(model)  # the summary and the SVG in one self-contained <div>
+    html = static_html(model)  # the summary and the SVG in one self-contained <div> (graph_page)
 
 Everything here is deterministic: the same model gives byte-identical text, so nbval can compare stored outputs.
 
@@ -34,17 +35,16 @@ from dataclasses import dataclass, field
 import onnx
 
 from course_utils.onnxfile.graph import graph_inputs, op_name, type_text
-from course_utils.onnxfile.inspect import summarize
 from course_utils.onnxfile.modelio import ModelSource, load_model
 from course_utils.onnxfile.render import counts_text, plural
 
-__all__ = ["DEFAULT_MAX_NODES", "model_summary", "render_svg", "static_html"]
+__all__ = ["DEFAULT_MAX_NODES", "FONT", "SUMMARY_VALUES", "Picture", "picture", "render_svg"]
 
 DEFAULT_MAX_NODES = 60
 """Graphs with more nodes than this are summarised (first/last nodes drawn, the middle collapsed)."""
 
 # Drawing constants (pixels). Font metrics are estimated, not measured, so the output never depends on fonts.
-_FONT = "Helvetica, Arial, sans-serif"
+FONT = "Helvetica, Arial, sans-serif"
 _TITLE_CHAR_W = 7.2  # average advance of a bold 11px sans-serif character, slightly generous
 _DETAIL_CHAR_W = 5.6  # same for the 9.5px second line (mostly digits and ×)
 _NODE_H = 30
@@ -59,7 +59,7 @@ _TARGET_WIDTH = 1100  # a notebook cell's width: wider pictures wrap into fewer,
 _LANE_RESERVE = 6  # gutter lanes a row's width budget keeps free for edges that pass beside it
 _SUMMARY_HEAD = 24  # nodes drawn before the collapsed middle of a summarised graph
 _SUMMARY_TAIL = 12  # ... and after it
-_SUMMARY_VALUES = 10  # graph inputs/outputs listed by name in the summary; the rest are counted
+SUMMARY_VALUES = 10  # graph inputs/outputs listed by name in the summary; the rest are counted
 
 # Netron-like colours by operator family: (fill, text).
 _CATEGORIES: dict[str, tuple[str, str]] = {
@@ -87,16 +87,6 @@ for _family, _ops in {
         _OP_FAMILY[_op] = _family
 
 # --------------------------------------------------------------------------------------------- model facts
-
-
-def model_summary(model_or_path: ModelSource) -> str:
-    """A short, deterministic plain-text summary of a model: graph name, opset, inputs, outputs, op counts, size.
-
-    It is :meth:`course_utils.inspect.ModelCard.brief`: the model card in five lines. Raises the course's one-line
-    errors (``ModelFileNotFoundError``, ``NotAnOnnxModelError``, ``ExternalDataMissingError``) for bad input, via
-    :func:`course_utils.onnxfile.modelio.load_model`.
-    """
-    return summarize(model_or_path).brief(_SUMMARY_VALUES)
 
 
 def _node_op(node: onnx.NodeProto) -> str:
@@ -502,11 +492,13 @@ def render_svg(
     The SVG has no ids and no scripts, so several can share a page and the bytes are deterministic.
     """
     model = load_model(model_or_path, load_external_data=False)
-    return _render_svg_counted(model, max_nodes=max_nodes, height=height, highlight=highlight).svg
+    return picture(model, max_nodes=max_nodes, height=height, highlight=highlight).svg
 
 
 @dataclass
-class _Picture:
+class Picture:
+    """The SVG of a graph and what it left out: nodes considered and hidden, collapsed parts, hidden values."""
+
     svg: str
     considered: int  # nodes after folding constants
     hidden: int  # of those, nodes inside collapsed boxes
@@ -515,9 +507,8 @@ class _Picture:
     hidden_values: int  # graph inputs/outputs inside collapsed boxes
 
 
-def _render_svg_counted(
-    model: onnx.ModelProto, *, max_nodes: int, height: int, highlight: Collection[str] = ()
-) -> _Picture:
+def picture(model: onnx.ModelProto, *, max_nodes: int, height: int, highlight: Collection[str] = ()) -> Picture:
+    """:func:`render_svg` with the counts a page states about what the picture leaves out."""
     items, middle = _build_items(model.graph, max_nodes, highlight)
     before = len(items)
     items = _collapse_wide_layers(items)
@@ -529,7 +520,7 @@ def _render_svg_counted(
     w = layout.node_w
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_fmt(layout.width)}" height="{_fmt(layout.height)}" '
-        f'viewBox="0 0 {_fmt(layout.width)} {_fmt(layout.height)}" font-family="{_FONT}" font-size="11" '
+        f'viewBox="0 0 {_fmt(layout.width)} {_fmt(layout.height)}" font-family="{FONT}" font-size="11" '
         'role="img" style="max-width:none;background:#ffffff">',
         f"<title>ONNX graph '{html.escape(model.graph.name or 'unnamed')}': {len(model.graph.node)} nodes</title>",
         '<g fill="none" stroke="#777777" stroke-width="1">',
@@ -575,58 +566,11 @@ def _render_svg_counted(
             )
         out.append("</g>")
     out.append("</svg>")
-    return _Picture(
+    return Picture(
         "\n".join(out),
         considered,
         hidden,
         middle_collapsed=middle > 0,
         rows_collapsed=len(items) < before,
         hidden_values=sum(sum(item.hidden_values.values()) for item in elided),
-    )
-
-
-def static_html(
-    model_or_path: ModelSource, *, max_nodes: int = DEFAULT_MAX_NODES, height: int = 500, summary: str | None = None
-) -> str:
-    """The summary and the SVG picture in one self-contained ``<div>`` (inline styles, no ids, no scripts).
-
-    ``summary`` is the text above the picture, :func:`model_summary` unless given (a caller that has it already
-    passes it, so the model is not summarised twice). External weights are never read: the picture needs none.
-    """
-    model = load_model(model_or_path, load_external_data=False)
-    return _static_html(model, max_nodes=max_nodes, height=height, summary=summary)
-
-
-def _static_html(model: onnx.ModelProto, *, max_nodes: int, height: int, summary: str | None) -> str:
-    if summary is None:
-        summary = summarize(model).brief(_SUMMARY_VALUES)
-    picture = _render_svg_counted(model, max_nodes=max_nodes, height=height)
-    svg = picture.svg
-    what = {
-        (True, False): "the middle is collapsed",
-        (False, True): "rows too wide to read are shortened",
-        (True, True): "the middle and rows too wide to read are collapsed",
-    }.get((picture.middle_collapsed, picture.rows_collapsed))
-    note = ""
-    if picture.hidden:
-        note = (
-            f"Large graph: the picture shows {picture.considered - picture.hidden} of {picture.considered} nodes "
-            f"({what}); the interactive Netron view in a running notebook shows all of them."
-        )
-    elif picture.hidden_values:
-        note = (
-            f"Wide graph: {picture.hidden_values} graph inputs/outputs are collapsed into one box; the interactive "
-            "Netron view in a running notebook shows all of them."
-        )
-    if note:
-        note = f'<div style="color:#7a5a00">{html.escape(note)}</div>'
-    return (
-        '<div class="course-netron-static" style="font-family:' + _FONT + ';font-size:12px;line-height:1.4">'
-        '<pre style="margin:0 0 6px 0;font-size:11.5px;white-space:pre-wrap">'
-        + html.escape(summary)
-        + "</pre>"
-        + note
-        + '<div style="overflow:auto;max-width:100%">'
-        + svg
-        + "</div></div>"
     )

@@ -66,7 +66,8 @@ from course_utils.onnxfile.modelio import (
 )
 from course_utils.paths import relative_to_repo
 from course_utils.views import netron_server
-from course_utils.views.graph_view import DEFAULT_MAX_NODES, model_summary, static_html
+from course_utils.views.graph_page import model_summary, static_html
+from course_utils.views.graph_view import DEFAULT_MAX_NODES
 from course_utils.views.netron_server import NetronPatchError, NetronServer, get_server, stop_server
 
 __all__ = [
@@ -197,7 +198,8 @@ def _size_estimate(source: ModelSource, model: onnx.ModelProto) -> int:
         path = Path(source)
         # A text form is larger than its binary; close enough for a memory limit.
         return path.stat().st_size + sum((path.parent / name).stat().st_size for name in external_data_files(model))
-    return model.ByteSize()
+    size: int = model.ByteSize()
+    return size
 
 
 def _too_big_note(source: ModelSource, size: int, limit: int) -> str:

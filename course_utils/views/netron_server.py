@@ -36,6 +36,8 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from course_utils.errors import NetronPatchError  # their home; importable from here too
+
 __all__ = [
     "MAX_BYTES",
     "MAX_MODELS",
@@ -62,10 +64,6 @@ _CSP = "connect-src 'self' data: blob:; img-src 'self' data: blob:; frame-ancest
 # What the patch edits in Netron's index.html; each must be found exactly as written here.
 _DATE_META = re.compile(r'<meta name="date" content="[^"]*"\s*/?>\n?')
 _NETRON_SCRIPT = '<script type="text/javascript" src="index.js">'
-
-
-class NetronPatchError(RuntimeError):
-    """Netron's index.html no longer has a part the patch edits (a new Netron release): update the patch."""
 
 
 def _script(name: str) -> str:

@@ -82,8 +82,8 @@ class OpsetExplorer:
         self.result.value = f"<pre class='opset-explorer' style='white-space:pre-wrap'>{html.escape(self.text)}</pre>"
         self.picture.value = "" if found.model is None else _picture(found.model, found.changed)
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle = self.view._repr_mimebundle_(**kwargs)
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | tuple[dict[str, Any], dict[str, Any]]:
+        bundle: dict[str, Any] | tuple[dict[str, Any], dict[str, Any]] = self.view._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         data["text/plain"] = self.text
         return bundle

@@ -19,10 +19,10 @@ import ipywidgets as widgets
 
 from course_utils.onnxfile.modelio import ModelSource
 from course_utils.runtime.providers import (
-    COURSE_MODELS,
     OPTIMIZATION_LEVELS,
     SwitchReport,
     course_model,
+    course_models,
     provider_choices,
     switch_provider,
 )
@@ -52,8 +52,8 @@ class ProviderSwitcher:
         self.runs = runs
         self.report: SwitchReport | None = None
         self.error: str | None = None
-        models = [*COURSE_MODELS, _PATH]
-        start = model if model in COURSE_MODELS else _PATH
+        models = [*course_models(), _PATH]
+        start = model if model in models else _PATH
         self.model = widgets.Dropdown(options=models, value=start, description="model")
         self.path = widgets.Text(
             value="" if start != _PATH else model, placeholder="path/to/model.onnx", description="path"
@@ -63,7 +63,9 @@ class ProviderSwitcher:
         self.threads = widgets.Dropdown(
             options=[("ORT default", 0)] + [(str(n), n) for n in _THREADS[1:]], value=0, description="threads"
         )
-        self.optimization = widgets.Dropdown(options=OPTIMIZATION_LEVELS, value="enable_all", description="graph opt.")
+        self.optimization = widgets.Dropdown(
+            options=OPTIMIZATION_LEVELS, value="ORT_ENABLE_ALL", description="graph opt."
+        )
         self.button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="")
         self.status = widgets.Label(value="")
