@@ -42,7 +42,6 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
     from course_utils.bench.engines import register_engine
     from course_utils.bench.harness import measure
     from course_utils.bench.report import Verdict, benchmark, budget_verdict, speed_verdict
-    from course_utils.machine import machine_load, usable_cpus
     from course_utils.bench.targets import load_target
     from course_utils.errors import (
         CalibrationInputError,
@@ -66,6 +65,7 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
         UnsupportedOpsetError,
     )
     from course_utils.lessons.exercises import Exercise, Feedback
+    from course_utils.machine import machine_load, usable_cpus
     from course_utils.models.data import Digits, load_digits, load_digits_cnn, load_digits_keras
     from course_utils.models.photos import photo_crops
     from course_utils.models.registry import register as register_model
