@@ -29,14 +29,14 @@ for the row, plus an optional ``close`` run after timing)::
     def make_int8(target, threads):
         session = ort.InferenceSession(quantize(target.onnx_path), sess_options=..., providers=[...])
         agreement = top1_agreement(session, target)          # computed once, before timing
-        return Prepared(lambda: session.run(None, target.feed), extra={"agreement": agreement})
+        return Prepared(lambda: session.run(None, target.feed), extra={"top1_agreement": agreement})
 
     register_engine("ort-int8-static", make_int8, description="ORT, static QDQ int8", needs="onnx")
 
 ``needs`` says what the target must provide: ``"onnx"`` (every target), ``"torch"`` (a PyTorch module: the
-course models ``digits_cnn`` and ``resnet18``) or ``"keras"`` (``keras_cnn``); :func:`benchmark` skips an
+course models ``digits_cnn``, ``resnet18`` and ``efficientnet_lite0``) or ``"keras"`` (``keras_cnn``); :func:`benchmark` skips an
 engine a target cannot run and says so. Extra columns appear in the table after the standard ones and in the
-JSON rows under their own names (``"agreement": 0.98``). ``flops_from="onnx"`` (default) counts the FLOPs of
+JSON rows under their own names (``"top1_agreement": 0.98``). ``flops_from="onnx"`` (default) counts the FLOPs of
 ``target.onnx_path``; an engine that runs a different graph (a quantized one) still does the same arithmetic
 work per image, so GFLOP/s stay comparable across engines.
 
@@ -109,7 +109,7 @@ __all__ = [
 
 Needs = Literal["onnx", "torch", "keras"]
 #: Course models the CLI and :func:`load_target` know by name.
-COURSE_MODELS: tuple[str, ...] = ("digits_cnn", "resnet18", "keras_cnn")
+COURSE_MODELS: tuple[str, ...] = ("digits_cnn", "resnet18", "keras_cnn", "efficientnet_lite0")
 LEVELS: dict[str, str] = {
     "disable": "ORT_DISABLE_ALL",
     "basic": "ORT_ENABLE_BASIC",
@@ -424,7 +424,9 @@ def _export_torch(module: Any, example: Any, path: Path) -> None:
 def export_course_model(name: str, path: Path) -> Path:
     """Write course model ``name`` (one of :data:`COURSE_MODELS`) to ``path`` as ONNX, batch dynamic, and return
     ``path``: the PyTorch models with the legacy exporter (BatchNormalization kept, PyTorch's weight names), the
-    Keras CNN with tf2onnx. The one export every lesson's tools share (bench, the provider switcher, the tests)."""
+    Keras CNN with tf2onnx; ``efficientnet_lite0`` (ImageNet-pretrained, lesson 07) with
+    :func:`course_utils.efficientnet.export_onnx` (batch norm already folded, TensorFlow-style padding inside the
+    ``Conv``). The one export every lesson's tools share (bench, the provider switcher, the tests)."""
     if name == "digits_cnn":
         import torch
 
@@ -439,6 +441,10 @@ def export_course_model(name: str, path: Path) -> Path:
         _export_torch(resnet18(), torch.zeros(1, 3, 224, 224), path)
     elif name == "keras_cnn":
         _convert_keras(path)
+    elif name == "efficientnet_lite0":
+        from .efficientnet import export_onnx
+
+        export_onnx(path)
     else:
         raise UnknownModelError(f"'{name}' is not a course model; use one of {', '.join(COURSE_MODELS)}")
     return path
@@ -497,7 +503,8 @@ def _concrete_feed(onnx_path: Path, batch: int, seed: int = 0) -> dict[str, np.n
 
 def load_target(model: str | os.PathLike[str], batch: int = 1) -> BenchTarget:
     """A :class:`BenchTarget` for an ``.onnx`` path or a course model name (``digits_cnn``, ``resnet18``,
-    ``keras_cnn``; exported once to ``artifacts/06/``, with the framework model for the baselines).
+    ``keras_cnn``, ``efficientnet_lite0``; exported once to ``artifacts/06/``, with the framework model for the
+    baselines).
 
     Raises :class:`UnknownModelError` for anything else, with the names that work.
     """
@@ -518,6 +525,10 @@ def load_target(model: str | os.PathLike[str], batch: int = 1) -> BenchTarget:
             from .models import resnet18
 
             framework, kind = resnet18(), "torch"
+        elif name == "efficientnet_lite0":
+            from .efficientnet import load_efficientnet_lite0
+
+            framework, kind = load_efficientnet_lite0(), "torch"
         else:
             from .data import load_digits_keras
 
@@ -1084,7 +1095,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     register_bench_engines(
         sys.modules[__name__]
-    )  # lesson 07's int8 engines (ort-int8-dynamic, ort-int8-static, ort-int8-qdq-u8, ort-int8-qdq-u8-fc32)
+    )  # lesson 07's int8 engines (ort-int8-dynamic, ort-int8-static, ort-int8-qdq-u8, ort-int8-qdq-u8-fc32); their
+    # rows add top1_agreement, top1_agreement_confident, top5_contains, sqnr_db and n (course_utils.agreement)
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.bench",
         description="Benchmark ONNX models with ONNX Runtime (and the framework baselines of the course models).",
