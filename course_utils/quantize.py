@@ -887,7 +887,7 @@ def _bench_factory(config: QuantConfig, bench: Any) -> Callable[[Any, int], Any]
             from .photos import calibration_crops, evaluation_crops
 
             pre = _bench_pre(source)
-            evaluation = preprocess(evaluation_crops())
+            evaluation: np.ndarray | None = preprocess(evaluation_crops())
             reader = ImageCalibrationReader(preprocess(calibration_crops()), input_name, batch_size=8)
             path = quantize(pre, config, reader, out=artifact_path(f"bench_{source.stem}.{config.key()}.onnx", LESSON))
         elif course_file and target.name == "resnet18":
@@ -897,7 +897,7 @@ def _bench_factory(config: QuantConfig, bench: Any) -> Callable[[Any, int], Any]
             # and fixed evaluation set: the agreement is the lesson's number.
             pre = prepare_model("resnet18")
             reader = _reader_for("resnet18")()
-            evaluation: np.ndarray | None = photo_crops(64, EVALUATION_SEED)
+            evaluation = photo_crops(64, EVALUATION_SEED)
             path = quantize(pre, config, reader)
         else:
             pre = _bench_pre(source)
