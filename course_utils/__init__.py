@@ -24,6 +24,10 @@ Modules by concern (import the one you need; heavy frameworks load only when use
 * :mod:`course_utils.flops`      FLOPs counted from the ONNX graph (Conv, Gemm, MatMul)
 * :mod:`course_utils.profiling`  read ONNX Runtime profiles: time per op type, slowest nodes
 * :mod:`course_utils.quantize`   int8 variants that fuse, calibration readers, size/speed/accuracy reports
+* :mod:`course_utils.agreement`  int8 logits against fp32's: top-1 agreement (overall, where fp32 is sure), top-5, SQNR
+* :mod:`course_utils.efficientnet` EfficientNet-Lite0 with packaged ImageNet weights, labels, preprocessing, export
+* :mod:`course_utils.photos`     photos shipped in packages, fixed calibration and evaluation crops
+* :mod:`course_utils.digits_resnet` a trained residual CNN and shifted digits: the calibration-data trap
 * :mod:`course_utils.verify`     checker + shape inference reports, numeric parity reports
 * :mod:`course_utils.torch_export` one-line explanations of torch.onnx.export failures
 * :mod:`course_utils.tf_convert`  one-line explanations of tf2onnx failures (Keras 3)
