@@ -888,7 +888,7 @@ def _bench_factory(config: QuantConfig, bench: Any) -> Callable[[Any, int], Any]
 
             pre = _bench_pre(source)
             evaluation: np.ndarray | None = preprocess(evaluation_crops())
-            reader = ImageCalibrationReader(preprocess(calibration_crops()), input_name, batch_size=8)
+            reader = ImageCalibrationReader(preprocess(calibration_crops()), input_name, batch_size=1)  # less memory
             path = quantize(pre, config, reader, out=artifact_path(f"bench_{source.stem}.{config.key()}.onnx", LESSON))
         elif course_file and target.name == "resnet18":
             # bench's ResNet-18 keeps random batch-norm statistics: nearly constant predictions, so any int8
