@@ -7,8 +7,8 @@ coins, moon, brick, grass, gravel, clock, page, text and cell pictures, repeated
 scikit-learn's ``load_sample_images`` (china, flower) and matplotlib's sample data (``grace_hopper.jpg``).
 
 A crop is a square window of a photo (side 40-100% of the photo's shorter side, placed at random, mirrored half
-the time) resized to ``size`` x ``size`` with Pillow's bilinear filter, which computes in integers: the same
-pixels on every CPU. One seeded sequence of windows is dealt in turn to the photos; the first
+the time) resized to ``size`` x ``size`` with Pillow's bilinear filter, which works on 8-bit pixels in fixed-point
+integers: with the pinned packages (their photo files, Pillow's JPEG decoder) the same pixels on every CPU. One seeded sequence of windows is dealt in turn to the photos; the first
 :data:`CALIBRATION_CROPS` windows calibrate, the next :data:`EVALUATION_CROPS` evaluate, so no window is in both
 sets (:func:`crop_windows` lists them). Crops are RGB ``uint8``; each model applies its own preprocessing
 (:func:`course_utils.efficientnet.preprocess`).
