@@ -25,7 +25,7 @@ __all__ = [
 
 Needs = Literal["onnx", "torch", "keras"]
 #: Course models the CLI and :func:`load_target` know by name.
-COURSE_MODELS: tuple[str, ...] = ("digits_cnn", "resnet18", "keras_cnn")
+COURSE_MODELS: tuple[str, ...] = ("digits_cnn", "resnet18", "keras_cnn", "efficientnet_lite0")
 
 
 class UnknownModelError(CourseError, ValueError):
@@ -86,7 +86,9 @@ def _export_torch(module: Any, example: Any, path: Path) -> None:
 def export_course_model(name: str, path: Path) -> Path:
     """Write course model ``name`` (one of :data:`COURSE_MODELS`) to ``path`` as ONNX, batch dynamic, and return
     ``path``: the PyTorch models with the legacy exporter (BatchNormalization kept, PyTorch's weight names), the
-    Keras CNN with tf2onnx. The one export every lesson's tools share (bench, the provider switcher, the tests)."""
+    Keras CNN with tf2onnx; ``efficientnet_lite0`` (ImageNet-pretrained, lesson 07) with
+    :func:`course_utils.models.efficientnet.export_onnx` (batch norm already folded, TensorFlow-style padding inside
+    the ``Conv``). The one export every lesson's tools share (bench, the provider switcher, the tests)."""
     if name == "digits_cnn":
         import torch
 
@@ -103,6 +105,10 @@ def export_course_model(name: str, path: Path) -> Path:
         from course_utils.bench.tf_engine import convert_keras_in_child  # TensorFlow stays out of this process
 
         convert_keras_in_child(path)
+    elif name == "efficientnet_lite0":
+        from course_utils.models.efficientnet import export_onnx
+
+        export_onnx(path)
     else:
         raise UnknownModelError(f"'{name}' is not a course model; use one of {', '.join(COURSE_MODELS)}")
     return path
@@ -143,7 +149,8 @@ def _concrete_feed(onnx_path: Path, batch: int, seed: int = 0) -> dict[str, np.n
 
 def load_target(model: str | os.PathLike[str], batch: int = 1) -> BenchTarget:
     """A :class:`BenchTarget` for an ``.onnx`` path or a course model name (``digits_cnn``, ``resnet18``,
-    ``keras_cnn``; exported once to ``artifacts/06/``, with the framework model for the baselines).
+    ``keras_cnn``, ``efficientnet_lite0``; exported once to ``artifacts/06/``, with the framework model for the
+    baselines).
 
     Raises :class:`UnknownModelError` for anything else, with the names that work.
     """
@@ -164,6 +171,10 @@ def load_target(model: str | os.PathLike[str], batch: int = 1) -> BenchTarget:
             from course_utils.models.nets import resnet18
 
             framework, kind = resnet18(), "torch"
+        elif name == "efficientnet_lite0":
+            from course_utils.models.efficientnet import load_efficientnet_lite0
+
+            framework, kind = load_efficientnet_lite0(), "torch"
         else:
             from course_utils.models.data import KERAS_MODEL_FILE
             from course_utils.paths import data_path
