@@ -54,6 +54,9 @@ from course_utils.quantize.calibration import CourseModel as CourseModel
 from course_utils.quantize.cli import main
 from course_utils.quantize.configs import CONFIGS, TUNED, QuantConfig, get_config, quantize
 from course_utils.quantize.engines import register_bench_engines
+
+# ``agreement`` here is evaluate's function, imported after ``engines`` loaded the submodule of the same name: the
+# function wins the package attribute. Take the submodule's names with ``from course_utils.quantize.agreement import``.
 from course_utils.quantize.evaluate import (
     Fusion,
     accuracy,
