@@ -456,6 +456,8 @@ def test_cli_registers_int8_engines_only_when_asked(monkeypatch: pytest.MonkeyPa
     import course_utils.quantize
 
     monkeypatch.setattr(course_utils.quantize, "register_bench_engines", registered.append)
+    for name in [n for n in bench.ENGINES if n.startswith("ort-int8-")]:  # registered by an earlier test module
+        monkeypatch.delitem(bench.ENGINES, name)
     bench.cli._register_lesson07_engines(["ort-all", "ort-disable"])
     assert registered == []
     bench.cli._register_lesson07_engines(["ort-all", "ort-int8-qdq-u8"])
