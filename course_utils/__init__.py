@@ -7,12 +7,12 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.onnxfile`  loading and graph queries: load, graph, protobuf wire, tables, model cards, checks
   and parity, FLOPs, the pipeline diagram, the ONNX timeline
 * :mod:`course_utils.models`    the digits data, the small trained models, the PyTorch networks the lessons export,
-  exporter errors explained
+  EfficientNet-Lite0 with packaged ImageNet weights, packaged photos and their crops, exporter errors explained
 * :mod:`course_utils.runtime`   run a model with ONNX Runtime, execution providers, profiles
 * :mod:`course_utils.versions`  IR versions and runtime limits, the opset explorer, will this runtime run this model?
 * :mod:`course_utils.bench`     timing harness, engines, reports and verdicts (``python -m course_utils.bench``)
-* :mod:`course_utils.quantize`  int8 variants that fuse, calibration readers, size/speed/accuracy reports
-  (``python -m course_utils.quantize``)
+* :mod:`course_utils.quantize`  int8 variants that fuse, calibration readers, size/speed/accuracy reports, int8
+  logits judged against fp32's (``python -m course_utils.quantize``)
 * :mod:`course_utils.views`     widgets and served pages: Netron, the static graph view, live benchmark, provider
   switcher, opset explorer, shape explorer
 * :mod:`course_utils.lessons`   exercises: checks with feedback, hints and solutions, and each lesson's exercises
@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
         UnknownModelError,
         UnsupportedIRVersionError,
         UnsupportedOpsetError,
+        WeightsNotInstalledError,
     )
     from course_utils.lessons.exercises import Exercise, Feedback
     from course_utils.machine import machine_load, usable_cpus
@@ -124,6 +125,7 @@ _LAZY: dict[str, str] = {
     "UnknownModelError": "errors",
     "UnsupportedIRVersionError": "errors",
     "UnsupportedOpsetError": "errors",
+    "WeightsNotInstalledError": "errors",
     "register_model": "models.registry",
     "ARTIFACTS_DIR": "paths",
     "DATA_DIR": "paths",
@@ -248,6 +250,7 @@ __all__ = [
     "UnsupportedIRVersionError",
     "UnsupportedOpsetError",
     "Verdict",
+    "WeightsNotInstalledError",
     "artifact_path",
     "available_providers",
     "benchmark",

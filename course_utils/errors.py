@@ -28,6 +28,7 @@ __all__ = [
     "UnknownModelError",
     "UnsupportedIRVersionError",
     "UnsupportedOpsetError",
+    "WeightsNotInstalledError",
     "first_line",
 ]
 
@@ -121,6 +122,10 @@ class NotAProgressFileError(CourseError, ValueError):
 
 class HubSetupError(CourseError, RuntimeError):
     """Something ``./course hub`` needs is missing or wrong (a package, the proxy, a port, a learner name)."""
+
+
+class WeightsNotInstalledError(CourseError, ModuleNotFoundError):
+    """The package that ships EfficientNet-Lite0's weights is not installed."""
 
 
 def first_line(error: BaseException) -> str:

@@ -7,11 +7,14 @@ What it makes (from scikit-learn's bundled digits, so nothing is downloaded):
   digits.npz          8x8 digit images (0..16 ints as sklearn ships them) split 80/20, stratified, seed 0
   digits_cnn.pt       state_dict of course_utils.models.DigitsCNN trained on the split (PyTorch)
   digits_keras.keras  a small Keras CNN trained on the same split (channels-last input)
+  digits_resnet.pt    state_dict of course_utils.models.digits_resnet.DigitsResNet (lesson 07's calibration-data trap),
+                      trained on the split with random scanner variation; its manifest entry also records the
+                      accuracy on the shifted test digits (course_utils.models.digits_resnet.shifted_digits)
   manifest.json       content hashes, test accuracies, how a rebuild is checked, and the package versions
 
 What a rebuild reproduces, and how --check proves it (one line per file, with the numbers):
   digits.npz          byte-identical content on every machine (integers, no floating point): same content hash.
-  the two models      the same behaviour, not the same bits. PyTorch and TensorFlow train through oneDNN, which
+  the three models    the same behaviour, not the same bits. PyTorch and TensorFlow train through oneDNN, which
                       picks kernels for the CPU's instruction set (AVX-512, AVX2, ...) and sums floats in a different
                       order on each, so retrained weights differ from CPU to CPU (and under ONEDNN_MAX_CPU_ISA).
                       --check asks each rebuilt model to reach the test accuracy stated in manifest.json within the
@@ -46,6 +49,7 @@ os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 DATA_DIR = Path(__file__).resolve().parent
 SEED = 0
 TORCH_EPOCHS = 25
+RESNET_EPOCHS = 30
 KERAS_EPOCHS = 40
 # What a rebuilt model must achieve (written to manifest.json; --check reads them from there). On nine oneDNN
 # instruction sets the rebuilt models kept the stated accuracy and predicted like the committed ones on 360/360
@@ -170,6 +174,38 @@ def make_torch_cnn(out: Path, split: dict) -> dict:
     }
 
 
+def resnet_predictions(path: Path, images: np.ndarray) -> np.ndarray:
+    """Class predicted by the DigitsResNet state_dict at `path` for each image (N, 1, 8, 8)."""
+    import torch
+
+    from course_utils.models.digits_resnet import DigitsResNet
+
+    model = DigitsResNet()
+    model.load_state_dict(torch.load(path, weights_only=True))
+    model.eval()
+    with torch.no_grad():
+        return model(torch.from_numpy(images)).argmax(1).numpy()
+
+
+def make_digits_resnet(out: Path, split: dict) -> dict:
+    import torch
+
+    from course_utils.models.digits_resnet import shifted_digits, train_digits_resnet
+
+    model = train_digits_resnet(_scaled(split, "x_train"), split["y_train"], seed=SEED, epochs=RESNET_EPOCHS)
+    state = model.state_dict()
+    torch.save(state, out / "digits_resnet.pt")
+    shifted = shifted_digits(_scaled(split, "x_test"), seed=1)
+    return {
+        "file": "digits_resnet.pt",
+        "content_sha256": sha256_arrays([v.numpy() for v in state.values()]),
+        "test_accuracy": _accuracy(resnet_predictions(out / "digits_resnet.pt", _scaled(split, "x_test")), split),
+        "shifted_test_accuracy": _accuracy(resnet_predictions(out / "digits_resnet.pt", shifted), split),
+        "epochs": RESNET_EPOCHS,
+        "rebuild_check": _model_rebuild_check(),
+    }
+
+
 def make_keras_model(out: Path, split: dict) -> dict:
     import keras
     import tensorflow as tf
@@ -218,6 +254,7 @@ def build(out: Path) -> dict:
         "digits": digits,
         "torch_cnn": make_torch_cnn(out, split),
         "keras_cnn": make_keras_model(out, split),
+        "digits_resnet": make_digits_resnet(out, split),
         "versions": {
             "numpy": np.__version__,
             "scikit-learn": sklearn.__version__,
@@ -302,7 +339,11 @@ def check(committed: dict, data_dir: Path = DATA_DIR, report: Callable[[str], No
                 report(f"note  {package} {version} here, {made} made data/ (a version change may explain a difference)")
         findings = [check_dataset(committed["digits"], rebuilt["digits"])]
         images = _scaled(_load_split(data_dir), "x_test")
-        kinds = (("torch_cnn", torch_predictions, torch_weights), ("keras_cnn", keras_predictions, keras_weights))
+        kinds = (
+            ("torch_cnn", torch_predictions, torch_weights),
+            ("keras_cnn", keras_predictions, keras_weights),
+            ("digits_resnet", resnet_predictions, torch_weights),
+        )
         for key, predict, weights in kinds:
             old, new = data_dir / committed[key]["file"], Path(tmp) / committed[key]["file"]
             same = int((predict(old, images) == predict(new, images)).sum())

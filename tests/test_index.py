@@ -73,6 +73,8 @@ GLOSSARY_TERMS = (
     "symbolic dimension",
     "opset",
     "execution provider (EP)",
+    "top-1 agreement",
+    "SQNR",
 )
 
 

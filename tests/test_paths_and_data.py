@@ -75,6 +75,26 @@ def test_committed_files_hold_what_the_manifest_says():
 
     state = torch.load(paths.DATA_DIR / "digits_cnn.pt", weights_only=True)
     assert make_data.sha256_arrays([v.numpy() for v in state.values()]) == manifest["torch_cnn"]["content_sha256"]
+    state = torch.load(paths.DATA_DIR / "digits_resnet.pt", weights_only=True)
+    assert make_data.sha256_arrays([v.numpy() for v in state.values()]) == manifest["digits_resnet"]["content_sha256"]
+
+
+def test_digits_resnet_reaches_the_stated_accuracies():
+    """Lesson 07's trap model: as accurate as the manifest says, on clean and on shifted test digits."""
+    import torch
+
+    from course_utils.models.digits_resnet import load_digits_resnet, shifted_digits
+
+    digits, model = load_digits(), load_digits_resnet()
+    stated = load_manifest()["digits_resnet"]
+    for images, key in (
+        (digits.x_test, "test_accuracy"),
+        (shifted_digits(digits.x_test, seed=1), "shifted_test_accuracy"),
+    ):
+        with torch.no_grad():
+            accuracy = float((model(torch.from_numpy(images)).argmax(1).numpy() == digits.y_test).mean())
+        assert accuracy == pytest.approx(stated[key], abs=1e-4)
+        assert accuracy > 0.9
 
 
 def test_torch_cnn_reaches_the_stated_accuracy():
@@ -124,7 +144,7 @@ def test_data_rebuild_reproduces_what_is_committed(isa):
     lines = result.stdout.splitlines()
     said = f"ONEDNN_MAX_CPU_ISA={isa}" if isa else "ONEDNN_MAX_CPU_ISA not set"
     assert said in lines[0]
-    for file in ("digits.npz", "digits_cnn.pt", "digits_keras.keras"):
+    for file in ("digits.npz", "digits_cnn.pt", "digits_keras.keras", "digits_resnet.pt"):
         assert any(line.startswith(f"PASS  {file}: ") for line in lines), result.stdout
     assert "content hash 4a1f3378b54f identical" in result.stdout
     assert lines[-1] == "data/ is reproduced by a fresh rebuild: every file passed"
@@ -134,7 +154,7 @@ def test_manifest_states_how_each_file_is_rebuilt():
     make_data = load_make_data()
     manifest = load_manifest()
     assert manifest["digits"]["rebuild_check"] == {"identical_content": True}
-    for key in ("torch_cnn", "keras_cnn"):
+    for key in ("torch_cnn", "keras_cnn", "digits_resnet"):
         # Written by make_data.py: the committed rule and the script's constants must not drift apart.
         assert manifest[key]["rebuild_check"] == {
             "identical_content": False,

@@ -245,7 +245,8 @@ def test_bench_resnet18_agreement_is_the_lessons(resnet_pre: Path) -> None:
     report = bench.benchmark(bench.load_target("resnet18"), ["ort-int8-qdq-u8"], budget_s=0.05)
     [row] = report.rows
     lesson = q.agreement(q.quantize(resnet_pre, "int8-qdq-u8"), resnet_pre, q.photo_crops(64, q.EVALUATION_SEED))
-    assert float(row.extra["agreement"]) == round(lesson, 3) < 1.0
+    assert float(row.extra["top1_agreement"]) == round(lesson, 4) < 1.0
+    assert row.extra["n"] == 64
 
 
 def test_resnet18_int8_agrees_with_fp32_on_most_crops(resnet_pre: Path) -> None:
@@ -325,7 +326,15 @@ def test_bench_engines_report_agreement(artifacts: Path) -> None:
     assert q.register_bench_engines() == names  # registering twice is harmless
     report = bench.benchmark(bench.load_target("digits_cnn"), ["ort-int8-qdq-u8"], budget_s=0.05)
     [row] = report.rows
-    assert row.engine == "ort-int8-qdq-u8" and 0.9 <= float(row.extra["agreement"]) <= 1.0
+    assert row.engine == "ort-int8-qdq-u8" and 0.9 <= float(row.extra["top1_agreement"]) <= 1.0
+    # The int8 columns, computed on the 32 evaluation digits against fp32's logits (course_utils.quantize.fidelity).
+    assert list(row.extra) == ["top1_agreement", "top1_agreement_confident", "top5_contains", "sqnr_db", "n"]
+    assert row.extra["n"] == 32
+    assert float(row.extra["top1_agreement"]) <= float(row.extra["top5_contains"]) <= 1.0
+    assert 10.0 < float(row.extra["sqnr_db"]) < 80.0  # quantized, so noisy, but close to fp32
+    header = str(report).splitlines()[0].split()
+    assert header[-5:] == ["top1_agreement", "top1_agreement_confident", "top5_contains", "sqnr_db", "n"]
+    assert json.loads(report.to_json())["rows"][0]["top5_contains"] == row.extra["top5_contains"]
 
 
 def test_command_line(digits_pre: Path, capsys: pytest.CaptureFixture[str]) -> None:

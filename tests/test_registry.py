@@ -37,9 +37,9 @@ def exports(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ExportOptions]]:
 
 
 def test_the_course_models_are_registered_once() -> None:
-    assert list(registry.benchmark_models()) == ["digits_cnn", "resnet18", "keras_cnn"]
+    assert list(registry.benchmark_models()) == ["digits_cnn", "resnet18", "keras_cnn", "efficientnet_lite0"]
     assert registry.get("DigitsCNN") is registry.get("digits_cnn")  # display name or key, one entry
-    assert list(providers.course_models()) == ["DigitsCNN", "ResNet-18", "Keras CNN"]
+    assert list(providers.course_models()) == ["DigitsCNN", "ResNet-18", "Keras CNN", "EfficientNet-Lite0"]
     assert bench.course_models() == registry.benchmark_models()
 
 

@@ -30,14 +30,14 @@ for the row, plus an optional ``close`` run after timing)::
     def make_int8(target, threads):
         session = ort.InferenceSession(quantize(target.onnx_path), sess_options=..., providers=[...])
         agreement = top1_agreement(session, target)          # computed once, before timing
-        return Prepared(lambda: session.run(None, target.feed), extra={"agreement": agreement})
+        return Prepared(lambda: session.run(None, target.feed), extra={"top1_agreement": agreement})
 
     register_engine("ort-int8-static", make_int8, description="ORT, static QDQ int8", needs="onnx")
 
 ``needs`` says what the target must provide: ``"onnx"`` (every target), ``"torch"`` (a PyTorch module: the
-course models ``digits_cnn`` and ``resnet18``, see :mod:`course_utils.models.registry`) or ``"keras"`` (``keras_cnn``); :func:`benchmark` skips an
+course models ``digits_cnn``, ``resnet18`` and ``efficientnet_lite0``, see :mod:`course_utils.models.registry`) or ``"keras"`` (``keras_cnn``); :func:`benchmark` skips an
 engine a target cannot run and says so. Extra columns appear in the table after the standard ones and in the
-JSON rows under their own names (``"agreement": 0.98``). ``flops_from="onnx"`` (default) counts the FLOPs of
+JSON rows under their own names (``"top1_agreement": 0.98``). ``flops_from="onnx"`` (default) counts the FLOPs of
 ``target.onnx_path``; an engine that runs a different graph (a quantized one) still does the same arithmetic
 work per image, so GFLOP/s stay comparable across engines.
 

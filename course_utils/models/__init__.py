@@ -1,5 +1,6 @@
 """The course's models and data: the digits set, the small trained models in ``data/``, the PyTorch networks the
-lessons export, and one-line explanations of exporter failures.
+lessons export (EfficientNet-Lite0 with packaged ImageNet weights among them), packaged photos, and one-line
+explanations of exporter failures.
 
 * :mod:`~course_utils.models.nets`          PyTorch models the lessons export (ResNet-18, DigitsCNN); imports torch
 * :mod:`~course_utils.models.data`          the digits dataset and the small trained models in ``data/``
@@ -12,6 +13,11 @@ lessons export, and one-line explanations of exporter failures.
 * :mod:`~course_utils.models.export_options`  how a course model is exported, and its cached file's name
 * :mod:`~course_utils.models.seqmodel`      lesson 09's waveform classifier (any length), its data and its export
   with a symbolic batch and length; imports torch when used
+* :mod:`~course_utils.models.efficientnet`  EfficientNet-Lite0 with packaged ImageNet weights, labels,
+  preprocessing, export (lesson 07); imports torch
+* :mod:`~course_utils.models.photos`        photos shipped in packages, fixed calibration and evaluation crops
+* :mod:`~course_utils.models.digits_resnet` a trained residual CNN and shifted digits: lesson 07's
+  calibration-data trap; imports torch
 
 ``from course_utils.models import resnet18, DigitsCNN`` keeps working: the names of ``nets`` load on first use,
 so importing ``course_utils.models.data`` does not import torch.

