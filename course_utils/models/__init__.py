@@ -22,7 +22,9 @@ explanations of exporter failures.
 ``from course_utils.models import resnet18, DigitsCNN`` keeps working: the names of ``nets`` load on first use,
 so importing ``course_utils.models.data`` does not import torch.
 
-May import: :mod:`course_utils.errors`, :mod:`course_utils.paths` and its own modules; no other part.
+May import: :mod:`course_utils.errors`, :mod:`course_utils.paths` and its own modules; of other parts only
+:mod:`course_utils.runtime.sessions` (the one place sessions are made; it imports no part of the course), which
+EfficientNet-Lite0's export uses to fold batch norm with ONNX Runtime's basic optimizations.
 """
 
 from __future__ import annotations

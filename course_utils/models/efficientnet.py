@@ -245,7 +245,6 @@ def export_onnx(path: str | os.PathLike[str], model: nn.Module | None = None) ->
     dynamic batch; an ``InferenceSession`` at ``ORT_ENABLE_BASIC`` that saves its optimized graph, which folds
     constants and batch norm exactly as ``quant_pre_process`` does), plus :func:`fold_pads`. Returns ``path``."""
     import onnx
-    import onnxruntime as ort
 
     module = model if model is not None else load_efficientnet_lite0()
     target = Path(path)
@@ -263,10 +262,9 @@ def export_onnx(path: str | os.PathLike[str], model: nn.Module | None = None) ->
                 output_names=["logits"],
                 dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
             )
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        options.optimized_model_filepath = str(basic)
-        ort.InferenceSession(str(raw), options, providers=["CPUExecutionProvider"])
+        from course_utils.runtime.sessions import create_session, session_options
+
+        create_session(raw, session_options("ORT_ENABLE_BASIC", optimized_model_path=basic))
         proto = onnx.load(str(basic))
     fold_pads(proto)
     del proto.opset_import[:]  # the optimizer lists every domain it knows; keep the one the graph uses
