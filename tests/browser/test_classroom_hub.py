@@ -309,8 +309,8 @@ def test_two_learners_run_netron_and_a_widget_in_chromium(
     try:
         for name in ("learner1", "learner2"):
             learner = learners[name][0]
-            netron = _lesson_cell(learner, "02_export_pytorch.ipynb", "show_netron(")
-            widget = _lesson_cell(learner, "08_opsets_versions.ipynb", "OpsetExplorer([")
+            netron = _lesson_cell(learner, "02_export_pytorch.ipynb", "netron_view(")
+            widget = _lesson_cell(learner, "08_opsets_versions.ipynb", "opset_explorer([")
             model = base64.b64encode(build_one_op_model().SerializeToString()).decode()
             learner.api("contents/tiny.onnx", "PUT", {"type": "file", "format": "base64", "content": model})
             stand_in = 'resnet_path = "tiny.onnx"  # lesson 02 exported ResNet-18 here; a small model stands in'
