@@ -17,7 +17,7 @@ from course_test_helpers import assert_wrong, export_digits_cnn
 
 from course_utils.lessons import lesson06
 from course_utils.lessons.exercises import exercises_of
-from course_utils.lessons.lesson06_models import bn_model
+from course_utils.lessons.exercise_models.lesson06 import bn_model
 
 
 @pytest.fixture(scope="module")
