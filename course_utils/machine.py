@@ -6,6 +6,8 @@ library versions a measurement depends on. Standard library only, so the setup c
   ``os.cpu_count()`` counts the host's CPUs: in a container limited to 2 CPUs on a 64-core host it says 64.
 * :func:`cgroup_cpu_limit`: the quota alone, in CPUs (``None`` when there is none).
 * :func:`machine_load`: the 1-minute load average per usable CPU.
+* :func:`available_memory`: the memory a new process can still take (``MemAvailable``, capped by the cgroup's
+  memory limit), and :func:`parallel_processes`: how many memory-hungry processes fit side by side.
 * :func:`cpu_model`, :func:`library_versions`, :func:`environment`: what a benchmark's JSON records.
 """
 
@@ -21,12 +23,15 @@ from typing import Any
 
 __all__ = [
     "CGROUP_ROOT",
+    "PROC_MEMINFO",
     "PROC_SELF_CGROUP",
+    "available_memory",
     "cgroup_cpu_limit",
     "cpu_model",
     "environment",
     "library_versions",
     "machine_load",
+    "parallel_processes",
     "physical_cores",
     "usable_cpus",
 ]
@@ -37,6 +42,10 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 CPU_SYSFS = Path("/sys/devices/system/cpu")
 #: Where this process's cgroup membership is listed (Linux).
 PROC_SELF_CGROUP = Path("/proc/self/cgroup")
+#: Where Linux says how much memory is free or reclaimable (``MemAvailable``).
+PROC_MEMINFO = Path("/proc/meminfo")
+#: A cgroup v1 memory limit at or above this means "no limit" (the kernel writes a huge page-aligned number).
+_NO_MEMORY_LIMIT = 1 << 60
 #: The packages whose versions change a timing (their kernels do the work).
 _LIBRARIES = ("numpy", "onnxruntime", "torch", "tensorflow", "onnx")
 
@@ -48,10 +57,10 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def _own_cgroup_dirs(root: Path) -> list[Path]:
+def _own_cgroup_dirs(root: Path, controller: str = "cpu") -> list[Path]:
     """The cgroup folders that limit this process, innermost first: those named in ``/proc/self/cgroup`` (v2 line
-    ``0::/path``; v1 lines whose controllers include ``cpu``), then the root (a container sees its own cgroup as
-    the root)."""
+    ``0::/path``; v1 lines whose controllers include ``controller``), then the root (a container sees its own
+    cgroup as the root)."""
     folders: list[Path] = []
     text = _read(PROC_SELF_CGROUP) or ""
     for line in text.splitlines():
@@ -62,8 +71,8 @@ def _own_cgroup_dirs(root: Path) -> list[Path]:
         relative = relative.lstrip("/")
         if controllers == "":  # cgroup v2
             base = root
-        elif "cpu" in controllers.split(","):  # cgroup v1: the cpu controller's own hierarchy
-            base = root / controllers if (root / controllers).is_dir() else root / "cpu"
+        elif controller in controllers.split(","):  # cgroup v1: the controller's own hierarchy
+            base = root / controllers if (root / controllers).is_dir() else root / controller
         else:
             continue
         path = base / relative
@@ -72,7 +81,9 @@ def _own_cgroup_dirs(root: Path) -> list[Path]:
             if path == base or path.parent == path:
                 break
             path = path.parent
-    for fallback in (root, root / "cpu", root / "cpu,cpuacct"):
+    for fallback in (
+        (root, root / controller, root / "cpu,cpuacct") if controller == "cpu" else (root, root / controller)
+    ):
         if fallback not in folders:
             folders.append(fallback)
     return folders
@@ -151,6 +162,50 @@ def machine_load(root: str | os.PathLike[str] = CGROUP_ROOT) -> float | None:
     except (AttributeError, OSError):
         return None
     return load / usable_cpus(root)
+
+
+def _memory_headroom(folder: Path) -> int | None:
+    """Bytes a cgroup folder's memory limit still allows (limit minus use), or ``None`` (no file, no limit)."""
+    for limit_file, usage_file in (
+        ("memory.max", "memory.current"),
+        ("memory.limit_in_bytes", "memory.usage_in_bytes"),
+    ):
+        limit_text, usage_text = _read(folder / limit_file), _read(folder / usage_file)
+        if limit_text is None:
+            continue
+        try:
+            limit, usage = int(limit_text), int(usage_text or 0)
+        except ValueError:  # "max": no limit
+            return None
+        return max(0, limit - usage) if limit < _NO_MEMORY_LIMIT else None
+    return None
+
+
+def available_memory(root: str | os.PathLike[str] = CGROUP_ROOT) -> int | None:
+    """Bytes of memory a new process can still take: Linux's ``MemAvailable`` (free plus reclaimable page cache),
+    capped by what this process's cgroup memory limit leaves (a container's ``--memory``; cgroup v2 ``memory.max``
+    minus ``memory.current``, v1 ``memory.limit_in_bytes`` minus ``memory.usage_in_bytes``). ``None`` where
+    neither can be read (macOS, Windows)."""
+    known: list[int] = []
+    for line in (_read(PROC_MEMINFO) or "").splitlines():
+        key, _, value = line.partition(":")
+        if key == "MemAvailable" and value.split() and value.split()[0].isdigit():
+            known.append(int(value.split()[0]) * 1024)  # the file says kB and means KiB
+    known += [
+        room for folder in _own_cgroup_dirs(Path(root), "memory") if (room := _memory_headroom(folder)) is not None
+    ]
+    return min(known) if known else None
+
+
+def parallel_processes(memory_each: int, *, most: int, root: str | os.PathLike[str] = CGROUP_ROOT) -> int:
+    """How many processes that each keep a CPU busy and may take ``memory_each`` bytes can run side by side: one
+    per usable CPU (:func:`usable_cpus`), as many as the available memory holds (:func:`available_memory`; not
+    capped where unknown), at most ``most``, at least 1. ``./course test`` sizes its pytest workers with it."""
+    count = min(usable_cpus(root), most)
+    memory = available_memory(root)
+    if memory is not None:
+        count = min(count, memory // max(1, memory_each))
+    return max(1, count)
 
 
 def cpu_model() -> str:

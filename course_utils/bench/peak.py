@@ -16,6 +16,7 @@ import numpy as np
 
 from course_utils.bench.harness import measure
 from course_utils.machine import cpu_model, library_versions, machine_load, physical_cores
+from course_utils.paths import atomic_output, build_lock
 
 __all__ = ["PEAK_SIZES", "Peak", "Precision", "measure_peak", "measure_peak_gflops", "peak_cache_path", "torch_threads"]
 
@@ -239,16 +240,19 @@ def measure_peak(
     best = max(by_gemm, key=by_gemm.__getitem__)
     peak = Peak(by_gemm[best], threads, precision, by_gemm, best, load)
     if path is not None:
-        entries[key] = {
+        entry = {
             "value": peak.value,
             "by_gemm": by_gemm,
             "best": best,
             "load_per_core": load,
             "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
-        with contextlib.suppress(OSError):  # a read-only checkout still gets its peak, just not cached
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+        # Another process (a notebook, a parallel test worker) may have added its own entries meanwhile: read
+        # again under the lock, add this one, replace the file in one step. A read-only checkout still gets its
+        # peak, just not cached.
+        with contextlib.suppress(OSError), build_lock(path), atomic_output(path) as partial:
+            entries = {**_read_cache(path), key: entry}
+            partial.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
     return peak
 
 

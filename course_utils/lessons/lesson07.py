@@ -24,7 +24,7 @@ from onnx import numpy_helper
 
 from course_utils.lessons.exercise_models.lesson07 import skipnet_inputs, skipnet_path
 from course_utils.lessons.exercises import Exercise, NotYet, expect
-from course_utils.paths import artifact_path
+from course_utils.paths import artifact_path, build_once, newer_than
 
 __all__ = [
     "calibration_reader",
@@ -404,8 +404,10 @@ def outlier_digits_path() -> Path:
 
     path = artifact_path("digits_outlier_pre.onnx", lesson=LESSON)
     pre = prepare_model("digits_cnn")
-    if path.exists() and path.stat().st_mtime >= pre.stat().st_mtime:
-        return path
+    return build_once(path, lambda partial: _save_outlier_model(pre, partial), fresh=newer_than(pre))
+
+
+def _save_outlier_model(pre: Path, path: Path) -> None:
     model = onnx.load(str(pre))
     convs = [n for n in model.graph.node if n.op_type == "Conv"]
     weights = {t.name: t for t in model.graph.initializer}
@@ -420,7 +422,6 @@ def outlier_digits_path() -> Path:
     scale(first.input[2], (OUTLIER_CHANNEL,), OUTLIER_SCALE)
     scale(second.input[1], (slice(None), OUTLIER_CHANNEL), 1.0 / OUTLIER_SCALE)
     onnx.save(model, str(path))
-    return path
 
 
 @functools.cache

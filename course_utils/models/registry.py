@@ -27,7 +27,6 @@ Imports torch (or, in a child process, TensorFlow) only when a model is built or
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -38,7 +37,7 @@ import numpy as np
 
 from course_utils.errors import UnknownModelError
 from course_utils.models.export_options import FOLDER, SEQ_EXPORT, ExportOptions, cached_name
-from course_utils.paths import artifact_path
+from course_utils.paths import artifact_path, build_once
 
 __all__ = [
     "MODELS",
@@ -168,15 +167,9 @@ def onnx_path(name: str, options: ExportOptions | None = None) -> Path:
     spec = get(name)
     chosen = options or spec.export
     path = artifact_path(cached_name(spec.key, chosen), lesson=FOLDER)
-    if path.exists():
-        return path
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.onnx")  # a reader never sees half a file
-    try:
-        export(spec.key, partial, chosen)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
+    # Once, whoever asks first: a second process (another notebook, a parallel test worker) waits and reuses
+    # the file, and a reader never sees half a file.
+    return build_once(path, lambda partial: export(spec.key, partial, chosen))
 
 
 def with_options(name: str, **changes: Any) -> ExportOptions:

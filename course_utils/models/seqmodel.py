@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..paths import artifact_path
+from ..paths import artifact_path, build_once
 from .export_options import FOLDER, SEQ_EXPORT, cached_name
 
 __all__ = [
@@ -143,13 +143,18 @@ def load_seq_model(*, retrain: bool = False) -> Any:
     import torch
 
     path = artifact_path(_WEIGHTS, lesson=FOLDER)
-    if path.exists() and not retrain:
-        model = new_seq_classifier()
-        model.load_state_dict(torch.load(path, weights_only=True))
-        return model.eval()
-    model = train_seq_model()
-    torch.save(model.state_dict(), path)
-    return model
+    trained: list[Any] = []
+
+    def train(partial: Path) -> None:
+        trained.append(train_seq_model())
+        torch.save(trained[0].state_dict(), partial)
+
+    build_once(path, train, force=retrain)  # once, whichever process asks first; never half a file
+    if trained:
+        return trained[0]
+    model = new_seq_classifier()
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return model.eval()
 
 
 def export_seq_model(path: str | Path | None = None, *, model: Any = None, force: bool = False) -> Path:
@@ -161,9 +166,10 @@ def export_seq_model(path: str | Path | None = None, *, model: Any = None, force
 
     import torch
 
-    target = Path(path) if path is not None else artifact_path(_ONNX, lesson=FOLDER)
-    if target.exists() and not force and path is None:
-        return target
+    if path is None:  # the registry's cached file: once, atomically (another process may ask at the same time)
+        cached = artifact_path(_ONNX, lesson=FOLDER)
+        return build_once(cached, lambda partial: export_seq_model(partial, model=model), force=force)
+    target = Path(path)
     module = model if model is not None else load_seq_model()
     batch = torch.export.Dim("batch", min=1, max=256)
     length = torch.export.Dim("length", min=MIN_LENGTH, max=MAX_LENGTH)

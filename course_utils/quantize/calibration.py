@@ -20,7 +20,7 @@ from course_utils.errors import (  # their home; importable from here too
 from course_utils.models import registry
 from course_utils.models.photos import BATCHNORM_SEED as BATCHNORM_SEED  # re-exported, as before
 from course_utils.models.photos import CALIBRATION_SEED, EVALUATION_SEED, photo_crops
-from course_utils.paths import artifact_path
+from course_utils.paths import artifact_path, build_once, newer_than
 
 __all__ = [
     "BATCHNORM_SEED",
@@ -148,11 +148,12 @@ def prepare_model(model: CourseModel, force: bool = False) -> Path:
     course_torch_model(model)  # the same error for a model that is not a PyTorch course model
     fp32 = registry.onnx_path(model, QUANT_EXPORT)
     pre = artifact_path(f"{registry.get(model).key}_pre.onnx", lesson=FOLDER)
-    if pre.exists() and not force and pre.stat().st_mtime >= fp32.stat().st_mtime:
-        return pre
-    with quiet():
-        quant_pre_process(str(fp32), str(pre))
-    return pre
+
+    def build(partial: Path) -> None:
+        with quiet():
+            quant_pre_process(str(fp32), str(partial))
+
+    return build_once(pre, build, fresh=newer_than(fp32), force=force)
 
 
 @contextlib.contextmanager

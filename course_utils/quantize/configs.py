@@ -12,8 +12,14 @@ from typing import Any, Literal
 import numpy as np
 import onnx
 
-from course_utils.paths import artifact_path
-from course_utils.quantize.calibration import FOLDER, CalibrationInputError, UnknownConfigError, quiet, reader_for
+from course_utils.paths import artifact_path, build_once, newer_than
+from course_utils.quantize.calibration import (
+    FOLDER,
+    CalibrationInputError,
+    UnknownConfigError,
+    quiet,
+    reader_for,
+)
 
 __all__ = ["CONFIGS", "TUNED", "QuantConfig", "get_config", "quantize"]
 
@@ -168,17 +174,19 @@ def quantize(
     source = Path(model_path)
     proto = load_model(source, load_external_data=False)  # one-line errors for a missing or broken file
     target = Path(out) if out else artifact_path(f"{source.stem}.{config.key()}.onnx", lesson=FOLDER)
-    if target.exists() and not force and target.stat().st_mtime >= source.stat().st_mtime:
-        return target
-    with quiet():
-        if config.dynamic:
-            quantize_dynamic(str(source), str(target), **config.kwargs(proto))
-        else:
-            if reader is None:
+
+    def build(partial: Path) -> None:  # once, whichever process asks first; never half a file
+        with quiet():
+            if config.dynamic:
+                quantize_dynamic(str(source), str(partial), **config.kwargs(proto))
+                return
+            calibration = reader
+            if calibration is None:
                 stem = source.stem.removesuffix("_pre")
                 if stem not in ("digits_cnn", "resnet18"):
                     raise CalibrationInputError("quantize_static needs calibration data: pass reader=...")
-                reader = reader_for(stem)()
-            _check_reader(source, reader)
-            quantize_static(str(source), str(target), reader, **config.kwargs(proto))
-    return target
+                calibration = reader_for(stem)()
+            _check_reader(source, calibration)
+            quantize_static(str(source), str(partial), calibration, **config.kwargs(proto))
+
+    return build_once(target, build, fresh=newer_than(source), force=force)

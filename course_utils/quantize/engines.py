@@ -10,7 +10,7 @@ import numpy as np
 from course_utils.bench.engines import ENGINES, EngineFactory, Prepared, register_engine
 from course_utils.bench.targets import BenchTarget
 from course_utils.models import registry
-from course_utils.paths import artifact_path
+from course_utils.paths import artifact_path, build_once, newer_than
 from course_utils.quantize.calibration import (
     CALIBRATION_SEED,
     EVALUATION_SEED,
@@ -48,10 +48,12 @@ def _bench_pre(source: Path) -> Path:
     from onnxruntime.quantization import quant_pre_process
 
     pre = artifact_path(f"bench_{source.stem}_pre.onnx", lesson=FOLDER)
-    if not pre.exists() or pre.stat().st_mtime < source.stat().st_mtime:
+
+    def build(partial: Path) -> None:
         with quiet():
-            quant_pre_process(str(source), str(pre))
-    return pre
+            quant_pre_process(str(source), str(partial))
+
+    return build_once(pre, build, fresh=newer_than(source))
 
 
 def _bench_factory(config: QuantConfig) -> EngineFactory:
