@@ -96,3 +96,59 @@ def test_physical_cores_count_smt_siblings_once(fake_cgroup: Path, monkeypatch: 
     (fake_cgroup / "app" / "cpu.max").unlink()
     monkeypatch.setattr(machine, "CPU_SYSFS", sysfs.parent / "missing")  # no topology: every CPU a core
     assert machine.physical_cores(fake_cgroup) == 4
+
+
+GiB = 1024**3
+
+
+@pytest.fixture
+def meminfo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A /proc/meminfo saying 20 GiB are available."""
+    path = tmp_path / "meminfo"
+    path.write_text(f"MemTotal:       {32 * 1024 * 1024} kB\nMemAvailable:   {20 * 1024 * 1024} kB\n")
+    monkeypatch.setattr(machine, "PROC_MEMINFO", path)
+    return path
+
+
+def test_available_memory_is_memavailable_without_a_cgroup_limit(fake_cgroup: Path, meminfo: Path) -> None:
+    assert machine.available_memory(fake_cgroup) == 20 * GiB
+    (fake_cgroup / "app" / "memory.max").write_text("max\n")  # cgroup v2 without a limit
+    (fake_cgroup / "app" / "memory.current").write_text(f"{GiB}\n")
+    assert machine.available_memory(fake_cgroup) == 20 * GiB
+
+
+def test_a_cgroup_memory_limit_caps_what_is_available(fake_cgroup: Path, meminfo: Path) -> None:
+    (fake_cgroup / "app" / "memory.max").write_text(f"{8 * GiB}\n")  # docker --memory 8g
+    (fake_cgroup / "app" / "memory.current").write_text(f"{3 * GiB}\n")
+    assert machine.available_memory(fake_cgroup) == 5 * GiB  # what the limit leaves, not the host's 20
+    (fake_cgroup / "memory.max").write_text(f"{4 * GiB}\n")  # a parent's tighter limit wins
+    assert machine.available_memory(fake_cgroup) == 4 * GiB
+
+
+def test_cgroup_v1_memory_limit(fake_cgroup: Path, meminfo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    proc = fake_cgroup.parent / "proc_self_cgroup_v1"
+    proc.write_text("4:memory:/job\n1:cpu:/\n")
+    monkeypatch.setattr(machine, "PROC_SELF_CGROUP", proc)
+    job = fake_cgroup / "memory" / "job"
+    job.mkdir(parents=True)
+    (job / "memory.limit_in_bytes").write_text(f"{6 * GiB}\n")
+    (job / "memory.usage_in_bytes").write_text(f"{GiB}\n")
+    assert machine.available_memory(fake_cgroup) == 5 * GiB
+    (job / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # v1's "no limit"
+    assert machine.available_memory(fake_cgroup) == 20 * GiB
+
+
+def test_memory_unknown_where_nothing_says(fake_cgroup: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(machine, "PROC_MEMINFO", tmp_path / "no-meminfo")  # macOS, Windows
+    assert machine.available_memory(fake_cgroup) is None
+    assert machine.parallel_processes(3 * GiB, most=4, root=fake_cgroup) == 4  # CPUs (8) and the cap decide
+
+
+def test_parallel_processes_fit_cpus_memory_and_the_cap(fake_cgroup: Path, meminfo: Path) -> None:
+    assert machine.parallel_processes(3 * GiB, most=4, root=fake_cgroup) == 4  # 8 CPUs, 6 fit in 20 GiB: the cap
+    assert machine.parallel_processes(3 * GiB, most=16, root=fake_cgroup) == 6  # memory: 20 // 3
+    (fake_cgroup / "app" / "cpu.max").write_text("200000 100000\n")  # 2 CPUs
+    assert machine.parallel_processes(3 * GiB, most=16, root=fake_cgroup) == 2
+    (fake_cgroup / "app" / "memory.max").write_text(f"{2 * GiB}\n")  # less than one process needs
+    (fake_cgroup / "app" / "memory.current").write_text("0\n")
+    assert machine.parallel_processes(3 * GiB, most=16, root=fake_cgroup) == 1  # never fewer than one

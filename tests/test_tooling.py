@@ -223,6 +223,21 @@ def test_course_test_without_the_flag_leaves_the_isa_alone(tmp_path):
     assert stubs[-1].endswith("--nbval-sanitize-with tests/nbval_sanitize.cfg")
 
 
+def test_course_test_asks_pytest_for_workers_and_lets_the_caller_override(tmp_path: Path) -> None:
+    root = _course_with_a_stub_environment(tmp_path)
+    pytest_line = _stub_lines(_run_course_test(root, "-k", "netron"))[-1]
+    assert " -m pytest -n auto --dist loadfile tests notebooks --nbval " in pytest_line
+    assert pytest_line.endswith("-k netron")
+    # The caller's own options come last: pytest keeps the last -n / --dist.
+    assert _stub_lines(_run_course_test(root, "-n", "3"))[-1].endswith(
+        "--nbval-sanitize-with tests/nbval_sanitize.cfg -n 3"
+    )
+    # Without the plugin, -n would be an unknown option: none is passed.
+    for off in (["-p", "no:xdist"], ["-pno:xdist"]):
+        line = _stub_lines(_run_course_test(root, *off))[-1]
+        assert " -n " not in line and "--dist" not in line and line.endswith(" ".join(off))
+
+
 @pytest.mark.parametrize(
     ("flag", "message"),
     [

@@ -159,11 +159,15 @@ def test_five_learners_log_in_at_once_and_get_the_course(
     # Wall-clock time is the machine's as much as the hub's: the 10 s holds where the hub has the cores to
     # itself (CI, a workshop machine). Where other work already kept every core busy, the times are printed and
     # only a hub that hangs fails.
-    busy = hub.load_per_core > 1.0
+    # Under ./course test's parallel workers (pytest-xdist) the others keep the cores busy by design, whatever the
+    # load average (it trails by a minute) says: the hub does not have the machine to itself.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    busy = hub.load_per_core > 1.0 or workers > 1
     bar = SERVER_START_BUSY_S if busy else SERVER_START_S
     with capsys.disabled():
         shown = ", ".join(f"{n} {s:.1f} s" for n, s in times.items())
-        note = f" (load {hub.load_per_core:.1f} per core before the logins: bar {bar} s)"
+        sharing = f", {workers} test workers" if workers > 1 else ""
+        note = f" (load {hub.load_per_core:.1f} per core before the logins{sharing}: bar {bar} s)"
         print(f"\n[hub timing] server start after login: {shown}{note}")
     assert max(times.values()) < bar, times
     for name, (learner, _, pulled) in learners.items():
