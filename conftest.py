@@ -3,9 +3,12 @@ parallel runs (pytest-xdist) size their workers and keep each lesson on one work
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,8 +35,9 @@ def pytest_runtest_setup() -> None:
 # --- Parallel runs: pytest-xdist (./course test passes -n auto --dist loadfile) ---------------------------------
 # The suite runs on several worker processes. A work unit runs whole on one worker, in collection order: a file,
 # or a lesson (its notebook, whose cells share one kernel, with tests/test_lessonNN.py: both write artifacts/NN/).
-# Units start longest first (their durations in the last run, kept in .pytest_cache), so the workers finish
-# together. COURSE_TEST_WORKERS=1 runs everything in this process, one test after another.
+# Units are handed out longest first, so the workers finish together: a unit never measured (a new file) first, as
+# it may be long, then by measured duration: this checkout's earlier runs (.pytest_cache, per test), else
+# tests/unit_seconds.json (committed: a fresh clone, CI). COURSE_TEST_WORKERS=1 runs everything in this process, one test after another.
 
 #: Memory a worker may need at once: its pytest process with models loaded, plus a notebook kernel (a lesson may
 #: take 1.5 GB) or a Chromium with a JupyterLab server.
@@ -41,7 +45,10 @@ TEST_WORKER_MEMORY = 3 * 1024**3
 #: More workers than this gain little on this suite (a dozen notebooks of 20-70 s each set the pace) and each
 #: would start its own JupyterLab servers and Chromium.
 MOST_TEST_WORKERS = 4
+_TEST_SECONDS_KEY = "course/test_seconds"
 _UNIT_SECONDS_KEY = "course/unit_seconds"
+#: Each unit's seconds in a measured full run (refresh: copy .pytest_cache/v/course/unit_seconds into "seconds").
+UNIT_SECONDS_FILE = Path(__file__).parent / "tests" / "unit_seconds.json"
 _LESSON_FILE = re.compile(r"(?:test_lesson(\d\d)\.py|(\d\d)_\w*\.ipynb)")
 
 
@@ -81,7 +88,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadFileScheduling
 
     cache = getattr(config, "cache", None)
-    seconds: dict[str, float] = cache.get(_UNIT_SECONDS_KEY, {}) if cache is not None else {}
+    measured: dict[str, float] = cache.get(_TEST_SECONDS_KEY, {}) if cache is not None else {}
+    committed = committed_unit_seconds()
 
     class LessonScheduling(LoadFileScheduling):  # type: ignore[misc]
         """loadfile, with a lesson's notebook and tests in one unit, and the longest units handed out first."""
@@ -94,7 +102,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         def _assign_work_unit(self, node: Any) -> None:
             if not self._ordered:  # once, before the first unit leaves: longest first (a stable sort)
                 self._ordered = True
-                units = sorted(self.workqueue.items(), key=lambda unit: -unit_cost(unit[0], len(unit[1]), seconds))
+                units = sorted(
+                    self.workqueue.items(), key=lambda unit: -unit_cost(unit[0], unit[1], measured, committed)
+                )
                 self.workqueue.clear()
                 self.workqueue.update(units)
             super()._assign_work_unit(node)
@@ -102,31 +112,62 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return LessonScheduling(config, log)
 
 
-def unit_cost(unit: str, tests: int, seconds: Mapping[str, float]) -> float:
-    """A unit's expected seconds: its duration in the last run where known, else a rough guess (a lesson's
-    notebook and the browser tests take tens of seconds; other files a fraction of a second per test)."""
-    if unit in seconds:
-        return float(seconds[unit])
-    if unit.startswith("lesson ") or "/browser/" in unit:
-        return 30.0 + tests * 0.5
-    return tests * 0.1
+def committed_unit_seconds(path: Path = UNIT_SECONDS_FILE) -> dict[str, float]:
+    """The committed durations (:data:`UNIT_SECONDS_FILE`), or none where the file is missing or damaged: the
+    order only decides how evenly the workers finish, never what runs."""
+    try:
+        seconds = json.loads(path.read_text(encoding="utf-8"))["seconds"]
+        return {str(unit): float(value) for unit, value in seconds.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def unit_cost(
+    unit: str, nodeids: Iterable[str], measured: Mapping[str, float], committed: Mapping[str, float]
+) -> float:
+    """The sort key of a unit, longest first: the sum of its tests' seconds measured in this checkout's runs
+    (tests never measured count 0), else the committed seconds of the unit, else infinity (never measured: it
+    may be long, so it starts first)."""
+    known = [measured[nodeid] for nodeid in nodeids if nodeid in measured]
+    if known:
+        return float(sum(known))
+    return committed.get(unit, math.inf)
 
 
 _measured: dict[str, float] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    unit = work_unit(report.nodeid)
-    _measured[unit] = _measured.get(unit, 0.0) + report.duration
+    _measured[report.nodeid] = _measured.get(report.nodeid, 0.0) + report.duration  # setup + call + teardown
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Keep each unit's duration for the next run's order (the controller's or a serial run's view: every
-    report passes through it; workers keep nothing)."""
+    """Keep each test's duration for the next run's order (the controller's or a serial run's view: every report
+    passes through it; workers keep nothing). A run of a few tests updates just those; each unit's sum is kept
+    too, the form of tests/unit_seconds.json."""
     config = session.config
     cache = getattr(config, "cache", None)
     if hasattr(config, "workerinput") or cache is None or not _measured:
         return
-    known = dict(cache.get(_UNIT_SECONDS_KEY, {}))
-    known.update({unit: round(seconds, 1) for unit, seconds in _measured.items()})
-    cache.set(_UNIT_SECONDS_KEY, known)
+    known = {**cache.get(_TEST_SECONDS_KEY, {}), **{nodeid: round(s, 3) for nodeid, s in _measured.items()}}
+    cache.set(_TEST_SECONDS_KEY, known)
+    units: dict[str, float] = {}
+    for nodeid, seconds in known.items():
+        units[work_unit(nodeid)] = units.get(work_unit(nodeid), 0.0) + seconds
+    cache.set(_UNIT_SECONDS_KEY, {unit: round(seconds) for unit, seconds in sorted(units.items(), key=lambda u: -u[1])})
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Measured times a test reports with ``record_property("timing", line)`` (the Netron and hub browser tests),
+    listed after the run: a print from a pytest-xdist worker would never reach the terminal."""
+    lines = [
+        str(value)
+        for stat in ("passed", "failed")
+        for report in terminalreporter.stats.get(stat, [])
+        for name, value in getattr(report, "user_properties", [])
+        if name == "timing"
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "timings measured by the tests")
+        for line in lines:
+            terminalreporter.write_line(line)

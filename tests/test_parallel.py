@@ -83,12 +83,29 @@ def test_a_lessons_notebook_and_tests_are_one_unit(root_conftest: ModuleType, no
     assert root_conftest.work_unit(nodeid) == unit
 
 
-def test_measured_durations_order_the_units_else_a_guess(root_conftest: ModuleType) -> None:
+def test_units_are_ordered_by_measured_seconds_and_new_ones_first(root_conftest: ModuleType) -> None:
     cost = root_conftest.unit_cost
-    assert cost("tests/test_bench.py", 80, {"tests/test_bench.py": 42.0}) == 42.0
-    # Unmeasured (a fresh clone, CI): a lesson or a browser file before a file of many quick unit tests.
-    assert cost("lesson 07", 41, {}) > cost("tests/test_compat.py", 200, {})
-    assert cost("tests/browser/test_bench_browser.py", 1, {}) > cost("tests/test_versions.py", 60, {})
+    ids = ["tests/test_bench.py::test_a", "tests/test_bench.py::test_b"]
+    committed = {"tests/test_bench.py": 40.0, "lesson 07": 60.0}
+    # This checkout's own measurements of the unit's tests come first (a test not measured yet counts 0) ...
+    assert cost("tests/test_bench.py", ids, {ids[0]: 2.5, "tests/other.py::t": 9.0}, committed) == 2.5
+    # ... else the committed seconds of the unit; a unit never measured may be long: it starts first.
+    assert cost("tests/test_bench.py", ids, {}, committed) == 40.0
+    assert cost("tests/test_new.py", ["tests/test_new.py::t"], {}, committed) == float("inf")
+
+
+def test_the_committed_durations_are_readable_and_name_real_units(root_conftest: ModuleType) -> None:
+    committed = root_conftest.committed_unit_seconds()
+    assert committed, f"{root_conftest.UNIT_SECONDS_FILE} is missing or damaged"
+    for unit in committed:
+        path = REPO_ROOT / unit
+        assert unit.startswith("lesson ") or path.is_file(), f"{unit}: no such file (refresh unit_seconds.json)"
+
+
+def test_damaged_committed_durations_mean_none(root_conftest: ModuleType, tmp_path: Path) -> None:
+    for text in ("", "[1, 2]", '{"seconds": {"a": "b"}}', '{"about": "no seconds"}'):
+        (tmp_path / "u.json").write_text(text)
+        assert root_conftest.committed_unit_seconds(tmp_path / "u.json") == {}
 
 
 SUITE = {
@@ -132,9 +149,10 @@ def test_two_workers_keep_a_unit_on_one_worker_and_learn_durations(tmp_path: Pat
     assert len(ran) == 8
     assert len({worker for unit, worker in ran}) == 2, ran  # both workers got work
     assert len({worker for unit, worker in ran if unit == "lesson05"}) == 1, ran  # the unit stayed whole
-    saved = json.loads((project / ".pytest_cache" / "v" / "course" / "unit_seconds").read_text())
-    assert set(saved) == {"lesson 05", "tests/test_slow.py", *(f"tests/test_quick{k}.py" for k in range(4))}
-    assert saved["tests/test_slow.py"] >= 0.5
+    cache = project / ".pytest_cache" / "v" / "course"
+    units = json.loads((cache / "unit_seconds").read_text())
+    assert set(units) == {"lesson 05", "tests/test_slow.py", *(f"tests/test_quick{k}.py" for k in range(4))}
+    assert json.loads((cache / "test_seconds").read_text())["tests/test_slow.py::test_slow"] >= 0.5
 
 
 # ------------------------------------------------------------------------------------- shared cached artifacts
