@@ -115,6 +115,6 @@ def test_bad_inputs_are_one_line_course_errors(tmp_path):
         convert_to_ort(other)
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"this is not a protobuf")
-    with pytest.raises(OrtConversionError, match="converter failed on broken.onnx") as caught:
+    with pytest.raises(OrtConversionError, match=r"converter failed on broken\.onnx") as caught:
         convert_to_ort(broken, out_dir=tmp_path / "out")
     assert "\n" not in str(caught.value)

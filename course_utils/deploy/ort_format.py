@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .. import paths
 from ..errors import ModelFileNotFoundError, NotAnOnnxModelError, OrtConversionError
 from ..onnxfile.render import format_bytes, text_table
-from .. import paths
 from ..paths import relative_to_repo
 
 __all__ = ["ORT_MAGIC", "OptimizationStyle", "OrtConversion", "OrtFile", "convert_to_ort", "read_ort_file"]
