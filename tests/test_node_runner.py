@@ -69,9 +69,7 @@ def test_a_model_node_cannot_run_raises_its_own_message(tmp_path: Path) -> None:
         run_in_node(bad, {"x": np.zeros(1, np.int64)})
 
 
-def test_missing_packages_and_missing_node_say_how_to_install(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_packages_and_missing_node_say_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COURSE_JS_DIR", str(tmp_path))  # a folder without node_modules
     if shutil.which("node"):
         assert not node_available()

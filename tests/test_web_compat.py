@@ -37,7 +37,10 @@ PROBES = {
     "ml_opset6": _model([helper.make_node("Relu", ["x"], ["y"])], ir=13, opset=21, ml=6),
     # bfloat16 at the graph's edge: the JavaScript API has no tensor type for it ...
     "bfloat16_output": _model(
-        [helper.make_node("Cast", ["x"], ["y"], to=TensorProto.BFLOAT16)], ir=13, opset=25, out_type=TensorProto.BFLOAT16
+        [helper.make_node("Cast", ["x"], ["y"], to=TensorProto.BFLOAT16)],
+        ir=13,
+        opset=25,
+        out_type=TensorProto.BFLOAT16,
     ),
     # ... but inside the graph it runs
     "bfloat16_inside": _model(
@@ -81,7 +84,9 @@ def test_the_real_packages_load_what_the_probes_expect(real_loads: tuple[str, di
     assert "left_window_size" in str(errors["attention_window"])
 
 
-def test_verdicts_match_the_real_loads(real_loads: tuple[str, dict[str, str | None]], probe_files: dict[str, Path]) -> None:
+def test_verdicts_match_the_real_loads(
+    real_loads: tuple[str, dict[str, str | None]], probe_files: dict[str, Path]
+) -> None:
     runtime, errors = real_loads
     rows = []
     for name, path in probe_files.items():
@@ -102,7 +107,9 @@ def test_static_verdicts_alone_and_what_only_a_load_finds(probe_files: dict[str,
         assert report.compatible == expected, f"{name}: {report}"
 
 
-def test_without_node_the_web_verdict_cannot_verify(probe_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_node_the_web_verdict_cannot_verify(
+    probe_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", str(probe_files["good"].parent))  # no node on PATH
     report = check_compatibility(probe_files["attention_window"], target="web")
     assert report.verdict == "cannot verify" and report.exit_code == 3

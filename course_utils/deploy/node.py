@@ -78,7 +78,9 @@ def npm_load_errors(
     missing = [p for p in paths if p not in answers]
     if missing:
         tail = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"Node.js stopped before loading {missing[0]} with {runtime} (exit {result.returncode}): {tail}")
+        raise RuntimeError(
+            f"Node.js stopped before loading {missing[0]} with {runtime} (exit {result.returncode}): {tail}"
+        )
     return [answers[p] for p in paths]
 
 

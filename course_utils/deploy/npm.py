@@ -96,7 +96,9 @@ def require_node() -> str:
         raise NodeNotFoundError(f"Node.js is not installed (no `node` on PATH): {_GET_NODE}.")
     if version[0] < MIN_NODE_MAJOR:
         shown = ".".join(map(str, version))
-        raise NodeNotFoundError(f"Node.js {shown} is too old for onnxruntime-web/-node 1.31 (18 or newer): {_GET_NODE}.")
+        raise NodeNotFoundError(
+            f"Node.js {shown} is too old for onnxruntime-web/-node 1.31 (18 or newer): {_GET_NODE}."
+        )
     if not npm_packages_installed():
         raise NpmPackagesMissingError(
             f"the course's npm packages ({', '.join(NPM_PACKAGES)}) are not installed in "
