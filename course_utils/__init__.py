@@ -13,6 +13,8 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.bench`     timing harness, engines, reports and verdicts (``python -m course_utils.bench``)
 * :mod:`course_utils.quantize`  int8 variants that fuse, calibration readers, size/speed/accuracy reports, int8
   logits judged against fp32's (``python -m course_utils.quantize``)
+* :mod:`course_utils.deploy`    shipping a model: Node.js and the npm packages (onnxruntime-web, onnxruntime-node),
+  the served classifier page, running models in Node.js
 * :mod:`course_utils.views`     widgets and served pages: Netron, the static graph view, live benchmark, provider
   switcher, opset explorer, shape explorer
 * :mod:`course_utils.lessons`   exercises: checks with feedback, hints and solutions, and each lesson's exercises
@@ -20,7 +22,7 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.classroom` ``./course hub`` (a JupyterHub workshop on this machine), each learner's progress
   records, and the instructor's class table
 
-Command lines: ``python -m course_utils.inspect FILE``, ``python -m course_utils.compat MODEL``,
+Command lines: ``python -m course_utils.inspect FILE``, ``python -m course_utils.compat MODEL [--target web|node|…]``,
 ``python -m course_utils.providers``, ``python -m course_utils.bench``, ``python -m course_utils.quantize``,
 ``python -m course_utils.progress`` (a learner's progress; ``--class DIR…`` the instructor's table) and the
 environment doctor ``python -m course_utils.setup_check``.
@@ -43,6 +45,8 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
     from course_utils.bench.harness import measure
     from course_utils.bench.report import Verdict, benchmark, budget_verdict, speed_verdict
     from course_utils.bench.targets import load_target
+    from course_utils.deploy.node import run_in_node
+    from course_utils.deploy.npm import node_available, run_node
     from course_utils.errors import (
         CalibrationInputError,
         CourseError,
@@ -53,10 +57,12 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
         KernelError,
         ModelFileNotFoundError,
         NetronPatchError,
+        NodeNotFoundError,
         NotAModelTypeError,
         NotAnOnnxModelError,
         NotAProgressFileError,
         NotATraceError,
+        NpmPackagesMissingError,
         OrtConversionError,
         ProviderUnavailableError,
         UnknownConfigError,
@@ -117,6 +123,8 @@ _LAZY: dict[str, str] = {
     "InputMismatchError": "errors",
     "ModelFileNotFoundError": "errors",
     "NetronPatchError": "errors",
+    "NodeNotFoundError": "errors",
+    "NpmPackagesMissingError": "errors",
     "NotAModelTypeError": "errors",
     "NotATraceError": "errors",
     "NotAnOnnxModelError": "errors",
@@ -197,6 +205,9 @@ _LAZY: dict[str, str] = {
     "check_parity": "onnxfile.verify",
     "explain_export_errors": "models.torch_export",
     "explain_convert_errors": "models.tf_convert",
+    "node_available": "deploy.npm",
+    "run_node": "deploy.npm",
+    "run_in_node": "deploy.node",
 }
 
 # package name -> the defining module's name, where they differ
@@ -236,10 +247,12 @@ __all__ = [
     "ModelFileNotFoundError",
     "NetronPatchError",
     "NetronView",
+    "NodeNotFoundError",
     "NotAModelTypeError",
     "NotAProgressFileError",
     "NotATraceError",
     "NotAnOnnxModelError",
+    "NpmPackagesMissingError",
     "OpsetExplorer",
     "OrtConversionError",
     "ProviderSwitcher",
@@ -284,6 +297,7 @@ __all__ = [
     "make_session",
     "measure",
     "netron_view",
+    "node_available",
     "op_signature",
     "opset_explorer",
     "photo_crops",
@@ -296,6 +310,8 @@ __all__ = [
     "register_engine",
     "register_model",
     "relative_to_repo",
+    "run_in_node",
+    "run_node",
     "run_onnx",
     "runtime_limits",
     "runtime_ops",
