@@ -105,8 +105,8 @@ def test_every_solution_passes_and_prints_nothing(gesture_path, digits_path, cap
 # ------------------------------------------------------------------------------------------------- 10.1
 
 
-def test_nnapi_ort_accepts_the_runtime_style(converted, gesture_path):
-    feedback = lesson10.nnapi_ort.check(converted["runtime"], gesture_path)
+def test_phone_ort_accepts_the_runtime_style(converted, gesture_path):
+    feedback = lesson10.phone_ort.check(converted["runtime"], gesture_path)
     assert feedback.passed, feedback
     assert "saved optimization record" in feedback.message
 
@@ -121,7 +121,7 @@ def test_nnapi_ort_accepts_the_runtime_style(converted, gesture_path):
         ("digits", "not the gesture model"),  # section 2's digits .ort
     ],
 )
-def test_nnapi_ort_wrong_answers(converted, gesture_path, work, case, fragment):
+def test_phone_ort_wrong_answers(converted, gesture_path, work, case, fragment):
     answer = {
         "missing": work / "nothing_yet.ort",
         "onnx": gesture_path,
@@ -131,7 +131,7 @@ def test_nnapi_ort_wrong_answers(converted, gesture_path, work, case, fragment):
     if case == "renamed":
         answer = work / "renamed.ort"
         shutil.copy(gesture_path, answer)
-    assert_wrong(lesson10.nnapi_ort, lesson10.nnapi_ort.check(answer, gesture_path), fragment)
+    assert_wrong(lesson10.phone_ort, lesson10.phone_ort.check(answer, gesture_path), fragment)
 
 
 # ------------------------------------------------------------------------------------------------- 10.2

@@ -1,11 +1,11 @@
 """Exercises of lesson 10 (ship it (1): ORT format, edge and mobile, the browser, Node.js): convert a model to ORT
-format for a phone that uses NNAPI, write the operator list a reduced-operator build needs for two models, write
+format for a phone that uses CoreML, write the operator list a reduced-operator build needs for two models, write
 a Node.js script that prints each row's class, and (transfer) make a model the browser refuses run in the browser.
 
     from course_utils.lessons import lesson10
-    lesson10.nnapi_ort.check(ort_path, gesture_path)
-    lesson10.nnapi_ort.hint()        # again for a more specific one
-    lesson10.nnapi_ort.solution()
+    lesson10.phone_ort.check(ort_path, gesture_path)
+    lesson10.phone_ort.hint()        # again for a more specific one
+    lesson10.phone_ort.solution()
 
 The checkers of 10.3 and 10.4 run Node.js with the course's npm packages (onnxruntime-node, onnxruntime-web).
 """
@@ -31,7 +31,7 @@ __all__ = [
     "WEB_RUN_SCRIPT",
     "browser_fix",
     "gesture_model",
-    "nnapi_ort",
+    "phone_ort",
     "node_argmax",
     "reduced_build",
     "sensor_model",
@@ -132,7 +132,7 @@ def _session(model: str | bytes, *, replay: bool = False) -> Any:
 # ------------------------------------------------------------------------------------------------- 10.1
 
 
-def _check_nnapi_ort(answer: Any, original: Any) -> str:
+def _check_phone_ort(answer: Any, original: Any) -> str:
     from ..deploy.ort_format import ORT_MAGIC, read_ort_file
 
     path = _model_path(answer, "the path of your .ort file")
@@ -158,8 +158,8 @@ def _check_nnapi_ort(answer: Any, original: Any) -> str:
     expect(
         not fused and info.runtime_optimization_records > 0,
         "the .ort file has the CPU's fusions baked in and saves no runtime optimizations",
-        why="NNAPI takes standard ONNX operators, and how many nodes it takes is known only on the phone; "
-        "fusions made for the CPU at conversion hide nodes NNAPI could have run",
+        why="CoreML takes standard ONNX operators, and how many nodes it takes is known only on the phone; "
+        "fusions made for the CPU at conversion hide nodes CoreML could have run",
         got=f"operators {list(info.op_types)}, {info.runtime_optimization_records} saved optimization records",
     )
     x = np.random.default_rng(110).standard_normal((5, 3, 32)).astype(np.float32)
@@ -176,10 +176,10 @@ def _check_nnapi_ort(answer: Any, original: Any) -> str:
     )
 
 
-nnapi_ort = Exercise(
+phone_ort = Exercise(
     "10.1",
-    "Convert the gesture model to ORT format for a phone that runs it with NNAPI",
-    _check_nnapi_ort,
+    "Convert the gesture model to ORT format for an iPhone app that runs it with CoreML",
+    _check_phone_ort,
     hints=[
         "Section 2 converted the digits model twice, once in each optimization style. Read the converter's --help: "
         "which style does it recommend for NNAPI and CoreML, and why?",
@@ -202,7 +202,7 @@ subprocess.run(
     check=True, capture_output=True,
 )
 solution_ort = solution_dir / (gesture_path.stem + ".with_runtime_opt.ort")
-lesson10.nnapi_ort.check(solution_ort, gesture_path)
+lesson10.phone_ort.check(solution_ort, gesture_path)
 """,
     giveaways=("--optimization_style Runtime", "with_runtime_opt"),
 )
