@@ -14,7 +14,7 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.quantize`  int8 variants that fuse, calibration readers, size/speed/accuracy reports, int8
   logits judged against fp32's (``python -m course_utils.quantize``)
 * :mod:`course_utils.deploy`    shipping a model: Node.js and the npm packages (onnxruntime-web, onnxruntime-node),
-  the served classifier page, running models in Node.js
+  the classifier page onnxruntime-web runs in the browser, running models in Node.js
 * :mod:`course_utils.views`     widgets and served pages: Netron, the static graph view, live benchmark, provider
   switcher, opset explorer, shape explorer
 * :mod:`course_utils.lessons`   exercises: checks with feedback, hints and solutions, and each lesson's exercises
@@ -109,6 +109,7 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
     from course_utils.views.opsets_view import OpsetExplorer, opset_explorer
     from course_utils.views.provider_switch_view import ProviderSwitcher, provider_switcher
     from course_utils.views.shapes_view import shape_explorer
+    from course_utils.views.web_classifier import WebClassifier, web_classifier
 
 
 # name -> module that defines it (relative to course_utils); loaded on first use so `import course_utils` stays fast
@@ -208,6 +209,8 @@ _LAZY: dict[str, str] = {
     "node_available": "deploy.npm",
     "run_node": "deploy.npm",
     "run_in_node": "deploy.node",
+    "web_classifier": "views.web_classifier",
+    "WebClassifier": "views.web_classifier",
 }
 
 # package name -> the defining module's name, where they differ
@@ -266,6 +269,7 @@ __all__ = [
     "UnsupportedIRVersionError",
     "UnsupportedOpsetError",
     "Verdict",
+    "WebClassifier",
     "WeightsNotInstalledError",
     "artifact_path",
     "available_providers",
@@ -322,4 +326,5 @@ __all__ = [
     "summarize",
     "switch_provider",
     "usable_cpus",
+    "web_classifier",
 ]  # the names of _LAZY: tests/test_public_api.py checks
