@@ -203,7 +203,8 @@ _WRONG_SCRIPTS = {
 @pytest.mark.parametrize(
     ("case", "fragment"),
     [
-        ("start", "no script yet"),  # the untouched starting cell
+        ("start", "printed nothing"),  # the untouched starting cell: a comment only
+        ("empty", "no script yet"),
         ("flat_argmax", "class(es)"),
         ("max_value", "not class indices"),
         ("wrong_stride", "differ from Python's"),
@@ -211,7 +212,7 @@ _WRONG_SCRIPTS = {
     ],
 )
 def test_node_argmax_wrong_answers(case, fragment):
-    answer = "" if case == "start" else _WRONG_SCRIPTS[case]
+    answer = {"start": "\n// your script here\n", "empty": "", **_WRONG_SCRIPTS}[case]
     assert_wrong(lesson10.node_argmax, lesson10.node_argmax.check(answer), fragment)
 
 
