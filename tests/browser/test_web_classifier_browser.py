@@ -164,3 +164,70 @@ def test_pages_run_in_the_browser_through_the_proxy(
         proxied = [url for url in shown.requests if f"{BASE_URL}proxy/{port}/" in url]
         assert any(url.endswith("ort-wasm-simd-threaded.wasm") for url in proxied)
         assert any(url.endswith("/model.onnx") for url in proxied)
+
+
+@pytest.fixture
+def live_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from course_utils.views.netron import stop_server
+
+    monkeypatch.setenv("COURSE_NETRON", "auto")
+    yield
+    stop_server()
+
+
+def test_traps_and_fallbacks_show_onnxruntime_webs_own_text(
+    chromium: Any, live_server: None, models: dict[str, Path], tmp_path: Path
+) -> None:
+    """The page opened directly (no JupyterLab): an ORT-format model, and the knobs lesson 10 uses to show the
+    wasmPaths trap, the threads/cross-origin-isolation warning, WebGPU's fallback and an isolated page's threads."""
+    import subprocess
+    import sys
+
+    from course_utils.views.web_classifier import web_classifier
+
+    subprocess.run(
+        [sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort", str(models["digits"]), "--output_dir",
+         str(tmp_path)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    ort_file = tmp_path / f"{models['digits'].stem}.ort"
+    cases = {
+        "ort": web_classifier(ort_file, task="digits"),
+        "wasm_paths": web_classifier(models["digits"], task="digits", wasm_paths="/nowhere/"),
+        "threads": web_classifier(models["digits"], task="digits", num_threads=4),
+        "webgpu": web_classifier(models["digits"], task="digits", backend="webgpu"),
+        "isolated": web_classifier(models["digits"], task="digits", num_threads=2, isolate=True),
+    }
+    context = chromium.new_context()
+    try:
+        seen: dict[str, dict[str, Any]] = {}
+        hosts: set[str] = set()
+        context.on("request", lambda request: hosts.add(urllib.parse.urlsplit(request.url).netloc))
+        for name, view in cases.items():
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(view.url)
+            page.wait_for_selector(READY, state="attached")
+            seen[name] = _state(page, "window.course")
+            seen[name]["text"] = page.inner_text("body")
+            page.close()
+    finally:
+        context.close()
+    assert hosts <= {f"127.0.0.1:{view.port}" for view in cases.values()}, hosts
+    assert seen["ort"]["error"] is None and seen["ort"]["reference"]["maxAbsDiff"] <= 1e-4
+    assert "model model.ort" in seen["ort"]["text"]
+    # A wrong wasmPaths: the session fails with onnxruntime-web's own message, shown on the page.
+    trap = seen["wasm_paths"]["error"]
+    assert trap.startswith("no available backend found. ERR: [wasm]") and "/nowhere/ort-wasm-simd-threaded.mjs" in trap
+    assert trap in seen["wasm_paths"]["text"]
+    # Threads without cross-origin isolation: onnxruntime-web's warning, and one thread.
+    threads = seen["threads"]
+    assert threads["isolated"] is False and threads["threads"] == 1 and threads["error"] is None
+    assert any("unless you enable crossOriginIsolated mode" in w for w in threads["warnings"]), threads["warnings"]
+    assert "1 thread" in threads["text"]
+    # WebGPU asked for in a browser without it (headless Chromium without --enable-unsafe-webgpu): wasm, and why.
+    webgpu = seen["webgpu"]
+    assert webgpu["backend"] == "wasm" and webgpu["error"] is None and webgpu["fallback"]
+    assert "running on wasm instead" in webgpu["text"]
+    # COOP/COEP: the page in its own tab is cross-origin isolated and runs the threads it asked for.
+    assert seen["isolated"]["isolated"] is True and seen["isolated"]["threads"] == 2
