@@ -12,10 +12,12 @@ JupyterLab/JupyterHub, ``connect-src 'self'``) and shows it in the notebook.
 Two tasks:
 
 * ``"digits"``: a drawing canvas for the course's DigitsCNN (``digits_cnn``). Its input is the 8x8 digits of
-  scikit-learn (UCI "optdigits"): a 32x32 black-and-white bitmap of the digit, counted in 4x4 blocks (0..16 ink
-  pixels each), here divided by 16 as :func:`course_utils.models.data.load_digits` does. The page crops the ink's
-  bounding box, scales its longer side to 32 pixels (centred), marks a pixel as ink when at least half of it is
-  covered, and counts blocks: :func:`digits_input` is the same in Python.
+  scikit-learn (UCI "optdigits"; its description: "normalized bitmaps" of 32x32 pixels "divided into
+  nonoverlapping blocks of 4x4 and the number of on pixels are counted in each block", 0..16), here divided by
+  16 as :func:`course_utils.models.data.load_digits` does. The page crops the ink's bounding box, scales its
+  longer side to 32 pixels (centred: our reading of "normalized", which the description does not detail), marks
+  a pixel as ink when at least half of it is covered, and counts blocks: :func:`digits_input` is the same in
+  Python (the browser test checks both give the same 8x8 from the same canvas).
 * ``"photo"``: an upload control for EfficientNet-Lite0 (``efficientnet_lite0``): the centred square crop of the
   photo resized to 224x224, ``(pixel - 127) / 128``, NCHW (:func:`course_utils.models.efficientnet.preprocess`);
   :func:`photo_input` is the same in Python (Pillow's bilinear resize; a browser's canvas resize differs in the
