@@ -31,8 +31,8 @@ __all__ = [
     "WEB_RUN_SCRIPT",
     "browser_fix",
     "gesture_model",
-    "phone_ort",
     "node_argmax",
+    "phone_ort",
     "reduced_build",
     "sensor_model",
 ]
