@@ -16,8 +16,8 @@ import pytest
 from course_test_helpers import assert_wrong, export_digits_cnn
 
 from course_utils.lessons import lesson06
-from course_utils.lessons.exercises import exercises_of
 from course_utils.lessons.exercise_models.lesson06 import bn_model
+from course_utils.lessons.exercises import exercises_of
 
 
 @pytest.fixture(scope="module")

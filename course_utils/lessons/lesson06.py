@@ -22,8 +22,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from course_utils.lessons.exercises import Exercise, NotYet, expect
 from course_utils.lessons.exercise_models.lesson06 import BN_MODELS, COLD_S, CREATE_S, CheckedSession, bn_model
+from course_utils.lessons.exercises import Exercise, NotYet, expect
 
 __all__ = ["LEVEL_NAMES", "benchmark_loop", "bn_level", "mobile_block", "mobile_flops", "slowest_op"]
 
