@@ -313,13 +313,13 @@ def _node_feed(path: Path, name: str, x: np.ndarray) -> Path:
     return path
 
 
-def _run_script(script: str, *args: Any) -> Any:
+def _run_script(script: str, *args: Any, what: str = "the script") -> Any:
     from ..deploy.npm import run_node
 
     try:
         return run_node(script, *args, timeout=60)
     except CourseError as error:
-        raise NotYet("Node.js cannot run here, so the script cannot be checked", got=str(error)) from None
+        raise NotYet(f"Node.js cannot run here, so {what} cannot be checked", got=str(error)) from None
 
 
 def _check_node_argmax(script: Any) -> str:
@@ -457,7 +457,12 @@ def _check_browser_fix(answer: Any) -> str:
     with tempfile.TemporaryDirectory(prefix="course-10-") as tmp:
         model_path = Path(tmp) / "answer.onnx"
         model_path.write_bytes(model_bytes)
-        done = _run_script(WEB_RUN_SCRIPT, model_path, _node_feed(Path(tmp) / "feeds.json", "reading", x))
+        done = _run_script(
+            WEB_RUN_SCRIPT,
+            model_path,
+            _node_feed(Path(tmp) / "feeds.json", "reading", x),
+            what="the model in onnxruntime-web",
+        )
     printed = [line for line in done.stdout.splitlines() if line.startswith("{")]
     expect(bool(printed), "onnxruntime-web stopped without an answer", got=(done.stderr.strip() or "-")[-300:])
     result = json.loads(printed[-1])
