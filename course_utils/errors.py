@@ -13,6 +13,7 @@ __all__ = [
     "CourseError",
     "ExportFailedError",
     "ExternalDataMissingError",
+    "GateInputError",
     "HubSetupError",
     "InputMismatchError",
     "KernelError",
@@ -59,6 +60,11 @@ class ExternalDataMissingError(CourseError, FileNotFoundError):
 
 class InputMismatchError(CourseError, ValueError):
     """Inputs fed to a model do not match its declared names, shapes or dtypes."""
+
+
+class GateInputError(CourseError, ValueError):
+    """The CI gate cannot run: its model or reference file is missing or unreadable, the target is unknown, or the
+    budget or tolerance is not a usable number (``python -m course_utils.gate`` exits 2 with this one line)."""
 
 
 class ProviderUnavailableError(CourseError, RuntimeError):
