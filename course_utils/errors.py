@@ -24,6 +24,7 @@ __all__ = [
     "NotATraceError",
     "NotAnOnnxModelError",
     "ProviderUnavailableError",
+    "ServerError",
     "UnknownConfigError",
     "UnknownEngineError",
     "UnknownModelError",
@@ -69,6 +70,11 @@ class GateInputError(CourseError, ValueError):
 
 class ProviderUnavailableError(CourseError, RuntimeError):
     """An ONNX Runtime execution provider was requested that this installation does not have."""
+
+
+class ServerError(CourseError, RuntimeError):
+    """The model server cannot start or serve this model (a name that cannot be part of a URL, a non-tensor input,
+    a port that never opened)."""
 
 
 class UnsupportedOpsetError(CourseError, RuntimeError):
