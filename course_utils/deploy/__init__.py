@@ -6,6 +6,7 @@ under every language binding.
 * :mod:`~course_utils.deploy.server`  ``serve_model``: one InferenceSession behind FastAPI + uvicorn on 127.0.0.1
   (TensorFlow Serving's REST routes, one-line 4xx reasons), stopped without leaked threads
 * :mod:`~course_utils.deploy.loadtest`  ``load_test``: a bounded load test (fixed requests, a few clients), its report
+* :mod:`~course_utils.deploy.capi`  ``c_api``: the wheel's C API library through ctypes (``OrtGetApiBase``)
 
 Headless: never imports :mod:`course_utils.views`. May import :mod:`course_utils.errors`, :mod:`course_utils.paths`,
 :mod:`course_utils.onnxfile`, :mod:`course_utils.models`, :mod:`course_utils.runtime`, :mod:`course_utils.versions`,
