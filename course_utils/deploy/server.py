@@ -32,7 +32,7 @@ import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -44,7 +44,7 @@ from course_utils.onnxfile.modelio import model_bytes
 from course_utils.runtime.run import numpy_dtype
 from course_utils.runtime.sessions import create_session, session_options
 
-__all__ = ["MAX_BODY_BYTES", "ModelServer", "make_app", "serve_model"]
+__all__ = ["MAX_BODY_BYTES", "AppServer", "ModelServer", "make_app", "serve_app", "serve_model"]
 
 #: The largest request body accepted by default (bytes); a larger one gets 413.
 MAX_BODY_BYTES = 1_000_000
@@ -229,27 +229,14 @@ def make_app(model: _Model, executor: ThreadPoolExecutor, max_body_bytes: int = 
     return app
 
 
-class ModelServer:
-    """A running server (see the module docstring): ``url``, ``port``, ``stop()``; a context manager."""
+class AppServer:
+    """Any ASGI app (a ``FastAPI()``) served by uvicorn on 127.0.0.1 in a background thread: ``url``, ``port``,
+    ``start()``, ``stop()``; a context manager. ``on_stop`` runs after uvicorn has finished (closing pools)."""
 
-    def __init__(
-        self,
-        model: str | os.PathLike[str],
-        *,
-        name: str = "model",
-        mode: Mode = "shared",
-        workers: int = 4,
-        threads: int = 1,
-        max_body_bytes: int = MAX_BODY_BYTES,
-    ) -> None:
+    def __init__(self, app: Any, *, name: str = "app", on_stop: Any = None) -> None:
         import uvicorn
 
-        if not name or "/" in name or ":" in name:
-            raise ServerError(f"the model name {name!r} must be non-empty without '/' or ':': it is part of the URL")
-        self.model = _Model(model, name, mode, threads)
-        self.name, self.mode = name, mode
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"ort-{name}")
-        app = make_app(self.model, self._executor, max_body_bytes)
+        self._on_stop = on_stop
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))  # a free port on the loopback address only
         self.port: int = self._socket.getsockname()[1]
@@ -265,42 +252,73 @@ class ModelServer:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def model_url(self) -> str:
-        """``<url>/v1/models/<name>``: GET for metadata; append ``:predict`` and POST to run."""
-        return f"{self.url}/v1/models/{self.name}"
-
-    @property
     def running(self) -> bool:
         """True between :meth:`start` and :meth:`stop`."""
         return self._thread.is_alive()
 
-    def start(self) -> ModelServer:
+    def start(self) -> Self:
         """Start serving and wait until the socket accepts requests; returns the server."""
         self._thread.start()
-        ready = threading.Event()
+        waiting = threading.Event()
         for _ in range(int(_START_TIMEOUT_S / 0.01)):
             if self._server.started or not self._thread.is_alive():
-                ready.set()
                 break
-            ready.wait(0.01)
+            waiting.wait(0.01)
         if not self._server.started:
             self.stop()
             raise ServerError(f"the server did not start on port {self.port} within {_START_TIMEOUT_S:g} s")
         return self
 
     def stop(self) -> None:
-        """Finish open requests, stop uvicorn, join its thread and the session threads. Idempotent."""
+        """Finish open requests, stop uvicorn and join its thread, then ``on_stop``. Idempotent."""
         self._server.should_exit = True
         if self._thread.is_alive():
             self._thread.join(timeout=_START_TIMEOUT_S)
-        self._executor.shutdown(wait=True)
+        if self._on_stop is not None:
+            self._on_stop()
         self._socket.close()
 
-    def __enter__(self) -> ModelServer:
+    def __enter__(self) -> Self:
         return self if self.running else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({'serving' if self.running else 'stopped'} at {self.url})"
+
+
+def serve_app(app: Any) -> AppServer:
+    """Serve your own ASGI app (``FastAPI()``) on 127.0.0.1 at a free port, running; stop it with ``stop()``."""
+    return AppServer(app).start()
+
+
+class ModelServer(AppServer):
+    """A running model server (see the module docstring): ``url``, ``model_url``, ``port``, ``stop()``; a context
+    manager."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str],
+        *,
+        name: str = "model",
+        mode: Mode = "shared",
+        workers: int = 4,
+        threads: int = 1,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        if not name or "/" in name or ":" in name:
+            raise ServerError(f"the model name {name!r} must be non-empty without '/' or ':': it is part of the URL")
+        self.model = _Model(model, name, mode, threads)
+        self.name, self.mode = name, mode
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"ort-{name}")
+        app = make_app(self.model, self._executor, max_body_bytes)
+        super().__init__(app, name=name, on_stop=lambda: self._executor.shutdown(wait=True))
+
+    @property
+    def model_url(self) -> str:
+        """``<url>/v1/models/<name>``: GET for metadata; append ``:predict`` and POST to run."""
+        return f"{self.url}/v1/models/{self.name}"
 
     def __repr__(self) -> str:
         state = "serving" if self.running else "stopped"
@@ -319,4 +337,5 @@ def serve_model(
     """Start a :class:`ModelServer` for ``model`` on 127.0.0.1 (a free port) and return it, running. Stop it with
     ``server.stop()``, or use it in a ``with`` block."""
     server = ModelServer(model, name=name, mode=mode, workers=workers, threads=threads, max_body_bytes=max_body_bytes)
-    return server.start()
+    server.start()
+    return server
