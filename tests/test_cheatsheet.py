@@ -57,6 +57,10 @@ CANONICAL_CALLS = [
     "activation_type=QuantType.QUInt8",
     "weight_type=QuantType.QInt8",
     "per_channel=True",
+    "status_code=400",
+    "write_reference(",
+    "run_gate(",
+    "python -m course_utils.gate",
 ]
 # The files the blocks write, in the empty folder they run in.
 WRITTEN = [

@@ -231,16 +231,17 @@ def make_app(model: _Model, executor: ThreadPoolExecutor, max_body_bytes: int = 
 
 class AppServer:
     """Any ASGI app (a ``FastAPI()``) served by uvicorn on 127.0.0.1 in a background thread: ``url``, ``port``,
-    ``start()``, ``stop()``; a context manager. ``on_stop`` runs after uvicorn has finished (closing pools)."""
+    ``start()``, ``stop()``; a context manager. ``on_stop`` runs after uvicorn has finished (closing pools);
+    ``log_level`` is uvicorn's (``"critical"`` keeps an app's tracebacks out of a notebook)."""
 
-    def __init__(self, app: Any, *, name: str = "app", on_stop: Any = None) -> None:
+    def __init__(self, app: Any, *, name: str = "app", on_stop: Any = None, log_level: str = "warning") -> None:
         import uvicorn
 
         self._on_stop = on_stop
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))  # a free port on the loopback address only
         self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=5)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name=f"uvicorn-{name}", daemon=True
@@ -288,9 +289,10 @@ class AppServer:
         return f"{type(self).__name__}({'serving' if self.running else 'stopped'} at {self.url})"
 
 
-def serve_app(app: Any) -> AppServer:
-    """Serve your own ASGI app (``FastAPI()``) on 127.0.0.1 at a free port, running; stop it with ``stop()``."""
-    return AppServer(app).start()
+def serve_app(app: Any, *, log_level: str = "warning") -> AppServer:
+    """Serve your own ASGI app (``FastAPI()``) on 127.0.0.1 at a free port, running; stop it with ``stop()``.
+    ``log_level``: uvicorn's (``"critical"`` silences the tracebacks it logs for a failing handler)."""
+    return AppServer(app, log_level=log_level).start()
 
 
 class ModelServer(AppServer):
