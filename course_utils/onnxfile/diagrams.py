@@ -39,7 +39,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("onnx", ".onnx file", ("graph of operators", "weights", "opset, IR version"), ("04", "07", "08"), "model"),
     Stage("check", "check", ("onnx.checker", "Netron", "parity"), ("02", "04", "11"), "model"),
     Stage("session", "InferenceSession", ("load, optimize", "session.run(...)"), ("05", "06"), "ONNX Runtime"),
-    Stage("provider", "execution provider", ("CPU, CUDA,", "TensorRT,", "OpenVINO, ..."), ("05",), "ONNX Runtime"),
+    Stage("provider", "execution provider", ("CPU, CUDA,", "TensorRT,", "OpenVINO, ..."), ("05", "10"), "ONNX Runtime"),
     Stage("outputs", "outputs", ("numpy arrays", "for your app"), ("11",), "ONNX Runtime"),
 )
 
