@@ -146,3 +146,11 @@ def test_command_line_exit_codes_without_traceback(good, tmp_path):
     )
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert missing.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("target", ["web", "node"])
+def test_npm_targets_refuse_what_python_reads(good, target):
+    model, reference = good  # onnx 1.23's default IR 14: Python's 1.32 reads it, the npm packages (IR <= 13) do not
+    assert run_gate(model, reference=reference).check("target").status == PASS
+    report = run_gate(model, reference=reference, target=target)
+    assert report.failed == ("target",) and "IR version 14 > 13" in report.check("target").detail
