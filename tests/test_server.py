@@ -171,3 +171,13 @@ def _npy(array: np.ndarray, allow_pickle: bool = False) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=allow_pickle)
     return buffer.getvalue()
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_read(server):
+    def chunks():  # no Content-Length: httpx sends it chunked, so the server counts while it reads
+        for _ in range(20):
+            yield b"[0.5, 0.5, 0.5], " * 100
+
+    reply = httpx.post(server.model_url + ":predict", content=chunks(), headers={"content-type": "application/json"})
+    assert reply.status_code == 413 and "over 10000 bytes" in reply.json()["error"]
+    _serves(server)
