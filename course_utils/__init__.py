@@ -14,7 +14,8 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.quantize`  int8 variants that fuse, calibration readers, size/speed/accuracy reports, int8
   logits judged against fp32's (``python -m course_utils.quantize``)
 * :mod:`course_utils.deploy`    shipping a model: Node.js and the npm packages (onnxruntime-web, onnxruntime-node),
-  the classifier page onnxruntime-web runs in the browser, running models in Node.js
+  the classifier page onnxruntime-web runs in the browser, running models in Node.js, ORT format, a model server and
+  its load test, the C library under every language binding, the CI gate (``python -m course_utils.gate``)
 * :mod:`course_utils.views`     widgets and served pages: Netron, the static graph view, live benchmark, provider
   switcher, opset explorer, shape explorer
 * :mod:`course_utils.lessons`   exercises: checks with feedback, hints and solutions, and each lesson's exercises
@@ -24,6 +25,7 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 
 Command lines: ``python -m course_utils.inspect FILE``, ``python -m course_utils.compat MODEL [--target web|node|…]``,
 ``python -m course_utils.providers``, ``python -m course_utils.bench``, ``python -m course_utils.quantize``,
+``python -m course_utils.gate MODEL --reference REF.npz`` (a CI gate for a model),
 ``python -m course_utils.progress`` (a learner's progress; ``--class DIR…`` the instructor's table) and the
 environment doctor ``python -m course_utils.setup_check``.
 
@@ -52,6 +54,7 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
         CourseError,
         ExportFailedError,
         ExternalDataMissingError,
+        GateInputError,
         HubSetupError,
         InputMismatchError,
         KernelError,
@@ -65,6 +68,7 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
         NpmPackagesMissingError,
         OrtConversionError,
         ProviderUnavailableError,
+        ServerError,
         UnknownConfigError,
         UnknownEngineError,
         UnknownModelError,
@@ -121,6 +125,7 @@ _LAZY: dict[str, str] = {
     "CalibrationInputError": "errors",
     "ExportFailedError": "errors",
     "ExternalDataMissingError": "errors",
+    "GateInputError": "errors",
     "InputMismatchError": "errors",
     "ModelFileNotFoundError": "errors",
     "NetronPatchError": "errors",
@@ -131,6 +136,7 @@ _LAZY: dict[str, str] = {
     "NotAnOnnxModelError": "errors",
     "OrtConversionError": "errors",
     "ProviderUnavailableError": "errors",
+    "ServerError": "errors",
     "UnknownConfigError": "errors",
     "UnknownEngineError": "errors",
     "UnknownModelError": "errors",
@@ -242,6 +248,7 @@ __all__ = [
     "ExportFailedError",
     "ExternalDataMissingError",
     "Feedback",
+    "GateInputError",
     "HubSetupError",
     "ImageCalibrationReader",
     "InputMismatchError",
@@ -262,6 +269,7 @@ __all__ = [
     "ProviderUnavailableError",
     "QuantConfig",
     "QuantReport",
+    "ServerError",
     "SwitchReport",
     "UnknownConfigError",
     "UnknownEngineError",

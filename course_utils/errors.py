@@ -13,6 +13,7 @@ __all__ = [
     "CourseError",
     "ExportFailedError",
     "ExternalDataMissingError",
+    "GateInputError",
     "HubSetupError",
     "InputMismatchError",
     "KernelError",
@@ -26,6 +27,7 @@ __all__ = [
     "NpmPackagesMissingError",
     "OrtConversionError",
     "ProviderUnavailableError",
+    "ServerError",
     "UnknownConfigError",
     "UnknownEngineError",
     "UnknownModelError",
@@ -64,8 +66,18 @@ class InputMismatchError(CourseError, ValueError):
     """Inputs fed to a model do not match its declared names, shapes or dtypes."""
 
 
+class GateInputError(CourseError, ValueError):
+    """The CI gate cannot run: its model or reference file is missing or unreadable, the target is unknown, or the
+    budget or tolerance is not a usable number (``python -m course_utils.gate`` exits 2 with this one line)."""
+
+
 class ProviderUnavailableError(CourseError, RuntimeError):
     """An ONNX Runtime execution provider was requested that this installation does not have."""
+
+
+class ServerError(CourseError, RuntimeError):
+    """The model server cannot start or serve this model (a name that cannot be part of a URL, a non-tensor input,
+    a port that never opened)."""
 
 
 class UnsupportedOpsetError(CourseError, RuntimeError):

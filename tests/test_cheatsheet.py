@@ -59,6 +59,10 @@ CANONICAL_CALLS = [
     "per_channel=True",
     "convert_onnx_models_to_ort",
     "session.enable_saved_runtime_optimizations",
+    "status_code=400",
+    "write_reference(",
+    "run_gate(",
+    "python -m course_utils.gate",
 ]
 # The files the blocks write, in the empty folder they run in.
 WRITTEN = [
