@@ -23,6 +23,7 @@ __all__ = [
     "NotAProgressFileError",
     "NotATraceError",
     "NotAnOnnxModelError",
+    "OrtConversionError",
     "ProviderUnavailableError",
     "ServerError",
     "UnknownConfigError",
@@ -138,6 +139,10 @@ class HubSetupError(CourseError, RuntimeError):
 
 class WeightsNotInstalledError(CourseError, ModuleNotFoundError):
     """The package that ships EfficientNet-Lite0's weights is not installed."""
+
+
+class OrtConversionError(CourseError, RuntimeError):
+    """ONNX Runtime's ORT-format converter (``convert_onnx_models_to_ort``) failed on a model."""
 
 
 def first_line(error: BaseException) -> str:
