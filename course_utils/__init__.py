@@ -13,7 +13,8 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.bench`     timing harness, engines, reports and verdicts (``python -m course_utils.bench``)
 * :mod:`course_utils.quantize`  int8 variants that fuse, calibration readers, size/speed/accuracy reports, int8
   logits judged against fp32's (``python -m course_utils.quantize``)
-* :mod:`course_utils.deploy`    shipping a model: the CI gate (``python -m course_utils.gate``), a model server and
+* :mod:`course_utils.deploy`    shipping a model: ORT format, Node.js and the npm packages (onnxruntime-web,
+  onnxruntime-node), the served classifier page, the CI gate (``python -m course_utils.gate``), a model server and
   its load test, the C library under every language binding
 * :mod:`course_utils.views`     widgets and served pages: Netron, the static graph view, live benchmark, provider
   switcher, opset explorer, shape explorer
@@ -24,7 +25,7 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.classroom` ``./course hub`` (a JupyterHub workshop on this machine), each learner's progress
   records, and the instructor's class table
 
-Command lines: ``python -m course_utils.inspect FILE``, ``python -m course_utils.compat MODEL``,
+Command lines: ``python -m course_utils.inspect FILE``, ``python -m course_utils.compat MODEL [--target web|node|…]``,
 ``python -m course_utils.providers``, ``python -m course_utils.bench``, ``python -m course_utils.quantize``,
 ``python -m course_utils.gate MODEL --reference REF.npz`` (a CI gate for a model), ``python -m course_utils.progress`` (a learner's progress; ``--class DIR…`` the instructor's table) and the
 environment doctor ``python -m course_utils.setup_check``.
@@ -47,6 +48,8 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
     from course_utils.bench.harness import measure
     from course_utils.bench.report import Verdict, benchmark, budget_verdict, speed_verdict
     from course_utils.bench.targets import load_target
+    from course_utils.deploy.node import run_in_node
+    from course_utils.deploy.npm import node_available, run_node
     from course_utils.errors import (
         CalibrationInputError,
         CourseError,
@@ -58,10 +61,12 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
         KernelError,
         ModelFileNotFoundError,
         NetronPatchError,
+        NodeNotFoundError,
         NotAModelTypeError,
         NotAnOnnxModelError,
         NotAProgressFileError,
         NotATraceError,
+        NpmPackagesMissingError,
         OrtConversionError,
         ProviderUnavailableError,
         ServerError,
@@ -125,6 +130,8 @@ _LAZY: dict[str, str] = {
     "InputMismatchError": "errors",
     "ModelFileNotFoundError": "errors",
     "NetronPatchError": "errors",
+    "NodeNotFoundError": "errors",
+    "NpmPackagesMissingError": "errors",
     "NotAModelTypeError": "errors",
     "NotATraceError": "errors",
     "NotAnOnnxModelError": "errors",
@@ -207,6 +214,9 @@ _LAZY: dict[str, str] = {
     "check_parity": "onnxfile.verify",
     "explain_export_errors": "models.torch_export",
     "explain_convert_errors": "models.tf_convert",
+    "node_available": "deploy.npm",
+    "run_node": "deploy.npm",
+    "run_in_node": "deploy.node",
 }
 
 # package name -> the defining module's name, where they differ
@@ -247,10 +257,12 @@ __all__ = [
     "ModelFileNotFoundError",
     "NetronPatchError",
     "NetronView",
+    "NodeNotFoundError",
     "NotAModelTypeError",
     "NotAProgressFileError",
     "NotATraceError",
     "NotAnOnnxModelError",
+    "NpmPackagesMissingError",
     "OpsetExplorer",
     "OrtConversionError",
     "ProviderSwitcher",
@@ -297,6 +309,7 @@ __all__ = [
     "make_session",
     "measure",
     "netron_view",
+    "node_available",
     "op_signature",
     "opset_explorer",
     "photo_crops",
@@ -309,6 +322,8 @@ __all__ = [
     "register_engine",
     "register_model",
     "relative_to_repo",
+    "run_in_node",
+    "run_node",
     "run_onnx",
     "runtime_limits",
     "runtime_ops",

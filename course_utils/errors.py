@@ -19,10 +19,12 @@ __all__ = [
     "KernelError",
     "ModelFileNotFoundError",
     "NetronPatchError",
+    "NodeNotFoundError",
     "NotAModelTypeError",
     "NotAProgressFileError",
     "NotATraceError",
     "NotAnOnnxModelError",
+    "NpmPackagesMissingError",
     "OrtConversionError",
     "ProviderUnavailableError",
     "ServerError",
@@ -143,6 +145,14 @@ class NotAProgressFileError(CourseError, ValueError):
 
 class HubSetupError(CourseError, RuntimeError):
     """Something ``./course hub`` needs is missing or wrong (a package, the proxy, a port, a learner name)."""
+
+
+class NodeNotFoundError(CourseError, FileNotFoundError):
+    """Node.js (the ``node`` command) is not installed, or too old: the Node.js runner and web checks need it."""
+
+
+class NpmPackagesMissingError(CourseError, FileNotFoundError):
+    """The course's npm packages (onnxruntime-web, onnxruntime-node) are not installed in ``deploy/js``."""
 
 
 class WeightsNotInstalledError(CourseError, ModuleNotFoundError):

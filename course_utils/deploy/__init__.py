@@ -1,18 +1,35 @@
-"""Shipping a model out of the notebook: ORT format for mobile and edge, the checks before it leaves (a CI gate),
-a model server and its load test, and the C library under every language binding.
+"""Shipping a model: the browser, Node.js, ORT format, a model server, other languages, a CI gate for models.
 
+* :mod:`~course_utils.deploy.npm`   Node.js and the course's npm packages (onnxruntime-web, onnxruntime-node):
+  ``js_packages_dir()``, ``node_available()``, ``run_node(script, *args)``
+* :mod:`~course_utils.deploy.node`  models in Node.js: ``npm_load_errors`` (does onnxruntime-web/-node load it?),
+  ``run_in_node`` (outputs of a ``.onnx``/``.ort`` file from onnxruntime-node)
+* :mod:`~course_utils.deploy.web`   the classifier page onnxruntime-web runs in the learner's browser, served by the
+  kernel's loopback server (headless: what is served and where; the view is ``views.web_classifier``)
+* :mod:`~course_utils.deploy.ort_format`  ``.onnx`` → ``.ort`` with ONNX Runtime's converter, and ``.ort`` files read back
 * :mod:`~course_utils.deploy.gate`  ``write_reference`` and ``run_gate``: checker, target compatibility, parity
   against stored outputs and a latency budget, one line each and a verdict (``python -m course_utils.gate``)
-* :mod:`~course_utils.deploy.ort_format`  ``.onnx`` → ``.ort`` with ONNX Runtime's converter, and ``.ort`` files read back
 * :mod:`~course_utils.deploy.server`  ``serve_model``: one InferenceSession behind FastAPI + uvicorn on 127.0.0.1
   (TensorFlow Serving's REST routes, one-line 4xx reasons), stopped without leaked threads
 * :mod:`~course_utils.deploy.loadtest`  ``load_test``: a bounded load test (fixed requests, a few clients), its report
 
-Headless: never imports :mod:`course_utils.views`. May import :mod:`course_utils.errors`, :mod:`course_utils.paths`,
-:mod:`course_utils.onnxfile`, :mod:`course_utils.models`, :mod:`course_utils.runtime`, :mod:`course_utils.versions`,
-:mod:`course_utils.bench`, :mod:`course_utils.machine`.
+Headless: never imports :mod:`course_utils.views` or widgets. May import :mod:`course_utils.errors`,
+:mod:`course_utils.paths`, :mod:`course_utils.onnxfile`, :mod:`course_utils.models`, :mod:`course_utils.runtime`,
+:mod:`course_utils.versions`, :mod:`course_utils.bench`, :mod:`course_utils.machine`. The npm packages live
+outside the Python package, in the course's ``deploy/js`` folder (``package.json``, ``package-lock.json``, the
+scripts Node.js runs, and the git-ignored ``node_modules``), because Node.js resolves a script's imports from the
+script's own folder.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from course_utils.deploy.node import npm_load_errors, run_in_node
+from course_utils.deploy.npm import js_packages_dir, node_available, run_node
+
+__all__ = [
+    "js_packages_dir",
+    "node_available",
+    "npm_load_errors",
+    "run_in_node",
+    "run_node",
+]
