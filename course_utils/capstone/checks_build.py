@@ -22,7 +22,7 @@ from course_utils.capstone.evidence import (
 from course_utils.capstone.stages import Passed
 from course_utils.errors import first_line
 from course_utils.lessons.exercises import NotYet, expect
-from course_utils.onnxfile.render import format_bytes
+from course_utils.onnxfile.render import format_bytes, plural
 
 __all__ = ["check_classify", "check_export", "check_optimized", "check_web", "web_limits"]
 
@@ -287,7 +287,9 @@ def check_web(path: Any = None, reports: Any = None) -> Passed:
     )
     _dynamic_batch(model)
     error = parity(path)
-    verdicts = "; ".join(f"{r.target.onnxruntime_version}: {r.verdict}" for r in items)
+    verdicts = "; ".join(
+        f"{getattr(r.target, 'runtime_name', r.target.onnxruntime_version)}: {r.verdict}" for r in items
+    )
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     return Passed(
         f"{path.name} passes for the web ({report.verdict}) and still matches eager PyTorch",
@@ -392,7 +394,7 @@ def check_optimized(path: Any = None, report: Any = None) -> Passed:
             (
                 "speed-up vs eager",
                 f"{base.p50_ms / row.p50_ms:.2f}x ({row.engine} p50 {row.p50_ms:.2f} ms vs "
-                f"{base.p50_ms:.2f} ms, batch {row.batch}, {row.threads} threads; {spread}; {row.runs} and {base.runs} runs)",
+                f"{base.p50_ms:.2f} ms, batch {row.batch}, {plural(row.threads, 'thread')}; {spread}; {row.runs} and {base.runs} runs)",
             ),
             ("verdict", verdict.claim or f"noisy: {'; '.join(verdict.problems)}"),
             ("nodes", f"{len(model.graph.node)}, max |ONNX - eager| {describe_parity(error)}"),

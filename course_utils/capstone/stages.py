@@ -52,7 +52,7 @@ class Passed(str):
         return made
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # Feedback's own __repr__ (its text), not the dataclass's field list
 class StageResult(Feedback):
     """A stage's feedback (what is wrong and why, or that it passed) and, when passed, its numbers.
 
@@ -93,7 +93,12 @@ class Stage(Exercise):
 
     def _feedback(self, *args: Any, **kwargs: Any) -> StageResult:
         base = Exercise._feedback(self, *args, **kwargs)
-        numbers = getattr(base.message, "numbers", ()) if base.passed else ()
+        numbers: Numbers = getattr(base.message, "numbers", ()) if base.passed else ()
+        if self._solving:  # the card may be printed beside the solutions: no number may hand over the fix
+            hidden = f"as in the reference solution (capstone.solution({self.number}))"
+            numbers = tuple(
+                (k, hidden if any(g.lower() in v.lower() for g in self.giveaways) else v) for k, v in numbers
+            )
         result = StageResult(
             base.exercise,
             base.passed,
