@@ -115,6 +115,7 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
     from course_utils.views.opsets_view import OpsetExplorer, opset_explorer
     from course_utils.views.provider_switch_view import ProviderSwitcher, provider_switcher
     from course_utils.views.shapes_view import shape_explorer
+    from course_utils.views.web_classifier import WebClassifier, web_classifier
 
 
 # name -> module that defines it (relative to course_utils); loaded on first use so `import course_utils` stays fast
@@ -217,6 +218,8 @@ _LAZY: dict[str, str] = {
     "node_available": "deploy.npm",
     "run_node": "deploy.npm",
     "run_in_node": "deploy.node",
+    "web_classifier": "views.web_classifier",
+    "WebClassifier": "views.web_classifier",
 }
 
 # package name -> the defining module's name, where they differ
@@ -278,6 +281,7 @@ __all__ = [
     "UnsupportedIRVersionError",
     "UnsupportedOpsetError",
     "Verdict",
+    "WebClassifier",
     "WeightsNotInstalledError",
     "artifact_path",
     "available_providers",
@@ -334,4 +338,5 @@ __all__ = [
     "summarize",
     "switch_provider",
     "usable_cpus",
+    "web_classifier",
 ]  # the names of _LAZY: tests/test_public_api.py checks

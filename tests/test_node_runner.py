@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from course_test_helpers import need_node
 
-from course_utils.deploy import js_packages_dir, node_available, run_in_node, run_node
+from course_utils.deploy import js_packages_dir, node_available, npm_load_errors, run_in_node, run_node
 from course_utils.deploy.node import RUN_SCRIPT, short_ort_error
 from course_utils.errors import NodeNotFoundError, NpmPackagesMissingError
 from course_utils.models.registry import onnx_path
@@ -49,6 +49,12 @@ def test_node_outputs_equal_pythons(digits_files: tuple[Path, Path], kind: str) 
     assert list(got) == ["logits"] and got["logits"].shape == (3, 10)
     np.testing.assert_allclose(got["logits"], expected, rtol=0, atol=1e-5)
     assert not np.allclose(got["logits"][0], got["logits"][1])  # real outputs, not one repeated row
+
+
+def test_onnxruntime_web_loads_the_ort_file_too(digits_files: tuple[Path, Path]) -> None:
+    # ORT format written by Python's onnxruntime 1.32 loads in the npm packages 1.31.1 (the format's version is
+    # what counts, and the browser page accepts .ort files).
+    assert npm_load_errors([digits_files[1]], "web") == [None]
 
 
 def test_run_node_takes_source_text_with_the_packages_in_reach() -> None:

@@ -25,11 +25,16 @@ from __future__ import annotations
 
 from course_utils.deploy.node import npm_load_errors, run_in_node
 from course_utils.deploy.npm import js_packages_dir, node_available, run_node
+from course_utils.deploy.web import ClassifierPage, classifier_page, digits_input, photo_input
 
 __all__ = [
+    "ClassifierPage",
+    "classifier_page",
+    "digits_input",
     "js_packages_dir",
     "node_available",
     "npm_load_errors",
+    "photo_input",
     "run_in_node",
     "run_node",
 ]
