@@ -107,6 +107,12 @@ def test_a_check_is_recorded_as_exercise_12_n(tmp_path, monkeypatch):
     assert capstone.report_card().rows[0].passed is False
 
 
+def test_the_progress_report_knows_the_stages_without_importing_them():
+    from course_utils.classroom.progress import course_exercises
+
+    assert course_exercises()["12"] == [f"12.{n}" for n in range(1, 8)]
+
+
 def test_the_capstone_imports_no_view():
     for path in PACKAGE.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
