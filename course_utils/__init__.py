@@ -13,9 +13,9 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.bench`     timing harness, engines, reports and verdicts (``python -m course_utils.bench``)
 * :mod:`course_utils.quantize`  int8 variants that fuse, calibration readers, size/speed/accuracy reports, int8
   logits judged against fp32's (``python -m course_utils.quantize``)
-* :mod:`course_utils.deploy`    shipping a model: ORT format, Node.js and the npm packages (onnxruntime-web,
-  onnxruntime-node), the served classifier page, the CI gate (``python -m course_utils.gate``), a model server and
-  its load test, the C library under every language binding
+* :mod:`course_utils.deploy`    shipping a model: Node.js and the npm packages (onnxruntime-web, onnxruntime-node),
+  the classifier page onnxruntime-web runs in the browser, running models in Node.js, ORT format, a model server and
+  its load test, the C library under every language binding, the CI gate (``python -m course_utils.gate``)
 * :mod:`course_utils.views`     widgets and served pages: Netron, the static graph view, live benchmark, provider
   switcher, opset explorer, shape explorer
 * :mod:`course_utils.lessons`   exercises: checks with feedback, hints and solutions, and each lesson's exercises
@@ -27,7 +27,8 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 
 Command lines: ``python -m course_utils.inspect FILE``, ``python -m course_utils.compat MODEL [--target web|node|…]``,
 ``python -m course_utils.providers``, ``python -m course_utils.bench``, ``python -m course_utils.quantize``,
-``python -m course_utils.gate MODEL --reference REF.npz`` (a CI gate for a model), ``python -m course_utils.progress`` (a learner's progress; ``--class DIR…`` the instructor's table) and the
+``python -m course_utils.gate MODEL --reference REF.npz`` (a CI gate for a model),
+``python -m course_utils.progress`` (a learner's progress; ``--class DIR…`` the instructor's table) and the
 environment doctor ``python -m course_utils.setup_check``.
 
 The most used names are also reachable from the package itself, e.g. ``course_utils.load_digits()``, and every

@@ -146,3 +146,24 @@ def test_command_line_exit_codes_without_traceback(good, tmp_path):
     )
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert missing.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("target", ["web", "node"])
+def test_npm_targets_refuse_what_python_reads(good, target):
+    model, reference = good  # onnx 1.23's default IR 14: Python's 1.32 reads it, the npm packages (IR <= 13) do not
+    assert run_gate(model, reference=reference).check("target").status == PASS
+    report = run_gate(model, reference=reference, target=target)
+    assert report.failed == ("target",) and "IR version 14 > 13" in report.check("target").detail
+
+
+def test_cannot_verify_fails_the_gate(tmp_path):
+    # An ONNX Runtime contrib operator: the published table of an older release cannot say whether it has it.
+    model = build_one_op_model(opset=17, ir_version=8)
+    model.graph.node[0].output[0] = "h"
+    model.graph.node.append(helper.make_node("Gelu", ["h"], ["y"], domain="com.microsoft"))
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(model, tmp_path / "contrib.onnx")
+    reference = write_reference(tmp_path / "contrib.onnx", FEED, tmp_path / "contrib.npz")
+    assert run_gate(tmp_path / "contrib.onnx", reference=reference).exit_code == 0  # the installed one loads it
+    report = run_gate(tmp_path / "contrib.onnx", reference=reference, target="1.17")
+    assert report.failed == ("target",) and "cannot verify" in report.check("target").detail

@@ -70,7 +70,7 @@ BAD = {
     "ragged": (b'{"inputs": {"x": [[1, 2, 3], [1]]}}', "application/json", 400, "ragged"),
     "strings": (b'{"inputs": {"x": [["a", "b", "c"]]}}', "application/json", 400, "holds strings"),
     "too large": (json.dumps({"inputs": {"x": [[0.5] * 3] * 2000}}).encode(), "application/json", 413, "over 10000"),
-    "not JSON content type": (b'{"inputs": {"x": [[1, 2, 3]]}}', "text/csv", 415, "not JSON"),
+    "not JSON content type": (b'{"inputs": {"x": [[1, 2, 3]]}}', "text/csv", 415, "neither JSON nor .npy"),
 }
 
 
@@ -146,3 +146,38 @@ def test_bad_server_arguments(model_path):
         ModelServer(model_path, mode="pooled")  # type: ignore[arg-type]
     with pytest.raises(ServerError, match="URL"):
         ModelServer(model_path, name="a/b")
+
+
+def test_npy_bodies_for_a_one_input_model(server):
+    import io
+
+    x = np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]], np.float32)
+    buffer = io.BytesIO()
+    np.save(buffer, x)
+    reply = _predict(server, buffer.getvalue(), "application/x-npy")
+    assert reply.status_code == 200, reply.text
+    np.testing.assert_allclose(reply.json()["outputs"]["y"], np.maximum(x @ WEIGHT, 0), rtol=1e-6)
+    for content, fragment in ((b"not npy", "not an .npy"), (_npy(np.zeros((1, 2), np.float32)), "has shape [1, 2]")):
+        bad = _predict(server, content, "application/x-npy")
+        assert bad.status_code == 400 and fragment in bad.json()["error"]
+    objects = _npy(np.array([{"a": 1}], dtype=object), allow_pickle=True)  # a pickle inside is never loaded
+    assert _predict(server, objects, "application/x-npy").status_code == 400
+    _serves(server)
+
+
+def _npy(array: np.ndarray, allow_pickle: bool = False) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=allow_pickle)
+    return buffer.getvalue()
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_read(server):
+    def chunks():  # no Content-Length: httpx sends it chunked, so the server counts while it reads
+        for _ in range(20):
+            yield b"[0.5, 0.5, 0.5], " * 100
+
+    reply = httpx.post(server.model_url + ":predict", content=chunks(), headers={"content-type": "application/json"})
+    assert reply.status_code == 413 and "over 10000 bytes" in reply.json()["error"]
+    _serves(server)

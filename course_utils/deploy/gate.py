@@ -144,11 +144,9 @@ def write_reference(
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("wb") as handle:  # np.savez would append .npz to a name without it
-        np.savez(
-            handle,
-            **{f"{INPUT_PREFIX}{n}": a for n, a in arrays.items()},
-            **{f"{OUTPUT_PREFIX}{n}": np.asarray(a) for n, a in zip(names, outputs, strict=True)},
-        )
+        stored: dict[str, Any] = {f"{INPUT_PREFIX}{n}": a for n, a in arrays.items()}
+        stored.update({f"{OUTPUT_PREFIX}{n}": np.asarray(a) for n, a in zip(names, outputs, strict=True)})
+        np.savez(handle, **stored)
     return target
 
 
@@ -201,6 +199,16 @@ def _target(path: str, target: str) -> GateCheck:
     return GateCheck("target", FAIL, f"{target}: {report.verdict} with {runtime}: {first}{more}")
 
 
+def _largest_difference(got: np.ndarray, want: np.ndarray) -> float:
+    """The largest absolute difference; 0 for equal non-numbers, inf for unequal ones, nan where NaNs differ."""
+    if not (got.size and np.issubdtype(got.dtype, np.number)):
+        return 0.0 if np.array_equal(got, want) else float("inf")
+    if not np.array_equal(np.isnan(got), np.isnan(want)):
+        return float("nan")
+    diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    return float(np.nanmax(diff)) if not np.isnan(diff).all() else 0.0
+
+
 def _parity(
     session: Any, inputs: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray], atol: float
 ) -> GateCheck:
@@ -220,18 +228,12 @@ def _parity(
                 FAIL,
                 f"output '{name}' is {got.dtype}{list(got.shape)}, the reference {want.dtype}{list(want.shape)}",
             )
-        if got.size and np.issubdtype(got.dtype, np.number):
-            diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
-            error = float(np.nanmax(diff)) if not np.isnan(diff).all() else float("nan")
-            if np.isnan(got).any() != np.isnan(want).any():
-                error = float("nan")
-        else:
-            error = 0.0 if np.array_equal(got, want) else float("inf")
-        if not error <= atol:  # nan fails too
+        largest = _largest_difference(got, want)
+        if not largest <= atol:  # nan fails too
             return GateCheck(
-                "parity", FAIL, f"output '{name}' differs from the reference by {measurement(error)} > atol {atol:g}"
+                "parity", FAIL, f"output '{name}' differs from the reference by {measurement(largest)} > atol {atol:g}"
             )
-        worst = max(worst, error)
+        worst = max(worst, largest)
     return GateCheck(
         "parity", PASS, f"{len(names)} output(s) within atol {atol:g} (max abs error {measurement(worst)})"
     )

@@ -6,17 +6,18 @@ notebook or a test.
         server.url                        # http://127.0.0.1:<free port>
         # GET  {url}/v1/models/digits           metadata: inputs, outputs (numpy type names), onnxruntime version
         # POST {url}/v1/models/digits:predict   {"inputs": {"x": [[...]]}} -> {"outputs": {"logits": [[...]]}}
+        #      or, for a one-input model, the bytes of np.save(array) with content type application/x-npy
 
 The routes follow TensorFlow Serving's REST shape (``/v1/models/<name>`` and ``:predict``). A bad request gets a
 4xx status and ``{"error": "<one line: what is wrong and how to fix it>"}``, and the server keeps serving:
 400 for a body that is not JSON, lacks ``inputs``, misses or adds an input, has the wrong shape or numbers of the
-wrong kind; 404 for another model name; 413 for a body over ``max_body_bytes``; 415 for a content type other than
-JSON. Only a fault of the server itself is a 500.
+wrong kind (or an ``.npy`` body that is not one array); 404 for another model name; 413 for a body over
+``max_body_bytes``; 415 for a content type other than JSON or ``.npy``. Only a fault of the server itself is a 500.
 
 Sessions: ``mode="shared"`` (default) makes one ``InferenceSession`` at start and calls its ``run`` from ``workers``
-threads at once (ONNX Runtime documents concurrent ``Run()`` calls on one session as safe; the session holds the
-weights once). ``mode="per-request"`` makes a new session for every request, the pattern to avoid, measured in
-lesson 11. Each session uses ``threads`` intra-op threads (1 by default: concurrency comes from the requests).
+threads at once (``InferenceSession::Run()`` "is guaranteed to be thread-safe": ONNX Runtime pull request #19301;
+the session holds the weights once). ``mode="per-request"`` makes a new session for every request: the pattern to
+avoid, there to be measured against. Each session uses ``threads`` intra-op threads (1 by default: concurrency comes from the requests).
 
 The server runs in a background thread with its own event loop and a thread pool of ``workers`` that runs the
 sessions; :meth:`ModelServer.stop` (or leaving the ``with`` block) makes uvicorn finish, joins the thread and shuts
@@ -26,13 +27,14 @@ the pool down, so no thread of the server outlives it.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -44,10 +46,12 @@ from course_utils.onnxfile.modelio import model_bytes
 from course_utils.runtime.run import numpy_dtype
 from course_utils.runtime.sessions import create_session, session_options
 
-__all__ = ["MAX_BODY_BYTES", "ModelServer", "make_app", "serve_model"]
+__all__ = ["MAX_BODY_BYTES", "NPY_TYPE", "AppServer", "ModelServer", "make_app", "serve_app", "serve_model"]
 
 #: The largest request body accepted by default (bytes); a larger one gets 413.
 MAX_BODY_BYTES = 1_000_000
+#: The content type of a binary request: one array written with ``np.save`` (models with one input).
+NPY_TYPE = "application/x-npy"
 Mode = Literal["shared", "per-request"]
 _START_TIMEOUT_S = 30.0
 
@@ -147,6 +151,21 @@ class _Model:
             "session": self.mode,
         }
 
+    def feed_npy(self, body: bytes) -> dict[str, np.ndarray]:
+        """The feed of a one-input model from an ``.npy`` body (``np.save`` of one array): no JSON to parse."""
+        if len(self.inputs) != 1:
+            names = [s.name for s in self.inputs]
+            raise _BadRequest(415, f"an .npy body holds one array, the model takes {names}: send JSON instead")
+        try:
+            array = np.load(io.BytesIO(body), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:
+            raise _BadRequest(
+                400, f"the body is not an .npy array ({first_line(error)[:120]}): write it with np.save"
+            ) from None
+        if not isinstance(array, np.ndarray):
+            raise _BadRequest(400, "the body is an .npz archive, not one .npy array: write it with np.save")
+        return {self.inputs[0].name: _array(self.inputs[0], array)}
+
     def feed(self, body: Any) -> dict[str, np.ndarray]:
         names = [s.name for s in self.inputs]
         example = '{"inputs": {' + ", ".join(f'"{n}": [...]' for n in names) + "}}"
@@ -160,6 +179,15 @@ class _Model:
         if extra:
             raise _BadRequest(400, f"unknown input(s) {extra}: the model takes {names}")
         return {s.name: _array(s, given[s.name]) for s in self.inputs}
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise _BadRequest(
+            400, f"the body is not JSON ({first_line(error)}): send {{'inputs': {{name: array}}}} as JSON"
+        ) from None
 
 
 async def _read_body(request: Any, limit: int) -> bytes:
@@ -206,16 +234,12 @@ def make_app(model: _Model, executor: ThreadPoolExecutor, max_body_bytes: int = 
     @app.post(base + ":predict")
     async def predict(request: Request) -> JSONResponse:
         kind = request.headers.get("content-type", "").split(";")[0].strip()
-        if kind not in ("", "application/json"):
-            raise _BadRequest(415, f"content type {kind} is not JSON: send the body as application/json")
-        body = await _read_body(request, max_body_bytes)
-        try:
-            parsed = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        if kind not in ("", "application/json", NPY_TYPE):
             raise _BadRequest(
-                400, f"the body is not JSON ({first_line(error)}): send {{'inputs': {{name: array}}}} as JSON"
-            ) from None
-        feed = model.feed(parsed)
+                415, f"content type {kind} is neither JSON nor .npy: send application/json (or {NPY_TYPE})"
+            )
+        body = await _read_body(request, max_body_bytes)
+        feed = model.feed_npy(body) if kind == NPY_TYPE else model.feed(_json(body))
         loop = asyncio.get_running_loop()
         try:
             outputs = await loop.run_in_executor(executor, model.run, feed)
@@ -229,31 +253,19 @@ def make_app(model: _Model, executor: ThreadPoolExecutor, max_body_bytes: int = 
     return app
 
 
-class ModelServer:
-    """A running server (see the module docstring): ``url``, ``port``, ``stop()``; a context manager."""
+class AppServer:
+    """Any ASGI app (a ``FastAPI()``) served by uvicorn on 127.0.0.1 in a background thread: ``url``, ``port``,
+    ``start()``, ``stop()``; a context manager. ``on_stop`` runs after uvicorn has finished (closing pools);
+    ``log_level`` is uvicorn's (``"critical"`` keeps an app's tracebacks out of a notebook)."""
 
-    def __init__(
-        self,
-        model: str | os.PathLike[str],
-        *,
-        name: str = "model",
-        mode: Mode = "shared",
-        workers: int = 4,
-        threads: int = 1,
-        max_body_bytes: int = MAX_BODY_BYTES,
-    ) -> None:
+    def __init__(self, app: Any, *, name: str = "app", on_stop: Any = None, log_level: str = "warning") -> None:
         import uvicorn
 
-        if not name or "/" in name or ":" in name:
-            raise ServerError(f"the model name {name!r} must be non-empty without '/' or ':': it is part of the URL")
-        self.model = _Model(model, name, mode, threads)
-        self.name, self.mode = name, mode
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"ort-{name}")
-        app = make_app(self.model, self._executor, max_body_bytes)
+        self._on_stop = on_stop
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))  # a free port on the loopback address only
         self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=5)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name=f"uvicorn-{name}", daemon=True
@@ -265,42 +277,74 @@ class ModelServer:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def model_url(self) -> str:
-        """``<url>/v1/models/<name>``: GET for metadata; append ``:predict`` and POST to run."""
-        return f"{self.url}/v1/models/{self.name}"
-
-    @property
     def running(self) -> bool:
         """True between :meth:`start` and :meth:`stop`."""
         return self._thread.is_alive()
 
-    def start(self) -> ModelServer:
+    def start(self) -> Self:
         """Start serving and wait until the socket accepts requests; returns the server."""
         self._thread.start()
-        ready = threading.Event()
+        waiting = threading.Event()
         for _ in range(int(_START_TIMEOUT_S / 0.01)):
             if self._server.started or not self._thread.is_alive():
-                ready.set()
                 break
-            ready.wait(0.01)
+            waiting.wait(0.01)
         if not self._server.started:
             self.stop()
             raise ServerError(f"the server did not start on port {self.port} within {_START_TIMEOUT_S:g} s")
         return self
 
     def stop(self) -> None:
-        """Finish open requests, stop uvicorn, join its thread and the session threads. Idempotent."""
+        """Finish open requests, stop uvicorn and join its thread, then ``on_stop``. Idempotent."""
         self._server.should_exit = True
         if self._thread.is_alive():
             self._thread.join(timeout=_START_TIMEOUT_S)
-        self._executor.shutdown(wait=True)
+        if self._on_stop is not None:
+            self._on_stop()
         self._socket.close()
 
-    def __enter__(self) -> ModelServer:
+    def __enter__(self) -> Self:
         return self if self.running else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({'serving' if self.running else 'stopped'} at {self.url})"
+
+
+def serve_app(app: Any, *, log_level: str = "warning") -> AppServer:
+    """Serve your own ASGI app (``FastAPI()``) on 127.0.0.1 at a free port, running; stop it with ``stop()``.
+    ``log_level``: uvicorn's (``"critical"`` silences the tracebacks it logs for a failing handler)."""
+    return AppServer(app, log_level=log_level).start()
+
+
+class ModelServer(AppServer):
+    """A running model server (see the module docstring): ``url``, ``model_url``, ``port``, ``stop()``; a context
+    manager."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str],
+        *,
+        name: str = "model",
+        mode: Mode = "shared",
+        workers: int = 4,
+        threads: int = 1,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        if not name or "/" in name or ":" in name:
+            raise ServerError(f"the model name {name!r} must be non-empty without '/' or ':': it is part of the URL")
+        self.model = _Model(model, name, mode, threads)
+        self.name, self.mode = name, mode
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"ort-{name}")
+        app = make_app(self.model, self._executor, max_body_bytes)
+        super().__init__(app, name=name, on_stop=lambda: self._executor.shutdown(wait=True))
+
+    @property
+    def model_url(self) -> str:
+        """``<url>/v1/models/<name>``: GET for metadata; append ``:predict`` and POST to run."""
+        return f"{self.url}/v1/models/{self.name}"
 
     def __repr__(self) -> str:
         state = "serving" if self.running else "stopped"
@@ -319,4 +363,5 @@ def serve_model(
     """Start a :class:`ModelServer` for ``model`` on 127.0.0.1 (a free port) and return it, running. Stop it with
     ``server.stop()``, or use it in a ``with`` block."""
     server = ModelServer(model, name=name, mode=mode, workers=workers, threads=threads, max_body_bytes=max_body_bytes)
-    return server.start()
+    server.start()
+    return server
