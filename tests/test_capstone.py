@@ -107,6 +107,21 @@ def test_a_check_is_recorded_as_exercise_12_n(tmp_path, monkeypatch):
     assert capstone.report_card().rows[0].passed is False
 
 
+def test_the_starting_cells_get_feedback_that_gives_nothing_away(tmp_path):
+    """What each stage's cell in the notebook checks before the learner writes anything."""
+    starts = {
+        1: ((None, None, []), {}),
+        2: ((tmp_path / "effnet.onnx",), {}),
+        3: ((tmp_path / "effnet_web.onnx", []), {}),
+        4: ((tmp_path / "effnet_opt.onnx", None), {}),
+        5: ((tmp_path / "effnet_int8.onnx", tmp_path / "effnet_opt.onnx", None, None), {"why": ""}),
+        6: ((tmp_path / "ort" / "effnet_int8.ort", tmp_path / "effnet_int8.onnx"), {}),
+        7: ((tmp_path / "effnet_int8.onnx", tmp_path / "effnet_gate.npz"), {"target": "python", "budget_ms": None}),
+    }
+    for number, (artifacts, options) in starts.items():
+        assert_wrong(STAGES[number], capstone.check_stage(number, *artifacts, **options))
+
+
 def test_the_progress_report_knows_the_stages_without_importing_them():
     from course_utils.classroom.progress import course_exercises
 

@@ -10,7 +10,6 @@ the report card lists) for a right one. Checks are recorded in the learner's pro
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ from course_utils.onnxfile.render import html_table, text_table
 __all__ = [
     "LESSON",
     "STAGES",
+    "CardRow",
     "Passed",
     "ReportCard",
     "Stage",
@@ -229,7 +229,3 @@ def report_card() -> ReportCard:
             )
         )
     return ReportCard(tuple(rows))
-
-
-#: A stage's checker: ``(*artifacts, **options) -> Passed`` (raises NotYet for a wrong artifact).
-Checker = Callable[..., Passed]
