@@ -131,6 +131,13 @@ def check_int8(
         expected="no photo in both sets",
         got=f"{len(shared)} shared",
     )
+    criteria = ("confident", "top-5", "top 5", "agree", "size", "mb", "margin", "smaller", "faster", "accura")
+    expect(
+        isinstance(why, str) and any(word in why.lower() for word in criteria),
+        "the choice comes without a reason that rests on what you measured",
+        why="shipping a quantized model is a trade-off: say which of the numbers you measured decided it",
+        got=repr(why)[:80] if why is not None else "no reason given",
+    )
     _, fp32_path = load_answer(fp32, "the path of the fp32 .onnx model the int8 one was made from")
     parity(fp32_path)
     evals = evals[:240]
@@ -155,13 +162,6 @@ def check_int8(
         why="where int8 changes the answer it should pick a class fp32 also rated highly",
         expected=f">= {MIN_TOP5:.0%}",
         got=f"{quality.top5_contains:.1%}",
-    )
-    criteria = ("confident", "top-5", "top 5", "agree", "size", "mb", "margin", "smaller", "faster", "accura")
-    expect(
-        isinstance(why, str) and any(word in why.lower() for word in criteria),
-        "the choice comes without a reason that rests on what you measured",
-        why="shipping a quantized model is a trade-off: say which of the numbers you measured decided it",
-        got=repr(why)[:80] if why is not None else "no reason given",
     )
     size = path.stat().st_size
     return Passed(
