@@ -24,7 +24,7 @@ from course_utils.errors import first_line
 from course_utils.lessons.exercises import NotYet, expect
 from course_utils.onnxfile.render import format_bytes, plural
 
-__all__ = ["check_classify", "check_export", "check_optimized", "check_web", "web_limits"]
+__all__ = ["MIN_SPREAD_RUNS", "check_classify", "check_export", "check_optimized", "check_web", "web_limits"]
 
 # ------------------------------------------------------------------------------------------------ stage 1
 
@@ -304,6 +304,9 @@ def check_web(path: Any = None, reports: Any = None) -> Passed:
 # ------------------------------------------------------------------------------------------------ stage 4
 
 _STANDARD_DOMAINS = ("", "ai.onnx")
+#: The fewest timed runs per engine from which a p90/p50 spread is stated (the bench's verdicts want 20; a busy
+#: machine's harness may stop a slow engine earlier, at three times its budget).
+MIN_SPREAD_RUNS = 10
 
 
 def _left_to_basic(path: Path) -> int:
@@ -335,7 +338,7 @@ def check_optimized(path: Any = None, report: Any = None) -> Passed:
     """Stage 4: ``path`` is the file optimized offline (portable operators only, nothing left for ONNX Runtime's
     basic level to remove, logits still eager's); ``report`` the course benchmark (a ``BenchReport``) that times
     it against eager PyTorch with enough runs to state a spread."""
-    from course_utils.bench.report import MIN_RUNS, BenchReport
+    from course_utils.bench.report import BenchReport
 
     model, path = load_answer(path, "the path of the optimized .onnx file")
     custom = sorted({f"{n.domain}.{n.op_type}" for n in model.graph.node if n.domain not in _STANDARD_DOMAINS})
@@ -375,10 +378,10 @@ def check_optimized(path: Any = None, report: Any = None) -> Passed:
     base = eager[0]
     for r in (row, base):
         expect(
-            r.runs >= MIN_RUNS,
+            r.runs >= MIN_SPREAD_RUNS,
             f"{r.engine} ran {r.runs} times",
             why="a spread (p90 against p50) from so few runs is noise, so the speed-up cannot be stated with one",
-            expected=f"at least {MIN_RUNS} timed runs per engine",
+            expected=f"at least {MIN_SPREAD_RUNS} timed runs per engine",
             got=f"{r.runs} runs",
         )
     expect(
