@@ -20,6 +20,8 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
   switcher, opset explorer, shape explorer
 * :mod:`course_utils.lessons`   exercises: checks with feedback, hints and solutions, and each lesson's exercises
   (the models some exercises are about: :mod:`course_utils.lessons.exercise_models`)
+* :mod:`course_utils.capstone`  the capstone's graded stages (notebook 12): rubric checks, hints, hidden solutions,
+  the report card
 * :mod:`course_utils.classroom` ``./course hub`` (a JupyterHub workshop on this machine), each learner's progress
   records, and the instructor's class table
 
@@ -72,6 +74,7 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
         UnknownConfigError,
         UnknownEngineError,
         UnknownModelError,
+        UnknownStageError,
         UnsupportedIRVersionError,
         UnsupportedOpsetError,
         WeightsNotInstalledError,
@@ -140,6 +143,7 @@ _LAZY: dict[str, str] = {
     "UnknownConfigError": "errors",
     "UnknownEngineError": "errors",
     "UnknownModelError": "errors",
+    "UnknownStageError": "errors",
     "UnsupportedIRVersionError": "errors",
     "UnsupportedOpsetError": "errors",
     "WeightsNotInstalledError": "errors",
@@ -274,6 +278,7 @@ __all__ = [
     "UnknownConfigError",
     "UnknownEngineError",
     "UnknownModelError",
+    "UnknownStageError",
     "UnsupportedIRVersionError",
     "UnsupportedOpsetError",
     "Verdict",

@@ -31,6 +31,7 @@ __all__ = [
     "UnknownConfigError",
     "UnknownEngineError",
     "UnknownModelError",
+    "UnknownStageError",
     "UnsupportedIRVersionError",
     "UnsupportedOpsetError",
     "WeightsNotInstalledError",
@@ -118,6 +119,13 @@ class UnknownConfigError(CourseError, KeyError):
 
 class NetronPatchError(CourseError, RuntimeError):
     """Netron's index.html no longer has a part the patch edits (a new Netron release): update the patch."""
+
+
+class UnknownStageError(CourseError, KeyError):
+    """A capstone stage number that does not exist (the stages are 1 to 7)."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0])
 
 
 class UnknownEngineError(CourseError, KeyError):

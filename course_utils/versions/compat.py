@@ -221,6 +221,11 @@ def _is_function(op_type: str, opset: int, domain: str) -> bool:
     return bool(getattr(schema, "has_function", False) or getattr(schema, "has_context_dependent_function", False))
 
 
+#: Operators ONNX Runtime turns into initializers while it builds the graph (``Graph`` replaces each ``Constant``
+#: node with the tensor it holds), so no build registers a kernel for them.
+_LOADED_AS_DATA = {("Constant", "")}
+
+
 @functools.cache
 def _kernels() -> dict[tuple[str, str], list[tuple[int, int]]]:
     from onnxruntime.capi import onnxruntime_pybind11_state as state
@@ -407,7 +412,7 @@ def _check(model_or_path: ModelSource, target: RuntimeLimits, *, try_load: bool)
                 f"{node.op_type}-{since}",
                 f"defined in opset {since}, newer than the runtime's {domain_label(domain)} {top}",
             )
-        elif kernels is not None:
+        elif kernels is not None and (node.op_type, domain) not in _LOADED_AS_DATA:
             ranges = kernels.get((node.op_type, domain), [])
             if not any(low <= since <= high for low, high in ranges) and not _is_function(
                 node.op_type, node_opset, domain
