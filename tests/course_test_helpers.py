@@ -75,3 +75,20 @@ def build_one_op_model(
         [numpy_helper.from_array(w, "w")],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], **model_kwargs)
+
+
+def need_node() -> None:
+    """Skip the calling test (with the one line saying how to install them) when Node.js or the course's npm
+    packages are missing; fail instead where they must be there (CI: ``COURSE_REQUIRE_BROWSER=1``, or
+    ``COURSE_REQUIRE_NODE=1``), so a skipped Node.js test never passes CI."""
+    import os
+
+    from course_utils.deploy.npm import require_node
+    from course_utils.errors import CourseError
+
+    try:
+        require_node()
+    except CourseError as error:
+        if "1" in (os.environ.get("COURSE_REQUIRE_BROWSER"), os.environ.get("COURSE_REQUIRE_NODE")):
+            pytest.fail(f"{error} (COURSE_REQUIRE_BROWSER/COURSE_REQUIRE_NODE=1: Node.js tests must run here)")
+        pytest.skip(str(error))

@@ -57,6 +57,12 @@ CANONICAL_CALLS = [
     "activation_type=QuantType.QUInt8",
     "weight_type=QuantType.QInt8",
     "per_channel=True",
+    "convert_onnx_models_to_ort",
+    "session.enable_saved_runtime_optimizations",
+    "status_code=400",
+    "write_reference(",
+    "run_gate(",
+    "python -m course_utils.gate",
 ]
 # The files the blocks write, in the empty folder they run in.
 WRITTEN = [
@@ -71,6 +77,7 @@ WRITTEN = [
     "model_prep.onnx",
     "model_dynamic_int8.onnx",
     "model_static_int8.onnx",
+    "model_web.onnx",
 ]
 
 # Runs each block from its own file (AutoGraph reads a tf.function's source from disk), in one shared namespace,

@@ -185,6 +185,22 @@ def test_installed_release_uses_its_measured_limits_and_its_kernels():
     assert not check_compatibility(old, "1.14").compatible  # the table promises opset 7 and newer only
 
 
+def test_a_constant_node_needs_no_kernel():
+    # ONNX Runtime turns Constant nodes into initializers while it builds the graph: no kernel is registered for
+    # any version of Constant, and a model with one (every legacy torch export with a reshape) loads.
+    value = helper.make_tensor("c", TensorProto.FLOAT, [1], [1.0])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    nodes = [helper.make_node("Constant", [], ["c"], value=value), helper.make_node("Add", ["x", "c"], ["y"])]
+    for opset, ir_version in ((13, 7), (20, 9)):
+        model = helper.make_model(
+            helper.make_graph(nodes, "g", [x], [y]),
+            opset_imports=[helper.make_opsetid("", opset)],
+            ir_version=ir_version,
+        )
+        assert check_compatibility(model).compatible, check_compatibility(model)
+
+
 def test_a_session_refusal_is_a_reason():
     # Valid for onnx and every static check, but ONNX Runtime cannot build it (a Reshape to an impossible shape
     # is only found at run time, so use a type ORT has no Relu kernel for instead).

@@ -72,9 +72,10 @@ def test_environment_yml_uses_requirements_txt_and_python_311():
     # Nothing else in the pip section names a package: one list of pins, in requirements.txt.
     extra = [line for line in pip_section if not line.startswith(("-r ", "-e ", "--"))]
     assert extra == []
-    # Conda packages besides python/pip would duplicate (and could contradict) requirements.txt.
+    # Conda packages besides python/pip would duplicate (and could contradict) requirements.txt; Node.js is not
+    # a Python package (lesson 10's npm packages need it).
     conda_packages = [d for d in deps if isinstance(d, str)]
-    assert sorted(conda_packages) == ["pip", "python=3.11"]
+    assert sorted(conda_packages) == ["nodejs=20", "pip", "python=3.11"]
 
 
 def test_binder_gets_cpu_only_torch():

@@ -74,7 +74,9 @@ def test_every_lazy_name_resolves_to_its_module() -> None:
             assert defined_in == f"course_utils.{module}", f"{name} is defined in {defined_in}, _LAZY says {module}"
 
 
-@pytest.mark.parametrize("command", ["bench", "compat", "inspect", "progress", "providers", "quantize", "setup_check"])
+@pytest.mark.parametrize(
+    "command", ["bench", "compat", "gate", "inspect", "progress", "providers", "quantize", "setup_check"]
+)
 def test_command_lines_start(command: str) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(

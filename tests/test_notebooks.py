@@ -100,7 +100,7 @@ def test_lesson_structure(path):
     headings = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()]
     for section in ("## Summary", "## Exercises", "## Solutions"):
         assert any(h.startswith(section) for h in headings), f"{path.name} needs a '{section}' section"
-    checks = [c for c in code_cells(nb) if re.search(r"\.check\(", c.source)]
+    checks = [c for c in code_cells(nb) if re.search(r"\.check(_stage)?\(", c.source)]  # the capstone's stages too
     assert len(checks) >= 3, f"{path.name}: at least three exercises, each ending in a .check(...) call"
     solutions_at = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Solutions" in c.source)
     solution_code = [c.source for c in nb.cells[solutions_at:] if c.cell_type == "code"]
@@ -149,6 +149,11 @@ def test_lessons_link_to_the_next_one():
         assert following.name in markdown, f"{current.name} should end with a link to {following.name}"
 
 
+def exercise_module(path: Path) -> str:
+    """The module that defines a notebook's exercises: lessons.lessonNN, or the capstone's own part."""
+    return "course_utils.capstone" if "capstone" in path.name else f"course_utils.lessons.lesson{path.name[:2]}"
+
+
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_solutions_output_gives_nothing_away(path):
     """What the Solutions cell prints (a pass line per exercise) must not hold any exercise's giveaways."""
@@ -156,7 +161,7 @@ def test_solutions_output_gives_nothing_away(path):
 
     from course_utils.lessons.exercises import exercises_of
 
-    importlib.import_module(f"course_utils.lessons.lesson{path.name[:2]}")
+    importlib.import_module(exercise_module(path))
     nb = read(path)
     start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Solutions" in c.source)
     printed = "\n".join(

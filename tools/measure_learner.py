@@ -17,9 +17,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,15 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from course_utils.classroom.client import KernelError, Learner  # noqa: E402
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from course_utils.classroom.client import KernelError, start_hub  # noqa: E402
 
 
 class Sampler(threading.Thread):
@@ -91,37 +80,15 @@ def main() -> int:
     import psutil
 
     folder = Path(tempfile.mkdtemp(prefix="measure-learner-"))
-    port = _free_port()
-    hub = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "course_utils.classroom.hub",
-            "--learners",
-            "1",
-            "--dir",
-            str(folder),
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    command = [sys.executable, "-m", "course_utils.classroom.hub"]
     try:
-        assert hub.stdout is not None
-        lines = []
-        for line in hub.stdout:
-            lines.append(line)
-            if line.startswith(("Workshop ready", "error:")):
-                break
-        if not lines or not lines[-1].startswith("Workshop ready"):
-            print("".join(lines), file=sys.stderr)
-            return 1
-        password = dict(re.findall(r"^  (\S+) +(\S+)$", "".join(lines), re.MULTILINE))["learner1"]
-        learner = Learner(f"http://127.0.0.1:{port}", "learner1", password)
+        running = start_hub(command, 1, folder, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
+    hub = running.process
+    try:
+        learner = running.learner("learner1")
         learner.log_in()
         start_s = learner.wait_for_server()
         learner.pull_course()
@@ -176,9 +143,7 @@ def main() -> int:
             args.json.write_text(json.dumps(result, indent=1) + "\n")
         return 1 if failed else 0
     finally:
-        if hub.poll() is None:
-            hub.send_signal(signal.SIGINT)
-            hub.wait(timeout=60)
+        running.stop(timeout=60)
 
 
 if __name__ == "__main__":

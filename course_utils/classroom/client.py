@@ -9,21 +9,30 @@ What the hub tests and ``tools/measure_learner.py`` do as learners, over the sam
     kernel = learner.start_kernel()
     print(learner.run(kernel, "1 + 1"))   # code run in the learner's kernel (Jupyter's websocket protocol)
 
+and the hub itself, started as an instructor starts it (``start_hub``: the launcher's "Workshop ready" line and
+the passwords it prints), stopped with Ctrl-C's signal (``RunningHub.stop``).
+
 Needs ``requests`` (JupyterHub's own dependency) and ``websocket-client``; no JupyterHub import.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import signal
+import socket
+import subprocess
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import KernelError  # its home; importable from here too
 
-__all__ = ["KernelError", "Learner", "Output"]
+__all__ = ["KernelError", "Learner", "Output", "RunningHub", "free_port", "start_hub"]
 
 
 @dataclass(frozen=True)
@@ -181,3 +190,73 @@ class Learner:
         if error:
             raise KernelError(error)
         return Output("".join(stdout), result)
+
+
+# ------------------------------------------------------------------------------------------------- the hub
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningHub:
+    """A workshop launcher started by :func:`start_hub`: its process, folder, URL, every account's password and
+    what it printed up to "Workshop ready"."""
+
+    process: subprocess.Popen[str]
+    folder: Path
+    url: str
+    passwords: dict[str, str]
+    output: list[str]
+
+    def learner(self, name: str) -> Learner:
+        """A :class:`Learner` for the account ``name`` (not logged in yet)."""
+        return Learner(self.url, name, self.passwords[name])
+
+    def stop(self, timeout: float = 40) -> None:
+        """Stop the hub as Ctrl-C does (SIGINT); kill it if it has not ended after ``timeout`` seconds."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_hub(
+    command: Sequence[str],
+    learners: int,
+    folder: Path,
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+) -> RunningHub:
+    """Run ``command`` (``./course hub`` or ``python -m course_utils.classroom.hub``) for ``learners`` learners in
+    ``folder`` on a free port, and return once it prints "Workshop ready". Raises ``RuntimeError`` with what it
+    printed when it stops or reports an error first (the hub is stopped then)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*command, "--learners", str(learners), "--dir", str(folder), "--port", str(port)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(env) if env is not None else None,
+    )
+    output: list[str] = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        output.append(line)
+        if line.startswith(("Workshop ready", "error:")):
+            break
+    passwords = dict(re.findall(r"^  (\S+) +(\S+)$", "".join(output), re.MULTILINE))
+    hub = RunningHub(process, folder, f"http://127.0.0.1:{port}", passwords, output)
+    if not output or not output[-1].startswith("Workshop ready"):
+        hub.stop()
+        raise RuntimeError("the hub did not start:\n" + "".join(output))
+    return hub

@@ -209,16 +209,20 @@ def median(values: list[int]) -> str:
 
 def course_exercises() -> dict[str, list[str]]:
     """Every exercise id of the course by lesson (``{"02": ["02.1", ...]}``), read from the lesson modules' source
-    (``Exercise("02.1", ...)``) without importing them, so no framework loads."""
+    (``Exercise("02.1", ...)``) and the capstone's stages (``Stage("12.1", ...)``) without importing them, so no
+    framework loads."""
     lessons: dict[str, list[str]] = {}
-    folder = resources.files("course_utils.lessons")
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if not (entry.name.startswith("lesson") and entry.name.endswith(".py")):
+    entries = [
+        *sorted(resources.files("course_utils.lessons").iterdir(), key=lambda e: e.name),
+        resources.files("course_utils").joinpath("capstone", "plan.py"),  # read, not imported
+    ]
+    for entry in entries:
+        if not (entry.name.startswith(("lesson", "plan")) and entry.name.endswith(".py")):
             continue
         for node in ast.walk(ast.parse(entry.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)
-                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Exercise"
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) in ("Exercise", "Stage")
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)

@@ -37,10 +37,10 @@ STAGES: tuple[Stage, ...] = (
     Stage("train", "train", ("PyTorch", "TensorFlow/Keras", "scikit-learn"), (), "framework"),
     Stage("export", "export / convert", ("torch.onnx.export", "tf2onnx", "skl2onnx"), ("02", "03"), "framework"),
     Stage("onnx", ".onnx file", ("graph of operators", "weights", "opset, IR version"), ("04", "07", "08"), "model"),
-    Stage("check", "check", ("onnx.checker", "Netron", "parity"), ("02", "04"), "model"),
+    Stage("check", "check", ("onnx.checker", "Netron", "parity"), ("02", "04", "11"), "model"),
     Stage("session", "InferenceSession", ("load, optimize", "session.run(...)"), ("05", "06"), "ONNX Runtime"),
-    Stage("provider", "execution provider", ("CPU, CUDA,", "TensorRT,", "OpenVINO, ..."), ("05",), "ONNX Runtime"),
-    Stage("outputs", "outputs", ("numpy arrays", "for your app"), (), "ONNX Runtime"),
+    Stage("provider", "execution provider", ("CPU, CUDA,", "TensorRT,", "OpenVINO, ..."), ("05", "10"), "ONNX Runtime"),
+    Stage("outputs", "outputs", ("numpy arrays", "for your app"), ("11",), "ONNX Runtime"),
 )
 
 # Layout in SVG user units (pixels at 100%): two rows of four columns, so the picture fits a notebook's width

@@ -123,10 +123,14 @@ def evaluation_images(model: CourseModel) -> np.ndarray:
 def course_torch_model(model: CourseModel) -> Any:
     """The PyTorch module behind a course model (the registry's builder): the trained DigitsCNN, or ResNet-18
     with batch-norm statistics from photos."""
+    return _torch_spec(model).build()
+
+
+def _torch_spec(model: CourseModel) -> registry.ModelSpec:
     spec = registry.get(model)
     if spec.framework != "torch":
         raise UnknownModelError(f"'{model}' is not a PyTorch course model: use one of {', '.join(_torch_models())}.")
-    return spec.build()
+    return spec
 
 
 def _torch_models() -> list[str]:
@@ -145,7 +149,7 @@ def prepare_model(model: CourseModel, force: bool = False) -> Path:
     (batch norm folded into the convolutions, shapes inferred)."""
     from onnxruntime.quantization import quant_pre_process
 
-    course_torch_model(model)  # the same error for a model that is not a PyTorch course model
+    _torch_spec(model)  # the same error for a model that is not a PyTorch course model (without building it)
     fp32 = registry.onnx_path(model, QUANT_EXPORT)
     pre = artifact_path(f"{registry.get(model).key}_pre.onnx", lesson=FOLDER)
 

@@ -8,8 +8,9 @@ In a notebook::
 
 From a shell (first line the verdict, then one line per reason with its fix, then what could not be verified)::
 
-    python -m course_utils.compat model.onnx
-    python -m course_utils.compat model.onnx --onnxruntime 1.14
+    python -m course_utils.compat model.onnx                 # the installed onnxruntime (--target python)
+    python -m course_utils.compat model.onnx --target web    # onnxruntime-web 1.31.1, the browser (also: node)
+    python -m course_utils.compat model.onnx --target 1.14   # a release (older spelling: --onnxruntime 1.14)
 
 Three verdicts, each with its exit code: ``compatible`` (0), ``incompatible`` (1: at least one reason is certain),
 ``cannot verify`` (3: nothing found wrong, but something the check cannot know, e.g. whether an old release has an
@@ -17,7 +18,10 @@ ONNX Runtime contrib operator its published table does not list, or a model ``on
 be loaded to settle it). Exit 2 is a one-line error for a file that is not a model or an unknown release.
 
 The target is the installed onnxruntime (its limits measured, its kernels listed, and the model loaded in a
-session to be sure) or an older release from ONNX Runtime's published compatibility table
+session to be sure), one of the npm packages the course pins (``web``: onnxruntime-web, ``node``:
+onnxruntime-node; their limits in :data:`course_utils.versions.NPM_RUNTIMES`, the model loaded by the package
+itself in Node.js when Node.js is installed, since their builds differ from Python's: no tensor type for bfloat16
+or float8 inputs, other kernels and schemas), or an older release from ONNX Runtime's published compatibility table
 (:data:`course_utils.versions.ORT_COMPATIBILITY`: releases 1.0 to 1.20, the ones that page lists). Another release
 is refused with a ValueError that says so, rather than guessed. Checked: the IR version, the opset of each domain, the
 operators (standard ones newer than the runtime's opset or deprecated at the model's opset; for the installed runtime,
@@ -44,7 +48,7 @@ from course_utils.errors import CourseError, ExternalDataMissingError, first_lin
 from course_utils.onnxfile.graph import domain_label, subgraphs
 from course_utils.onnxfile.modelio import ModelSource, external_data_files, load_model
 from course_utils.paths import relative_to_repo
-from course_utils.versions.limits import RuntimeLimits, ir_version_issues, limits_for, runtime_limits
+from course_utils.versions.limits import JS_TENSOR_TYPES, RuntimeLimits, ir_version_issues, limits_for, runtime_limits
 
 __all__ = ["CANNOT_VERIFY", "COMPATIBLE", "INCOMPATIBLE", "CompatReport", "Reason", "check_compatibility", "main"]
 
@@ -115,8 +119,43 @@ class CompatReport:
 
 
 def _target_name(target: RuntimeLimits) -> str:
+    if target.npm:
+        return f"{target.runtime_name} (npm)"
     where = "installed, measured" if target.source == "measured" else "from its published table"
     return f"onnxruntime {target.onnxruntime_version} ({where})"
+
+
+def _js_type_problems(model: onnx.ModelProto) -> list[str]:
+    """Graph inputs and outputs whose element type the JavaScript API has no tensor for (npm targets refuse them)."""
+    found = []
+    for kind, values in (("input", model.graph.input), ("output", model.graph.output)):
+        initializers = {t.name for t in model.graph.initializer}
+        for value in values:
+            if value.name in initializers or value.type.WhichOneof("value") != "tensor_type":
+                continue
+            code = value.type.tensor_type.elem_type
+            name = onnx.TensorProto.DataType.Name(code) if code else "UNDEFINED"
+            if code and name not in JS_TENSOR_TYPES:
+                found.append(f"{kind} '{value.name}' ({name.lower()})")
+    return found
+
+
+def _npm_load(source: ModelSource, model: onnx.ModelProto, runtime: str) -> tuple[str | None, str | None]:
+    """(refusal, why not loaded): the npm runtime's own verdict, loading the model in Node.js; the second item
+    is set (and the first None) when Node.js or the npm packages are missing."""
+    import tempfile
+
+    from course_utils.deploy.node import npm_load_errors  # deploy imports versions, never at import time here
+
+    try:
+        if isinstance(source, str | os.PathLike) and Path(source).suffix.lower() in (".onnx", ".ort"):
+            return npm_load_errors([source], "web" if runtime == "onnxruntime-web" else "node")[0], None
+        with tempfile.TemporaryDirectory(prefix="course-compat-") as tmp:
+            path = Path(tmp) / "model.onnx"
+            path.write_bytes(model.SerializeToString())
+            return npm_load_errors([path], "web" if runtime == "onnxruntime-web" else "node")[0], None
+    except CourseError as error:  # NodeNotFoundError, NpmPackagesMissingError: one line with how to install
+        return None, str(error)
 
 
 def _reexport(opset: int) -> str:
@@ -182,6 +221,11 @@ def _is_function(op_type: str, opset: int, domain: str) -> bool:
     return bool(getattr(schema, "has_function", False) or getattr(schema, "has_context_dependent_function", False))
 
 
+#: Operators ONNX Runtime turns into initializers while it builds the graph (``Graph`` replaces each ``Constant``
+#: node with the tensor it holds), so no build registers a kernel for them.
+_LOADED_AS_DATA = {("Constant", "")}
+
+
 @functools.cache
 def _kernels() -> dict[tuple[str, str], list[tuple[int, int]]]:
     from onnxruntime.capi import onnxruntime_pybind11_state as state
@@ -223,17 +267,31 @@ def _try_session(source: ModelSource, model: onnx.ModelProto) -> str | None:
 
 
 def check_compatibility(
-    model_or_path: ModelSource, onnxruntime: str | None = None, *, try_load: bool = True
+    model_or_path: ModelSource,
+    onnxruntime: str | None = None,
+    *,
+    try_load: bool = True,
+    target: str | None = None,
 ) -> CompatReport:
-    """Whether onnxruntime ``onnxruntime`` (default: the installed one) can load and run the model, and why not.
+    """Whether a runtime (default: the installed onnxruntime) can load and run the model, and why not.
 
-    ``onnxruntime`` is a release number (``"1.14"``, ``"1.17.3"``); releases other than the installed one come
-    from :data:`course_utils.versions.ORT_COMPATIBILITY`. For the installed release, ``try_load`` also creates
-    a session once the static checks pass (ONNX Runtime's own verdict). A missing file or one that is not a
-    model raises the one-line errors of :func:`course_utils.onnxfile.modelio.load_model`; an unknown release raises
-    ``ValueError``.
+    ``onnxruntime`` (or, the same, ``target``) is ``"python"`` (the installed release), ``"web"``
+    (onnxruntime-web, the browser), ``"node"`` (onnxruntime-node) or a release number (``"1.14"``,
+    ``"1.17.3"``); releases other than the installed one come from
+    :data:`course_utils.versions.ORT_COMPATIBILITY`. For the installed release, ``try_load`` also creates a
+    session once the static checks pass (ONNX Runtime's own verdict); for ``web`` and ``node`` it loads the model
+    in that npm package in Node.js (onnxruntime-web on its WebAssembly backend, the code a browser runs), and
+    without Node.js says it cannot verify what only that build knows (its kernels). A missing file or one that is
+    not a model raises the one-line errors of :func:`course_utils.onnxfile.modelio.load_model`; an unknown
+    release raises ``ValueError``.
     """
-    target = limits_for(onnxruntime)
+    if target is not None and onnxruntime is not None and target != onnxruntime:
+        raise ValueError(f"give the target once: onnxruntime={onnxruntime!r} and target={target!r} differ")
+    limits = limits_for(target if target is not None else onnxruntime)
+    return _check(model_or_path, limits, try_load=try_load)
+
+
+def _check(model_or_path: ModelSource, target: RuntimeLimits, *, try_load: bool) -> CompatReport:
     try:
         model = load_model(model_or_path, load_external_data=False)
     except ExternalDataMissingError:
@@ -300,7 +358,7 @@ def check_compatibility(
                 f"com.microsoft operators ({shown or 'none used'}): ONNX Runtime's own (an ORT-optimized file, or "
                 "one quantized in the QOperator format); this model runs only on ONNX Runtime"
             )
-            if ops and target.source != "measured":
+            if ops and target.source == "published table":  # npm targets: the load below settles it
                 unverified.append(
                     Reason(
                         f"whether {runtime} has the com.microsoft operators {shown}",
@@ -322,7 +380,7 @@ def check_compatibility(
                 )
 
     # Standard operators the target cannot have: newer than its opset, or (installed) without kernel or function.
-    kernels = _kernels() if target.source == "measured" else None
+    kernels = _kernels() if target.source == "measured" else None  # npm builds: their load below says
     lacking: dict[str, str] = {}
     deprecated_ops: dict[str, str] = {}
     for node, node_imports in pairs:
@@ -354,7 +412,7 @@ def check_compatibility(
                 f"{node.op_type}-{since}",
                 f"defined in opset {since}, newer than the runtime's {domain_label(domain)} {top}",
             )
-        elif kernels is not None:
+        elif kernels is not None and (node.op_type, domain) not in _LOADED_AS_DATA:
             ranges = kernels.get((node.op_type, domain), [])
             if not any(low <= since <= high for low, high in ranges) and not _is_function(
                 node.op_type, node_opset, domain
@@ -381,6 +439,18 @@ def check_compatibility(
             )
         )
 
+    if target.npm:
+        wrong_types = _js_type_problems(model)
+        if wrong_types:
+            reasons.append(
+                Reason(
+                    f"graph {', '.join(wrong_types[:4])}: the JavaScript API ({runtime}) has no tensor type for it, "
+                    "so the session is refused ('unsupported data type')",
+                    "make the model's inputs and outputs float32, float16 or an integer type and cast inside the "
+                    "graph (a Cast node inside the model runs)",
+                )
+            )
+
     missing = _external_missing(model, model_or_path)
     if missing:
         listed = ", ".join(missing[:3]) + (f" (+{len(missing) - 3} more)" if len(missing) > 3 else "")
@@ -403,6 +473,26 @@ def check_compatibility(
                     "read the message: usually an operator or type this build lacks; re-export, or upgrade",
                 )
             )
+    if not reasons and try_load and target.npm:
+        refusal, why_not = _npm_load(model_or_path, model, target.source)
+        loaded = why_not is None and refusal is None
+        if refusal is not None:
+            reasons.append(
+                Reason(
+                    f"{runtime} refused to load it: {refusal}",
+                    "read the message: usually an operator, attribute or type this build lacks; re-export for it",
+                )
+            )
+        elif why_not is not None:
+            unverified.append(
+                Reason(
+                    f"whether {runtime} has a kernel for every operator (its build differs from the Python one)",
+                    f"load it there: {why_not}",
+                )
+            )
+        else:
+            where = "on its WebAssembly backend, " if target.source == "onnxruntime-web" else ""
+            notes.append(f"loaded by {runtime} {where}in Node.js")
     if checker is not None and not reasons:
         if loaded:
             notes.append(f"onnx.checker.check_model rejects it ({checker}), yet {runtime} loads it")
@@ -416,30 +506,35 @@ def check_compatibility(
             )
     elif checker is not None and not deprecated_ops:
         notes.append(f"onnx.checker.check_model: {checker}")
-    if model.ir_version and target.source != "measured" and not reasons:
+    if target.npm and not try_load and not reasons:
+        notes.append(f"checked against {target.runtime_name}'s limits without loading it (its kernels unchecked)")
+    if model.ir_version and target.source == "published table" and not reasons:
         notes.append(f"checked against the published table for {target.onnxruntime_version}, without loading")
     return CompatReport(str(name), target, tuple(reasons), tuple(notes), tuple(unverified))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m course_utils.compat MODEL [--onnxruntime VERSION]``: exit 0 compatible, 1 incompatible,
+    """``python -m course_utils.compat MODEL [--target web|node|python|RELEASE]``: exit 0 compatible, 1 incompatible,
     3 cannot verify, 2 with one line on stderr when the input is not a model (or the release is unknown)."""
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.compat",
         description="Say whether an ONNX Runtime release can load and run a model, and what to change if not.",
     )
     parser.add_argument("model", help="path to a .onnx file")
-    parser.add_argument(
-        "--onnxruntime",
-        metavar="VERSION",
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--target",
+        metavar="TARGET",
         help=(
-            "target release: 1.0 to 1.20 (ONNX Runtime's published table) or the installed one "
-            f"(default: {runtime_limits().onnxruntime_version}, measured)"
+            "web (onnxruntime-web, the browser), node (onnxruntime-node), python (the installed onnxruntime, "
+            f"{runtime_limits().onnxruntime_version}; the default) or a release: 1.0 to 1.20 (ONNX Runtime's "
+            "published table)"
         ),
     )
+    which.add_argument("--onnxruntime", metavar="VERSION", help="a release, as --target RELEASE (the older spelling)")
     args = parser.parse_args(argv)
     try:
-        report = check_compatibility(args.model, args.onnxruntime)
+        report = check_compatibility(args.model, args.target if args.target is not None else args.onnxruntime)
     except (CourseError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

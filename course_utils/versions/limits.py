@@ -30,6 +30,8 @@ from course_utils.onnxfile.modelio import ModelSource, load_model
 from course_utils.onnxfile.render import plural
 
 __all__ = [
+    "JS_TENSOR_TYPES",
+    "NPM_RUNTIMES",
     "ORT_COMPATIBILITY",
     "RuntimeLimits",
     "ir_version_issues",
@@ -241,9 +243,20 @@ class RuntimeLimits:
     max_opset: dict[str, int]
     source: str = "measured"
 
+    @property
+    def runtime_name(self) -> str:
+        """The runtime's name with its version: ``onnxruntime 1.32.0``, ``onnxruntime-web 1.31.1``."""
+        package = self.source if self.source in NPM_PACKAGE_NAMES else "onnxruntime"
+        return f"{package} {self.onnxruntime_version}"
+
+    @property
+    def npm(self) -> bool:
+        """Whether this is one of the npm packages (onnxruntime-web, onnxruntime-node), not a Python release."""
+        return self.source in NPM_PACKAGE_NAMES
+
     def __str__(self) -> str:
         opsets = ", ".join(f"{domain} {v}" for domain, v in sorted(self.max_opset.items()))
-        return f"onnxruntime {self.onnxruntime_version}: IR version <= {self.max_ir_version}; opsets <= {opsets}"
+        return f"{self.runtime_name}: IR version <= {self.max_ir_version}; opsets <= {opsets}"
 
     def __repr__(self) -> str:
         return str(self)
@@ -325,29 +338,56 @@ ORT_COMPATIBILITY: dict[str, RuntimeLimits] = {
 }
 
 
+# The npm packages the course pins (deploy/js/package-lock.json). Their limits were measured by loading probe
+# models in Node.js (tests/test_web_compat.py loads them again and fails if a number here is wrong): both refuse
+# IR 14 ("Unsupported model IR version: 14, max supported IR version: 13"), ai.onnx opset 27 and ai.onnx.ml 6.
+NPM_PACKAGE_NAMES = ("onnxruntime-web", "onnxruntime-node")
+NPM_VERSION = "1.31.1"
+#: ``"web"`` (onnxruntime-web: WebAssembly, WebGPU) and ``"node"`` (onnxruntime-node) -> their limits.
+NPM_RUNTIMES: dict[str, RuntimeLimits] = {
+    target: RuntimeLimits(NPM_VERSION, 13, {"ai.onnx": 26, "ai.onnx.ml": 5}, source=package)
+    for target, package in (("web", "onnxruntime-web"), ("node", "onnxruntime-node"))
+}
+#: Element types the JavaScript API (``ort.Tensor``, onnxruntime-common 1.31) has a tensor type for. A graph
+#: input or output of another type (bfloat16, the float8 types, int2/uint2, float8e8m0) makes both npm packages
+#: refuse the session ("unsupported data type: 16"), even though the same type inside the graph runs.
+JS_TENSOR_TYPES = frozenset(
+    {
+        "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64", "STRING", "BOOL", "FLOAT16", "DOUBLE",
+        "UINT32", "UINT64", "INT4", "UINT4",
+    }
+)  # fmt: skip
+
+
 def _minor(version: str) -> str:
     match = re.match(r"\s*v?(\d+)\.(\d+)", version)
     if match is None:
         raise ValueError(
-            f"'{version}' is not an onnxruntime release number: write it as major.minor, e.g. '1.14' or '1.17.3'."
+            f"'{version}' is not an onnxruntime release number nor a target: write a release as major.minor, e.g. "
+            "'1.14' or '1.17.3', or name a target: 'web', 'node' or 'python'."
         )
     return f"{int(match.group(1))}.{int(match.group(2))}"
 
 
 def limits_for(onnxruntime_version: str | None = None) -> RuntimeLimits:
-    """The limits of an onnxruntime release: ``None`` or the installed release is measured
-    (:func:`runtime_limits`); an older one comes from :data:`ORT_COMPATIBILITY` (patch releases share their
-    minor release's row, so ``"1.14.1"`` reads as ``"1.14"``). A release in neither raises ``ValueError``
+    """The limits of a target: ``None``, ``"python"`` or the installed release is measured
+    (:func:`runtime_limits`); ``"web"`` and ``"node"`` are the npm packages the course pins
+    (:data:`NPM_RUNTIMES`); an older release comes from :data:`ORT_COMPATIBILITY` (patch releases share their
+    minor release's row, so ``"1.14.1"`` reads as ``"1.14"``). A release in none raises ``ValueError``
     listing the known ones.
     """
+    name = (onnxruntime_version or "").strip().lower()
+    if name in NPM_RUNTIMES:
+        return NPM_RUNTIMES[name]
     installed = runtime_limits()
-    if onnxruntime_version is None or _minor(onnxruntime_version) == _minor(installed.onnxruntime_version):
+    if name in ("", "python") or _minor(name) == _minor(installed.onnxruntime_version):
         return installed
-    release = _minor(onnxruntime_version)
+    release = _minor(name)
     if release in ORT_COMPATIBILITY:
         return ORT_COMPATIBILITY[release]
     known = ", ".join(ORT_COMPATIBILITY)
     raise ValueError(
         f"onnxruntime {onnxruntime_version} is not in the published compatibility table ({known}) and is not "
-        f"the installed release ({installed.onnxruntime_version}): pick one of these, or install it and measure."
+        f"the installed release ({installed.onnxruntime_version}): pick one of these, 'web', 'node' or 'python', "
+        "or install it and measure."
     )

@@ -9,14 +9,15 @@ tested function of another part; a view only lays it out.
 * :mod:`~course_utils.views.provider_switch_view`  ``provider_switcher()``: the provider switcher widget
 * :mod:`~course_utils.views.opsets_view`           ``opset_explorer()``: the opset explorer widget
 * :mod:`~course_utils.views.shapes_view`           ``shape_explorer()``: batch, length and bucketing against latency and memory
+* :mod:`~course_utils.views.web_classifier`        ``web_classifier()``: a classifier onnxruntime-web runs in the browser
 * ``js/``                                          the scripts the Netron pages load (package data)
 
 **One way to open an interactive part** (tests/test_view_rule.py enforces it over this package):
 
 * a function named after the part in snake_case opens it: ``live_benchmark``, ``provider_switcher``,
-  ``opset_explorer``, ``netron_view``, ``shape_explorer``; it is in its module's ``__all__`` and in ``course_utils``'s lazy map;
+  ``opset_explorer``, ``netron_view``, ``shape_explorer``, ``web_classifier``; it is in its module's ``__all__`` and in ``course_utils``'s lazy map;
 * it returns the part's view object, an instance of the class of the same name in CamelCase (``LiveBenchmark``,
-  ``ProviderSwitcher``, ``OpsetExplorer``, ``NetronView``, ``ShapeExplorer``; annotated as the return type), which keeps the state of
+  ``ProviderSwitcher``, ``OpsetExplorer``, ``NetronView``, ``ShapeExplorer``, ``WebClassifier``; annotated as the return type), which keeps the state of
   the last run (``.report``, ``.text``, ``.summary``) and displays as the live widget (``_repr_mimebundle_``);
 * its static result: ``static_text()`` is its ``text/plain`` (deterministic: no timings, no random ids, so nbval
   compares it) and ``static_html()`` what a reader without a kernel sees (GitHub, nbviewer);
@@ -27,6 +28,7 @@ Older names stay as aliases of the same object: ``show_netron`` (= ``netron_view
 
 May import: every headless part (:mod:`course_utils.onnxfile`, :mod:`course_utils.runtime`,
 :mod:`course_utils.versions`, :mod:`course_utils.bench`, :mod:`course_utils.quantize`, :mod:`course_utils.models`,
+:mod:`course_utils.deploy`,
 :mod:`course_utils.paths`, :mod:`course_utils.errors`); never :mod:`course_utils.lessons`. No headless part
 imports a view.
 """

@@ -6,7 +6,10 @@ One server per kernel process: bound to 127.0.0.1 only (never 0.0.0.0), on a fre
 atomically (port 0), in a daemon thread, shut down at interpreter exit and reused by every later call, so
 re-running a cell starts nothing new. It serves Netron's own web files (from the installed ``netron`` package)
 and the models registered with it, all under a random per-server token: ``/<server-token>/`` is Netron,
-``/<server-token>/models/<model-token>/<name>.onnx`` a model. Anything else is a 404: no directory listing, no
+``/<server-token>/models/<model-token>/<name>.onnx`` a model. Other pages register with it too
+(:meth:`NetronServer.register_page`: the web classifier page of lesson 10): ``/<server-token>/pages/<page-token>/``
+followed by one of the names in that page's own fixed table, each page with its own Content-Security-Policy and
+headers; the most recent :data:`MAX_PAGES` are kept. Anything else is a 404: no directory listing, no
 file system path reaches it (paths are looked up in a fixed table, never joined onto a folder), which matters on
 a hub where users share one loopback interface. Only GET and HEAD read (OPTIONS answers the probe's
 preflight); any other method gets a plain ``405``. Registering the same model again reuses its entry. The
@@ -30,10 +33,12 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from course_utils.errors import NetronPatchError  # their home; importable from here too
@@ -41,6 +46,7 @@ from course_utils.errors import NetronPatchError  # their home; importable from 
 __all__ = [
     "MAX_BYTES",
     "MAX_MODELS",
+    "MAX_PAGES",
     "PROBE",
     "NetronPatchError",
     "NetronServer",
@@ -55,6 +61,8 @@ MAX_MODELS = 16
 """How many models the server keeps at most (the oldest is dropped first)."""
 MAX_BYTES = 256 << 20
 """How many bytes of models the server keeps at most; a bigger model alone is not served."""
+MAX_PAGES = 8
+"""How many registered pages (:meth:`NetronServer.register_page`) the server keeps (the oldest is dropped first)."""
 PROBE = "course-probe"
 """The path (under the server token) the notebook's script reads to find a URL that reaches the server."""
 _CONFIG_JS = "course-netron-config.js"
@@ -112,6 +120,27 @@ _CONTENT_TYPES = {
 }
 
 
+class PageEntry(NamedTuple):
+    """One file of a registered page: its bytes (or a file to read them from), content type, cacheable or not."""
+
+    body: bytes | Path
+    content_type: str
+    cacheable: bool
+
+
+class _Page(NamedTuple):
+    files: dict[str, PageEntry]
+    headers: dict[str, str]
+
+
+class _Found(NamedTuple):
+    body: bytes
+    content_type: str
+    cacheable: bool
+    gzip_key: str
+    headers: dict[str, str]
+
+
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True  # a download in progress never holds up the kernel's exit
 
@@ -137,6 +166,7 @@ class NetronServer:
         self._models: OrderedDict[str, tuple[str, bytes]] = OrderedDict()  # model token -> (file name, bytes)
         self._total = 0
         self._by_digest: dict[str, str] = {}
+        self._pages: OrderedDict[str, _Page] = OrderedDict()
         self._gzip_cache: dict[str, bytes] = {}
         root = _netron_dir()
         # A fixed table of Netron's files: request paths are looked up here, never joined onto a folder.
@@ -184,6 +214,29 @@ class NetronServer:
                     self._by_digest = {d: t for d, t in self._by_digest.items() if t != old}
         return f"models/{token}/{safe}"
 
+    def register_page(
+        self, files: Mapping[str, PageEntry], *, csp: str, headers: Mapping[str, str] | None = None
+    ) -> str:
+        """Serve a page made of ``files`` (a fixed table: name -> :class:`PageEntry`; names are plain relative
+        paths such as ``index.html`` or ``ort/ort.wasm.min.mjs``) and return its folder relative to the server's
+        root: ``pages/<token>/``. Every response of the page carries ``csp`` as its Content-Security-Policy and
+        ``headers`` (e.g. COOP/COEP). The oldest pages are dropped beyond :data:`MAX_PAGES`."""
+        for name in files:
+            parts = name.split("/")
+            if not name or name.startswith("/") or any(p in ("", ".", "..") or "\\" in p for p in parts):
+                raise ValueError(f"page file names are plain relative paths, got {name!r}")
+        token = secrets.token_urlsafe(18)
+        with self._lock:
+            self._pages[token] = _Page(dict(files), {"Content-Security-Policy": csp, **(headers or {})})
+            while len(self._pages) > MAX_PAGES:
+                self._pages.popitem(last=False)
+        return f"pages/{token}/"
+
+    def page_count(self) -> int:
+        """How many registered pages the server holds now (at most :data:`MAX_PAGES`)."""
+        with self._lock:
+            return len(self._pages)
+
     def model_count(self) -> int:
         """How many models the server holds now (at most ``max_models``)."""
         with self._lock:
@@ -221,12 +274,28 @@ class NetronServer:
 
     # -- request handling (called from the handler)
 
-    def _resolve(self, path: str) -> tuple[bytes, str, bool] | None:
-        """(body, content type, cacheable) for a request path, or None for 404."""
+    def _resolve(self, path: str) -> _Found | None:
+        """What to answer for a request path (body, content type, cacheable, gzip cache key, extra headers), or
+        None for 404."""
         prefix = self.page_path
         if not path.startswith(prefix):
             return None
         rest = path[len(prefix) :]
+        if rest.startswith("pages/"):
+            _, token, name = [*rest.split("/", 2), "", ""][:3]
+            with self._lock:
+                page = self._pages.get(token)
+            entry = page.files.get(name or "index.html") if page is not None else None
+            if page is None or entry is None:
+                return None
+            key = str(entry.body) if isinstance(entry.body, Path) else path
+            body = entry.body.read_bytes() if isinstance(entry.body, Path) else entry.body
+            return _Found(body, entry.content_type, entry.cacheable, key, page.headers)
+        found = self._resolve_netron(rest)
+        return None if found is None else _Found(found[0], found[1], found[2], path, {})
+
+    def _resolve_netron(self, rest: str) -> tuple[bytes, str, bool] | None:
+        """(body, content type, cacheable) of Netron's page, its files, the probe and the models."""
         if rest in ("", "index.html"):
             return self._index, _CONTENT_TYPES[".html"], False
         if rest == PROBE:
@@ -271,9 +340,10 @@ def _make_handler(server: NetronServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Content-Type-Options", "nosniff")
-            self.send_header("Content-Security-Policy", _CSP)
+            extra = dict(extra or {})
+            self.send_header("Content-Security-Policy", extra.pop("Content-Security-Policy", _CSP))
             self.send_header("Referrer-Policy", "no-referrer")
-            for key, value in (extra or {}).items():
+            for key, value in extra.items():
                 self.send_header(key, value)
             self.end_headers()
             if getattr(self, "command", None) != "HEAD":
@@ -306,14 +376,14 @@ def _make_handler(server: NetronServer) -> type[BaseHTTPRequestHandler]:
             if found is None:
                 self._not_found()
                 return
-            body, content_type, cacheable = found
-            extra = {"Cache-Control": "private, max-age=3600" if cacheable else "no-store"}
+            body, content_type, cacheable, gzip_key, headers = found
+            extra = {"Cache-Control": "private, max-age=3600" if cacheable else "no-store", **headers}
             if path.endswith("/" + PROBE):
                 # The notebook page (another origin when the URL is direct) reads this to choose a URL.
                 extra["Access-Control-Allow-Origin"] = "*"
             accepts_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
             if cacheable and accepts_gzip and len(body) > 1024:
-                body = server._gzipped(path, body)
+                body = server._gzipped(gzip_key, body)
                 extra["Content-Encoding"] = "gzip"
                 extra["Vary"] = "Accept-Encoding"
             self._send(HTTPStatus.OK, body, content_type, extra)

@@ -24,8 +24,6 @@ import hashlib
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -37,7 +35,7 @@ from typing import Any
 import pytest
 from course_test_helpers import build_one_op_model
 
-from course_utils.classroom.client import Learner
+from course_utils.classroom.client import Learner, RunningHub, start_hub
 from course_utils.paths import REPO_ROOT
 
 pytestmark = pytest.mark.hub
@@ -46,12 +44,6 @@ LEARNERS = 5
 SERVER_START_S = 10  # the issue's bar for each server, with all five starting at once, on a machine of its own
 SERVER_START_BUSY_S = 30  # the bar while other work keeps the cores busy (a shared machine): hub failures only
 PAGE_TIMEOUT_MS = 60_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _require_proxy() -> None:
@@ -66,28 +58,10 @@ def _require_proxy() -> None:
 
 
 @dataclass
-class Hub:
-    """The running workshop: its launcher process, folder, URL and each account's password."""
+class Hub(RunningHub):
+    """The running workshop (:class:`RunningHub`), plus the load the learners' logins met."""
 
-    process: subprocess.Popen[str]
-    folder: Path
-    url: str
-    passwords: dict[str, str]
-    output: list[str]
     load_per_core: float = 0.0  # the 1-minute load average per core just before the learners logged in
-
-    def learner(self, name: str) -> Learner:
-        return Learner(self.url, name, self.passwords[name])
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _launcher() -> list[str]:
@@ -104,36 +78,13 @@ def _launcher() -> list[str]:
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     _require_proxy()
-    folder = tmp_path_factory.mktemp("workshop")
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            *_launcher(),
-            "--learners",
-            str(LEARNERS),
-            "--dir",
-            str(folder),
-            "--port",
-            str(port),
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
+    started = start_hub(_launcher(), LEARNERS, tmp_path_factory.mktemp("workshop"), cwd=REPO_ROOT)
+    hub = Hub(started.process, started.folder, started.url, started.passwords, started.output)
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if line.startswith(("Workshop ready", "error:")):
-                break
-        assert output and output[-1].startswith("Workshop ready"), "".join(output)
-        passwords = dict(re.findall(r"^  (\S+) +(\S+)$", "".join(output), re.MULTILINE))
-        assert set(passwords) == {*(f"learner{k}" for k in range(1, LEARNERS + 1)), "instructor"}
-        yield Hub(process, folder, f"http://127.0.0.1:{port}", passwords, output)
+        assert set(hub.passwords) == {*(f"learner{k}" for k in range(1, LEARNERS + 1)), "instructor"}
+        yield hub
     finally:
-        _stop(process)
+        hub.stop()
 
 
 @pytest.fixture(scope="module")
@@ -380,7 +331,7 @@ def test_ctrl_c_stops_everything(hub: Hub, learners: dict[str, tuple[Learner, fl
     for part in ("jupyterhub", "configurable-http-proxy", "course_utils.classroom.singleuser", "idle_culler"):
         assert part in commands, part  # what must stop was running
     assert len([p for p in running if "course_utils.classroom.singleuser" in " ".join(p.cmdline())]) == LEARNERS
-    _stop(hub.process)
+    hub.stop()
     assert hub.process.returncode == 0
     assert hub.process.stdout is not None and "Hub stopped" in hub.process.stdout.read()
     _gone, alive = psutil.wait_procs(running, timeout=5)

@@ -1,5 +1,8 @@
 // course_utils.views.netron: finds a URL the browser can reach for the kernel's Netron server and swaps the live
 // view in; the static picture stays otherwise. __CONFIG__ is replaced by the view's settings (JSON).
+// Other pages of the same server (course_utils.views.web_classifier) use it too: cfg.src is then the page's path
+// under the server token (instead of Netron's "?url=<model>"), cfg.label the bar's name, cfg.allow the iframe's
+// permissions policy.
 (function () {
   var cfg = __CONFIG__;
   var script = document.currentScript;
@@ -40,11 +43,12 @@
       .catch(function () { clearTimeout(timer); return null; });
   }
   function show(el, c) {
-    var src = c.root + "?url=" + cfg.model;
+    var src = c.root + (cfg.src || ("?url=" + cfg.model));
     var live = el.querySelector(".course-netron-live");
     var frame = document.createElement("iframe");
     frame.src = src;
-    frame.title = "Netron: " + cfg.name;
+    frame.title = (cfg.label || "Netron") + ": " + cfg.name;
+    if (cfg.allow) { frame.allow = cfg.allow; }
     frame.setAttribute("data-course-netron", c.kind);
     frame.style.cssText = "width:100%;height:" + cfg.height + "px;border:1px solid #ddd;border-radius:4px;display:block";
     var bar = document.createElement("div");
@@ -52,7 +56,7 @@
     var link = document.createElement("a");
     link.href = src; link.target = "_blank"; link.rel = "noopener";
     link.textContent = "open in a new tab";
-    bar.appendChild(document.createTextNode("Netron (" + c.kind + ") · " + cfg.name + " · "));
+    bar.appendChild(document.createTextNode((cfg.label || "Netron") + " (" + c.kind + ") · " + cfg.name + " · "));
     bar.appendChild(link);
     live.appendChild(bar);
     live.appendChild(frame);

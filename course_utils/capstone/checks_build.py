@@ -1,0 +1,405 @@
+"""The rubric of stages 1-4: classify in eager mode, export with a dynamic batch, pass for the web, optimize and
+benchmark against eager. Each checker raises :class:`~course_utils.lessons.exercises.NotYet` (what is wrong
+and why, never the fix) or returns :class:`~course_utils.capstone.stages.Passed` with the report card's numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from course_utils.capstone.evidence import (
+    describe_parity,
+    eager_logits,
+    input_type,
+    load_answer,
+    parity,
+    reference_model,
+)
+from course_utils.capstone.stages import Passed
+from course_utils.errors import first_line
+from course_utils.lessons.exercises import NotYet, expect
+from course_utils.onnxfile.render import format_bytes, plural
+
+__all__ = ["MIN_SPREAD_RUNS", "check_classify", "check_export", "check_optimized", "check_web", "web_limits"]
+
+# ------------------------------------------------------------------------------------------------ stage 1
+
+
+def _as_array(batch: Any) -> np.ndarray:
+    if hasattr(batch, "detach"):  # a torch tensor
+        batch = batch.detach().cpu().numpy()
+    return np.asarray(batch)
+
+
+def check_classify(model: Any = None, batch: Any = None, labels: Any = None) -> Passed:
+    """Stage 1: ``model`` the pretrained EfficientNet-Lite0 ready to predict, ``batch`` the input it was given
+    (three or more different photos), ``labels`` the ImageNet name of each photo's top class."""
+    import torch
+
+    expect(model is not None, "no model yet: pass the PyTorch model you loaded first")
+    expect(
+        isinstance(model, torch.nn.Module),
+        "the first argument is not a PyTorch model",
+        why="stage 1 runs the model in eager mode, as PyTorch itself does",
+        got=type(model).__name__,
+    )
+    reference = reference_model().state_dict()
+    state = model.state_dict()
+    expect(
+        set(state) == set(reference),
+        "the model's parameters are not EfficientNet-Lite0's",
+        why="the capstone ships the pretrained EfficientNet-Lite0; another network cannot load its weights",
+        got=f"{len(state)} tensors in its state dict, {len(set(state) & set(reference))} named like the reference's",
+    )
+    same = all(torch.equal(state[k].cpu(), reference[k]) for k in reference if reference[k].dtype.is_floating_point)
+    expect(
+        same,
+        "the model's weights are not the pretrained ones",
+        why="an untrained network's top class is noise: it has learned nothing about photos",
+    )
+    expect(
+        not model.training,
+        "the model is in training mode",
+        why="in training mode batch norm normalises with the batch's own statistics (and updates its running ones), "
+        "so one photo's answer depends on the other photos in the batch",
+    )
+    expect(batch is not None, "no batch yet: pass the input you gave the model")
+    array = _as_array(batch)
+    expect(
+        array.ndim == 4,
+        f"the batch has {array.ndim} dimensions",
+        why="a batch of images for a PyTorch CNN is (photos, channels, height, width)",
+        got=f"shape {list(array.shape)}",
+    )
+    expect(
+        array.shape[1] == 3,
+        f"the batch's second dimension is {array.shape[1]}, not the 3 colour channels",
+        why="PyTorch's convolutions read (N, C, H, W); photos loaded as pixels come as (N, H, W, C)",
+        got=f"shape {list(array.shape)}",
+    )
+    expect(
+        array.shape[2:] == (224, 224),
+        f"the photos are {array.shape[2]}x{array.shape[3]} pixels",
+        why="EfficientNet-Lite0 was trained on 224x224 inputs; the export and the page use that size",
+        got=f"shape {list(array.shape)}",
+    )
+    expect(
+        np.issubdtype(array.dtype, np.floating),
+        f"the batch holds {array.dtype} values",
+        why="the model computes in float32 on pixels mapped to the scale its weights were trained on",
+        got=str(array.dtype),
+    )
+    low, high = float(array.min()), float(array.max())
+    scale = "the scale the weights were trained on (EfficientNet-Lite's preprocessing)"
+    expect(
+        high <= 1.01,
+        f"the batch's values reach {high:.1f}",
+        why="the pixels were not mapped to the range the weights were trained on; the logits of such inputs mean "
+        "nothing",
+        expected=scale,
+        got=f"values from {low:.2f} to {high:.2f}",
+    )
+    expect(
+        low < -0.2,
+        "the batch has no clearly negative values",
+        why="the weights were trained on pixels centred on zero (dark pixels negative); inputs in [0, 1] shift "
+        "every activation",
+        expected=scale,
+        got=f"values from {low:.2f} to {high:.2f}",
+    )
+    expect(
+        low >= -1.01,
+        f"the batch's values go down to {low:.2f}",
+        why="the photos were normalised with another model family's statistics, not the ones these weights "
+        "were trained with",
+        expected=scale,
+        got=f"values from {low:.2f} to {high:.2f}",
+    )
+    flat = array.reshape(len(array), -1).astype(np.float32)
+    distinct = {tuple(np.round(row[::997], 3)) for row in flat}
+    expect(
+        len(array) >= 3 and len(distinct) >= 3,
+        "the batch does not hold three different photos",
+        why="one photo repeated says nothing about a classifier",
+        expected="at least 3 different photos",
+        got=f"{len(array)} images, {len(distinct)} different",
+    )
+    expect(labels is not None, "no labels yet: pass the ImageNet name of each photo's top class")
+    names = list(labels) if not isinstance(labels, str) else [labels]
+    expect(
+        len(names) == len(array),
+        f"{len(names)} labels for {len(array)} photos",
+        why="each photo gets the name of its own top class",
+    )
+    expect(
+        all(isinstance(n, str) for n in names),
+        "the labels are not class names",
+        why="a learner, a user and the web page all read ImageNet names, not class numbers",
+        got=", ".join(repr(n) for n in names[:3]),
+    )
+    from course_utils.models.efficientnet import imagenet_labels
+
+    top = eager_logits(array.astype(np.float32)).argmax(1)
+    imagenet = imagenet_labels()
+    for k, (name, index) in enumerate(zip(names, top, strict=True)):
+        expect(
+            name.strip().lower() == imagenet[int(index)].lower(),
+            f"photo {k + 1}'s label is not the pretrained model's top class for that input",
+            why="the label of logit i is ImageNet's i-th class name; a wrong list, an off-by-one or another "
+            "model's answer gives another name",
+            got=repr(name),
+        )
+    return Passed(
+        f"the pretrained model classifies {len(names)} photos in eager mode",
+        (("photos", str(len(names))), ("top-1", ", ".join(imagenet[int(i)] for i in top))),
+    )
+
+
+# ------------------------------------------------------------------------------------------------ stage 2
+
+
+def _batch_dims(model: onnx.ModelProto) -> tuple[onnx.TensorShapeProto.Dimension, onnx.TensorShapeProto.Dimension]:
+    initializers = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    expect(
+        len(inputs) == 1 and len(model.graph.output) >= 1,
+        f"the file has {len(inputs)} inputs",
+        why="the classifier takes one batch of images",
+    )
+    first_in = inputs[0].type.tensor_type.shape.dim
+    first_out = model.graph.output[0].type.tensor_type.shape.dim
+    expect(len(first_in) == 4, "the file's input is not a 4-D image batch", got=input_type(model))
+    return first_in[0], first_out[0] if len(first_out) else onnx.TensorShapeProto.Dimension()
+
+
+def _dynamic_batch(model: onnx.ModelProto) -> None:
+    dim_in, dim_out = _batch_dims(model)
+    expect(
+        bool(dim_in.dim_param),
+        f"the input's batch dimension is fixed at {dim_in.dim_value}",
+        why="a session would reject any other number of photos: the page sends one, the gate and the benchmark "
+        "send others",
+        expected="a named (symbolic) first dimension",
+        got=input_type(model),
+    )
+    expect(
+        bool(dim_out.dim_param),
+        "the output's batch dimension is not symbolic",
+        why="a caller reads one row of logits per photo, however many photos it sends",
+        got=f"first output dimension {dim_out.dim_value or '?'}",
+    )
+
+
+def check_export(path: Any = None) -> Passed:
+    """Stage 2: ``path`` is the exported file: full check and shape inference pass, the batch is symbolic, and
+    ONNX Runtime's logits match eager PyTorch's on two batch sizes."""
+    model, path = load_answer(path, "the path of the exported .onnx file")
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as error:
+        raise NotYet("onnx's full check rejects the file", got=first_line(error)[:300]) from None
+    _dynamic_batch(model)
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    dims = inferred.graph.output[0].type.tensor_type.shape.dim
+    expect(
+        len(dims) == 2 and dims[1].dim_value == 1000,
+        "shape inference cannot tell that the output is 1,000 logits per photo",
+        why="tools that read the file (the checker, converters, the page) rely on the shapes it declares",
+        got=f"{len(dims)} output dimensions",
+    )
+    error = parity(path)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    return Passed(
+        f"{path.name}: full check and shape inference pass, batch symbolic, logits match eager PyTorch",
+        (
+            ("input", input_type(model)),
+            ("IR version, opset", f"{model.ir_version}, {opset}"),
+            ("max |ONNX - eager| (batches of 2 and 5)", describe_parity(error)),
+        ),
+    )
+
+
+# ------------------------------------------------------------------------------------------------ stage 3
+
+
+def web_limits() -> Any:
+    """The limits of the browser's onnxruntime-web (``course_utils.versions.limits_for("web")``)."""
+    from course_utils.versions.limits import limits_for
+
+    return limits_for("web")
+
+
+def _kind(report: Any, web: Any) -> str:
+    import onnxruntime as ort
+
+    target = report.target
+    if target == web:
+        return "web"
+    if target.source == "measured" and target.onnxruntime_version == ort.__version__:
+        return "python"
+    if target.source == "published table":
+        return "old"
+    return "other"
+
+
+def check_web(path: Any = None, reports: Any = None) -> Passed:
+    """Stage 3: ``path`` is a file the web target accepts (one self-contained file, within onnxruntime-web's
+    limits, batch still symbolic, logits still eager's); ``reports`` are the compatibility checker's reports for
+    the installed onnxruntime, the web and an old release."""
+    from course_utils.versions.compat import CompatReport, check_compatibility
+
+    expect(reports is not None, "no compatibility reports yet: pass the checker's reports for the three targets")
+    items = [reports] if isinstance(reports, CompatReport) else list(reports) if isinstance(reports, Sequence) else []
+    expect(
+        bool(items) and all(isinstance(r, CompatReport) for r in items),
+        "the second argument does not hold the compatibility checker's reports",
+        why="the verdicts, with their reasons, are what you read before shipping to a target",
+        got=type(reports).__name__ if not items else ", ".join(type(r).__name__ for r in items),
+    )
+    web = web_limits()
+    kinds = {_kind(r, web) for r in items}
+    for kind, label in (("python", "the installed onnxruntime"), ("web", "the web"), ("old", "an older release")):
+        expect(
+            kind in kinds,
+            f"no report for {label}",
+            why="each place the model may run has its own limits; the stage asks about three of them",
+            expected="reports for the installed onnxruntime, the web, and a release from the published table",
+            got=", ".join(str(r.target.onnxruntime_version) for r in items),
+        )
+    model, path = load_answer(path, "the path of the file for the web", external=False)
+    external = [t.name for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    expect(
+        not external,
+        f"the file keeps {len(external)} weight tensors in a separate data file",
+        why="the page fetches one model file; weights stored beside it never reach the browser",
+        got=f"{len(external)} external tensors",
+    )
+    report = check_compatibility(path, "web", try_load=False)
+    expect(
+        report.verdict != "incompatible",
+        "the compatibility checker says the web target cannot load the file",
+        why="onnxruntime-web lags the Python package; a file within Python's limits can be beyond the browser's",
+        got="; ".join(r.what for r in report.reasons),
+    )
+    _dynamic_batch(model)
+    error = parity(path)
+    verdicts = "; ".join(
+        f"{getattr(r.target, 'runtime_name', r.target.onnxruntime_version)}: {r.verdict}" for r in items
+    )
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    return Passed(
+        f"{path.name} passes for the web ({report.verdict}) and still matches eager PyTorch",
+        (
+            ("verdicts you asked for", verdicts),
+            ("web file", f"IR {model.ir_version}, opset {opset}, one file of {format_bytes(path.stat().st_size)}"),
+            ("max |ONNX - eager|", describe_parity(error)),
+        ),
+    )
+
+
+# ------------------------------------------------------------------------------------------------ stage 4
+
+_STANDARD_DOMAINS = ("", "ai.onnx")
+#: The fewest timed runs per engine from which a p90/p50 spread is stated (the bench's verdicts want 20; a busy
+#: machine's harness may stop a slow engine earlier, at three times its budget).
+MIN_SPREAD_RUNS = 10
+
+
+def _left_to_basic(path: Path) -> int:
+    """How many nodes ONNX Runtime's basic optimizations would still remove from ``path``."""
+    import tempfile
+
+    from course_utils.runtime.sessions import create_session, session_options
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "basic.onnx"
+        create_session(path, session_options("ORT_ENABLE_BASIC", threads=1, log_severity=3, optimized_model_path=out))
+        after = len(onnx.load(str(out), load_external_data=False).graph.node)
+    return len(onnx.load(str(path), load_external_data=False).graph.node) - after
+
+
+def _ort_row(report: Any, stem: str) -> Any:
+    rows = [r for r in report.rows if r.engine.startswith("ort-") and r.model == stem]
+    expect(
+        bool(rows),
+        "no ONNX Runtime row of the benchmark times your optimized file",
+        why="the speed-up you state must be the speed-up of the file you ship",
+        expected=f"a row of an ort-* engine on the model {stem!r}",
+        got=", ".join(sorted({f"{r.engine} on {r.model}" for r in report.rows})) or "no rows",
+    )
+    return min(rows, key=lambda r: r.p50_ms)
+
+
+def check_optimized(path: Any = None, report: Any = None) -> Passed:
+    """Stage 4: ``path`` is the file optimized offline (portable operators only, nothing left for ONNX Runtime's
+    basic level to remove, logits still eager's); ``report`` the course benchmark (a ``BenchReport``) that times
+    it against eager PyTorch with enough runs to state a spread."""
+    from course_utils.bench.report import BenchReport
+
+    model, path = load_answer(path, "the path of the optimized .onnx file")
+    custom = sorted({f"{n.domain}.{n.op_type}" for n in model.graph.node if n.domain not in _STANDARD_DOMAINS})
+    expect(
+        not custom,
+        f"the file holds {len(custom)} kinds of operators outside standard ONNX",
+        why="operators of ONNX Runtime's own domains, written by its higher optimization levels, run only in "
+        "ONNX Runtime's CPU provider and may be tied to the CPU that wrote them: the browser cannot load them",
+        expected="standard ONNX operators only",
+        got=", ".join(custom[:4]),
+    )
+    left = _left_to_basic(path)
+    expect(
+        left <= 0,
+        f"ONNX Runtime's basic optimizations still remove {left} of the file's {len(model.graph.node)} nodes",
+        why="the file was saved before optimization: every session redoes that work at load time, and the file "
+        "ships more nodes than it needs",
+    )
+    _dynamic_batch(model)
+    error = parity(path)
+    expect(report is not None, "no benchmark yet: pass the course benchmark's report")
+    expect(
+        isinstance(report, BenchReport),
+        "the second argument is not a benchmark report",
+        why="a speed-up means something only with its spread and the number of runs behind it; a single number "
+        "or one timing has neither",
+        got=type(report).__name__,
+    )
+    eager = [r for r in report.rows if r.engine == "torch-eager"]
+    expect(
+        bool(eager),
+        "the benchmark has no eager PyTorch row",
+        why="the stage asks how much faster the shipped file is than the model you started from",
+        got=", ".join(r.engine for r in report.rows) or "no rows",
+    )
+    row = _ort_row(report, path.stem)
+    base = eager[0]
+    for r in (row, base):
+        expect(
+            r.runs >= MIN_SPREAD_RUNS,
+            f"{r.engine} ran {r.runs} times",
+            why="a spread (p90 against p50) from so few runs is noise, so the speed-up cannot be stated with one",
+            expected=f"at least {MIN_SPREAD_RUNS} timed runs per engine",
+            got=f"{r.runs} runs",
+        )
+    expect(
+        row.batch == base.batch,
+        f"the ONNX Runtime row ran batch {row.batch} and eager PyTorch batch {base.batch}",
+        why="a speed-up compares the same work",
+    )
+    verdict = report.verdict(row.engine, "torch-eager", model=None)
+    spread = f"spread p90/p50 {row.p90_ms / row.p50_ms:.2f} vs {base.p90_ms / base.p50_ms:.2f}"
+    return Passed(
+        f"{path.name} (standard ONNX, optimized) timed against eager PyTorch",
+        (
+            (
+                "speed-up vs eager",
+                f"{base.p50_ms / row.p50_ms:.2f}x ({row.engine} p50 {row.p50_ms:.2f} ms vs "
+                f"{base.p50_ms:.2f} ms, batch {row.batch}, {plural(row.threads, 'thread')}; {spread}; {row.runs} and {base.runs} runs)",
+            ),
+            ("verdict", verdict.claim or f"noisy: {'; '.join(verdict.problems)}"),
+            ("nodes", f"{len(model.graph.node)}, max |ONNX - eager| {describe_parity(error)}"),
+        ),
+    )

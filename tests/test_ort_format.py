@@ -1,0 +1,120 @@
+"""course_utils.deploy.ort_format: the real converter on a small model, both styles; the .ort files load and give
+the .onnx file's outputs; files that are not ORT format and converter failures are one-line course errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from course_utils.deploy.ort_format import ORT_MAGIC, convert_to_ort, read_ort_file
+from course_utils.errors import ModelFileNotFoundError, NotAnOnnxModelError, OrtConversionError
+
+
+def _conv_relu_gemm(path: Path) -> Path:
+    """x float32[batch, 1, 4, 4] -> Conv -> Relu -> Flatten -> Gemm -> y [batch, 3]. ORT's Fixed style fuses
+    Conv+Relu (FusedConv); its Runtime style saves that fusion as a record (Conv+activation is one it records)."""
+    rng = np.random.default_rng(10)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "k"], ["c"]),
+            helper.make_node("Relu", ["c"], ["r"]),
+            helper.make_node("Flatten", ["r"], ["f"]),
+            helper.make_node("Gemm", ["f", "w", "b"], ["y"]),
+        ],
+        "conv_relu_gemm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 1, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])],
+        [
+            numpy_helper.from_array(rng.standard_normal((2, 1, 3, 3)).astype(np.float32), "k"),
+            numpy_helper.from_array(rng.standard_normal((8, 3)).astype(np.float32), "w"),
+            numpy_helper.from_array(rng.standard_normal(3).astype(np.float32), "b"),
+        ],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], ir_version=10), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _conv_relu_gemm(tmp_path_factory.mktemp("ort") / "conv.onnx")
+
+
+@pytest.fixture(scope="module")
+def conversions(model: Path) -> dict:
+    return {
+        style: convert_to_ort(model, optimization_style=style, out_dir=model.parent / style)
+        for style in ("Fixed", "Runtime")
+    }
+
+
+def _run(path: Path, x: np.ndarray, options: ort.SessionOptions | None = None) -> np.ndarray:
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x})[0]
+
+
+def test_both_styles_write_ort_files_that_match_the_onnx_outputs(model, conversions):
+    x = np.random.default_rng(1).standard_normal((5, 1, 4, 4)).astype(np.float32)
+    expected = _run(model, x)
+    for style, conversion in conversions.items():
+        assert conversion.optimization_style == style
+        assert conversion.ort_path.read_bytes()[4:8] == ORT_MAGIC
+        assert conversion.onnx_bytes == model.stat().st_size
+        assert conversion.ort_bytes == conversion.ort_path.stat().st_size > 0
+        np.testing.assert_allclose(_run(conversion.ort_path, x), expected, rtol=1e-6, atol=1e-6)
+    replay = ort.SessionOptions()
+    replay.add_session_config_entry("session.enable_saved_runtime_optimizations", "1")
+    np.testing.assert_allclose(_run(conversions["Runtime"].ort_path, x, replay), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_fixed_style_bakes_the_fusion_in_and_runtime_style_saves_it(conversions):
+    fixed, runtime = conversions["Fixed"], conversions["Runtime"]
+    assert "com.microsoft:FusedConv" in fixed.ort_file.op_types and "Relu" not in fixed.ort_file.op_types
+    assert fixed.ort_file.runtime_optimization_records == 0
+    assert fixed.ort_path.name == "conv.ort"
+    assert runtime.ort_file.op_types == ("Conv", "Relu", "Flatten", "Gemm")
+    assert runtime.ort_file.runtime_optimization_records >= 1
+    assert runtime.ort_path.name == "conv.with_runtime_opt.ort"
+    fixed_ops = {op for line in fixed.required_operators for op in _split(line)}
+    runtime_ops = {op for line in runtime.required_operators for op in _split(line)}
+    assert "com.microsoft;1;FusedConv" in fixed_ops and "ai.onnx;11;Conv" not in fixed_ops
+    # the Runtime config lists the operators before and after the saved fusion: a build must have both
+    assert {"ai.onnx;11;Conv", "com.microsoft;1;FusedConv"} <= runtime_ops
+
+
+def _split(line: str) -> list[str]:
+    domain, opset, ops = line.split(";")
+    return [f"{domain};{opset};{op}" for op in ops.split(",")]
+
+
+def test_report_text_is_deterministic_and_names_no_machine_path(conversions):
+    text = str(conversions["Fixed"])
+    assert "ORT format version" in text and conversions["Fixed"].ort_file.format_version.isdigit()
+    assert "com.microsoft;1;Fused" in text
+    assert str(Path.home()) not in text or str(Path.home()) == "/"
+    assert "KiB" in conversions["Fixed"].size_text() or "B" in conversions["Fixed"].size_text()
+
+
+def test_read_ort_file_refuses_a_renamed_onnx_file(model, tmp_path):
+    renamed = tmp_path / "renamed.ort"
+    renamed.write_bytes(model.read_bytes())
+    with pytest.raises(NotAnOnnxModelError, match="not an ORT-format file"):
+        read_ort_file(renamed)
+
+
+def test_bad_inputs_are_one_line_course_errors(tmp_path):
+    with pytest.raises(ModelFileNotFoundError):
+        convert_to_ort(tmp_path / "missing.onnx")
+    other = tmp_path / "model.pb"
+    other.write_bytes(b"x")
+    with pytest.raises(NotAnOnnxModelError, match=r"\*\.onnx"):
+        convert_to_ort(other)
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"this is not a protobuf")
+    with pytest.raises(OrtConversionError, match=r"converter failed on broken\.onnx") as caught:
+        convert_to_ort(broken, out_dir=tmp_path / "out")
+    assert "\n" not in str(caught.value)
