@@ -65,6 +65,7 @@ def test_serves_on_loopback_with_tf_serving_status_and_metadata_routes(server):
     assert meta["outputs"] == [{"name": "y", "type": "float32[N, 4]"}]
     assert meta["session"] == "shared"
     _serves(server)
+    assert server.sessions_created == 1  # shared: every request runs the session made at start
 
 
 BAD = {
@@ -141,6 +142,7 @@ def test_per_request_sessions_serve_and_stop_without_leaks(model_path):
     assert httpx.get(server.model_url + "/metadata").json()["session"] == "per-request"
     report = load_test(server.model_url + ":predict", {"inputs": {"x": [[1, 2, 3]]}}, requests=10, clients=2)
     assert report.errors == 0
+    assert server.sessions_created == 1 + 10  # the one read at start for the signatures, then one per request
     server.stop()
     server.stop()  # idempotent
     assert not server.running

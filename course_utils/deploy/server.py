@@ -131,12 +131,16 @@ class _Model:
         if mode not in ("shared", "per-request"):
             raise ServerError(f"mode must be 'shared' or 'per-request', got {mode!r}")
         self.name, self.mode, self.threads = name, mode, threads
+        self.sessions_created = 0
+        self._count_lock = threading.Lock()
         self.bytes = model_bytes(model)
         self.session = self._new_session()
         self.inputs = _signatures(self.session.get_inputs())
         self.outputs = _signatures(self.session.get_outputs())
 
     def _new_session(self) -> Any:
+        with self._count_lock:
+            self.sessions_created += 1
         return create_session(self.bytes, session_options(threads=self.threads, log_severity=3))
 
     def run(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -367,6 +371,12 @@ class ModelServer(AppServer):
         """``<url>/v1/models/<name>``: GET for the status, ``/metadata`` for the inputs and outputs; append
         ``:predict`` and POST to run."""
         return f"{self.url}/v1/models/{self.name}"
+
+    @property
+    def sessions_created(self) -> int:
+        """How many ``InferenceSession`` objects this server has made: 1 for a shared session, one more per
+        request for ``mode="per-request"``."""
+        return self.model.sessions_created
 
     def __repr__(self) -> str:
         state = "serving" if self.running else "stopped"
