@@ -169,8 +169,9 @@ _BATCHLESS = "one example without its batch dimension"
 
 def _batchless_answered(status: int, body: Any) -> bool:
     """True when the handler answered the batch-less example with 200 and the model's scores for it."""
-    scores = body.get("outputs", {}).get("scores") if status == 200 and isinstance(body, dict) else None
-    if not isinstance(body, dict) or scores is None:
+    outputs = body.get("outputs") if status == 200 and isinstance(body, dict) else None
+    scores = outputs.get("scores") if isinstance(outputs, dict) else None
+    if scores is None:
         return False
     try:
         got = np.asarray(scores, np.float32)
@@ -189,7 +190,8 @@ def _good_request(client: Any, seed: int) -> None:
         why=f"the handler must answer POST {PREDICT_ROUTE} with the model's scores",
         got=_reason(body)[:200] or str(body)[:200],
     )
-    scores = body.get("outputs", {}).get("scores") if isinstance(body, dict) else None
+    outputs = body.get("outputs") if isinstance(body, dict) else None
+    scores = outputs.get("scores") if isinstance(outputs, dict) else None
     expect(
         scores is not None,
         "the answer to a good request has no outputs.scores",
