@@ -107,11 +107,14 @@ def test_wrong_outputs_fail_parity(good, tmp_path):
     assert run_gate(model, reference=renamed).failed == ("parity",)
 
 
-@pytest.mark.parametrize("case", ["missing", "corrupt", "no arrays"])
+@pytest.mark.parametrize("case", ["missing", "corrupt", "npy", "no arrays"])
 def test_unusable_reference_is_bad_input(good, tmp_path, case, capsys):
     reference = tmp_path / "ref.npz"
     if case == "corrupt":
         reference.write_bytes(b"not a zip file")
+    elif case == "npy":  # np.save instead of np.savez: one array, not an archive
+        with reference.open("wb") as handle:
+            np.save(handle, np.zeros(3))
     elif case == "no arrays":
         np.savez(reference, x=np.zeros(3))
     with pytest.raises(GateInputError):
@@ -119,6 +122,9 @@ def test_unusable_reference_is_bad_input(good, tmp_path, case, capsys):
     assert main([str(good[0]), "--reference", str(reference)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "write" in err
+    if case in ("corrupt", "npy"):
+        assert "is not a .npz file (not a zip archive): write it with write_reference(" in err
+        assert "pickle" not in err
 
 
 @pytest.mark.parametrize(

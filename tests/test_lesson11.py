@@ -122,6 +122,51 @@ def _demo_route_copied() -> FastAPI:
     return app
 
 
+def _value_and_key_errors_only() -> FastAPI:
+    """Looks complete (JSON, key, shape, strings all give 400), but a null becomes NaN in np.asarray and the NaN
+    scores cannot be written as JSON: 500."""
+    session = _session()
+    app = FastAPI()
+
+    @app.post(lesson11.PREDICT_ROUTE)
+    async def predict(request: Request):
+        try:
+            x = np.asarray(json.loads(await request.body())["inputs"]["features"], dtype=np.float32)
+        except (ValueError, KeyError) as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        if x.ndim != 2 or x.shape[1] != 5:
+            return JSONResponse({"error": f"features must be float32[batch, 5], got {list(x.shape)}"}, 400)
+        return {"outputs": {"scores": session.run(None, {"features": x})[0].tolist()}}
+
+    return app
+
+
+def _adds_batch_dimension(*, right_scores: bool) -> FastAPI:
+    """Refuses every bad request with a 400 but answers one example without its batch dimension by adding it."""
+    session = _session()
+    app = FastAPI()
+
+    @app.post(lesson11.PREDICT_ROUTE)
+    async def predict(request: Request):
+        try:
+            x = np.asarray(json.loads(await request.body())["inputs"]["features"], dtype=np.float32)
+        except (ValueError, KeyError, TypeError) as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        if not np.all(np.isfinite(x)):
+            return JSONResponse({"error": "features holds null or NaN"}, status_code=400)
+        if x.shape == (5,):
+            x = x[None, :] if right_scores else np.zeros((1, 5), np.float32)
+        if x.ndim != 2 or x.shape[1] != 5:
+            return JSONResponse({"error": f"features must be float32[batch, 5], got {list(x.shape)}"}, 400)
+        return {"outputs": {"scores": session.run(None, {"features": x})[0].tolist()}}
+
+    return app
+
+
+def test_safe_handler_accepts_a_handler_that_adds_the_batch_dimension():
+    assert lesson11.safe_handler.check(_adds_batch_dimension(right_scores=True)).passed
+
+
 def _bare_400() -> FastAPI:
     """Answers 400 with an empty body to every bad request."""
     session = _session()
@@ -148,8 +193,18 @@ def _bare_400() -> FastAPI:
         (_shape_checked_only, "answers 500"),
         (_demo_route_copied, "a good request"),
         (_bare_400, "says nothing"),
+        (_value_and_key_errors_only, "a null among the numbers: the server answers 500"),
+        (lambda: _adds_batch_dimension(right_scores=False), "batch dimension: the answer's status is 200"),
     ],
-    ids=["starting cell", "error inside a 200", "only the shape checked", "demo route copied", "400 without reason"],
+    ids=[
+        "starting cell",
+        "error inside a 200",
+        "only the shape checked",
+        "demo route copied",
+        "400 without reason",
+        "no TypeError caught",
+        "batch added, wrong scores",
+    ],
 )
 def test_safe_handler_rejects(make, fragment):
     assert_wrong(lesson11.safe_handler, lesson11.safe_handler.check(make()), fragment)
@@ -176,7 +231,15 @@ def test_reference_file_rejects(tmp_path):
     assert check(_reference(tmp_path / "ok.npz", x)).passed
     assert_wrong(lesson11.reference_file, check(None), "no answer yet")
     unprefixed = _reference(tmp_path / "plain.npz", x, names=("features", "scores"))
-    assert_wrong(lesson11.reference_file, check(unprefixed), "array names")
+    assert_wrong(lesson11.reference_file, check(unprefixed), "no input:features or output:scores array")
+    y = _session().run(None, {"features": x})[0]
+    np.savez(tmp_path / "extra.npz", **{"input:features": x, "output:scores": y, "labels": np.arange(6)})
+    extra = check(tmp_path / "extra.npz")  # the gate reads only input:/output: arrays: an extra one is harmless
+    assert extra.passed and "the gate ignores ['labels']" in str(extra)
+    np.savez(tmp_path / "extra_out.npz", **{"input:features": x, "output:scores": y, "output:logits": y})
+    assert_wrong(
+        lesson11.reference_file, check(tmp_path / "extra_out.npz"), "the model does not have: ['output:logits']"
+    )
     one = _reference(tmp_path / "one.npz", x[:1])
     assert_wrong(lesson11.reference_file, check(one), "single example")
     zeros = _reference(tmp_path / "zeros.npz", np.zeros((6, 5), np.float32))
@@ -200,11 +263,24 @@ def test_reference_file_rejects(tmp_path):
         ({"target": "1.17", "budget_ms": 1.0, "atol": 1.0}, "weights all moved"),  # parity that cannot fail
         ({"target": "python", "budget_ms": 1.0, "atol": 1e-4}, "IR 14 / opset 28 passes"),
         ({"target": "1.17", "budget_ms": 1e6, "atol": 1e-4}, "slow model"),  # a budget that cannot fail
+        # under the slow model's median here, but within 10x of it: the verdict would depend on the machine
+        ({"target": "1.17", "budget_ms": 15, "atol": 1e-4}, "slow model"),
+        ({"target": "1.17", "budget_ms": 0.01, "atol": 1e-4}, "good model fails"),  # about the good median
         ({"target": "1.17", "budget_ms": 0.0001, "atol": 1e-4}, "good model fails"),  # nothing passes
         ({"target": "1.17", "budget_ms": 1.0, "atol": 0.0}, "good model fails"),
         ({"target": "1.10", "budget_ms": 1.0, "atol": 1e-4}, "good model fails"),  # too old for opset 17
     ],
-    ids=["starting cell", "atol 1", "newest target", "huge budget", "tiny budget", "atol 0", "too old a target"],
+    ids=[
+        "starting cell",
+        "atol 1",
+        "newest target",
+        "huge budget",
+        "budget near the slow median",
+        "budget near the good median",
+        "tiny budget",
+        "atol 0",
+        "too old a target",
+    ],
 )
 def test_gate_settings_rejects(settings, fragment):
     assert_wrong(lesson11.gate_settings, lesson11.gate_settings.check(settings), fragment)
@@ -231,6 +307,11 @@ def test_lower_for_edge_rejects(tmp_path):
     onnx.save(opset_only, tmp_path / "opset_only.onnx")
     assert opset_only.ir_version == 10  # the converter keeps the IR version: the answer that looks right
     assert_wrong(lesson11.lower_for_edge, check(tmp_path / "opset_only.onnx"), "target check")
+    too_old = onnx.version_converter.convert_version(onnx.load(original), 20)
+    too_old.ir_version = 3  # IR 3 wanted every initializer listed as a graph input too
+    onnx.save(too_old, tmp_path / "ir3.onnx")
+    assert_wrong(lesson11.lower_for_edge, check(tmp_path / "ir3.onnx"), "the full checker rejects")
+    assert "newer than it reads" not in str(check(tmp_path / "ir3.onnx"))
     drifted = lesson11.exercise_model(opset=20, ir_version=9, drift=0.05)
     onnx.save(drifted, tmp_path / "drifted.onnx")
     assert_wrong(lesson11.lower_for_edge, check(tmp_path / "drifted.onnx"), "outputs differ")

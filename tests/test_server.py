@@ -51,13 +51,21 @@ def _serves(server: ModelServer) -> None:
     np.testing.assert_allclose(response.json()["outputs"]["y"], np.maximum(np.array(x) @ WEIGHT, 0), rtol=1e-6)
 
 
-def test_serves_on_loopback_with_metadata(server):
+def test_serves_on_loopback_with_tf_serving_status_and_metadata_routes(server):
     assert server.url.startswith("http://127.0.0.1:")
-    meta = httpx.get(server.model_url).json()
+    # TensorFlow Serving's REST API: GET /v1/models/<name> is the model status, /metadata the signature
+    status = httpx.get(server.model_url).json()
+    assert status == {
+        "model_version_status": [
+            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+        ]
+    }
+    meta = httpx.get(server.model_url + "/metadata").json()
     assert meta["inputs"] == [{"name": "x", "type": "float32[N, 3]"}]
     assert meta["outputs"] == [{"name": "y", "type": "float32[N, 4]"}]
     assert meta["session"] == "shared"
     _serves(server)
+    assert server.sessions_created == 1  # shared: every request runs the session made at start
 
 
 BAD = {
@@ -69,6 +77,7 @@ BAD = {
     "no batch dimension": (b'{"inputs": {"x": [1, 2, 3]}}', "application/json", 400, "batch dimension"),
     "ragged": (b'{"inputs": {"x": [[1, 2, 3], [1]]}}', "application/json", 400, "ragged"),
     "strings": (b'{"inputs": {"x": [["a", "b", "c"]]}}', "application/json", 400, "holds strings"),
+    "null": (b'{"inputs": {"x": [[1, 2, null]]}}', "application/json", 400, "holds null"),
     "too large": (json.dumps({"inputs": {"x": [[0.5] * 3] * 2000}}).encode(), "application/json", 413, "over 10000"),
     "not JSON content type": (b'{"inputs": {"x": [[1, 2, 3]]}}', "text/csv", 415, "neither JSON nor .npy"),
 }
@@ -88,6 +97,7 @@ def test_other_routes_say_which_exist(server):
     for response in (httpx.get(server.url + "/v1/models/other"), httpx.get(server.model_url + ":predict")):
         assert response.status_code in (404, 405)
         assert "POST /v1/models/tiny:predict" in response.json()["error"]
+        assert "GET /v1/models/tiny/metadata" in response.json()["error"]
 
 
 def test_concurrent_requests_on_one_session_get_their_own_answers(server, model_path):
@@ -129,9 +139,10 @@ def test_per_request_sessions_serve_and_stop_without_leaks(model_path):
     before = set(threading.enumerate())
     server = serve_model(model_path, name="tiny", mode="per-request", workers=2)
     port = server.port
-    assert httpx.get(server.model_url).json()["session"] == "per-request"
+    assert httpx.get(server.model_url + "/metadata").json()["session"] == "per-request"
     report = load_test(server.model_url + ":predict", {"inputs": {"x": [[1, 2, 3]]}}, requests=10, clients=2)
     assert report.errors == 0
+    assert server.sessions_created == 1 + 10  # the one read at start for the signatures, then one per request
     server.stop()
     server.stop()  # idempotent
     assert not server.running

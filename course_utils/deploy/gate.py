@@ -158,6 +158,10 @@ def read_reference(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray],
         raise GateInputError(
             f"no reference file at {where}: write one from a model you trust with write_reference(model, feeds, path)"
         )
+    if not zipfile.is_zipfile(path):  # np.save's .npy, a text file: np.load's message would be about pickles
+        raise GateInputError(
+            f"{where} is not a .npz file (not a zip archive): write it with write_reference(model, feeds, path)"
+        )
     try:
         with np.load(path, allow_pickle=False) as stored:
             arrays = {key: np.asarray(stored[key]) for key in stored.files}

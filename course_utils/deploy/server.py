@@ -4,14 +4,18 @@ notebook or a test.
     from course_utils.deploy.server import serve_model
     with serve_model("digits.onnx", name="digits") as server:
         server.url                        # http://127.0.0.1:<free port>
-        # GET  {url}/v1/models/digits           metadata: inputs, outputs (numpy type names), onnxruntime version
+        # GET  {url}/v1/models/digits           status: {"model_version_status": [{"version": "1", "state": ...}]}
+        # GET  {url}/v1/models/digits/metadata  metadata: inputs, outputs (numpy type names), onnxruntime version
         # POST {url}/v1/models/digits:predict   {"inputs": {"x": [[...]]}} -> {"outputs": {"logits": [[...]]}}
         #      or, for a one-input model, the bytes of np.save(array) with content type application/x-npy
 
-The routes follow TensorFlow Serving's REST shape (``/v1/models/<name>`` and ``:predict``). A bad request gets a
-4xx status and ``{"error": "<one line: what is wrong and how to fix it>"}``, and the server keeps serving:
-400 for a body that is not JSON, lacks ``inputs``, misses or adds an input, has the wrong shape or numbers of the
-wrong kind (or an ``.npy`` body that is not one array); 404 for another model name; 413 for a body over
+The URLs are TensorFlow Serving's REST API's (model status at ``/v1/models/<name>``, metadata at
+``/v1/models/<name>/metadata``, ``:predict``), and ``:predict`` takes its columnar request ``{"inputs": {...}}``
+and answers ``{"outputs": {...}}``, one entry per output, by name. Not TensorFlow Serving's: the metadata's contents
+(ONNX types, not a SavedModel's signatures), the row format (``{"instances": [...]}``), versions and labels in the
+URL. A bad request gets a 4xx status and ``{"error": "<one line: what is wrong and how to fix it>"}``, and the
+server keeps serving: 400 for a body that is not JSON, lacks ``inputs``, misses or adds an input, has the wrong
+shape, nulls or numbers of the wrong kind (or an ``.npy`` body that is not one array); 404 for another model name; 413 for a body over
 ``max_body_bytes``; 415 for a content type other than JSON or ``.npy``. Only a fault of the server itself is a 500.
 
 Sessions: ``mode="shared"`` (default) makes one ``InferenceSession`` at start and calls its ``run`` from ``workers``
@@ -96,6 +100,8 @@ def _array(signature: _Signature, value: Any) -> np.ndarray:
         raise _BadRequest(
             400, f"input '{name}' is a ragged list (rows of different lengths): send a rectangular {want} array"
         ) from None
+    if raw.dtype.kind == "O" and any(v is None for v in raw.flat):
+        raise _BadRequest(400, f"input '{name}' holds null (a missing value): send a number in every place of {want}")
     if raw.dtype.kind not in "biuf":
         raise _BadRequest(400, f"input '{name}' holds {_kind(raw)}, not numbers: send numbers for a {want} array")
     kind = signature.dtype.kind
@@ -125,17 +131,26 @@ class _Model:
         if mode not in ("shared", "per-request"):
             raise ServerError(f"mode must be 'shared' or 'per-request', got {mode!r}")
         self.name, self.mode, self.threads = name, mode, threads
+        self.sessions_created = 0
+        self._count_lock = threading.Lock()
         self.bytes = model_bytes(model)
         self.session = self._new_session()
         self.inputs = _signatures(self.session.get_inputs())
         self.outputs = _signatures(self.session.get_outputs())
 
     def _new_session(self) -> Any:
+        with self._count_lock:
+            self.sessions_created += 1
         return create_session(self.bytes, session_options(threads=self.threads, log_severity=3))
 
     def run(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
         session = self.session if self.mode == "shared" else self._new_session()
         return list(session.run(None, feed))
+
+    def status(self) -> dict[str, Any]:
+        """TensorFlow Serving's model status answer: one version, loaded and available."""
+        ok = {"error_code": "OK", "error_message": ""}
+        return {"model_version_status": [{"version": "1", "state": "AVAILABLE", "status": ok}]}
 
     def metadata(self) -> dict[str, Any]:
         import onnxruntime
@@ -216,9 +231,15 @@ def make_app(model: _Model, executor: ThreadPoolExecutor, max_body_bytes: int = 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
         if error.status_code == 404:
-            reason = f"no route {request.url.path}: this server has GET {base} and POST {base}:predict"
+            reason = (
+                f"no route {request.url.path}: this server has GET {base} (status), GET {base}/metadata and "
+                f"POST {base}:predict"
+            )
         elif error.status_code == 405:
-            reason = f"{request.method} is not allowed here: GET {base} for metadata, POST {base}:predict to run"
+            reason = (
+                f"{request.method} is not allowed here: GET {base} for status, GET {base}/metadata, "
+                f"POST {base}:predict to run"
+            )
         else:
             reason = str(error.detail)
         return JSONResponse({"error": reason}, status_code=error.status_code)
@@ -228,6 +249,10 @@ def make_app(model: _Model, executor: ThreadPoolExecutor, max_body_bytes: int = 
         return JSONResponse({"error": f"server error: {first_line(error)[:300]}"}, status_code=500)
 
     @app.get(base)
+    async def status() -> dict[str, Any]:
+        return model.status()
+
+    @app.get(base + "/metadata")
     async def metadata() -> dict[str, Any]:
         return model.metadata()
 
@@ -343,8 +368,15 @@ class ModelServer(AppServer):
 
     @property
     def model_url(self) -> str:
-        """``<url>/v1/models/<name>``: GET for metadata; append ``:predict`` and POST to run."""
+        """``<url>/v1/models/<name>``: GET for the status, ``/metadata`` for the inputs and outputs; append
+        ``:predict`` and POST to run."""
         return f"{self.url}/v1/models/{self.name}"
+
+    @property
+    def sessions_created(self) -> int:
+        """How many ``InferenceSession`` objects this server has made: 1 for a shared session, one more per
+        request for ``mode="per-request"``."""
+        return self.model.sessions_created
 
     def __repr__(self) -> str:
         state = "serving" if self.running else "stopped"
