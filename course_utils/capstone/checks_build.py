@@ -211,14 +211,14 @@ def check_export(path: Any = None) -> Passed:
         why="tools that read the file (the checker, converters, the page) rely on the shapes it declares",
         got=f"{len(dims)} output dimensions",
     )
-    error = parity(path)
+    difference = parity(path)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     return Passed(
         f"{path.name}: full check and shape inference pass, batch symbolic, logits match eager PyTorch",
         (
             ("input", input_type(model)),
             ("IR version, opset", f"{model.ir_version}, {opset}"),
-            ("max |ONNX - eager| (batches of 2 and 5)", describe_parity(error)),
+            ("max |ONNX - eager| (batches of 2 and 5)", describe_parity(difference)),
         ),
     )
 
