@@ -20,10 +20,19 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import numpy_helper
 
 from ..errors import first_line
-from ..paths import artifact_path, relative_to_repo
+from ..paths import relative_to_repo
+from .exercise_models.lesson11 import (
+    WEIGHTS,
+    edge_model_path,
+    example_features,
+    exercise_model,
+    exercise_model_path,
+    expected_scores,
+    slow_model,
+)
 from .exercises import Exercise, NotYet, expect
 
 __all__ = [
@@ -43,81 +52,6 @@ __all__ = [
 PREDICT_ROUTE = "/v1/models/scores:predict"
 #: The older runtime exercise 11.4's model must pass the gate for.
 EDGE_TARGET = "1.17"
-
-_W = np.linspace(-1.0, 1.0, 15, dtype=np.float32).reshape(5, 3)
-_B = np.array([0.25, -0.5, 0.1], np.float32)
-
-
-def exercise_model(*, opset: int = 17, ir_version: int = 8, drift: float = 0.0) -> onnx.ModelProto:
-    """The lesson's exercise model: ``features`` float32[batch, 5] -> MatMul, Add, Sigmoid -> ``scores``
-    float32[batch, 3]. ``drift`` is added to every weight (a retrained model whose numbers moved)."""
-    graph = helper.make_graph(
-        [
-            helper.make_node("MatMul", ["features", "w"], ["h"]),
-            helper.make_node("Add", ["h", "b"], ["logits"]),
-            helper.make_node("Sigmoid", ["logits"], ["scores"]),
-        ],
-        "scores",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 5])],
-        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 3])],
-        [numpy_helper.from_array(_W + np.float32(drift), "w"), numpy_helper.from_array(_B, "b")],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=ir_version)
-
-
-def slow_model(trips: int = 40_000) -> onnx.ModelProto:
-    """The exercise model made slow on purpose: its scores go through a ``Loop`` of ``trips`` iterations that each
-    multiply by one (same numbers; each iteration costs a microsecond or two, so the default takes thousands of times
-    as long as the exercise model)."""
-    model = exercise_model()
-    graph = model.graph
-    graph.node[-1].output[0] = "fast_scores"
-    body = helper.make_graph(
-        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Mul", ["v_in", "one"], ["v_out"])],
-        "times_one",
-        [
-            helper.make_tensor_value_info("i", TensorProto.INT64, []),
-            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v_in", TensorProto.FLOAT, None),
-        ],
-        [
-            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, None),
-        ],
-    )
-    graph.initializer.extend(
-        [
-            numpy_helper.from_array(np.array(trips, np.int64), "trips"),
-            numpy_helper.from_array(np.array(True), "go"),
-            numpy_helper.from_array(np.ones(3, np.float32), "one"),
-        ]
-    )
-    graph.node.append(helper.make_node("Loop", ["trips", "go", "fast_scores"], ["scores"], body=body))
-    return model
-
-
-def _save(model: onnx.ModelProto, name: str) -> Path:
-    path = artifact_path(name, lesson="11")
-    onnx.save(model, path)
-    return path
-
-
-def exercise_model_path() -> Path:
-    """:func:`exercise_model` saved to ``artifacts/11/exercise_scores.onnx``; returns the path."""
-    return _save(exercise_model(), "exercise_scores.onnx")
-
-
-def edge_model_path() -> Path:
-    """Exercise 11.4's model as it came out of the exporter (opset 21, IR 10) at ``artifacts/11/edge_scores.onnx``."""
-    return _save(exercise_model(opset=21, ir_version=10), "edge_scores.onnx")
-
-
-def _features(batch: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal((batch, 5)).astype(np.float32)
-
-
-def _scores(x: np.ndarray, drift: float = 0.0) -> np.ndarray:
-    return np.asarray(1 / (1 + np.exp(-(x @ (_W + np.float32(drift)) + _B))), np.float32)
 
 
 def _load(answer: Any, what: str) -> onnx.ModelProto:
@@ -177,12 +111,12 @@ def _batchless_answered(status: int, body: Any) -> bool:
         got = np.asarray(scores, np.float32)
     except (ValueError, TypeError):
         return False
-    want = _scores(np.arange(1, 6, dtype=np.float32).reshape(1, 5))
+    want = expected_scores(np.arange(1, 6, dtype=np.float32).reshape(1, 5))
     return got.size == 3 and bool(np.allclose(got.reshape(1, 3), want, rtol=1e-5, atol=1e-6))
 
 
 def _good_request(client: Any, seed: int) -> None:
-    x = _features(3, seed)
+    x = example_features(3, seed)
     status, body = _post(client, json.dumps({"inputs": {"features": x.tolist()}}).encode())
     expect(
         status == 200,
@@ -200,7 +134,7 @@ def _good_request(client: Any, seed: int) -> None:
     )
     got = np.asarray(scores, np.float32)
     expect(
-        got.shape == (3, 3) and bool(np.allclose(got, _scores(x), rtol=1e-5, atol=1e-6)),
+        got.shape == (3, 3) and bool(np.allclose(got, expected_scores(x), rtol=1e-5, atol=1e-6)),
         "the scores for a good request are not the model's",
         why="the handler must run the exercise model on the features it was sent",
         got=f"shape {list(got.shape)}",
@@ -356,7 +290,7 @@ def _check_reference_file(answer: Any) -> str:
         got=f"std {float(np.std(x)):.3g}, {len({r.tobytes() for r in x})} distinct row(s)",
     )
     expect(
-        y.shape == (x.shape[0], 3) and bool(np.allclose(y, _scores(x), rtol=1e-5, atol=1e-6)),
+        y.shape == (x.shape[0], 3) and bool(np.allclose(y, expected_scores(x), rtol=1e-5, atol=1e-6)),
         "the stored outputs are not the exercise model's outputs on the stored inputs",
         why="the gate compares a new model's outputs with these: they must come from the model you trust, run on "
         "exactly the stored inputs",
@@ -402,14 +336,14 @@ def _gate_cases(folder: Path) -> dict[str, tuple[Path, Path]]:
 
     # The good model as another export (or another CPU) gives it: weights one float step away from the reference's.
     good = exercise_model()
-    good.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.nextafter(_W, np.float32(np.inf)), "w"))
+    good.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.nextafter(WEIGHTS, np.float32(np.inf)), "w"))
     models = {
         "good": good,
         "drifted": exercise_model(drift=0.01),
         "too new": exercise_model(opset=28, ir_version=14),
         "slow": slow_model(),
     }
-    feeds = {"features": _features(8, 113)}
+    feeds = {"features": example_features(8, 113)}
     reference = write_reference(_write(exercise_model(), folder / "trusted.onnx"), feeds, folder / "reference.npz")
     return {
         name: (_write(model, folder / f"{name.replace(' ', '_')}.onnx"), reference) for name, model in models.items()
@@ -464,7 +398,7 @@ def _check_gate_settings(settings: Any) -> str:
                 raise NotYet("the gate refuses these settings", got=first_line(error)[:200]) from None
         budget, good_ms, slow_ms = settings["budget_ms"], 0.0, 0.0
         if isinstance(budget, int | float):  # the two medians on this machine now, to judge the budget's margins
-            feeds = {"features": _features(8, 113)}
+            feeds = {"features": example_features(8, 113)}
             good_ms = _median_ms(cases["good"][0], feeds, runs=9)
             slow_ms = _median_ms(cases["slow"][0], feeds, runs=3)
     good = reports["good"]
@@ -551,7 +485,7 @@ def _check_lower_for_edge(answer: Any) -> str:
     )
     with tempfile.TemporaryDirectory() as tmp:
         original = _write(exercise_model(opset=21, ir_version=10), Path(tmp) / "original.onnx")
-        reference = write_reference(original, {"features": _features(6, 114)}, Path(tmp) / "reference.npz")
+        reference = write_reference(original, {"features": example_features(6, 114)}, Path(tmp) / "reference.npz")
         report = run_gate(str(answer), reference=reference, target=EDGE_TARGET)
     failed = [line for line in report.lines() if line.startswith("FAIL")]
     expect(
