@@ -146,6 +146,7 @@ def test_phone_ort_wrong_answers(converted, gesture_path, work, case, fragment):
         ("from_onnx_graphs", "lacks"),  # written by hand from the .onnx op types: no fused operators
         ("ort_file", "binary file"),  # the .ort model instead of the config
         ("not_config", "not in the config's format"),  # a list of op names, one per line
+        ("opset_1", "not at an opset"),  # the right operators, every line at opset 1: the old kernels
     ],
 )
 def test_reduced_build_wrong_answers(converted, gesture_path, digits_path, work, case, fragment):
@@ -162,7 +163,21 @@ def test_reduced_build_wrong_answers(converted, gesture_path, digits_path, work,
     elif case == "not_config":
         answer = work / "names.config"
         answer.write_text("Conv\nRelu\nGemm\n")
+    elif case == "opset_1":  # a reviewer's answer: right names, wrong opsets
+        answer = work / "opset_1.config"
+        answer.write_text(
+            "ai.onnx;1;Conv,Relu,MaxPool,Flatten,Gemm,GlobalAveragePool\ncom.microsoft;1;FusedConv,FusedGemm\n"
+        )
     assert_wrong(lesson10.reduced_build, lesson10.reduced_build.check(answer), fragment)
+
+
+def test_reduced_build_accepts_the_models_opset(work):
+    """Listing each operator at the opset the models import (20) selects the same kernels as the converter's
+    config (MaxPool's opset-12 definition is still the one at opset 20): a real reduced build runs both models."""
+    answer = work / "opset_20.config"
+    answer.write_text("ai.onnx;20;Flatten,Gemm,GlobalAveragePool,MaxPool\ncom.microsoft;1;FusedConv,FusedGemm\n")
+    feedback = lesson10.reduced_build.check(answer)
+    assert feedback.passed, feedback
 
 
 # ------------------------------------------------------------------------------------------------- 10.3

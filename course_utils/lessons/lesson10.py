@@ -211,8 +211,9 @@ lesson10.phone_ort.check(solution_ort, gesture_path)
 # ------------------------------------------------------------------------------------------------- 10.2
 
 
-def _ops_of_config(text: str) -> set[tuple[str, str]]:
-    ops: set[tuple[str, str]] = set()
+def _ops_of_config(text: str) -> set[tuple[str, int, str]]:
+    """The (domain, opset, operator) triples of a required-operators config."""
+    ops: set[tuple[str, int, str]] = set()
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -225,14 +226,31 @@ def _ops_of_config(text: str) -> set[tuple[str, str]]:
             got=line[:120],
         )
         domain = parts[0].strip() or "ai.onnx"
-        ops |= {(domain, op.strip()) for op in parts[2].split(",") if op.strip()}
+        opset = int(parts[1].strip())
+        ops |= {(domain, opset, op.strip()) for op in parts[2].split(",") if op.strip()}
     return ops
 
 
+def _kernel_version(domain: str, opset: int, op: str) -> int | None:
+    """The version of ``op``'s definition that a model importing ``domain`` at ``opset`` uses (the version a
+    reduced build keeps kernels for); ``None`` where that opset has no such operator. Operators of other domains
+    (com.microsoft) are not in onnx's schemas: their listed opset counts as it is."""
+    if domain != "ai.onnx":
+        return opset
+    try:
+        return int(onnx.defs.get_schema(op, opset, "").since_version)
+    except onnx.defs.SchemaError:
+        return None
+
+
+def _kernels_of(ops: set[tuple[str, int, str]]) -> set[tuple[str, int | None, str]]:
+    return {(domain, _kernel_version(domain, opset, op), op) for domain, opset, op in ops}
+
+
 @lru_cache(maxsize=1)
-def _ops_needed() -> frozenset[tuple[str, str]]:
-    """The (domain, operator) pairs the digits CNN and the gesture model need once converted (Fixed style): the
-    converter run once on a folder holding both, as exercise 10.2 asks."""
+def _ops_needed() -> frozenset[tuple[str, int, str]]:
+    """The (domain, opset, operator) triples the digits CNN and the gesture model need once converted (Fixed
+    style): the converter run once on a folder holding both, as exercise 10.2 asks."""
     import subprocess
     import sys
 
@@ -259,7 +277,9 @@ def _check_reduced_build(answer: Any) -> str:
     text = data.decode("utf-8", errors="replace")
     have = _ops_of_config(text)
     expect(bool(have), "the config lists no operator", why="a build from it would have no kernels")
-    missing = sorted(_ops_needed() - have)
+    needed = _ops_needed()
+    listed = {(domain, op) for domain, _, op in have}
+    missing = sorted((domain, op) for domain, _, op in needed if (domain, op) not in listed)
     expect(
         not missing,
         f"the config lacks {len(missing)} operator(s) the two converted models run",
@@ -267,7 +287,24 @@ def _check_reduced_build(answer: Any) -> str:
         "needs another, and the config must describe the graphs as they are after conversion",
         got=", ".join(f"{domain}:{op}" for domain, op in missing),
     )
-    extra = sorted(have - _ops_needed())
+    kernels = _kernels_of(have)
+    wrong_opset = sorted(
+        (domain, opset, op)
+        for domain, opset, op in needed
+        if (domain, _kernel_version(domain, opset, op), op) not in kernels
+    )
+    expect(
+        not wrong_opset,
+        f"{len(wrong_opset)} operator(s) are listed, but not at an opset whose kernel the converted models use",
+        why="a reduced build keeps an operator's kernel only for the opset listed with it (each opset where the "
+        "operator's definition changed has its own kernel); the models import a given opset and need the kernel "
+        "of that version",
+        got=", ".join(
+            f"{domain}:{op} listed at opset {', '.join(str(o) for d, o, p in sorted(have) if (d, p) == (domain, op))}"
+            for domain, _, op in wrong_opset
+        ),
+    )
+    extra = sorted(kernels - _kernels_of(set(needed)))
     note = f" ({len(extra)} more than needed)" if extra else ""
     return f"{len(have)} operators{note}: a reduced build from this config runs both models"
 
