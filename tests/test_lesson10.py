@@ -111,6 +111,22 @@ def test_phone_ort_accepts_the_runtime_style(converted, gesture_path):
     assert "saved optimization record" in feedback.message
 
 
+def test_phone_ort_accepts_a_fixed_batch(work, gesture_path):
+    """Lesson 09's advice for CoreML followed first (a reviewer's answer): the batch made fixed at 1 as
+    make_dynamic_shape_fixed --dim_param batch --dim_value 1 does, then the Runtime-style conversion."""
+    from onnxruntime.tools.onnx_model_utils import make_dim_param_fixed
+
+    model = onnx.load(gesture_path)
+    make_dim_param_fixed(model.graph, "batch", 1)
+    fixed_batch = work / "fixed_batch" / "gesture_b1.onnx"
+    fixed_batch.parent.mkdir()
+    onnx.save(model, fixed_batch)
+    _convert(fixed_batch, fixed_batch.parent, "Runtime")
+    feedback = lesson10.phone_ort.check(fixed_batch.parent / "gesture_b1.with_runtime_opt.ort", gesture_path)
+    assert feedback.passed, feedback
+    assert "at batch 1" in feedback.message
+
+
 @pytest.mark.parametrize(
     ("case", "fragment"),
     [
