@@ -118,3 +118,21 @@ def test_bad_inputs_are_one_line_course_errors(tmp_path):
     with pytest.raises(OrtConversionError, match=r"converter failed on broken\.onnx") as caught:
         convert_to_ort(broken, out_dir=tmp_path / "out")
     assert "\n" not in str(caught.value)
+
+
+def test_an_ort_file_given_as_an_onnx_model_is_named_so(conversions, capsys):
+    """A .ort file passed to the loader, the compatibility checker or the gate: one line naming ORT format (the
+    'ORTM' identifier), not "protobuf could not parse it ... Re-export it"."""
+    from course_utils.compat import main as compat_main
+    from course_utils.deploy.gate import run_gate
+    from course_utils.onnxfile.modelio import load_model
+
+    ort_path = conversions["Fixed"].ort_path
+    for source in (ort_path, ort_path.read_bytes()):
+        with pytest.raises(NotAnOnnxModelError, match=r"ORT-format file.*check the \.onnx it was converted from"):
+            load_model(source)
+    assert compat_main([str(ort_path)]) == 2
+    err = capsys.readouterr().err
+    assert "an ORT-format file" in err and "Re-export" not in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(NotAnOnnxModelError, match="ORT-format file"):
+        run_gate(ort_path, reference=ort_path.with_suffix(".npz"))
