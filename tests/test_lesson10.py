@@ -224,6 +224,13 @@ _WRONG_SCRIPTS = {
     + "const b = out.dims[0]; const r = [];\n"
     + "for (let i = 0; i < b; i++) { const row = data.slice(i * b, (i + 1) * b); r.push(row.indexOf(Math.max(...row))); }\n"
     + "console.log(JSON.stringify(r));",
+    # a reviewer's answer: the solution's loop with k <= n, reading one value into the next row
+    "one_past_the_row": _FEEDS
+    + "const [rows, n] = out.dims; const r = [];\n"
+    + "for (let i = 0; i < rows; i++) { let best = 0;\n"
+    + "  for (let k = 1; k <= n; k++) if (out.data[i * n + k] > out.data[i * n + best]) best = k;\n"
+    + "  r.push(best); }\n"
+    + "console.log(JSON.stringify(r));",
     # float64 feeds: onnxruntime refuses the type
     "float64": _FEEDS.replace("t.type, Float32Array.from(t.data)", '"float64", Float64Array.from(t.data)')
     + "console.log('[]');",
@@ -239,12 +246,23 @@ _WRONG_SCRIPTS = {
         ("flat_argmax", "class(es)"),
         ("max_value", "not class indices"),
         ("wrong_stride", "differ from Python's"),
+        ("one_past_the_row", "differ from Python's"),
         ("float64", "stopped with an error"),
     ],
 )
 def test_node_argmax_wrong_answers(case, fragment):
     answer = {"start": "\n// your script here\n", "empty": "", **_WRONG_SCRIPTS}[case]
     assert_wrong(lesson10.node_argmax, lesson10.node_argmax.check(answer), fragment)
+
+
+def test_node_argmax_gesture_rows_have_different_classes():
+    """The gesture batch's rows give different classes (noise alone gives class 3 for every row)."""
+    import onnxruntime as ort
+
+    x = lesson10._gesture_batch()
+    session = ort.InferenceSession(gesture_model().SerializeToString(), providers=["CPUExecutionProvider"])
+    classes = session.run(None, {"accel": x})[0].argmax(axis=1).tolist()
+    assert len(set(classes)) == len(classes) >= 3, classes
 
 
 # ------------------------------------------------------------------------------------------------- 10.4
