@@ -136,3 +136,29 @@ def test_an_ort_file_given_as_an_onnx_model_is_named_so(conversions, capsys):
     assert "an ORT-format file" in err and "Re-export" not in err and len(err.strip().splitlines()) == 1
     with pytest.raises(NotAnOnnxModelError, match="ORT-format file"):
         run_gate(ort_path, reference=ort_path.with_suffix(".npz"))
+
+
+def test_a_second_conversion_of_the_same_bytes_reuses_the_files(model, tmp_path, monkeypatch):
+    """The same model bytes, style and release: the earlier files are reused (no child process); other bytes under
+    the same name, or an .ort file replaced since, are converted again."""
+    import subprocess
+
+    import course_utils.deploy.ort_format as ort_format
+
+    source = tmp_path / "conv.onnx"
+    source.write_bytes(model.read_bytes())
+    first = convert_to_ort(source, out_dir=tmp_path / "out")
+    first_bytes = first.ort_path.read_bytes()
+    runs = []
+    real_run = subprocess.run
+    monkeypatch.setattr(ort_format.subprocess, "run", lambda *a, **k: runs.append(a) or real_run(*a, **k))
+    again = convert_to_ort(source, out_dir=tmp_path / "out")
+    assert runs == [] and again == first
+    first.ort_path.write_bytes(first.ort_path.read_bytes() + b"\0")  # replaced since
+    convert_to_ort(source, out_dir=tmp_path / "out")
+    assert len(runs) == 1
+    other = onnx.load(source)
+    other.graph.initializer[0].raw_data = bytes(len(other.graph.initializer[0].raw_data))
+    onnx.save(other, source)
+    changed = convert_to_ort(source, out_dir=tmp_path / "out")
+    assert len(runs) == 2 and changed.ort_path.read_bytes() != first_bytes
