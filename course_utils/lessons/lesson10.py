@@ -192,20 +192,13 @@ phone_ort = Exercise(
         "--optimization_style Runtime, then pass DIR/<name>.with_runtime_opt.ort.",
     ],
     solution_code="""
-import subprocess
-import sys
-
+from course_utils.deploy.ort_format import convert_to_ort
 from course_utils.paths import artifact_path
 
+# the converter's command with --optimization_style Runtime (section 2's convert_to_ort runs it)
 solution_dir = artifact_path("solution_ort", lesson="10")
-solution_dir.mkdir(exist_ok=True)
-subprocess.run(
-    [sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort", str(gesture_path),
-     "--output_dir", str(solution_dir), "--optimization_style", "Runtime"],
-    check=True, capture_output=True,
-)
-solution_ort = solution_dir / (gesture_path.stem + ".with_runtime_opt.ort")
-lesson10.phone_ort.check(solution_ort, gesture_path)
+solution = convert_to_ort(gesture_path, optimization_style="Runtime", out_dir=solution_dir)
+lesson10.phone_ort.check(solution.ort_path, gesture_path)
 """,
     giveaways=("--optimization_style Runtime", "with_runtime_opt"),
 )
