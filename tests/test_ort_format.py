@@ -162,3 +162,18 @@ def test_a_second_conversion_of_the_same_bytes_reuses_the_files(model, tmp_path,
     onnx.save(other, source)
     changed = convert_to_ort(source, out_dir=tmp_path / "out")
     assert len(runs) == 2 and changed.ort_path.read_bytes() != first_bytes
+
+
+def test_reading_an_ort_file_leaves_torch_unimported_and_importable(conversions):
+    """onnxruntime.tools imports torch when installed; reading an .ort file keeps it out (seconds in a kernel) and
+    a later import torch still works."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from course_utils.deploy.ort_format import read_ort_file; "
+        f"read_ort_file({str(conversions['Fixed'].ort_path)!r}); print('torch' in sys.modules); "
+        "import importlib.util; print(importlib.util.find_spec('torch') is not None)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .. import paths
 from ..errors import ModelFileNotFoundError, NotAnOnnxModelError, OrtConversionError
@@ -128,11 +128,27 @@ class OrtConversion:
         return "\n".join(self.lines())
 
 
+def _ort_schema() -> Any:
+    """The FlatBuffers reader of ORT format's root table, from the onnxruntime wheel. Importing it imports the
+    package ``onnxruntime.tools``, which imports torch whenever torch is installed (for an export helper unrelated to
+    ORT format: seconds and hundreds of MB in a kernel that never used torch). Unless torch is loaded already, it is
+    hidden for that one import (``sys.modules["torch"] = None`` reads as "not installed") and unhidden after, so a
+    later ``import torch`` works as ever."""
+    hide = "torch" not in sys.modules
+    if hide:
+        sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        from onnxruntime.tools.ort_format_model.ort_flatbuffers_py.fbs.InferenceSession import InferenceSession
+    finally:
+        if hide:
+            del sys.modules["torch"]
+    return InferenceSession
+
+
 def read_ort_file(path: str | os.PathLike[str]) -> OrtFile:
     """Read an ``.ort`` file's header and graph. Raises :class:`~course_utils.errors.NotAnOnnxModelError` when the
     file is not in ORT format (an ``.onnx`` protobuf renamed ``.ort``, say)."""
-    from onnxruntime.tools.ort_format_model.ort_flatbuffers_py.fbs.InferenceSession import InferenceSession
-
+    InferenceSession = _ort_schema()
     path = Path(path)
     if not path.is_file():
         raise ModelFileNotFoundError(f"No file at {relative_to_repo(path)}: convert the model to ORT format first.")
