@@ -111,6 +111,22 @@ def test_phone_ort_accepts_the_runtime_style(converted, gesture_path):
     assert "saved optimization record" in feedback.message
 
 
+def test_phone_ort_accepts_a_fixed_batch(work, gesture_path):
+    """Lesson 09's advice for CoreML followed first (a reviewer's answer): the batch made fixed at 1 as
+    make_dynamic_shape_fixed --dim_param batch --dim_value 1 does, then the Runtime-style conversion."""
+    from onnxruntime.tools.onnx_model_utils import make_dim_param_fixed
+
+    model = onnx.load(gesture_path)
+    make_dim_param_fixed(model.graph, "batch", 1)
+    fixed_batch = work / "fixed_batch" / "gesture_b1.onnx"
+    fixed_batch.parent.mkdir()
+    onnx.save(model, fixed_batch)
+    _convert(fixed_batch, fixed_batch.parent, "Runtime")
+    feedback = lesson10.phone_ort.check(fixed_batch.parent / "gesture_b1.with_runtime_opt.ort", gesture_path)
+    assert feedback.passed, feedback
+    assert "at batch 1" in feedback.message
+
+
 @pytest.mark.parametrize(
     ("case", "fragment"),
     [
@@ -146,6 +162,7 @@ def test_phone_ort_wrong_answers(converted, gesture_path, work, case, fragment):
         ("from_onnx_graphs", "lacks"),  # written by hand from the .onnx op types: no fused operators
         ("ort_file", "binary file"),  # the .ort model instead of the config
         ("not_config", "not in the config's format"),  # a list of op names, one per line
+        ("opset_1", "not at an opset"),  # the right operators, every line at opset 1: the old kernels
     ],
 )
 def test_reduced_build_wrong_answers(converted, gesture_path, digits_path, work, case, fragment):
@@ -162,7 +179,21 @@ def test_reduced_build_wrong_answers(converted, gesture_path, digits_path, work,
     elif case == "not_config":
         answer = work / "names.config"
         answer.write_text("Conv\nRelu\nGemm\n")
+    elif case == "opset_1":  # a reviewer's answer: right names, wrong opsets
+        answer = work / "opset_1.config"
+        answer.write_text(
+            "ai.onnx;1;Conv,Relu,MaxPool,Flatten,Gemm,GlobalAveragePool\ncom.microsoft;1;FusedConv,FusedGemm\n"
+        )
     assert_wrong(lesson10.reduced_build, lesson10.reduced_build.check(answer), fragment)
+
+
+def test_reduced_build_accepts_the_models_opset(work):
+    """Listing each operator at the opset the models import (20) selects the same kernels as the converter's
+    config (MaxPool's opset-12 definition is still the one at opset 20): a real reduced build runs both models."""
+    answer = work / "opset_20.config"
+    answer.write_text("ai.onnx;20;Flatten,Gemm,GlobalAveragePool,MaxPool\ncom.microsoft;1;FusedConv,FusedGemm\n")
+    feedback = lesson10.reduced_build.check(answer)
+    assert feedback.passed, feedback
 
 
 # ------------------------------------------------------------------------------------------------- 10.3
@@ -193,6 +224,13 @@ _WRONG_SCRIPTS = {
     + "const b = out.dims[0]; const r = [];\n"
     + "for (let i = 0; i < b; i++) { const row = data.slice(i * b, (i + 1) * b); r.push(row.indexOf(Math.max(...row))); }\n"
     + "console.log(JSON.stringify(r));",
+    # a reviewer's answer: the solution's loop with k <= n, reading one value into the next row
+    "one_past_the_row": _FEEDS
+    + "const [rows, n] = out.dims; const r = [];\n"
+    + "for (let i = 0; i < rows; i++) { let best = 0;\n"
+    + "  for (let k = 1; k <= n; k++) if (out.data[i * n + k] > out.data[i * n + best]) best = k;\n"
+    + "  r.push(best); }\n"
+    + "console.log(JSON.stringify(r));",
     # float64 feeds: onnxruntime refuses the type
     "float64": _FEEDS.replace("t.type, Float32Array.from(t.data)", '"float64", Float64Array.from(t.data)')
     + "console.log('[]');",
@@ -208,12 +246,23 @@ _WRONG_SCRIPTS = {
         ("flat_argmax", "class(es)"),
         ("max_value", "not class indices"),
         ("wrong_stride", "differ from Python's"),
+        ("one_past_the_row", "differ from Python's"),
         ("float64", "stopped with an error"),
     ],
 )
 def test_node_argmax_wrong_answers(case, fragment):
     answer = {"start": "\n// your script here\n", "empty": "", **_WRONG_SCRIPTS}[case]
     assert_wrong(lesson10.node_argmax, lesson10.node_argmax.check(answer), fragment)
+
+
+def test_node_argmax_gesture_rows_have_different_classes():
+    """The gesture batch's rows give different classes (noise alone gives class 3 for every row)."""
+    import onnxruntime as ort
+
+    x = lesson10._gesture_batch()
+    session = ort.InferenceSession(gesture_model().SerializeToString(), providers=["CPUExecutionProvider"])
+    classes = session.run(None, {"accel": x})[0].argmax(axis=1).tolist()
+    assert len(set(classes)) == len(classes) >= 3, classes
 
 
 # ------------------------------------------------------------------------------------------------- 10.4

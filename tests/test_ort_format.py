@@ -118,3 +118,62 @@ def test_bad_inputs_are_one_line_course_errors(tmp_path):
     with pytest.raises(OrtConversionError, match=r"converter failed on broken\.onnx") as caught:
         convert_to_ort(broken, out_dir=tmp_path / "out")
     assert "\n" not in str(caught.value)
+
+
+def test_an_ort_file_given_as_an_onnx_model_is_named_so(conversions, capsys):
+    """A .ort file passed to the loader, the compatibility checker or the gate: one line naming ORT format (the
+    'ORTM' identifier), not "protobuf could not parse it ... Re-export it"."""
+    from course_utils.compat import main as compat_main
+    from course_utils.deploy.gate import run_gate
+    from course_utils.onnxfile.modelio import load_model
+
+    ort_path = conversions["Fixed"].ort_path
+    for source in (ort_path, ort_path.read_bytes()):
+        with pytest.raises(NotAnOnnxModelError, match=r"ORT-format file.*check the \.onnx it was converted from"):
+            load_model(source)
+    assert compat_main([str(ort_path)]) == 2
+    err = capsys.readouterr().err
+    assert "an ORT-format file" in err and "Re-export" not in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(NotAnOnnxModelError, match="ORT-format file"):
+        run_gate(ort_path, reference=ort_path.with_suffix(".npz"))
+
+
+def test_a_second_conversion_of_the_same_bytes_reuses_the_files(model, tmp_path, monkeypatch):
+    """The same model bytes, style and release: the earlier files are reused (no child process); other bytes under
+    the same name, or an .ort file replaced since, are converted again."""
+    import subprocess
+
+    import course_utils.deploy.ort_format as ort_format
+
+    source = tmp_path / "conv.onnx"
+    source.write_bytes(model.read_bytes())
+    first = convert_to_ort(source, out_dir=tmp_path / "out")
+    first_bytes = first.ort_path.read_bytes()
+    runs = []
+    real_run = subprocess.run
+    monkeypatch.setattr(ort_format.subprocess, "run", lambda *a, **k: runs.append(a) or real_run(*a, **k))
+    again = convert_to_ort(source, out_dir=tmp_path / "out")
+    assert runs == [] and again == first
+    first.ort_path.write_bytes(first.ort_path.read_bytes() + b"\0")  # replaced since
+    convert_to_ort(source, out_dir=tmp_path / "out")
+    assert len(runs) == 1
+    other = onnx.load(source)
+    other.graph.initializer[0].raw_data = bytes(len(other.graph.initializer[0].raw_data))
+    onnx.save(other, source)
+    changed = convert_to_ort(source, out_dir=tmp_path / "out")
+    assert len(runs) == 2 and changed.ort_path.read_bytes() != first_bytes
+
+
+def test_reading_an_ort_file_leaves_torch_unimported_and_importable(conversions):
+    """onnxruntime.tools imports torch when installed; reading an .ort file keeps it out (seconds in a kernel) and
+    a later import torch still works."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from course_utils.deploy.ort_format import read_ort_file; "
+        f"read_ort_file({str(conversions['Fixed'].ort_path)!r}); print('torch' in sys.modules); "
+        "import importlib.util; print(importlib.util.find_spec('torch') is not None)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]

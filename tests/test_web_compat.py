@@ -130,3 +130,25 @@ def test_limits_and_cli_targets(probe_files: dict[str, Path], capsys: pytest.Cap
     capsys.readouterr()
     assert main([str(probe_files["ir14"]), "--target", "browser"]) == 2
     assert "'web', 'node' or 'python'" in capsys.readouterr().err
+
+
+def test_the_npm_release_number_points_at_its_targets(
+    probe_files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--target 1.31 (the npm packages' release, not in the published table) says which targets are 1.31.1."""
+    assert main([str(probe_files["ir14"]), "--target", "1.31"]) == 2
+    err = capsys.readouterr().err
+    assert "for the npm 1.31.1 packages use --target web or node" in err and len(err.strip().splitlines()) == 1
+    assert main([str(probe_files["ir14"]), "--target", "1.25"]) == 2  # no npm release there: no pointer
+    assert "npm" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["MODEL.onnx", "--target"], [], ["MODEL.onnx", "--bogus"]])
+def test_bad_arguments_are_one_line_with_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Like the gate's: one line saying what is wrong and where the help is, not argparse's usage block."""
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.rstrip().endswith("(see python -m course_utils.compat --help)")
+    assert len(err.strip().splitlines()) == 1

@@ -1,7 +1,8 @@
 """ORT format: ONNX Runtime's own model file (``.ort``), made by the real converter and read back.
 
 :func:`convert_to_ort` is the command ``python -m onnxruntime.tools.convert_onnx_models_to_ort MODEL --output_dir
-DIR --optimization_style STYLE`` (run in a child process, exactly as a learner types it), plus a frozen report:
+DIR --optimization_style STYLE`` (run in a child process as a learner types it, with torch kept out of that process:
+see :func:`converter_command`; an earlier run's files on the same model bytes are reused), plus a frozen report:
 the ``.ort`` file, both sizes, the ``required_operators`` config the tool writes (the operator list a
 reduced-operator build of ONNX Runtime is compiled with) and what the ``.ort`` file holds. :func:`read_ort_file`
 reads an ``.ort`` file's header and graph with the FlatBuffers schema that ships in the onnxruntime wheel
@@ -22,14 +23,22 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .. import paths
 from ..errors import ModelFileNotFoundError, NotAnOnnxModelError, OrtConversionError
 from ..onnxfile.render import format_bytes, text_table
 from ..paths import relative_to_repo
 
-__all__ = ["ORT_MAGIC", "OptimizationStyle", "OrtConversion", "OrtFile", "convert_to_ort", "read_ort_file"]
+__all__ = [
+    "ORT_MAGIC",
+    "OptimizationStyle",
+    "OrtConversion",
+    "OrtFile",
+    "convert_to_ort",
+    "converter_command",
+    "read_ort_file",
+]
 
 OptimizationStyle = Literal["Fixed", "Runtime"]
 
@@ -37,6 +46,32 @@ OptimizationStyle = Literal["Fixed", "Runtime"]
 ORT_MAGIC = b"ORTM"
 
 _TOOL = "onnxruntime.tools.convert_onnx_models_to_ort"
+
+# ``python -m onnxruntime.tools.convert_onnx_models_to_ort``, with torch kept out: the package ``onnxruntime.tools``
+# imports torch whenever it is installed (for a PyTorch export helper the converter never calls), which is most of
+# each run's time (about 2 of 2.5 s here). ``sys.modules["torch"] = None`` makes that check find no torch.
+_RUN_TOOL = (
+    "import runpy, sys; sys.modules['torch'] = None; sys.argv[0] = 'convert_onnx_models_to_ort'; "
+    f"runpy.run_module('{_TOOL}', run_name='__main__', alter_sys=True)"
+)
+
+
+def converter_command(*args: str) -> list[str]:
+    """The converter's command line with ``args`` (a model or folder, ``--output_dir DIR``, ...): what ``python
+    -m onnxruntime.tools.convert_onnx_models_to_ort ARGS`` runs, without importing torch (see above)."""
+    return [sys.executable, "-c", _RUN_TOOL, *args]
+
+
+def _cache_key(source: Path, optimization_style: str, ort_path: Path) -> str:
+    """What a conversion depends on (the model's bytes, the style, the converter's release) and what it wrote (the
+    .ort file's bytes: a file converted over it since, by hand, makes the key differ)."""
+    import hashlib
+    from importlib.metadata import version
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "-"
+
+    return f"{digest(source)} {optimization_style} onnxruntime {version('onnxruntime')} -> {digest(ort_path)}\n"
 
 
 @dataclass(frozen=True)
@@ -93,11 +128,27 @@ class OrtConversion:
         return "\n".join(self.lines())
 
 
+def _ort_schema() -> Any:
+    """The FlatBuffers reader of ORT format's root table, from the onnxruntime wheel. Importing it imports the
+    package ``onnxruntime.tools``, which imports torch whenever torch is installed (for an export helper unrelated to
+    ORT format: seconds and hundreds of MB in a kernel that never used torch). Unless torch is loaded already, it is
+    hidden for that one import (``sys.modules["torch"] = None`` reads as "not installed") and unhidden after, so a
+    later ``import torch`` works as ever."""
+    hide = "torch" not in sys.modules
+    if hide:
+        sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        from onnxruntime.tools.ort_format_model.ort_flatbuffers_py.fbs.InferenceSession import InferenceSession
+    finally:
+        if hide:
+            del sys.modules["torch"]
+    return InferenceSession
+
+
 def read_ort_file(path: str | os.PathLike[str]) -> OrtFile:
     """Read an ``.ort`` file's header and graph. Raises :class:`~course_utils.errors.NotAnOnnxModelError` when the
     file is not in ORT format (an ``.onnx`` protobuf renamed ``.ort``, say)."""
-    from onnxruntime.tools.ort_format_model.ort_flatbuffers_py.fbs.InferenceSession import InferenceSession
-
+    InferenceSession = _ort_schema()
     path = Path(path)
     if not path.is_file():
         raise ModelFileNotFoundError(f"No file at {relative_to_repo(path)}: convert the model to ORT format first.")
@@ -160,14 +211,23 @@ def convert_to_ort(
         )
     folder = Path(out_dir) if out_dir is not None else paths.ARTIFACTS_DIR / "ort"
     folder.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", _TOOL, str(source), "--output_dir", str(folder)]
-    command += ["--optimization_style", optimization_style]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
     runtime = optimization_style == "Runtime"
     ort_path = folder / (source.stem + (".with_runtime_opt.ort" if runtime else ".ort"))
     config = folder / (
         source.stem + (".required_operators.with_runtime_opt.config" if runtime else ".required_operators.config")
     )
+    # The files of an earlier run on the same bytes, style and release are kept: converting again gives the same
+    # model (a re-run notebook skips the child process). The key file sits beside the .ort file.
+    key_file = ort_path.with_name(ort_path.name + ".source")
+    if (
+        config.is_file()
+        and key_file.is_file()
+        and key_file.read_text() == _cache_key(source, optimization_style, ort_path)
+    ):
+        return _report(source, ort_path, optimization_style, config)
+    key_file.unlink(missing_ok=True)
+    command = converter_command(str(source), "--output_dir", str(folder), "--optimization_style", optimization_style)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0 or not ort_path.is_file() or not config.is_file():
         said = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
         last = next((line for line in reversed(said) if "Error" in line or "error" in line), said[-1] if said else "")
@@ -175,6 +235,11 @@ def convert_to_ort(
             f"The ORT converter failed on {source.name} (exit {done.returncode}): {last[:300]}. Check that "
             "ONNX Runtime loads the .onnx file (custom operators need --custom_op_library)."
         )
+    key_file.write_text(_cache_key(source, optimization_style, ort_path))
+    return _report(source, ort_path, optimization_style, config)
+
+
+def _report(source: Path, ort_path: Path, optimization_style: OptimizationStyle, config: Path) -> OrtConversion:
     return OrtConversion(
         source=source,
         ort_path=ort_path,

@@ -162,7 +162,10 @@ def _check_phone_ort(answer: Any, original: Any) -> str:
         "fusions made for the CPU at conversion hide nodes CoreML could have run",
         got=f"operators {list(info.op_types)}, {info.runtime_optimization_records} saved optimization records",
     )
-    x = np.random.default_rng(110).standard_normal((5, 3, 32)).astype(np.float32)
+    # a batch of 5 where the batch is symbolic; the file's own batch where it was fixed for CoreML (lesson 09)
+    batch = session.get_inputs()[0].shape[0]
+    batch = batch if isinstance(batch, int) and batch > 0 else 5
+    x = np.random.default_rng(110).standard_normal((batch, 3, 32)).astype(np.float32)
     actual = session.run(None, {names[0]: x})[0]
     expected = reference.run(None, {names[0]: x})[0]
     expect(
@@ -172,7 +175,7 @@ def _check_phone_ort(answer: Any, original: Any) -> str:
     )
     return (
         f"ORT format v{info.format_version}, standard operators {list(info.op_types)}, "
-        f"{info.runtime_optimization_records} saved optimization record(s); outputs equal the .onnx file's at batch 5"
+        f"{info.runtime_optimization_records} saved optimization record(s); outputs equal the .onnx file's at batch {batch}"
     )
 
 
@@ -189,20 +192,13 @@ phone_ort = Exercise(
         "--optimization_style Runtime, then pass DIR/<name>.with_runtime_opt.ort.",
     ],
     solution_code="""
-import subprocess
-import sys
-
+from course_utils.deploy.ort_format import convert_to_ort
 from course_utils.paths import artifact_path
 
+# the converter's command with --optimization_style Runtime (section 2's convert_to_ort runs it)
 solution_dir = artifact_path("solution_ort", lesson="10")
-solution_dir.mkdir(exist_ok=True)
-subprocess.run(
-    [sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort", str(gesture_path),
-     "--output_dir", str(solution_dir), "--optimization_style", "Runtime"],
-    check=True, capture_output=True,
-)
-solution_ort = solution_dir / (gesture_path.stem + ".with_runtime_opt.ort")
-lesson10.phone_ort.check(solution_ort, gesture_path)
+solution = convert_to_ort(gesture_path, optimization_style="Runtime", out_dir=solution_dir)
+lesson10.phone_ort.check(solution.ort_path, gesture_path)
 """,
     giveaways=("--optimization_style Runtime", "with_runtime_opt"),
 )
@@ -211,8 +207,9 @@ lesson10.phone_ort.check(solution_ort, gesture_path)
 # ------------------------------------------------------------------------------------------------- 10.2
 
 
-def _ops_of_config(text: str) -> set[tuple[str, str]]:
-    ops: set[tuple[str, str]] = set()
+def _ops_of_config(text: str) -> set[tuple[str, int, str]]:
+    """The (domain, opset, operator) triples of a required-operators config."""
+    ops: set[tuple[str, int, str]] = set()
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -225,27 +222,56 @@ def _ops_of_config(text: str) -> set[tuple[str, str]]:
             got=line[:120],
         )
         domain = parts[0].strip() or "ai.onnx"
-        ops |= {(domain, op.strip()) for op in parts[2].split(",") if op.strip()}
+        opset = int(parts[1].strip())
+        ops |= {(domain, opset, op.strip()) for op in parts[2].split(",") if op.strip()}
     return ops
 
 
+def _kernel_version(domain: str, opset: int, op: str) -> int | None:
+    """The version of ``op``'s definition that a model importing ``domain`` at ``opset`` uses (the version a
+    reduced build keeps kernels for); ``None`` where that opset has no such operator. Operators of other domains
+    (com.microsoft) are not in onnx's schemas: their listed opset counts as it is."""
+    if domain != "ai.onnx":
+        return opset
+    try:
+        return int(onnx.defs.get_schema(op, opset, "").since_version)
+    except onnx.defs.SchemaError:
+        return None
+
+
+def _kernels_of(ops: set[tuple[str, int, str]]) -> set[tuple[str, int | None, str]]:
+    return {(domain, _kernel_version(domain, opset, op), op) for domain, opset, op in ops}
+
+
 @lru_cache(maxsize=1)
-def _ops_needed() -> frozenset[tuple[str, str]]:
-    """The (domain, operator) pairs the digits CNN and the gesture model need once converted (Fixed style): the
-    converter run once on a folder holding both, as exercise 10.2 asks."""
+def _ops_needed() -> frozenset[tuple[str, int, str]]:
+    """The (domain, opset, operator) triples the digits CNN and the gesture model need once converted (Fixed
+    style): the converter run once on a folder holding both, as exercise 10.2 asks."""
+    import hashlib
     import subprocess
-    import sys
+    from importlib.metadata import version
 
+    from ..deploy.ort_format import converter_command
     from ..models.registry import onnx_path
+    from ..paths import artifact_path
 
-    with tempfile.TemporaryDirectory(prefix="course-10-") as tmp:
-        folder = Path(tmp) / "models"
-        folder.mkdir()
-        onnx.save(gesture_model(), folder / "gesture.onnx")
-        (folder / "digits.onnx").write_bytes(Path(onnx_path("digits_cnn")).read_bytes())
-        command = [sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort", str(folder)]
-        subprocess.run([*command, "--output_dir", str(Path(tmp) / "out")], check=True, capture_output=True)
-        return frozenset(_ops_of_config((Path(tmp) / "out" / "required_operators.config").read_text()))
+    models = {
+        "gesture.onnx": gesture_model().SerializeToString(),
+        "digits.onnx": Path(onnx_path("digits_cnn")).read_bytes(),
+    }
+    # kept in artifacts/ by what it depends on (both models' bytes, the converter's release): a new kernel reuses it
+    key = hashlib.sha256(b"".join(models.values()) + version("onnxruntime").encode()).hexdigest()[:16]
+    cached = artifact_path(f"checker_required_operators_{key}.config", lesson="10")
+    if not cached.is_file():
+        with tempfile.TemporaryDirectory(prefix="course-10-") as tmp:
+            folder = Path(tmp) / "models"
+            folder.mkdir()
+            for name, data in models.items():
+                (folder / name).write_bytes(data)
+            command = converter_command(str(folder), "--output_dir", str(Path(tmp) / "out"))
+            subprocess.run(command, check=True, capture_output=True)
+            cached.write_text((Path(tmp) / "out" / "required_operators.config").read_text())
+    return frozenset(_ops_of_config(cached.read_text()))
 
 
 def _check_reduced_build(answer: Any) -> str:
@@ -259,7 +285,9 @@ def _check_reduced_build(answer: Any) -> str:
     text = data.decode("utf-8", errors="replace")
     have = _ops_of_config(text)
     expect(bool(have), "the config lists no operator", why="a build from it would have no kernels")
-    missing = sorted(_ops_needed() - have)
+    needed = _ops_needed()
+    listed = {(domain, op) for domain, _, op in have}
+    missing = sorted((domain, op) for domain, _, op in needed if (domain, op) not in listed)
     expect(
         not missing,
         f"the config lacks {len(missing)} operator(s) the two converted models run",
@@ -267,7 +295,24 @@ def _check_reduced_build(answer: Any) -> str:
         "needs another, and the config must describe the graphs as they are after conversion",
         got=", ".join(f"{domain}:{op}" for domain, op in missing),
     )
-    extra = sorted(have - _ops_needed())
+    kernels = _kernels_of(have)
+    wrong_opset = sorted(
+        (domain, opset, op)
+        for domain, opset, op in needed
+        if (domain, _kernel_version(domain, opset, op), op) not in kernels
+    )
+    expect(
+        not wrong_opset,
+        f"{len(wrong_opset)} operator(s) are listed, but not at an opset whose kernel the converted models use",
+        why="a reduced build keeps an operator's kernel only for the opset listed with it (each opset where the "
+        "operator's definition changed has its own kernel); the models import a given opset and need the kernel "
+        "of that version",
+        got=", ".join(
+            f"{domain}:{op} listed at opset {', '.join(str(o) for d, o, p in sorted(have) if (d, p) == (domain, op))}"
+            for domain, _, op in wrong_opset
+        ),
+    )
+    extra = sorted(kernels - _kernels_of(set(needed)))
     note = f" ({len(extra)} more than needed)" if extra else ""
     return f"{len(have)} operators{note}: a reduced build from this config runs both models"
 
@@ -322,6 +367,23 @@ def _run_script(script: str, *args: Any, what: str = "the script") -> Any:
         raise NotYet(f"Node.js cannot run here, so {what} cannot be checked", got=str(error)) from None
 
 
+def _gesture_batch() -> np.ndarray:
+    """10.3's gesture input: 4 rows of accelerometer noise around each axis's own offset (gravity's direction),
+    one row for each of the 4 classes, in an order where some row's next row starts with a score above the
+    row's largest (so a loop that reads one value past its row gives another class). Deterministic."""
+    from itertools import pairwise, permutations
+
+    rng = np.random.default_rng(103)
+    pool = (rng.standard_normal((64, 3, 32)) + rng.uniform(-3, 3, (64, 3, 1))).astype(np.float32)
+    scores = _session(gesture_model().SerializeToString()).run(None, {"accel": pool})[0]
+    classes = scores.argmax(axis=1)
+    rows = [int(np.flatnonzero(classes == c)[0]) for c in range(scores.shape[1]) if (classes == c).any()]
+    for order in permutations(rows):
+        if any(scores[b, 0] > scores[a].max() for a, b in pairwise(order)):
+            return pool[list(order)]
+    return pool[rows]
+
+
 def _check_node_argmax(script: Any) -> str:
     from ..deploy.node import short_ort_error
     from ..models.registry import onnx_path
@@ -336,7 +398,7 @@ def _check_node_argmax(script: Any) -> str:
         gesture = Path(tmp) / "gesture.onnx"
         onnx.save(gesture_model(), gesture)
         cases = [
-            (gesture, "accel", rng.standard_normal((3, 3, 32)).astype(np.float32)),
+            (gesture, "accel", _gesture_batch()),
             (Path(onnx_path("digits_cnn")), "image", rng.uniform(0, 16, (4, 1, 8, 8)).astype(np.float32)),
         ]
         for number, (model, name, x) in enumerate(cases):
@@ -379,7 +441,8 @@ def _check_node_argmax(script: Any) -> str:
                 why="each row's class is where that row's scores are largest",
                 got=f"{classes}, Python {expected}",
             )
-    return "one class per row, equal to Python's argmax on two models (batch 3 and 4)"
+    batches = " and ".join(str(len(x)) for _, _, x in cases)
+    return f"one class per row, equal to Python's argmax on two models (batch {batches})"
 
 
 node_argmax = Exercise(

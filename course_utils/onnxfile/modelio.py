@@ -109,6 +109,27 @@ def _text_read_as_binary(source: ModelSource) -> NotAnOnnxModelError | None:
     return None
 
 
+#: Bytes 4-8 of an ORT-format file (ONNX Runtime's FlatBuffers format, lesson 10): its file identifier.
+_ORT_IDENTIFIER = b"ORTM"
+
+
+def _ort_format_error(source: ModelSource) -> NotAnOnnxModelError | None:
+    """The error for an ORT-format file (or its bytes) given where an ONNX model is read; None for anything else."""
+    if isinstance(source, bytes | bytearray):
+        head, what = bytes(source[:8]), "These bytes are"
+    elif isinstance(source, str | os.PathLike):
+        with Path(source).open("rb") as f:
+            head, what = f.read(8), f"'{Path(source).name}' is"
+    else:
+        return None
+    if head[4:8] != _ORT_IDENTIFIER:
+        return None
+    return NotAnOnnxModelError(
+        f"{what} an ORT-format file (ONNX Runtime's own format, 'ORTM' at bytes 4-8), not an ONNX model: check "
+        "the .onnx it was converted from."
+    )
+
+
 def _check_parsed(model: onnx.ModelProto, what: str) -> onnx.ModelProto:
     # Protobuf happily parses many non-ONNX byte strings into an empty message; a real model has a graph.
     if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
@@ -172,7 +193,7 @@ def load_model(source: ModelSource, *, load_external_data: bool = True) -> onnx.
                     "Pass the content of a .onnx file, e.g. Path('model.onnx').read_bytes()."
                 ) from None
         except NotAnOnnxModelError:
-            text_error = _text_read_as_binary(source)
+            text_error = _ort_format_error(source) or _text_read_as_binary(source)
             if text_error is None:
                 raise
             raise text_error from None
@@ -210,7 +231,7 @@ def load_model(source: ModelSource, *, load_external_data: bool = True) -> onnx.
     except NotAnOnnxModelError:
         # A text form in a file named like a binary one (a textproto saved as model.onnx) is said so here, where
         # every helper loads its model, so netron_view, run_onnx and summarize all give the same message.
-        text_error = _text_read_as_binary(path)
+        text_error = _ort_format_error(path) or _text_read_as_binary(path)
         if text_error is None:
             raise
         raise text_error from None

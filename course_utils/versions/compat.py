@@ -40,6 +40,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import onnx
 import onnx.defs
@@ -513,10 +514,17 @@ def _check(model_or_path: ModelSource, target: RuntimeLimits, *, try_load: bool)
     return CompatReport(str(name), target, tuple(reasons), tuple(notes), tuple(unverified))
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments as one line, like the gate's: ``error: ... (see python -m course_utils.compat --help)``, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see python -m course_utils.compat --help)\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m course_utils.compat MODEL [--target web|node|python|RELEASE]``: exit 0 compatible, 1 incompatible,
     3 cannot verify, 2 with one line on stderr when the input is not a model (or the release is unknown)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m course_utils.compat",
         description="Say whether an ONNX Runtime release can load and run a model, and what to change if not.",
     )

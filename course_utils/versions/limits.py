@@ -386,6 +386,13 @@ def limits_for(onnxruntime_version: str | None = None) -> RuntimeLimits:
     if release in ORT_COMPATIBILITY:
         return ORT_COMPATIBILITY[release]
     known = ", ".join(ORT_COMPATIBILITY)
+    npm = [key for key, limits in NPM_RUNTIMES.items() if _minor(limits.onnxruntime_version) == release]
+    if npm:
+        npm_version = NPM_RUNTIMES[npm[0]].onnxruntime_version
+        raise ValueError(
+            f"onnxruntime {onnxruntime_version} is not in the published compatibility table ({known}): for the npm "
+            f"{npm_version} packages use --target {' or '.join(npm)}."
+        )
     raise ValueError(
         f"onnxruntime {onnxruntime_version} is not in the published compatibility table ({known}) and is not "
         f"the installed release ({installed.onnxruntime_version}): pick one of these, 'web', 'node' or 'python', "
