@@ -35,9 +35,122 @@ def _as_array(batch: Any) -> np.ndarray:
     return np.asarray(batch)
 
 
-def check_classify(model: Any = None, batch: Any = None, labels: Any = None) -> Passed:
+#: How far a batch may be from the rubric's own preprocessing of the photos: ``x / 127.5 - 1`` (another way to
+#: write the builder's scale) differs from ``(x - 127) / 128`` by at most 0.008.
+SAME_INPUT_ATOL = 0.02
+#: Fewer than this: the pixels vary independently of their neighbours (random noise), not like a photo's.
+MIN_NEIGHBOUR_CORRELATION = 0.3
+#: Two photos whose pixels differ by less than this on average (0-255 levels) are one photo, perhaps jittered.
+MIN_PHOTO_DIFFERENCE = 3.0
+
+
+def _pixels(photos: Any) -> np.ndarray:
+    """The learner's photos as float32 ``(N, 224, 224, 3)`` pixels; :class:`NotYet` for anything else."""
+    expect(
+        photos is not None and not (isinstance(photos, Sequence) and len(photos) == 0),
+        "no photos yet: pass the photos the batch was made from, as pixels",
+        why="the rubric maps them to the model's input itself and compares with your batch",
+    )
+    try:
+        items = [_as_array(p) for p in photos] if isinstance(photos, list | tuple) else [_as_array(photos)]
+        array = np.stack(items) if isinstance(photos, list | tuple) else items[0]
+    except (TypeError, ValueError) as error:
+        raise NotYet("the photos cannot be stacked into one array of pixels", got=first_line(error)[:200]) from None
+    expect(
+        array.ndim == 4 and array.shape[1:] == (224, 224, 3),
+        "the photos are not 224x224 RGB images as loaded (photos, height, width, colour)",
+        why="the rubric preprocesses the pixels the model sees, before any scaling or reordering of axes",
+        expected="shape (N, 224, 224, 3)",
+        got=f"shape {list(array.shape)}",
+    )
+    expect(
+        np.issubdtype(array.dtype, np.number) and not np.issubdtype(array.dtype, np.complexfloating),
+        f"the photos hold {array.dtype} values",
+        why="photos are pixel values",
+    )
+    pixels = array.astype(np.float32)
+    low, high = float(pixels.min()), float(pixels.max())
+    expect(
+        low >= 0 and high <= 255 and high > 1.5,
+        "the photos are not pixel values before scaling",
+        why="the rubric applies the model's preprocessing itself, to pixels as a photo file stores them",
+        expected="values from 0 to 255",
+        got=f"values from {low:.2f} to {high:.2f}",
+    )
+    for k, photo in enumerate(pixels):
+        grey = photo.mean(-1)
+        spread = float(grey.std())
+        correlation = float(np.corrcoef(grey[:, :-1].ravel(), grey[:, 1:].ravel())[0, 1]) if spread > 0 else 0.0
+        expect(
+            correlation >= MIN_NEIGHBOUR_CORRELATION,
+            f"photo {k + 1} does not look like a photo",
+            why="neighbouring pixels of a photo are alike (edges are rare); these vary independently, like noise "
+            "or a flat image, and a classifier's answer on them means nothing",
+            expected=f"a correlation of neighbouring pixels of at least {MIN_NEIGHBOUR_CORRELATION}",
+            got=f"{correlation:.2f}",
+        )
+    for j in range(len(pixels)):
+        for k in range(j + 1, len(pixels)):
+            difference = float(np.abs(pixels[j] - pixels[k]).mean())
+            expect(
+                difference >= MIN_PHOTO_DIFFERENCE,
+                "the batch does not hold three different photos",
+                why="one photo repeated (or nudged by a little noise) says nothing about a classifier",
+                expected=f"photos whose pixels differ by at least {MIN_PHOTO_DIFFERENCE:g} levels on average",
+                got=f"photos {j + 1} and {k + 1} differ by {difference:.2f}",
+            )
+    expect(
+        len(pixels) >= 3,
+        "the batch does not hold three different photos",
+        why="one or two photos say little about a classifier",
+        expected="at least 3 different photos",
+        got=f"{len(pixels)} photos",
+    )
+    return pixels
+
+
+def _same_photos(batch: np.ndarray, pixels: np.ndarray) -> None:
+    """:class:`NotYet` unless ``batch`` is ``pixels`` mapped to the weights' scale, channels first, in order."""
+    expect(
+        len(batch) == len(pixels),
+        f"the batch holds {len(batch)} images and you passed {len(pixels)} photos",
+        why="the rubric compares each image of the batch with the photo it was made from",
+    )
+    expected = (pixels - 127.0) / 128.0  # the builder's scale: MEAN_RGB 127, STDDEV_RGB 128
+    channels_first = expected.transpose(0, 3, 1, 2)
+
+    def gap(candidate: np.ndarray) -> float:
+        return float(np.max(np.abs(batch - candidate)))
+
+    expect(
+        gap(channels_first[:, ::-1]) > SAME_INPUT_ATOL or gap(channels_first) <= SAME_INPUT_ATOL,
+        "the batch's colour channels are in reverse order (blue, green, red)",
+        why="the weights were trained on RGB photos: with red and blue swapped the model sees other colours "
+        "(a blue sky as orange) and its answers drift",
+    )
+    expect(
+        gap(expected.reshape(batch.shape)) > SAME_INPUT_ATOL,
+        "each channel of the batch mixes the photos' three colours",
+        why="changing the shape keeps the values in memory order, each pixel's red, green and blue side by "
+        "side: the axes are relabelled, not moved, so a 'colour plane' holds rows of interleaved colours",
+    )
+    for k in range(len(batch)):
+        error = float(np.max(np.abs(batch[k] - channels_first[k])))
+        expect(
+            error <= SAME_INPUT_ATOL,
+            f"image {k + 1} of the batch is not photo {k + 1} on the scale the weights were trained on",
+            why="the rubric maps your photos to the model's input the way EfficientNet-Lite's preprocessing "
+            "does and compares: the batch must be those photos, in the same order and colour order",
+            expected=f"max |batch - preprocessed photo| <= {SAME_INPUT_ATOL}",
+            got=f"{error:.3f}",
+        )
+
+
+def check_classify(model: Any = None, batch: Any = None, labels: Any = None, photos: Any = None) -> Passed:
     """Stage 1: ``model`` the pretrained EfficientNet-Lite0 ready to predict, ``batch`` the input it was given
-    (three or more different photos), ``labels`` the ImageNet name of each photo's top class."""
+    (three or more different photos), ``labels`` the ImageNet name of each photo's top class, ``photos`` the same
+    photos as RGB pixels before any scaling, ``(N, 224, 224, 3)`` (the rubric preprocesses them itself and
+    compares with ``batch``)."""
     import torch
 
     expect(model is not None, "no model yet: pass the PyTorch model you loaded first")
@@ -119,15 +232,7 @@ def check_classify(model: Any = None, batch: Any = None, labels: Any = None) -> 
         expected=scale,
         got=f"values from {low:.2f} to {high:.2f}",
     )
-    flat = array.reshape(len(array), -1).astype(np.float32)
-    distinct = {tuple(np.round(row[::997], 3)) for row in flat}
-    expect(
-        len(array) >= 3 and len(distinct) >= 3,
-        "the batch does not hold three different photos",
-        why="one photo repeated says nothing about a classifier",
-        expected="at least 3 different photos",
-        got=f"{len(array)} images, {len(distinct)} different",
-    )
+    _same_photos(array, _pixels(photos))
     expect(labels is not None, "no labels yet: pass the ImageNet name of each photo's top class")
     names = list(labels) if not isinstance(labels, str) else [labels]
     expect(

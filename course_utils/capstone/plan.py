@@ -44,12 +44,13 @@ for name in ("chelsea", "coffee", "rocket"):
     top, left = (photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2
     square = Image.fromarray(photo[top : top + side, left : left + side])
     squares.append(np.asarray(square.resize((224, 224), Image.Resampling.BILINEAR)))
-pixels = np.stack(squares).astype(np.float32)
+solution_photos = np.stack(squares)  # (3, 224, 224, 3) uint8 RGB, as loaded
+pixels = solution_photos.astype(np.float32)
 solution_batch = torch.from_numpy(((pixels - 127.0) / 128.0).transpose(0, 3, 1, 2).copy())  # NCHW, as trained
 with torch.no_grad():
     solution_top1 = solution_model(solution_batch).argmax(1)
 solution_labels = [imagenet_labels()[int(i)] for i in solution_top1]
-capstone.check_stage(1, solution_model, solution_batch, solution_labels)""",
+capstone.check_stage(1, solution_model, solution_batch, solution_labels, solution_photos)""",
     giveaways=(".eval()", "(pixels - 127", "/ 128.0", "transpose(0, 3, 1, 2)", "preprocess("),
     number=1,
 )
