@@ -285,13 +285,32 @@ def reports(solved):
 
 def test_stage3_rejects_the_stamped_file_missing_targets_and_external_weights(solved, reports, tmp_path):
     assert [r.verdict for r in reports] == ["compatible", "incompatible", "incompatible"]
-    _wrong(3, solved["released"], reports, fragment="web target cannot load")
+    _wrong(3, solved["released"], reports, fragment="web target can load")
     _wrong(3, solved["web"], reports[:1], fragment="no report for the web")
     _wrong(3, solved["web"], ["compatible", "incompatible", "incompatible"], fragment="does not hold")
     external = tmp_path / "external.onnx"
     onnx.save(onnx.load(str(solved["web"])), str(external), save_as_external_data=True, location="external.data")
     _wrong(3, external, reports, fragment="separate data file")
     _wrong(3, _edited(solved["web"], tmp_path / "fixed.onnx", _fix_batch), reports, fragment="fixed at")
+
+
+def _ir_version(version: int):
+    def edit(model: onnx.ModelProto) -> None:
+        model.ir_version = version
+
+    return edit
+
+
+def test_stage3_rejects_an_invalid_file_and_reports_about_another_file(solved, reports, tmp_path):
+    from course_utils.compat import check_compatibility
+
+    # IR 3 is below every limit, so no target calls it too new; onnx's checker rejects it (the web says "cannot verify").
+    _wrong(3, _edited(solved["web"], tmp_path / "ir3.onnx", _ir_version(3)), reports, fragment="full check rejects")
+    unstamped = [check_compatibility(solved["exported"], t) for t in (None, "web", "1.14")]  # never saw the problem
+    _wrong(3, solved["web"], unstamped, fragment="not about the file the release script wrote")
+    in_memory = onnx.load(str(solved["released"]))
+    _wrong(3, solved["web"], [check_compatibility(in_memory, t) for t in (None, "web", "1.14")], fragment="name a file")
+    _wrong(3, solved["web"], [*reports[:2], unstamped[2]], fragment="2 different files")
 
 
 # ------------------------------------------------------------------------------------------------ stage 4
