@@ -10,7 +10,6 @@ import io
 import shutil
 import warnings
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -323,12 +322,12 @@ def _optimize(source: Path, target: Path, level: str) -> Path:
     return target
 
 
-def _rows(stem: str, runs: int = 40, eager: bool = True):
+def _rows(stem: str, runs: int = 40, eager: bool = True, threads: int = 1, p90_ms: float = 11.0, load=None):
     from course_utils.bench.report import BenchReport, BenchRow
 
-    row = BenchRow("ort-all", stem, 1, 1, 10.0, 11.0, 12.0, runs, 1.0, None)
-    rows = (row, replace(row, engine="torch-eager", p50_ms=25.0, p90_ms=27.0)) if eager else (row,)
-    return BenchReport(rows)
+    row = BenchRow("ort-all", stem, 1, threads, 10.0, p90_ms, 12.0, runs, 1.0, None)
+    base = BenchRow("torch-eager", stem, 1, 1, 25.0, 27.0, 28.0, runs, 1.0, None)
+    return BenchReport((row, base) if eager else (row,), load_per_core=load)
 
 
 def test_stage4_rejects_unportable_unoptimized_files_and_speedups_without_spread(solved, tmp_path):
@@ -342,6 +341,23 @@ def test_stage4_rejects_unportable_unoptimized_files_and_speedups_without_spread
     _wrong(4, optimized, _rows(optimized.stem, eager=False), fragment="no eager PyTorch row")
     _wrong(4, optimized, _rows(optimized.stem, runs=3), fragment="ran 3 times")
     _wrong(4, optimized, _rows("effnet_web"), fragment="no ONNX Runtime row of the benchmark times your optimized file")
+
+
+def test_stage4_rejects_a_file_the_web_cannot_load_and_unfair_or_noisy_timings(solved, tmp_path):
+    from course_utils.bench.report import MAX_SPREAD, MIN_RUNS
+
+    optimized = solved["optimized"]
+    # Saved at the portable level, but from the release script's file: IR 14, which onnxruntime-web cannot read.
+    from_release = _optimize(solved["released"], tmp_path / "from_release.onnx", "ORT_ENABLE_BASIC")
+    _wrong(4, from_release, _rows(from_release.stem), fragment="web target can load")
+    _wrong(4, optimized, _rows(optimized.stem, threads=2), fragment="on 2 threads and eager PyTorch on 1 thread")
+    _wrong(4, optimized, _rows(optimized.stem, runs=MIN_RUNS // 2), fragment=f"ran {MIN_RUNS // 2} times")
+    wide = 10.0 * (MAX_SPREAD + 0.5)  # p90/p50 2.0 (a busy machine's run reached 2.19)
+    _wrong(4, optimized, _rows(optimized.stem, p90_ms=wide), fragment="much slower than its typical run")
+    # A machine too busy for a verdict, with rows that have the runs and spread: passes, and says so.
+    busy = capstone.check_stage(4, optimized, _rows(optimized.stem, load=2.54))
+    assert busy.passed and "busy machine" in busy.message, busy
+    assert any(label == "verdict" and value.startswith("noisy: machine load 2.54") for label, value in busy.numbers)
 
 
 # ------------------------------------------------------------------------------------------------ stage 5
