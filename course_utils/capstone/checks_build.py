@@ -350,8 +350,8 @@ def check_optimized(path: Any = None, report: Any = None) -> Passed:
     # which the learner does not control. It passes, and the card and the message say the number is not to quote.
     busy = bool(verdict.problems)
     said = (
-        f"noisy: {'; '.join(verdict.problems)}. The rows have the runs and spread a verdict needs, but the machine "
-        "was busy: rerun on an idle machine before you quote this speed-up"
+        f"noisy: {'; '.join(verdict.problems)} (the rows have the runs and spread a verdict needs): rerun on an "
+        "idle machine before you quote this speed-up"
         if busy
         else verdict.claim
     )
