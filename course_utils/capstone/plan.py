@@ -153,7 +153,7 @@ benchmark_stage = Stage(
 
 import onnxruntime as ort
 
-from course_utils.bench import benchmark, load_target
+from course_utils.bench import MIN_RUNS, benchmark, load_target, row_problems
 from course_utils.models.efficientnet import load_efficientnet_lite0
 
 solution_optimized = artifact_path("solution_effnet_opt.onnx", lesson="12")
@@ -166,8 +166,12 @@ target = replace(
     target, framework=load_efficientnet_lite0(), framework_kind="torch", framework_input=next(iter(target.feed.values()))
 )
 # online: the session applies the other levels at load. Both engines on one thread; at least the bench's MIN_RUNS
-# (20) each, and a budget that leaves a slow engine on a busy machine room for them (it stops at 3x the budget)
-solution_bench = benchmark(target, ["ort-all", "torch-eager"], threads=1, budget_s=2.0, min_runs=20)
+# (20) each, and a budget that leaves a slow engine on a busy machine room for them (it stops at 3x the budget).
+# A row with too few runs or too wide a spread means something else used the CPU: measure again (at most 3 times).
+for _ in range(3):
+    solution_bench = benchmark(target, ["ort-all", "torch-eager"], threads=1, budget_s=2.0, min_runs=MIN_RUNS)
+    if not any(row_problems(row) for row in solution_bench.rows):
+        break
 capstone.check_stage(4, solution_optimized, solution_bench)""",
     giveaways=("ORT_ENABLE_BASIC", "optimized_model_filepath ="),
     number=4,
