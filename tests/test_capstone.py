@@ -10,7 +10,6 @@ import io
 import shutil
 import warnings
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +118,7 @@ def test_a_check_is_recorded_as_exercise_12_n(tmp_path, monkeypatch):
 def test_the_starting_cells_get_feedback_that_gives_nothing_away(tmp_path):
     """What each stage's cell in the notebook checks before the learner writes anything."""
     starts = {
-        1: ((None, None, []), {}),
+        1: ((None, None, [], []), {}),
         2: ((tmp_path / "effnet.onnx",), {}),
         3: ((tmp_path / "effnet_web.onnx", []), {}),
         4: ((tmp_path / "effnet_opt.onnx", None), {}),
@@ -164,6 +163,34 @@ def _labels(model, batch: np.ndarray) -> list[str]:
     return [imagenet_labels()[int(i)] for i in top]
 
 
+def _squares(names: tuple[str, ...] = ("chelsea", "coffee", "rocket"), crop: bool = True) -> np.ndarray:
+    """Photos of skimage.data as a learner makes them: a centre square (or the whole photo squashed), 224x224."""
+    import skimage.data
+    from PIL import Image
+
+    out = []
+    for name in names:
+        photo = getattr(skimage.data, name)()
+        if crop:
+            side = min(photo.shape[:2])
+            top, left = (photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2
+            photo = photo[top : top + side, left : left + side]
+        out.append(np.asarray(Image.fromarray(photo).resize((224, 224), Image.Resampling.BILINEAR)))
+    return np.stack(out)
+
+
+def test_stage1_accepts_other_ways_to_write_the_scale_and_a_squashed_photo(photos):
+    from course_utils.models.efficientnet import load_efficientnet_lite0, preprocess
+
+    model, batch = load_efficientnet_lite0(), preprocess(photos)
+    assert capstone.check_stage(1, model, batch, _labels(model, batch), photos).passed  # evaluation crops work too
+    as_list = [np.asarray(p) for p in photos]
+    halved = np.ascontiguousarray(photos.transpose(0, 3, 1, 2), np.float32) / 127.5 - 1  # the same scale, written so
+    assert capstone.check_stage(1, model, torch.from_numpy(halved), _labels(model, halved), as_list).passed
+    squashed = _squares(crop=False)  # resized without cropping: distorted, yet what the model then sees
+    assert capstone.check_stage(1, model, preprocess(squashed), _labels(model, preprocess(squashed)), squashed).passed
+
+
 def test_stage1_rejects_what_learners_get_wrong(photos):
     from course_utils.models.efficientnet import (
         EfficientNetLite0,
@@ -174,20 +201,46 @@ def test_stage1_rejects_what_learners_get_wrong(photos):
 
     model, batch = load_efficientnet_lite0(), preprocess(photos)
     right = _labels(model, batch)
-    assert capstone.check_stage(1, model, batch, right).passed  # a batch of evaluation crops works too
     training = load_efficientnet_lite0().train()
-    _wrong(1, training, batch, right, fragment="training mode")
-    _wrong(1, EfficientNetLite0().eval(), batch, right, fragment="not the pretrained ones")
+    _wrong(1, training, batch, right, photos, fragment="training mode")
+    _wrong(1, EfficientNetLite0().eval(), batch, right, photos, fragment="not the pretrained ones")
     scaled = np.ascontiguousarray(photos.transpose(0, 3, 1, 2), np.float32) / 255.0  # the usual 0-1 scaling
-    _wrong(1, model, scaled, _labels(model, scaled), fragment="no clearly negative values")
+    _wrong(1, model, scaled, _labels(model, scaled), photos, fragment="no clearly negative values")
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])  # torchvision's statistics
     imagenet = ((scaled.transpose(0, 2, 3, 1) - mean) / std).transpose(0, 3, 1, 2).astype(np.float32)
-    _wrong(1, model, imagenet, _labels(model, imagenet), fragment="reach")
-    _wrong(1, model, batch.transpose(0, 2, 3, 1), right, fragment="second dimension")
-    _wrong(1, model, np.repeat(batch[:1], 3, axis=0), _labels(model, np.repeat(batch[:1], 3, 0)), fragment="three")
+    _wrong(1, model, imagenet, _labels(model, imagenet), photos, fragment="reach")
+    _wrong(1, model, batch.transpose(0, 2, 3, 1), right, photos, fragment="second dimension")
+    one = np.repeat(photos[:1], 3, axis=0)
+    _wrong(1, model, preprocess(one), _labels(model, preprocess(one)), one, fragment="three different photos")
     indices = [imagenet_labels().index(name) for name in right]
-    _wrong(1, model, batch, indices, fragment="not class names")
-    _wrong(1, model, batch, [imagenet_labels()[i + 1] for i in indices], fragment="photo 1's label")
+    _wrong(1, model, batch, indices, photos, fragment="not class names")
+    _wrong(1, model, batch, [imagenet_labels()[i + 1] for i in indices], photos, fragment="photo 1's label")
+    _wrong(1, model, batch, right, None, fragment="no photos yet")
+    _wrong(1, model, batch, right, batch.transpose(0, 2, 3, 1), fragment="not pixel values before scaling")
+
+
+def test_stage1_rejects_batches_that_are_not_the_photos(photos):
+    """Wrong preprocessing that stays in [-1, 1] and fake photos: the rubric preprocesses the photos itself."""
+    from course_utils.models.efficientnet import load_efficientnet_lite0, preprocess
+
+    model, pixels = load_efficientnet_lite0(), photos.astype(np.float32)
+
+    def wrong(batch: np.ndarray, squares: np.ndarray, fragment: str) -> None:
+        batch = np.ascontiguousarray(batch, np.float32)
+        _wrong(1, model, batch, _labels(model, batch), squares, fragment=fragment)
+
+    wrong(((pixels - 127) / 128).reshape(3, 3, 224, 224), photos, "mixes the photos' three colours")
+    wrong(((pixels[..., ::-1] - 127) / 128).transpose(0, 3, 1, 2), photos, "reverse order")
+    noise = np.random.default_rng(0).uniform(-1, 1, (3, 3, 224, 224))
+    wrong(noise, photos, "image 1 of the batch is not photo 1")
+    random_pixels = np.random.default_rng(1).integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
+    wrong(preprocess(random_pixels), random_pixels, "does not look like a photo")
+    jittered = np.repeat(preprocess(photos[:1]), 3, axis=0)
+    jittered[1] += 0.01
+    jittered[2] -= 0.01
+    wrong(jittered, photos, "image 2 of the batch is not photo 2")
+    wrong(jittered, np.repeat(photos[:1], 3, axis=0), "three different photos")
+    wrong(preprocess(photos[::-1]), photos, "image 1 of the batch is not photo 1")
 
 
 # ------------------------------------------------------------------------------------------------ stage 2
@@ -231,13 +284,32 @@ def reports(solved):
 
 def test_stage3_rejects_the_stamped_file_missing_targets_and_external_weights(solved, reports, tmp_path):
     assert [r.verdict for r in reports] == ["compatible", "incompatible", "incompatible"]
-    _wrong(3, solved["released"], reports, fragment="web target cannot load")
+    _wrong(3, solved["released"], reports, fragment="web target can load")
     _wrong(3, solved["web"], reports[:1], fragment="no report for the web")
     _wrong(3, solved["web"], ["compatible", "incompatible", "incompatible"], fragment="does not hold")
     external = tmp_path / "external.onnx"
     onnx.save(onnx.load(str(solved["web"])), str(external), save_as_external_data=True, location="external.data")
     _wrong(3, external, reports, fragment="separate data file")
     _wrong(3, _edited(solved["web"], tmp_path / "fixed.onnx", _fix_batch), reports, fragment="fixed at")
+
+
+def _ir_version(version: int):
+    def edit(model: onnx.ModelProto) -> None:
+        model.ir_version = version
+
+    return edit
+
+
+def test_stage3_rejects_an_invalid_file_and_reports_about_another_file(solved, reports, tmp_path):
+    from course_utils.compat import check_compatibility
+
+    # IR 3 is below every limit, so no target calls it too new; onnx's checker rejects it (the web says "cannot verify").
+    _wrong(3, _edited(solved["web"], tmp_path / "ir3.onnx", _ir_version(3)), reports, fragment="full check rejects")
+    unstamped = [check_compatibility(solved["exported"], t) for t in (None, "web", "1.14")]  # never saw the problem
+    _wrong(3, solved["web"], unstamped, fragment="not about the file the release script wrote")
+    in_memory = onnx.load(str(solved["released"]))
+    _wrong(3, solved["web"], [check_compatibility(in_memory, t) for t in (None, "web", "1.14")], fragment="name a file")
+    _wrong(3, solved["web"], [*reports[:2], unstamped[2]], fragment="2 different files")
 
 
 # ------------------------------------------------------------------------------------------------ stage 4
@@ -250,12 +322,12 @@ def _optimize(source: Path, target: Path, level: str) -> Path:
     return target
 
 
-def _rows(stem: str, runs: int = 40, eager: bool = True):
+def _rows(stem: str, runs: int = 40, eager: bool = True, threads: int = 1, p90_ms: float = 11.0, load=None):
     from course_utils.bench.report import BenchReport, BenchRow
 
-    row = BenchRow("ort-all", stem, 1, 1, 10.0, 11.0, 12.0, runs, 1.0, None)
-    rows = (row, replace(row, engine="torch-eager", p50_ms=25.0, p90_ms=27.0)) if eager else (row,)
-    return BenchReport(rows)
+    row = BenchRow("ort-all", stem, 1, threads, 10.0, p90_ms, 12.0, runs, 1.0, None)
+    base = BenchRow("torch-eager", stem, 1, 1, 25.0, 27.0, 28.0, runs, 1.0, None)
+    return BenchReport((row, base) if eager else (row,), load_per_core=load)
 
 
 def test_stage4_rejects_unportable_unoptimized_files_and_speedups_without_spread(solved, tmp_path):
@@ -269,6 +341,23 @@ def test_stage4_rejects_unportable_unoptimized_files_and_speedups_without_spread
     _wrong(4, optimized, _rows(optimized.stem, eager=False), fragment="no eager PyTorch row")
     _wrong(4, optimized, _rows(optimized.stem, runs=3), fragment="ran 3 times")
     _wrong(4, optimized, _rows("effnet_web"), fragment="no ONNX Runtime row of the benchmark times your optimized file")
+
+
+def test_stage4_rejects_a_file_the_web_cannot_load_and_unfair_or_noisy_timings(solved, tmp_path):
+    from course_utils.bench.report import MAX_SPREAD, MIN_RUNS
+
+    optimized = solved["optimized"]
+    # Saved at the portable level, but from the release script's file: IR 14, which onnxruntime-web cannot read.
+    from_release = _optimize(solved["released"], tmp_path / "from_release.onnx", "ORT_ENABLE_BASIC")
+    _wrong(4, from_release, _rows(from_release.stem), fragment="web target can load")
+    _wrong(4, optimized, _rows(optimized.stem, threads=2), fragment="on 2 threads and eager PyTorch on 1 thread")
+    _wrong(4, optimized, _rows(optimized.stem, runs=MIN_RUNS // 2), fragment=f"ran {MIN_RUNS // 2} times")
+    wide = 10.0 * (MAX_SPREAD + 0.5)  # p90/p50 2.0 (a busy machine's run reached 2.19)
+    _wrong(4, optimized, _rows(optimized.stem, p90_ms=wide), fragment="much slower than its typical run")
+    # A machine too busy for a verdict, with rows that have the runs and spread: passes, and says so.
+    busy = capstone.check_stage(4, optimized, _rows(optimized.stem, load=2.54))
+    assert busy.passed and "busy machine" in busy.message, busy
+    assert any(label == "verdict" and value.startswith("noisy: machine load 2.54") for label, value in busy.numbers)
 
 
 # ------------------------------------------------------------------------------------------------ stage 5

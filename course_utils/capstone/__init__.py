@@ -15,7 +15,8 @@ progress file, hints escalate, and each hidden reference solution is run by ``ru
   :class:`ReportCard` (one ``_rows()`` for text and HTML)
 * :mod:`~course_utils.capstone.evidence`      what the rubric measures against: the pretrained model in eager mode,
   fixed photo crops, parity of a file with eager PyTorch
-* :mod:`~course_utils.capstone.checks_build`  the rubric of stages 1-4 (classify, export, web, optimize + benchmark)
+* :mod:`~course_utils.capstone.checks_classify`  the rubric of stage 1 (classify photos the rubric preprocesses too)
+* :mod:`~course_utils.capstone.checks_build`  the rubric of stages 2-4 (export, web, optimize + benchmark)
 * :mod:`~course_utils.capstone.checks_ship`   the rubric of stages 5-7 (int8, ORT format, the CI gate)
 * :mod:`~course_utils.capstone.scenario`      the team's release script stage 3 starts from
 * :mod:`~course_utils.capstone.plan`          the seven stages: hints, hidden solutions, giveaways

@@ -8,7 +8,8 @@ The reference solutions run in order (each reads the files the one before wrote,
 
 from __future__ import annotations
 
-from course_utils.capstone.checks_build import check_classify, check_export, check_optimized, check_web
+from course_utils.capstone.checks_build import check_export, check_optimized, check_web
+from course_utils.capstone.checks_classify import check_classify
 from course_utils.capstone.checks_ship import check_gate, check_int8, check_ort
 from course_utils.capstone.stages import Stage
 
@@ -44,12 +45,13 @@ for name in ("chelsea", "coffee", "rocket"):
     top, left = (photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2
     square = Image.fromarray(photo[top : top + side, left : left + side])
     squares.append(np.asarray(square.resize((224, 224), Image.Resampling.BILINEAR)))
-pixels = np.stack(squares).astype(np.float32)
+solution_photos = np.stack(squares)  # (3, 224, 224, 3) uint8 RGB, as loaded
+pixels = solution_photos.astype(np.float32)
 solution_batch = torch.from_numpy(((pixels - 127.0) / 128.0).transpose(0, 3, 1, 2).copy())  # NCHW, as trained
 with torch.no_grad():
     solution_top1 = solution_model(solution_batch).argmax(1)
 solution_labels = [imagenet_labels()[int(i)] for i in solution_top1]
-capstone.check_stage(1, solution_model, solution_batch, solution_labels)""",
+capstone.check_stage(1, solution_model, solution_batch, solution_labels, solution_photos)""",
     giveaways=(".eval()", "(pixels - 127", "/ 128.0", "transpose(0, 3, 1, 2)", "preprocess("),
     number=1,
 )
@@ -138,18 +140,20 @@ benchmark_stage = Stage(
     hints=[
         "Optimize offline only as far as every runtime can follow; leave the rest to the session that loads it.",
         "A session saves its optimized graph when `SessionOptions.optimized_model_filepath` is set; the level "
-        "decides whether the result keeps standard ONNX operators. Then time it with the course's benchmark, with "
-        "the PyTorch model as a second engine on the same target.",
-        "Save at `ort.GraphOptimizationLevel.ORT_ENABLE_BASIC`; `target = dataclasses.replace(load_target(path), "
-        "framework=model, framework_kind='torch', framework_input=next(iter(target.feed.values())))`; "
-        "`benchmark(target, ['ort-all', 'torch-eager'], threads=1, budget_s=1.0, min_runs=20)`.",
+        "decides whether the result keeps standard ONNX operators, and the file it loads decides its IR version. "
+        "Then time it with the course's benchmark, with the PyTorch model as a second engine on the same target, "
+        "both on the same threads, with enough runs for the bench's own verdict.",
+        "Load `web_file` (not the released one) with `ort.GraphOptimizationLevel.ORT_ENABLE_BASIC` and save it; "
+        "`target = load_target(path)`, then `dataclasses.replace(target, framework=model, framework_kind='torch', "
+        "framework_input=next(iter(target.feed.values())))`; "
+        "`benchmark(target, ['ort-all', 'torch-eager'], threads=1, budget_s=2.0, min_runs=20)`.",
     ],
     solution_code=_PATHS
     + """from dataclasses import replace
 
 import onnxruntime as ort
 
-from course_utils.bench import benchmark, load_target
+from course_utils.bench import MIN_RUNS, benchmark, load_target, row_problems
 from course_utils.models.efficientnet import load_efficientnet_lite0
 
 solution_optimized = artifact_path("solution_effnet_opt.onnx", lesson="12")
@@ -161,10 +165,15 @@ target = load_target(solution_optimized)  # the file at batch 1 and its FLOPs
 target = replace(
     target, framework=load_efficientnet_lite0(), framework_kind="torch", framework_input=next(iter(target.feed.values()))
 )
-# online: the session applies the other levels at load; at least 20 runs each, so the spread means something
-solution_bench = benchmark(target, ["ort-all", "torch-eager"], threads=1, budget_s=1.0, min_runs=20)
+# online: the session applies the other levels at load. Both engines on one thread; at least the bench's MIN_RUNS
+# (20) each, and a budget that leaves a slow engine on a busy machine room for them (it stops at 3x the budget).
+# A row with too few runs or too wide a spread means something else used the CPU: measure again (at most 3 times).
+for _ in range(3):
+    solution_bench = benchmark(target, ["ort-all", "torch-eager"], threads=1, budget_s=2.0, min_runs=MIN_RUNS)
+    if not any(row_problems(row) for row in solution_bench.rows):
+        break
 capstone.check_stage(4, solution_optimized, solution_bench)""",
-    giveaways=("ORT_ENABLE_BASIC", "optimized_model_filepath =", "framework_kind="),
+    giveaways=("ORT_ENABLE_BASIC", "optimized_model_filepath ="),
     number=4,
 )
 
