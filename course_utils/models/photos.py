@@ -11,8 +11,8 @@ the time) resized to ``size`` x ``size`` with Pillow's bilinear filter, which wo
 integers: with the pinned packages (their photo files, Pillow's JPEG decoder) the same pixels on every CPU. One seeded sequence of windows is dealt in turn to the photos; the first
 :data:`CALIBRATION_CROPS` windows calibrate, the next :data:`EVALUATION_CROPS` evaluate, so no window is in both
 sets (:func:`crop_windows` lists them). Both sets are crops of the same 22 photos and their windows overlap: they
-judge int8 on other crops, not on photos calibration never saw (the capstone splits by photo instead). Crops are RGB ``uint8``; each model applies its own preprocessing
-(:func:`course_utils.models.efficientnet.preprocess`).
+judge int8 on other crops, not on photos calibration never saw (the capstone splits by photo instead). Crops are
+RGB ``uint8``; each model applies its own preprocessing (:func:`course_utils.models.efficientnet.preprocess`).
 
 :func:`photo_crops` is the older, smaller set lesson 07's ResNet-18 uses: seeded crops of scikit-learn's two
 photos, normalised as torchvision-style ImageNet models expect (they calibrate its batch norm and its int8
