@@ -379,7 +379,7 @@ def _read_reference(reference: Any) -> tuple[dict[str, np.ndarray], dict[str, np
 
 def _looks_like_photos(batch: np.ndarray) -> float:
     """Neighbouring pixels' mean absolute difference over the batch's standard deviation: photos are smooth
-    (well under 0.5), random values are not (about 1.1)."""
+    (every crop of the package photos: at most 0.6, grass), random values are not (about 1.1)."""
     if batch.ndim != 4 or batch.shape[-1] < 2 or float(np.std(batch)) == 0.0:
         return float("inf")
     return float(np.mean(np.abs(np.diff(batch, axis=-1))) / np.std(batch))
@@ -454,11 +454,12 @@ def check_gate(
     )
     roughness = _looks_like_photos(photos)
     expect(
-        roughness < 0.5,
+        roughness < 0.8,
         "the reference inputs do not look like photos",
         why="neighbouring pixels differ as much as random values do; a gate on noise says nothing about the answers "
         "users get on photos (int8 ranges were calibrated for photos, noise leaves them)",
-        got=f"neighbouring pixels differ by {roughness:.2f} standard deviations (photos: well under 0.5)",
+        got=f"neighbouring pixels differ by {roughness:.2f} standard deviations (the package photos' crops: at most "
+        "0.6; random values: about 1.1)",
     )
     expect(
         target == "web",
