@@ -200,9 +200,10 @@ def check_int8(
     if represented is not None:
         inputs = preprocess(crops_of(calib))
         low, high = min(float(inputs.min()), 0.0), max(float(inputs.max()), 0.0)
-        slack = 0.05 * (high - low)
+        # within a factor of 2 on each side: Percentile and Entropy calibration clip the tails, a wrong pixel scale
+        # (0-1, or ImageNet's mean and deviation) misses a side or doubles it
         expect(
-            represented[0] <= low + slack and represented[1] >= high - slack,
+            2 * low <= represented[0] <= 0.5 * low and 0.5 * high <= represented[1] <= 2 * high,
             "the model's input was quantized to a range the calibration photos' inputs do not have",
             why="calibration records each tensor's range from the inputs it is fed; the model's input range here "
             "does not cover what the named calibration photos give after the model's preprocessing, so calibration "
