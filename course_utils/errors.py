@@ -31,6 +31,7 @@ __all__ = [
     "UnknownConfigError",
     "UnknownEngineError",
     "UnknownModelError",
+    "UnknownPhotoError",
     "UnknownStageError",
     "UnsupportedIRVersionError",
     "UnsupportedOpsetError",
@@ -119,6 +120,10 @@ class UnknownConfigError(CourseError, KeyError):
 
 class NetronPatchError(CourseError, RuntimeError):
     """Netron's index.html no longer has a part the patch edits (a new Netron release): update the patch."""
+
+
+class UnknownPhotoError(CourseError, ValueError):
+    """A photo name that is not one of the package photos (``course_utils.models.photos.load_photos``)."""
 
 
 class UnknownStageError(CourseError, KeyError):

@@ -18,6 +18,7 @@ progress file, hints escalate, and each hidden reference solution is run by ``ru
 * :mod:`~course_utils.capstone.checks_classify`  the rubric of stage 1 (classify photos the rubric preprocesses too)
 * :mod:`~course_utils.capstone.checks_build`  the rubric of stages 2-4 (export, web, optimize + benchmark)
 * :mod:`~course_utils.capstone.checks_ship`   the rubric of stages 5-7 (int8, ORT format, the CI gate)
+* :mod:`~course_utils.capstone.photoset`      stage 5's photo split: calibration and evaluation on different photos
 * :mod:`~course_utils.capstone.scenario`      the team's release script stage 3 starts from
 * :mod:`~course_utils.capstone.plan`          the seven stages: hints, hidden solutions, giveaways
 
@@ -31,6 +32,7 @@ May import every part of course_utils except :mod:`course_utils.views` (the note
 from __future__ import annotations
 
 from course_utils.capstone import plan as _plan  # noqa: F401  (registers the seven stages)
+from course_utils.capstone.photoset import CALIBRATION_PHOTOS, EVALUATION_PHOTOS, crops_of
 from course_utils.capstone.scenario import stamp_release
 from course_utils.capstone.stages import (
     LESSON,
@@ -46,12 +48,15 @@ from course_utils.capstone.stages import (
 from course_utils.lessons.exercises import Snippet
 
 __all__ = [
+    "CALIBRATION_PHOTOS",
+    "EVALUATION_PHOTOS",
     "LESSON",
     "STAGES",
     "ReportCard",
     "Stage",
     "StageResult",
     "check_stage",
+    "crops_of",
     "get_stage",
     "hint",
     "report_card",

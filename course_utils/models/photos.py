@@ -10,8 +10,9 @@ A crop is a square window of a photo (side 40-100% of the photo's shorter side, 
 the time) resized to ``size`` x ``size`` with Pillow's bilinear filter, which works on 8-bit pixels in fixed-point
 integers: with the pinned packages (their photo files, Pillow's JPEG decoder) the same pixels on every CPU. One seeded sequence of windows is dealt in turn to the photos; the first
 :data:`CALIBRATION_CROPS` windows calibrate, the next :data:`EVALUATION_CROPS` evaluate, so no window is in both
-sets (:func:`crop_windows` lists them). Crops are RGB ``uint8``; each model applies its own preprocessing
-(:func:`course_utils.models.efficientnet.preprocess`).
+sets (:func:`crop_windows` lists them). Both sets are crops of the same 22 photos and their windows overlap: they
+judge int8 on other crops, not on photos calibration never saw (the capstone splits by photo instead). Crops are
+RGB ``uint8``; each model applies its own preprocessing (:func:`course_utils.models.efficientnet.preprocess`).
 
 :func:`photo_crops` is the older, smaller set lesson 07's ResNet-18 uses: seeded crops of scikit-learn's two
 photos, normalised as torchvision-style ImageNet models expect (they calibrate its batch norm and its int8
@@ -39,6 +40,7 @@ __all__ = [
     "evaluation_crops",
     "load_photos",
     "photo_crops",
+    "window_crops",
 ]
 
 #: How many crops calibrate and how many evaluate by default (3 and about 11 per photo).
@@ -134,6 +136,11 @@ def _crops(windows: tuple[Window, ...], size: int) -> np.ndarray:
     return out
 
 
+def window_crops(windows: tuple[Window, ...], size: int = 224) -> np.ndarray:
+    """The crops (RGB ``uint8``, ``(n, size, size, 3)``) of the given windows, e.g. some of :func:`crop_windows`."""
+    return _crops(tuple(windows), size)
+
+
 @lru_cache(maxsize=4)
 def _cached(n: int, start: int, size: int) -> np.ndarray:
     array = _crops(crop_windows(n, start), size)
@@ -150,7 +157,8 @@ def calibration_crops(n: int = CALIBRATION_CROPS, size: int = 224) -> np.ndarray
 
 
 def evaluation_crops(n: int = EVALUATION_CROPS, size: int = 224) -> np.ndarray:
-    """``n`` crops after the calibration ones (RGB ``uint8``, ``(n, size, size, 3)``): never seen by calibration."""
+    """``n`` crops after the calibration ones (RGB ``uint8``, ``(n, size, size, 3)``): other windows than
+    calibration's, on the same photos (windows may overlap)."""
     if n < 1:
         raise ValueError(f"evaluation takes at least 1 crop, got {n}")
     return _cached(n, CALIBRATION_CROPS, size)
@@ -161,7 +169,7 @@ def evaluation_crops(n: int = EVALUATION_CROPS, size: int = 224) -> np.ndarray:
 # ImageNet's per-channel mean and standard deviation: how torchvision-style models expect photos normalised.
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-# Which crops calibrate and which evaluate: disjoint seeds, so agreement is measured on images calibration never saw.
+# Which crops calibrate and which evaluate: different seeds, so other windows (of the same two photos; they may overlap).
 CALIBRATION_SEED, EVALUATION_SEED, BATCHNORM_SEED = 1, 2, 3
 
 

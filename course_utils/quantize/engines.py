@@ -63,7 +63,8 @@ def _bench_factory(config: QuantConfig) -> EngineFactory:
         course_file = target.name in registry.MODELS and source.resolve() == registry.onnx_path(target.name).resolve()
         if course_file and target.name == "efficientnet_lite0":
             # A trained ImageNet model: calibrate on the 72 calibration crops of the packaged photos, judge on
-            # the 240 evaluation crops (disjoint windows), each preprocessed as the weights expect.
+            # the 240 evaluation crops (other windows of the same photos; they may overlap), each preprocessed as
+            # the weights expect.
             from course_utils.models.efficientnet import preprocess
             from course_utils.models.photos import calibration_crops, evaluation_crops
 
