@@ -496,8 +496,8 @@ def test_stage7_rejects_gates_that_cannot_fail_or_fail_the_good_model(gated, tmp
     noise = np.random.default_rng(0).uniform(-1, 1, (4, 3, 224, 224)).astype(np.float32)
     _wrong(7, model, write_reference(model, {"image": noise}, tmp_path / "noise.npz"), **good, fragment="like photos")
     _wrong(7, model, reference, **{**good, "atol": 10.0, "budget_ms": 1e9}, fragment="times the model's median")
-    median = _budget(model, reference) / 5
-    _wrong(7, model, reference, **{**good, "budget_ms": 15 * median}, fragment="times the model's median")
+    median = _budget(model, reference) / 4
+    _wrong(7, model, reference, **{**good, "budget_ms": 40 * median}, fragment="times the model's median")
     with_budget = {**good, "budget_ms": 3 * median}
     _wrong(7, model, reference, **{**with_budget, "atol": 10.0}, fragment="passes a copy whose answer")
     _wrong(7, model, reference, **{**with_budget, "atol": 0.9}, fragment="passes a copy whose answer")
@@ -512,8 +512,9 @@ def test_stage7_rejects_gates_that_cannot_fail_or_fail_the_good_model(gated, tmp
 
 
 def _budget(model: Path, reference: Path) -> float:
-    """Five times the median latency on the reference inputs: inside the rubric's bound on any CPU."""
+    """Four times the median latency on the reference inputs: inside the rubric's bound (8x) on any CPU, with room
+    for a busier moment when the rubric times it."""
     from course_utils.capstone.checks_ship import median_latency_ms
 
     with np.load(reference) as stored:
-        return 5 * median_latency_ms(model, {"input:image": stored["input:image"]})
+        return 4 * median_latency_ms(model, {"input:image": stored["input:image"]})

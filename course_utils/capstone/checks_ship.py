@@ -49,7 +49,7 @@ INT8_ATOL_FRACTION = 0.05
 #: The gate's broken copy lifts one class's logit above the top one by this much on one reference photo.
 SABOTAGE_MARGIN = 0.5
 #: A latency budget above this many times the model's median latency would let a far slower model through.
-BUDGET_FACTOR = 5.0
+BUDGET_FACTOR = 8.0
 #: What stage 5 passed in this kernel: the shipped int8 file's SHA-256 and name (stages 6 and 7 ship that file).
 _SHIPPED: dict[str, str] = {}
 

@@ -280,7 +280,7 @@ gate = Stage(
         "few times the latency you measure.",
         "`write_reference(int8, {name: preprocess(capstone.crops_of(capstone.EVALUATION_PHOTOS)[:4])}, ref)`; "
         "atol = half of max |int8 - fp32| on those photos; time `session.run` twenty times after a warm-up; "
-        "`run_gate(int8, reference=ref, target='web', budget_ms=3 * median, atol=atol)`.",
+        "`run_gate(int8, reference=ref, target='web', budget_ms=4 * median, atol=atol)`.",
     ],
     solution_code=_PATHS
     + """import statistics
@@ -310,8 +310,8 @@ for _ in range(20):
     start = time.perf_counter()
     session.run(None, {name: photos})
     times.append((time.perf_counter() - start) * 1e3)
-solution_budget = round(3 * statistics.median(times), 1)  # room for a busier CI machine, not for a 5x slowdown
+solution_budget = round(4 * statistics.median(times), 1)  # room for a busier CI machine, not for a 10x slowdown
 capstone.check_stage(7, solution_int8, solution_reference, target="web", budget_ms=solution_budget, atol=solution_atol)""",
-    giveaways=("write_reference(", "target='web'", 'target="web"', "budget_ms=3", "0.5 * int8_error"),
+    giveaways=("write_reference(", "target='web'", 'target="web"', "budget_ms=4", "0.5 * int8_error"),
     number=7,
 )
