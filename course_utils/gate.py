@@ -13,12 +13,12 @@ is not usable.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
 from course_utils.deploy.gate import GateReport, run_gate, write_reference
 from course_utils.errors import CourseError, first_line
+from course_utils.onnxfile.render import print_to_pipe
 
 __all__ = ["GateReport", "main", "run_gate", "write_reference"]
 
@@ -51,11 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CourseError, OSError, ValueError) as error:
         print(f"error: {first_line(error)}", file=sys.stderr)
         return 2
-    try:
-        sys.stdout.write(str(report) + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    print_to_pipe(str(report))
     return report.exit_code
 
 

@@ -586,12 +586,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     text = json.dumps(card.to_dict(), indent=2) if args.json else str(card)
-    try:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader stopped early (`... | head`): nothing is wrong, so no traceback on the way out.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    from course_utils.onnxfile.render import print_to_pipe
+
+    print_to_pipe(text)
     return 0
 
 

@@ -9,9 +9,21 @@ from __future__ import annotations
 
 import html
 import math
+import os
+import sys
 from collections.abc import Sequence
 
-__all__ = ["MEASURED_MARK", "Cell", "counts_text", "format_bytes", "html_table", "measurement", "plural", "text_table"]
+__all__ = [
+    "MEASURED_MARK",
+    "Cell",
+    "counts_text",
+    "format_bytes",
+    "html_table",
+    "measurement",
+    "plural",
+    "print_to_pipe",
+    "text_table",
+]
 
 Cell = str | Sequence[str]
 """A table cell: one line of text, or several lines (a list) that stay in one cell."""
@@ -152,3 +164,13 @@ def html_table(
         parts.append(f"<tr{colour}>{''.join(cells)}</tr>")
     parts.append("</tbody></table>" if headers is not None else "</table>")
     return "".join(parts)
+
+
+def print_to_pipe(text: str) -> None:
+    """Print a command's report on stdout; when the reader stopped early (``… | head``) nothing is wrong, so the
+    command ends without a ``BrokenPipeError`` traceback (the course's CLIs: inspect, compat, gate)."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

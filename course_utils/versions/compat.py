@@ -48,6 +48,7 @@ import onnx.defs
 from course_utils.errors import CourseError, ExternalDataMissingError, first_line
 from course_utils.onnxfile.graph import domain_label, subgraphs
 from course_utils.onnxfile.modelio import ModelSource, external_data_files, load_model
+from course_utils.onnxfile.render import print_to_pipe
 from course_utils.paths import relative_to_repo
 from course_utils.versions.limits import JS_TENSOR_TYPES, RuntimeLimits, ir_version_issues, limits_for, runtime_limits
 
@@ -546,11 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CourseError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    try:
-        sys.stdout.write(str(report) + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    print_to_pipe(str(report))
     return report.exit_code
 
 
