@@ -18,6 +18,11 @@ from course_utils.machine import parallel_processes
 
 apply_notebook_env()
 
+# Tests run side by side (pytest-xdist workers, each with notebook kernels and child processes) on few cores: an
+# OpenMP thread that spins while it waits for work (PyTorch's intra-op pool) takes the core another process needs.
+# Waiting threads sleep instead; results are the same (it changes scheduling only), kernels inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 # onnxruntime_extensions sets PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python in os.environ when it is imported (its
 # cvt module), so every process started afterwards (notebook kernels, the tf2onnx command line) would run protobuf's
 # slow pure-Python code and tf2onnx would log a warning nbval compares. Each test starts with this run's choice.
