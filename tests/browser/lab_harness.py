@@ -31,7 +31,7 @@ import pytest
 
 BASE_URL = "/user/alice/"
 STARTUP_S = 120  # generous: JupyterLab's first start on a busy 2-core machine (the wait ends as soon as it answers)
-RUN_ATTEMPTS, RUN_WAIT_MS = 4, 20_000  # clicks on "Run All Cells" and the wait for the cell's output after each
+RUN_ATTEMPTS, RUN_WAIT_MS = 4, 30_000  # clicks on "Run All Cells" and the wait for the cell's output after each
 
 
 @dataclass
