@@ -63,21 +63,14 @@ class StageResult(Feedback):
     numbers: Numbers = ()
     by: str = "you"
 
-    def _lines(self) -> list[str]:
-        if self.passed:
-            return [
-                f"[PASS] Stage {self.stage} · {self.title}: {self.message}",
-                *(f"  {label}: {value}" for label, value in self.numbers),
-            ]
-        lines = [f"[NOT YET] Stage {self.stage} · {self.title}: {self.message}"]
-        if self.why:
-            lines.append(f"  why:      {self.why}")
-        if self.expected is not None:
-            lines.append(f"  expected: {self.expected}")
-        if self.got is not None:
-            lines.append(f"  got:      {self.got}")
-        lines.append(f"  stuck? capstone.hint({self.stage}) gives a hint; each further call gives a more specific one")
-        return lines
+    def _subject(self) -> str:
+        return f"Stage {self.stage} · {self.title}"
+
+    def _passed_details(self) -> list[str]:
+        return [f"  {label}: {value}" for label, value in self.numbers]
+
+    def _hint_call(self) -> str:
+        return f"capstone.hint({self.stage})"
 
 
 @dataclass(eq=False)

@@ -94,17 +94,26 @@ class Feedback:
     def __bool__(self) -> bool:
         return self.passed
 
+    def _subject(self) -> str:
+        return f"Exercise {self.exercise}"
+
+    def _passed_details(self) -> list[str]:
+        return []
+
+    def _hint_call(self) -> str:
+        return ".hint()"
+
     def _lines(self) -> list[str]:
         if self.passed:
-            return [f"[PASS] Exercise {self.exercise}: {self.message}"]
-        lines = [f"[NOT YET] Exercise {self.exercise}: {self.message}"]
+            return [f"[PASS] {self._subject()}: {self.message}", *self._passed_details()]
+        lines = [f"[NOT YET] {self._subject()}: {self.message}"]
         if self.why:
             lines.append(f"  why:      {self.why}")
         if self.expected is not None:
             lines.append(f"  expected: {self.expected}")
         if self.got is not None:
             lines.append(f"  got:      {self.got}")
-        lines.append("  stuck? .hint() gives a hint; each further call gives a more specific one")
+        lines.append(f"  stuck? {self._hint_call()} gives a hint; each further call gives a more specific one")
         return lines
 
     def __str__(self) -> str:
